@@ -1,0 +1,225 @@
+//! Encoding and decoding of whole messages, for a given protocol version.
+//!
+//! Decoding treats its input as hostile: it never panics, allocates at most in
+//! proportion to the input (every length is checked against the bytes that are
+//! actually left before anything is allocated), and rejects trailing bytes,
+//! invalid UTF-8, bool/optional bytes other than 0 and 1, repeated map keys and
+//! unknown union tags with a [`DecodeError`] that says what and where.
+//!
+//! Payloads (`data` fields) decode into [`bytes::Bytes`] with exactly one copy
+//! out of the frame; encoding copies them once into the frame.
+
+use std::io;
+
+use serde::de::DeserializeSeed;
+use serde::Serialize;
+use thiserror::Error;
+
+use super::kv::KvRequestData;
+use super::messages::{ToClient, ToServer, ToServerlessServer};
+use super::versioned::{Seed, Versioned};
+use super::ProtocolVersion;
+
+/// Why bytes could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input ended inside a value.
+    #[error(
+        "{message}: input ends early (needed more than the {len} bytes given, at byte {offset})"
+    )]
+    UnexpectedEof {
+        /// Top-level message type being decoded.
+        message: &'static str,
+        /// Input length.
+        len: usize,
+        /// Bytes consumed when the input ran out.
+        offset: usize,
+    },
+    /// A whole message was read and bytes were left over.
+    #[error("{message}: {trailing} trailing bytes after the message ends at byte {offset}")]
+    TrailingBytes {
+        /// Top-level message type being decoded.
+        message: &'static str,
+        /// Where the message ended.
+        offset: usize,
+        /// How many bytes were left.
+        trailing: usize,
+    },
+    /// The bytes do not follow the schema (bad tag, bool, UTF-8, duplicate key…).
+    #[error("{message}: invalid data at or before byte {offset}: {reason}")]
+    Invalid {
+        /// Top-level message type being decoded.
+        message: &'static str,
+        /// Bytes consumed when the problem was found.
+        offset: usize,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl DecodeError {
+    /// Byte offset at which decoding stopped.
+    pub fn offset(&self) -> usize {
+        match self {
+            DecodeError::UnexpectedEof { offset, .. }
+            | DecodeError::TrailingBytes { offset, .. }
+            | DecodeError::Invalid { offset, .. } => *offset,
+        }
+    }
+}
+
+/// Why a message could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The message uses something the chosen protocol version does not have.
+    #[error("{what} is not available in protocol v{version}")]
+    NotInVersion {
+        /// The missing feature.
+        what: &'static str,
+        /// The version asked for.
+        version: u16,
+    },
+    /// A field this version requires was `None`.
+    #[error("{what} is required in protocol v{version}")]
+    MissingField {
+        /// The field.
+        what: &'static str,
+        /// The version asked for.
+        version: u16,
+    },
+}
+
+/// Encodes a runner → engine message.
+///
+/// ```
+/// use runner_core::protocol::{encode_to_server, ProtocolVersion, ToServer, ToServerPong};
+/// let bytes = encode_to_server(ProtocolVersion::V5, &ToServer::Pong(ToServerPong { ts: 1 })).unwrap();
+/// assert_eq!(bytes, [4, 1, 0, 0, 0, 0, 0, 0, 0]);
+/// ```
+pub fn encode_to_server(version: ProtocolVersion, msg: &ToServer) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::new();
+    encode_to_server_into(version, msg, &mut out)?;
+    Ok(out)
+}
+
+/// Encodes a runner → engine message, appending to `out` (reuse one buffer to
+/// avoid an allocation per message).
+pub fn encode_to_server_into(
+    version: ProtocolVersion,
+    msg: &ToServer,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    if let ToServer::KvRequest(kv) = msg {
+        if matches!(kv.data, KvRequestData::DeleteRange(_)) && version < ProtocolVersion::V7 {
+            return Err(EncodeError::NotInVersion {
+                what: "KvDeleteRangeRequest",
+                version: version.number(),
+            });
+        }
+    }
+    write(out, &Versioned(version, msg));
+    Ok(())
+}
+
+/// Encodes an engine → runner message (used by simulated engines and tests).
+pub fn encode_to_client(version: ProtocolVersion, msg: &ToClient) -> Result<Vec<u8>, EncodeError> {
+    if let ToClient::Init(init) = msg {
+        if version >= ProtocolVersion::V6 && init.metadata.actor_stop_threshold.is_none() {
+            return Err(EncodeError::MissingField {
+                what: "ProtocolMetadata.actorStopThreshold",
+                version: version.number(),
+            });
+        }
+    }
+    let mut out = Vec::new();
+    write(&mut out, &Versioned(version, msg));
+    Ok(out)
+}
+
+/// Decodes an engine → runner message.
+///
+/// ```
+/// use runner_core::protocol::{decode_to_client, ProtocolVersion, ToClient, ToClientPing};
+/// let msg = decode_to_client(ProtocolVersion::V5, &[5, 1, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+/// assert_eq!(msg, ToClient::Ping(ToClientPing { ts: 1 }));
+/// assert!(decode_to_client(ProtocolVersion::V5, &[5, 1, 0, 0]).is_err());
+/// ```
+pub fn decode_to_client(version: ProtocolVersion, bytes: &[u8]) -> Result<ToClient, DecodeError> {
+    decode("ToClient", bytes, Seed::<ToClient>::new(version))
+}
+
+/// Decodes a runner → engine message (used by simulated engines and tests).
+pub fn decode_to_server(version: ProtocolVersion, bytes: &[u8]) -> Result<ToServer, DecodeError> {
+    decode("ToServer", bytes, Seed::<ToServer>::new(version))
+}
+
+/// Encodes a serverless stream message (no version prefix; see
+/// [`serverless_init_packet`](super::serverless_init_packet) for the framed form).
+pub fn encode_to_serverless_server(msg: &ToServerlessServer) -> Vec<u8> {
+    let mut out = Vec::new();
+    write(&mut out, msg);
+    out
+}
+
+/// Decodes a serverless stream message (no version prefix).
+pub fn decode_to_serverless_server(bytes: &[u8]) -> Result<ToServerlessServer, DecodeError> {
+    decode("ToServerlessServer", bytes, std::marker::PhantomData)
+}
+
+fn write<T: Serialize>(out: &mut Vec<u8>, value: &T) {
+    // Writing to a `Vec` cannot fail, and every version-dependent refusal was
+    // checked above, so an error here is a bug in this module.
+    if let Err(e) = serde_bare::to_writer(&mut *out, value) {
+        debug_assert!(false, "encoding cannot fail after validation: {e}");
+    }
+}
+
+/// A reader over the frame that remembers how far decoding got.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl io::Read for Cursor<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        let n = rest.len().min(out.len());
+        out[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn decode<'de, S: DeserializeSeed<'de>>(
+    message: &'static str,
+    bytes: &[u8],
+    seed: S,
+) -> Result<S::Value, DecodeError> {
+    let mut cursor = Cursor { bytes, pos: 0 };
+    let mut de = serde_bare::de::Deserializer::from_reader(&mut cursor);
+    let result = seed.deserialize(&mut de);
+    let offset = cursor.pos;
+    match result {
+        Ok(value) if offset == bytes.len() => Ok(value),
+        Ok(_) => Err(DecodeError::TrailingBytes {
+            message,
+            offset,
+            trailing: bytes.len() - offset,
+        }),
+        // The cursor never fails, so an I/O error can only be the end of input.
+        Err(e) if e.classify().is_io() || e.classify().is_eof() => {
+            Err(DecodeError::UnexpectedEof {
+                message,
+                len: bytes.len(),
+                offset,
+            })
+        }
+        Err(e) => Err(DecodeError::Invalid {
+            message,
+            offset,
+            reason: e.to_string(),
+        }),
+    }
+}

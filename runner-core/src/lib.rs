@@ -4,8 +4,29 @@
 //! timer ticks and user calls, and emits outbound frames and effects. It owns no
 //! socket, reads no clock and draws no randomness of its own, so the same inputs
 //! always give the same outputs. Driver crates (`runner-tokio`,
-//! `runner-async-std`) wire it to a runtime and a WebSocket.
+//! `runner-async-std`) wire it to a runtime and a WebSocket; anything else that
+//! can move bytes and keep time can drive it too.
+//!
+//! Start with [`Runner`]: its documentation states the drain contract every
+//! driver follows.
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod config;
+mod deadline;
+mod error;
+mod event_log;
+mod kv;
+mod output;
 pub mod protocol;
+mod rng;
+mod runner;
+mod time;
+mod url;
+
+pub use config::{Backoff, Config, ConfigError, Limits, Timeouts};
+pub use error::CallError;
+pub use kv::{KvError, KvRequestId, KvResponse};
+pub use output::{ActorRef, ConnId, Event, ShutdownReason, StopReason, Transmit};
+pub use runner::{Runner, ShutdownMode, TransportClose};
+pub use time::Timestamp;

@@ -1,0 +1,316 @@
+//! Runner configuration and its validation.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::protocol::ProtocolVersion;
+use crate::url::{connection_url, subprotocols};
+
+/// Everything the core needs to know up front.
+///
+/// Build one with [`Config::new`], adjust the public fields, and hand it to
+/// [`Runner::new`](crate::Runner::new), which validates it.
+///
+/// ```
+/// use runner_core::Config;
+/// let mut config = Config::new("http://127.0.0.1:6420", "my-runner", "key-1");
+/// config.token = Some("dev".into());
+/// config.validate().unwrap();
+/// assert_eq!(
+///     config.connection_url(),
+///     "ws://127.0.0.1:6420/runners/connect?protocol_version=5&namespace=default&runner_key=key-1"
+/// );
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Engine endpoint: `http://`, `https://`, `ws://` or `wss://`, optionally with a path.
+    pub endpoint: String,
+    /// Auth token, sent as the `rivet_token.<token>` WebSocket sub-protocol.
+    pub token: Option<String>,
+    /// Namespace.
+    pub namespace: String,
+    /// Runner name: actors select runners by it.
+    pub runner_name: String,
+    /// Runner key: identifies this runner process to the engine (unique per process).
+    pub runner_key: String,
+    /// Runner version.
+    pub version: u32,
+    /// How many actors the engine may place on this runner.
+    pub total_slots: u32,
+    /// Actor names this runner hosts, each with its metadata as JSON text.
+    pub prepopulate_actor_names: BTreeMap<String, String>,
+    /// Runner metadata as JSON text.
+    pub metadata: Option<String>,
+    /// Protocol version to speak.
+    pub protocol_version: ProtocolVersion,
+    /// Seed of the jitter generator (drivers pass a random one; tests a fixed one).
+    pub rng_seed: u64,
+    /// Timers.
+    pub timeouts: Timeouts,
+    /// Reconnect backoff.
+    pub backoff: Backoff,
+    /// Bounds on every queue the engine or the user can grow.
+    pub limits: Limits,
+}
+
+/// Durations of the core's timers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Timeouts {
+    /// From `Connect` to the transport being open.
+    pub connect: Duration,
+    /// From the transport being open to `ToClientInit`.
+    pub init: Duration,
+    /// Longest silence from the engine before the connection counts as dead.
+    /// The engine pings every ~3 s, so 15 s is five missed pings.
+    pub liveness: Duration,
+    /// Longest an actor may take to start before it is stopped with an error.
+    pub actor_start: Duration,
+    /// Longest an actor may take to stop before it is dropped anyway.
+    pub actor_stop: Duration,
+    /// Longest a KV request may wait for its answer (sent or not).
+    pub kv_request: Duration,
+    /// Longest a graceful shutdown waits for the engine to stop every actor.
+    pub shutdown_drain: Duration,
+    /// Longest the core waits for the transport to confirm a close it asked for.
+    pub close: Duration,
+    /// How long a stopped generation's state (unacknowledged events, command
+    /// watermark) is kept once it was sent on a connection that stayed up.
+    pub retention: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(15),
+            init: Duration::from_secs(10),
+            liveness: Duration::from_secs(15),
+            actor_start: Duration::from_secs(60),
+            actor_stop: Duration::from_secs(60),
+            kv_request: Duration::from_secs(30),
+            shutdown_drain: Duration::from_secs(120),
+            close: Duration::from_secs(5),
+            retention: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Reconnect backoff: `min(initial · 2^attempt, max) · (1 + U[0,1) · jitter)`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Backoff {
+    /// First delay.
+    pub initial: Duration,
+    /// Cap before jitter.
+    pub max: Duration,
+    /// Extra random fraction, in `[0, 1]`.
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(1000),
+            max: Duration::from_millis(30_000),
+            jitter: 0.25,
+        }
+    }
+}
+
+/// Bounds on state that peers or users can grow. Each limit says what happens
+/// when it is reached; nothing is dropped silently.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Limits {
+    /// KV requests waiting for an answer; past it, KV calls fail with
+    /// [`CallError::TooManyPendingKv`](crate::CallError::TooManyPendingKv).
+    pub max_pending_kv: usize,
+    /// Unacknowledged events of one actor generation; past it, intent and alarm
+    /// calls fail with [`CallError::EventBacklogFull`](crate::CallError::EventBacklogFull).
+    /// Lifecycle events (running, stopped) are always recorded.
+    pub max_unacked_events_per_actor: usize,
+    /// Stopped generations remembered for deduplication and resend; past it,
+    /// the oldest is forgotten (with a warning).
+    pub max_retired_generations: usize,
+    /// Events per `ToServerEvents` frame when resending after a reconnect.
+    pub events_per_frame: usize,
+    /// Actors live at once; past it, a start command is answered with a stop
+    /// (code `ERROR`) instead of being run.
+    pub max_actors: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_pending_kv: 10_000,
+            max_unacked_events_per_actor: 1024,
+            max_retired_generations: 100_000,
+            events_per_frame: 256,
+            max_actors: 200_000,
+        }
+    }
+}
+
+/// A configuration the core refuses, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The endpoint is not an `http(s)://` or `ws(s)://` URL without a query.
+    #[error("endpoint {endpoint:?} is invalid: {why}")]
+    Endpoint {
+        /// The endpoint given.
+        endpoint: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A required text field is empty.
+    #[error("{0} must not be empty")]
+    Empty(&'static str),
+    /// The token cannot be a WebSocket sub-protocol.
+    #[error("token must be a non-empty HTTP token (letters, digits and !#$%&'*+-.^_`|~)")]
+    Token,
+    /// A duration that must be positive is zero.
+    #[error("timeout {0} must be greater than zero")]
+    ZeroTimeout(&'static str),
+    /// A limit that must be positive is zero.
+    #[error("limit {0} must be greater than zero")]
+    ZeroLimit(&'static str),
+    /// The jitter is outside `[0, 1]`.
+    #[error("backoff jitter must be within [0, 1]")]
+    Jitter,
+}
+
+impl Config {
+    /// A configuration with defaults for everything but the endpoint, the
+    /// runner name and the runner key.
+    pub fn new(
+        endpoint: impl Into<String>,
+        runner_name: impl Into<String>,
+        runner_key: impl Into<String>,
+    ) -> Self {
+        Config {
+            endpoint: endpoint.into(),
+            token: None,
+            namespace: "default".into(),
+            runner_name: runner_name.into(),
+            runner_key: runner_key.into(),
+            version: 1,
+            total_slots: 1000,
+            prepopulate_actor_names: BTreeMap::new(),
+            metadata: None,
+            protocol_version: ProtocolVersion::V5,
+            rng_seed: 0,
+            timeouts: Timeouts::default(),
+            backoff: Backoff::default(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Checks every field; [`Runner::new`](crate::Runner::new) calls it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        crate::url::websocket_base(&self.endpoint)?;
+        for (name, value) in [
+            ("namespace", &self.namespace),
+            ("runner_name", &self.runner_name),
+            ("runner_key", &self.runner_key),
+        ] {
+            if value.is_empty() {
+                return Err(ConfigError::Empty(name));
+            }
+        }
+        if let Some(token) = &self.token {
+            if token.is_empty() || !token.bytes().all(is_tchar) {
+                return Err(ConfigError::Token);
+            }
+        }
+        self.validate_timeouts()?;
+        self.validate_limits()?;
+        if !(0.0..=1.0).contains(&self.backoff.jitter) {
+            return Err(ConfigError::Jitter);
+        }
+        Ok(())
+    }
+
+    fn validate_timeouts(&self) -> Result<(), ConfigError> {
+        let t = &self.timeouts;
+        let all = [
+            ("connect", t.connect),
+            ("init", t.init),
+            ("liveness", t.liveness),
+            ("actor_start", t.actor_start),
+            ("actor_stop", t.actor_stop),
+            ("kv_request", t.kv_request),
+            ("shutdown_drain", t.shutdown_drain),
+            ("close", t.close),
+            ("retention", t.retention),
+            ("backoff.initial", self.backoff.initial),
+            ("backoff.max", self.backoff.max),
+        ];
+        match all.iter().find(|(_, d)| d.is_zero()) {
+            Some((name, _)) => Err(ConfigError::ZeroTimeout(name)),
+            None => Ok(()),
+        }
+    }
+
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        let all = [
+            ("max_pending_kv", l.max_pending_kv),
+            (
+                "max_unacked_events_per_actor",
+                l.max_unacked_events_per_actor,
+            ),
+            ("max_retired_generations", l.max_retired_generations),
+            ("events_per_frame", l.events_per_frame),
+            ("max_actors", l.max_actors),
+        ];
+        match all.iter().find(|(_, n)| *n == 0) {
+            Some((name, _)) => Err(ConfigError::ZeroLimit(name)),
+            None => Ok(()),
+        }
+    }
+
+    /// The WebSocket URL of the runner connection.
+    pub fn connection_url(&self) -> String {
+        connection_url(self)
+    }
+
+    /// The WebSocket sub-protocols to offer: `rivet`, plus the token if any.
+    pub fn subprotocols(&self) -> Vec<String> {
+        subprotocols(self.token.as_deref())
+    }
+}
+
+/// RFC 7230 `tchar`: what a sub-protocol name may contain.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_what_cannot_work() {
+        let ok = Config::new("https://api.example.com/", "r", "k");
+        ok.validate().unwrap();
+        let mut c = ok.clone();
+        c.runner_key.clear();
+        assert_eq!(c.validate(), Err(ConfigError::Empty("runner_key")));
+        let mut c = ok.clone();
+        c.token = Some("a b".into());
+        assert_eq!(c.validate(), Err(ConfigError::Token));
+        let mut c = ok.clone();
+        c.timeouts.liveness = Duration::ZERO;
+        assert_eq!(c.validate(), Err(ConfigError::ZeroTimeout("liveness")));
+        let mut c = ok.clone();
+        c.endpoint = "ftp://x".into();
+        assert!(matches!(c.validate(), Err(ConfigError::Endpoint { .. })));
+        let mut c = ok;
+        c.backoff.jitter = 2.0;
+        assert_eq!(c.validate(), Err(ConfigError::Jitter));
+    }
+}

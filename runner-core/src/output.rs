@@ -1,0 +1,181 @@
+//! What the core hands back to its caller: transmits and events.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+use crate::kv::{KvError, KvRequestId, KvResponse};
+use crate::protocol::{ActorConfig, HibernatingRequest, Id, ProtocolMetadata, StopCode};
+
+/// Identifies one connection attempt. Every transport event the driver reports
+/// carries the id of the [`Transmit::Connect`] it belongs to, so the core can
+/// ignore events of connections it has already given up on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+/// Work for the transport, in the order it must happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Transmit {
+    /// Open a WebSocket to `url` offering `subprotocols`; report the result
+    /// with [`Runner::handle_connected`](crate::Runner::handle_connected) or
+    /// [`Runner::handle_closed`](crate::Runner::handle_closed).
+    Connect {
+        /// Id of this attempt.
+        conn: ConnId,
+        /// `ws://` or `wss://` URL.
+        url: String,
+        /// Sub-protocols to offer, in order.
+        subprotocols: Vec<String>,
+    },
+    /// Send one binary message on the open connection.
+    Frame(Bytes),
+    /// Close the connection `conn` with this code and reason (or abandon the
+    /// attempt if it is still connecting). The core already considers it gone.
+    Close {
+        /// The connection.
+        conn: ConnId,
+        /// WebSocket close code.
+        code: u16,
+        /// Close reason (at most 123 bytes).
+        reason: String,
+    },
+}
+
+/// One generation of one actor: what every actor call is addressed to.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActorRef {
+    /// The actor id.
+    pub actor_id: Id,
+    /// The generation (increases each time the engine starts the actor again).
+    pub generation: u32,
+}
+
+impl ActorRef {
+    /// An actor reference.
+    pub fn new(actor_id: impl Into<Id>, generation: u32) -> Self {
+        ActorRef {
+            actor_id: actor_id.into(),
+            generation,
+        }
+    }
+}
+
+impl fmt::Debug for ActorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.actor_id, self.generation)
+    }
+}
+
+/// Why an actor is being stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The engine asked (sleep, stop intent, destroy, drain).
+    Engine,
+    /// The user's start callback failed.
+    StartFailed(String),
+    /// The user's start callback did not finish in time.
+    StartTimedOut,
+    /// The actor reported a crash.
+    Crashed(String),
+    /// The engine assigned this runner a new id: every old actor is gone.
+    RunnerIdChanged,
+    /// The engine stayed unreachable past its runner-lost threshold.
+    RunnerLost,
+    /// The runner is shutting down.
+    Shutdown,
+    /// The engine started a newer generation of the same actor.
+    Superseded,
+    /// The runner already hosts its maximum number of actors.
+    Capacity,
+}
+
+impl StopReason {
+    /// The stop code reported to the engine: `OK` for stops the engine asked
+    /// for and for shutdown drains, `ERROR` for everything that went wrong, so
+    /// that the engine applies the actor's crash policy instead of destroying it.
+    pub fn code(&self) -> StopCode {
+        match self {
+            StopReason::Engine | StopReason::Shutdown => StopCode::Ok,
+            _ => StopCode::Error,
+        }
+    }
+
+    /// Human-readable message sent with an `ERROR` stop.
+    pub fn message(&self) -> Option<String> {
+        match self {
+            StopReason::Engine | StopReason::Shutdown => None,
+            StopReason::StartFailed(m) => Some(format!("start failed: {m}")),
+            StopReason::StartTimedOut => Some("start timed out".into()),
+            StopReason::Crashed(m) => Some(m.clone()),
+            StopReason::RunnerIdChanged => Some("runner id changed".into()),
+            StopReason::RunnerLost => Some("runner lost its connection".into()),
+            StopReason::Superseded => Some("superseded by a newer generation".into()),
+            StopReason::Capacity => Some("runner is at capacity".into()),
+        }
+    }
+}
+
+/// Why the runner shut down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShutdownReason {
+    /// [`Runner::shutdown`](crate::Runner::shutdown) was called.
+    Requested,
+    /// The engine evicted this runner (another connection took its key).
+    Evicted,
+    /// The engine refused the runner in a way retrying cannot fix.
+    Fatal(String),
+}
+
+/// Something the user's code must act on.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+#[non_exhaustive]
+pub enum Event {
+    /// The engine accepted the connection.
+    Connected {
+        /// The runner's id.
+        runner_id: Id,
+        /// Timing parameters announced by the engine.
+        metadata: ProtocolMetadata,
+    },
+    /// The connection ended; the core reconnects unless shutting down.
+    Disconnected {
+        /// Close code, if the peer sent one.
+        code: Option<u16>,
+        /// Close reason or transport error.
+        reason: String,
+    },
+    /// Start this actor, then call
+    /// [`Runner::actor_started`](crate::Runner::actor_started).
+    ActorStart {
+        /// The actor.
+        actor: ActorRef,
+        /// How it was created.
+        config: ActorConfig,
+        /// Hibernated WebSockets the gateway still holds for it.
+        hibernating: Vec<HibernatingRequest>,
+    },
+    /// Stop this actor, then call
+    /// [`Runner::actor_stopped`](crate::Runner::actor_stopped).
+    ActorStop {
+        /// The actor.
+        actor: ActorRef,
+        /// Why.
+        reason: StopReason,
+    },
+    /// Outcome of a KV call.
+    KvResult {
+        /// The id the call returned.
+        id: KvRequestId,
+        /// Result or typed failure.
+        result: Result<KvResponse, KvError>,
+    },
+    /// The runner has shut down; no more events follow.
+    ShutdownComplete {
+        /// Why.
+        reason: ShutdownReason,
+    },
+}

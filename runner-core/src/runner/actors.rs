@@ -1,0 +1,427 @@
+//! Actor lifecycle: starting, running, stopping, and the user calls about it.
+
+use tracing::{debug, warn};
+
+use super::outbox::push_event;
+use super::shutdown::ShutdownPhase;
+use super::Runner;
+use crate::deadline::DeadlineToken;
+use crate::error::CallError;
+use crate::event_log::EventLog;
+use crate::output::{ActorRef, Event, StopReason};
+use crate::protocol::{
+    ActorCheckpoint, ActorIntent, ActorState, ActorStateStopped, CommandStartActor,
+    Event as WireEvent, EventActorIntent, EventActorSetAlarm, EventActorStateUpdate, EventWrapper,
+    Id,
+};
+
+/// Everything the runner holds for one actor id.
+#[derive(Debug)]
+pub(super) struct ActorSlot {
+    pub(super) current: ActorRecord,
+    /// A newer generation the engine started while `current` was still
+    /// present; it starts once `current` is gone.
+    pub(super) queued: Option<QueuedStart>,
+}
+
+/// One live generation.
+#[derive(Debug)]
+pub(super) struct ActorRecord {
+    pub(super) actor: ActorRef,
+    pub(super) phase: Phase,
+    /// Highest command index processed for this generation.
+    pub(super) last_command_index: i64,
+    pub(super) events: EventLog,
+    /// The engine no longer cares about this generation (runner id changed,
+    /// or a newer generation exists): its events are neither kept nor sent.
+    pub(super) orphaned: bool,
+    watchdog: Option<DeadlineToken>,
+}
+
+/// Where a generation is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// `ActorStart` emitted; waiting for `actor_started`. A stop that arrives
+    /// meanwhile waits for the start to finish, so the user's start and stop
+    /// never run at the same time.
+    Starting { stop_after: Option<StopReason> },
+    /// Started.
+    Running,
+    /// `ActorStop` emitted (exactly once); waiting for `actor_stopped`.
+    Stopping { reason: StopReason },
+}
+
+impl Phase {
+    fn name(&self) -> &'static str {
+        match self {
+            Phase::Starting { .. } => "starting",
+            Phase::Running => "running",
+            Phase::Stopping { .. } => "stopping",
+        }
+    }
+}
+
+/// A start command waiting for the previous generation to go.
+#[derive(Debug)]
+pub(super) struct QueuedStart {
+    pub(super) checkpoint: ActorCheckpoint,
+    pub(super) command: CommandStartActor,
+}
+
+/// A per-actor deadline: start or stop took too long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Watchdog {
+    actor: ActorRef,
+    kind: WatchdogKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WatchdogKind {
+    Start,
+    Stop,
+}
+
+impl Runner {
+    /// Creates the record, reports `Running` and asks the user to start it.
+    pub(super) fn start_actor(&mut self, checkpoint: ActorCheckpoint, command: CommandStartActor) {
+        let actor = ActorRef::new(checkpoint.actor_id, checkpoint.generation);
+        let mut record = ActorRecord {
+            actor: actor.clone(),
+            phase: Phase::Starting { stop_after: None },
+            last_command_index: checkpoint.index,
+            events: EventLog::default(),
+            orphaned: false,
+            watchdog: None,
+        };
+        let deadline = self.now + self.config.timeouts.actor_start;
+        let watchdog = Watchdog {
+            actor: actor.clone(),
+            kind: WatchdogKind::Start,
+        };
+        record.watchdog = Some(self.watchdogs.insert(deadline, watchdog));
+        push_event(
+            &mut self.outgoing_events,
+            &mut record,
+            state_event(ActorState::Running),
+        );
+        debug!(?actor, "starting actor");
+        self.actors.insert(
+            actor.actor_id.clone(),
+            ActorSlot {
+                current: record,
+                queued: None,
+            },
+        );
+        self.events.push_back(Event::ActorStart {
+            actor,
+            config: command.config,
+            hibernating: command.hibernating_requests,
+        });
+    }
+
+    /// Reports a generation as stopped without running any user code (a start
+    /// refused, or stopped while still queued), and remembers it.
+    pub(super) fn report_never_started(&mut self, cp: ActorCheckpoint, reason: &StopReason) {
+        let mut record = ActorRecord {
+            actor: ActorRef::new(cp.actor_id, cp.generation),
+            phase: Phase::Stopping {
+                reason: reason.clone(),
+            },
+            last_command_index: cp.index,
+            events: EventLog::default(),
+            orphaned: false,
+            watchdog: None,
+        };
+        let stopped = ActorStateStopped {
+            code: reason.code(),
+            message: reason.message(),
+        };
+        push_event(
+            &mut self.outgoing_events,
+            &mut record,
+            state_event(ActorState::Stopped(stopped)),
+        );
+        self.retire(record);
+    }
+
+    /// Moves a generation towards `Stopping`, emitting `ActorStop` exactly once.
+    pub(super) fn begin_stop(&mut self, actor_id: &str, reason: StopReason) {
+        let Some(slot) = self.actors.get_mut(actor_id) else {
+            return;
+        };
+        let record = &mut slot.current;
+        match &mut record.phase {
+            Phase::Stopping { .. } => return,
+            Phase::Starting { stop_after } if defers_to_start(&reason) => {
+                stop_after.get_or_insert(reason);
+                return;
+            }
+            _ => {}
+        }
+        record.phase = Phase::Stopping {
+            reason: reason.clone(),
+        };
+        if let Some(token) = record.watchdog.take() {
+            self.watchdogs.cancel(token);
+        }
+        let deadline = self.now + self.config.timeouts.actor_stop;
+        let watchdog = Watchdog {
+            actor: record.actor.clone(),
+            kind: WatchdogKind::Stop,
+        };
+        record.watchdog = Some(self.watchdogs.insert(deadline, watchdog));
+        let actor = record.actor.clone();
+        debug!(?actor, ?reason, "stopping actor");
+        self.events.push_back(Event::ActorStop { actor, reason });
+    }
+
+    /// The generation is gone: report `Stopped`, remember it, start whatever
+    /// was queued behind it.
+    pub(super) fn remove_actor(&mut self, actor_id: &str, reason: &StopReason) {
+        let Some(slot) = self.actors.remove(actor_id) else {
+            return;
+        };
+        let ActorSlot {
+            current: mut record,
+            queued,
+        } = slot;
+        if let Some(token) = record.watchdog.take() {
+            self.watchdogs.cancel(token);
+        }
+        let stopped = ActorStateStopped {
+            code: reason.code(),
+            message: reason.message(),
+        };
+        push_event(
+            &mut self.outgoing_events,
+            &mut record,
+            state_event(ActorState::Stopped(stopped)),
+        );
+        debug!(actor = ?record.actor, ?reason, "actor removed");
+        if !record.orphaned {
+            self.retire(record);
+        }
+        if let Some(next) = queued {
+            self.start_actor(next.checkpoint, next.command);
+        }
+        self.on_actor_removed();
+    }
+
+    /// Stops every actor for `reason`, in id order so the outputs are the same
+    /// on every run.
+    pub(super) fn stop_all_actors(&mut self, reason: StopReason) {
+        for id in self.sorted_actor_ids() {
+            self.begin_stop(&id, reason.clone());
+        }
+    }
+
+    pub(super) fn sorted_actor_ids(&self) -> Vec<Id> {
+        let mut ids: Vec<Id> = self.actors.keys().cloned().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    pub(super) fn on_watchdog(&mut self, watchdog: Watchdog) {
+        let Some(record) = self.record(&watchdog.actor) else {
+            return;
+        };
+        match (watchdog.kind, record.phase.clone()) {
+            (WatchdogKind::Start, Phase::Starting { .. }) => {
+                warn!(actor = ?watchdog.actor, "actor start timed out");
+                record.watchdog = None;
+                self.begin_stop(&watchdog.actor.actor_id, StopReason::StartTimedOut);
+            }
+            (WatchdogKind::Stop, Phase::Stopping { reason }) => {
+                warn!(actor = ?watchdog.actor, "actor stop timed out; dropping it");
+                record.watchdog = None;
+                self.remove_actor(&watchdog.actor.actor_id, &reason);
+            }
+            _ => {}
+        }
+    }
+
+    /// The live record of exactly this generation.
+    pub(super) fn record(&mut self, actor: &ActorRef) -> Option<&mut ActorRecord> {
+        self.actors
+            .get_mut(&*actor.actor_id)
+            .map(|slot| &mut slot.current)
+            .filter(|r| r.actor.generation == actor.generation)
+    }
+
+    fn live_record(&mut self, actor: &ActorRef) -> Result<&mut ActorRecord, CallError> {
+        if self.shutdown == ShutdownPhase::Complete {
+            return Err(CallError::ShutDown);
+        }
+        self.record(actor)
+            .ok_or_else(|| CallError::ActorNotFound(actor.clone()))
+    }
+
+    /// The user's start callback finished.
+    pub fn actor_started(
+        &mut self,
+        now: crate::Timestamp,
+        actor: &ActorRef,
+        result: Result<(), String>,
+    ) -> Result<(), CallError> {
+        self.advance(now);
+        let outcome = self.on_actor_started(actor, result);
+        self.flush();
+        outcome
+    }
+
+    fn on_actor_started(
+        &mut self,
+        actor: &ActorRef,
+        result: Result<(), String>,
+    ) -> Result<(), CallError> {
+        let record = self.live_record(actor)?;
+        let Phase::Starting { stop_after } = record.phase.clone() else {
+            return Err(wrong_state(record, "actor_started"));
+        };
+        let token = record.watchdog.take();
+        record.phase = Phase::Running;
+        if let Some(token) = token {
+            self.watchdogs.cancel(token);
+        }
+        match (result, stop_after) {
+            (Err(message), _) => self.begin_stop(&actor.actor_id, StopReason::StartFailed(message)),
+            (Ok(()), Some(reason)) => self.begin_stop(&actor.actor_id, reason),
+            (Ok(()), None) => {}
+        }
+        Ok(())
+    }
+
+    /// The user's stop callback finished; the actor is gone.
+    pub fn actor_stopped(
+        &mut self,
+        now: crate::Timestamp,
+        actor: &ActorRef,
+    ) -> Result<(), CallError> {
+        self.advance(now);
+        let outcome = self.on_actor_stopped(actor);
+        self.flush();
+        outcome
+    }
+
+    fn on_actor_stopped(&mut self, actor: &ActorRef) -> Result<(), CallError> {
+        let record = self.live_record(actor)?;
+        let Phase::Stopping { reason } = record.phase.clone() else {
+            return Err(wrong_state(record, "actor_stopped"));
+        };
+        self.remove_actor(&actor.actor_id, &reason);
+        Ok(())
+    }
+
+    /// Asks the engine to put the actor to sleep; the engine answers with a stop.
+    pub fn sleep_actor(
+        &mut self,
+        now: crate::Timestamp,
+        actor: &ActorRef,
+    ) -> Result<(), CallError> {
+        self.user_event(now, actor, intent(ActorIntent::Sleep))
+    }
+
+    /// Asks the engine to stop the actor (with crash policy `sleep`, a clean
+    /// stop destroys it); the engine answers with a stop.
+    pub fn stop_actor(&mut self, now: crate::Timestamp, actor: &ActorRef) -> Result<(), CallError> {
+        self.user_event(now, actor, intent(ActorIntent::Stop))
+    }
+
+    /// Sets (`Some`, absolute Unix epoch ms) or clears (`None`) the actor's
+    /// alarm; the engine wakes a sleeping actor when it comes due.
+    pub fn set_alarm(
+        &mut self,
+        now: crate::Timestamp,
+        actor: &ActorRef,
+        alarm_ts: Option<i64>,
+    ) -> Result<(), CallError> {
+        self.user_event(
+            now,
+            actor,
+            WireEvent::SetAlarm(EventActorSetAlarm { alarm_ts }),
+        )
+    }
+
+    /// The actor failed: it is stopped (the user gets `ActorStop`) and
+    /// reported with code `ERROR`, so the engine applies its crash policy.
+    pub fn crash_actor(
+        &mut self,
+        now: crate::Timestamp,
+        actor: &ActorRef,
+        message: impl Into<String>,
+    ) -> Result<(), CallError> {
+        self.advance(now);
+        let outcome = self.live_record(actor).map(|_| ());
+        if outcome.is_ok() {
+            self.begin_stop(&actor.actor_id, StopReason::Crashed(message.into()));
+        }
+        self.flush();
+        outcome
+    }
+
+    fn user_event(
+        &mut self,
+        now: crate::Timestamp,
+        actor: &ActorRef,
+        event: WireEvent,
+    ) -> Result<(), CallError> {
+        self.advance(now);
+        let limit = self.config.limits.max_unacked_events_per_actor;
+        let outcome = match self.live_record_split(actor) {
+            Ok((record, _)) if record.events.len() >= limit => Err(CallError::EventBacklogFull {
+                actor: actor.clone(),
+                limit,
+            }),
+            Ok((record, outgoing)) => {
+                push_event(outgoing, record, event);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        self.flush();
+        outcome
+    }
+
+    /// Like `live_record`, also lending the outgoing event buffer (a disjoint
+    /// field) so an event can be recorded without a second lookup.
+    fn live_record_split(
+        &mut self,
+        actor: &ActorRef,
+    ) -> Result<(&mut ActorRecord, &mut Vec<EventWrapper>), CallError> {
+        if self.shutdown == ShutdownPhase::Complete {
+            return Err(CallError::ShutDown);
+        }
+        let record = self
+            .actors
+            .get_mut(&*actor.actor_id)
+            .map(|slot| &mut slot.current)
+            .filter(|r| r.actor.generation == actor.generation)
+            .ok_or_else(|| CallError::ActorNotFound(actor.clone()))?;
+        Ok((record, &mut self.outgoing_events))
+    }
+}
+
+/// Engine-requested and runner-wide stops wait for a start in progress;
+/// start failures and timeouts are about the start itself and act at once.
+fn defers_to_start(reason: &StopReason) -> bool {
+    !matches!(
+        reason,
+        StopReason::StartFailed(_) | StopReason::StartTimedOut
+    )
+}
+
+fn wrong_state(record: &ActorRecord, call: &'static str) -> CallError {
+    CallError::WrongState {
+        actor: record.actor.clone(),
+        state: record.phase.name(),
+        call,
+    }
+}
+
+fn state_event(state: ActorState) -> WireEvent {
+    WireEvent::StateUpdate(EventActorStateUpdate { state })
+}
+
+fn intent(intent: ActorIntent) -> WireEvent {
+    WireEvent::Intent(EventActorIntent { intent })
+}

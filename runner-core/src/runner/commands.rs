@@ -1,0 +1,123 @@
+//! Engine commands: start and stop, deduplicated and acknowledged promptly.
+//!
+//! The engine stores every command until it is acknowledged and replays all
+//! unacknowledged ones after each init, so commands arrive more than once.
+//! Each (actor, generation) keeps the highest command index processed — also
+//! after the generation stopped (see `outbox`) — and anything at or below it
+//! is only acknowledged again. Acknowledgements go out at the end of every
+//! `ToClientCommands`, not every five minutes as in the reference runner.
+
+use tracing::{debug, warn};
+
+use super::actors::{Phase, QueuedStart};
+use super::Runner;
+use crate::output::StopReason;
+use crate::protocol::{ActorCheckpoint, Command, CommandStartActor, CommandWrapper};
+
+/// What a start command means given what the runner holds for its actor.
+enum StartDisposition {
+    /// Nothing known: start it.
+    New,
+    /// Already seen (same or older generation, or a retired one): ack only.
+    Seen,
+    /// Newer than the live generation: that one is superseded.
+    Newer,
+}
+
+impl Runner {
+    pub(super) fn on_commands(&mut self, commands: Vec<CommandWrapper>) {
+        for CommandWrapper { checkpoint, inner } in commands {
+            self.outgoing_acks.push(checkpoint.clone());
+            match inner {
+                Command::StartActor(start) => self.on_start_command(checkpoint, start),
+                Command::StopActor => self.on_stop_command(&checkpoint),
+            }
+        }
+    }
+
+    fn on_start_command(&mut self, cp: ActorCheckpoint, start: CommandStartActor) {
+        match self.start_disposition(&cp) {
+            StartDisposition::Seen => {
+                debug!(actor = %cp.actor_id, generation = cp.generation, "duplicate start ignored")
+            }
+            StartDisposition::New if self.actors.len() >= self.config.limits.max_actors => {
+                warn!(actor = %cp.actor_id, "actor limit reached; refusing start");
+                self.report_never_started(cp, &StopReason::Capacity);
+            }
+            StartDisposition::New => self.start_actor(cp, start),
+            StartDisposition::Newer => self.queue_start(cp, start),
+        }
+    }
+
+    fn start_disposition(&mut self, cp: &ActorCheckpoint) -> StartDisposition {
+        if let Some(gen) = self.retired.get_mut(&(cp.actor_id.clone(), cp.generation)) {
+            gen.last_command_index = gen.last_command_index.max(cp.index);
+            return StartDisposition::Seen;
+        }
+        let Some(slot) = self.actors.get_mut(&*cp.actor_id) else {
+            return StartDisposition::New;
+        };
+        let current = &mut slot.current;
+        if cp.generation <= current.actor.generation {
+            if cp.generation == current.actor.generation {
+                current.last_command_index = current.last_command_index.max(cp.index);
+            }
+            return StartDisposition::Seen;
+        }
+        match &mut slot.queued {
+            Some(q) if q.checkpoint.generation >= cp.generation => {
+                if q.checkpoint.generation == cp.generation {
+                    q.checkpoint.index = q.checkpoint.index.max(cp.index);
+                }
+                StartDisposition::Seen
+            }
+            _ => StartDisposition::Newer,
+        }
+    }
+
+    /// The engine moved on to a newer generation: the live one is stopped
+    /// (its events no longer matter) and the new one starts after it.
+    fn queue_start(&mut self, cp: ActorCheckpoint, command: CommandStartActor) {
+        let Some(slot) = self.actors.get_mut(&*cp.actor_id) else {
+            return;
+        };
+        debug!(actor = %cp.actor_id, generation = cp.generation, "newer generation queued behind the live one");
+        slot.current.orphaned = true;
+        slot.queued = Some(QueuedStart {
+            checkpoint: cp.clone(),
+            command,
+        });
+        self.begin_stop(&cp.actor_id, StopReason::Superseded);
+    }
+
+    fn on_stop_command(&mut self, cp: &ActorCheckpoint) {
+        if let Some(gen) = self.retired.get_mut(&(cp.actor_id.clone(), cp.generation)) {
+            gen.last_command_index = gen.last_command_index.max(cp.index);
+            return;
+        }
+        let Some(slot) = self.actors.get_mut(&*cp.actor_id) else {
+            return debug!(actor = %cp.actor_id, "stop for an unknown actor ignored");
+        };
+        if slot
+            .queued
+            .as_ref()
+            .is_some_and(|q| q.checkpoint.generation == cp.generation)
+        {
+            // Stopped before it ever started: it never will.
+            if let Some(queued) = slot.queued.take() {
+                let mut queued_cp = queued.checkpoint;
+                queued_cp.index = queued_cp.index.max(cp.index);
+                self.report_never_started(queued_cp, &StopReason::Engine);
+            }
+            return;
+        }
+        let current = &mut slot.current;
+        if current.actor.generation != cp.generation || cp.index <= current.last_command_index {
+            return;
+        }
+        current.last_command_index = cp.index;
+        if !matches!(current.phase, Phase::Stopping { .. }) {
+            self.begin_stop(&cp.actor_id, StopReason::Engine);
+        }
+    }
+}

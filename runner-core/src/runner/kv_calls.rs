@@ -1,0 +1,105 @@
+//! KV calls from the user and answers from the engine.
+
+use tracing::debug;
+
+use super::Runner;
+use crate::error::CallError;
+use crate::kv::{KvError, KvRequestId};
+use crate::output::{ActorRef, Event};
+use crate::protocol::{KvRequestData, ToClientKvResponse, ToServer};
+use crate::Timestamp;
+
+impl Runner {
+    /// Starts a KV operation on the actor's storage. The outcome arrives later
+    /// as [`Event::KvResult`] with the returned id — exactly once: an answer,
+    /// or a timeout, shutdown or runner-lost error.
+    ///
+    /// Requests made while disconnected wait (up to the KV timeout) and are
+    /// sent after the next init; requests in flight when a connection drops
+    /// are sent again, in their original order.
+    pub fn kv(
+        &mut self,
+        now: Timestamp,
+        actor: &ActorRef,
+        data: KvRequestData,
+    ) -> Result<KvRequestId, CallError> {
+        self.advance(now);
+        let outcome = self.start_kv(actor, data);
+        self.flush();
+        outcome
+    }
+
+    fn start_kv(
+        &mut self,
+        actor: &ActorRef,
+        data: KvRequestData,
+    ) -> Result<KvRequestId, CallError> {
+        // Once the connection is gone for good nothing could answer.
+        if self.is_finishing_or_done() {
+            return Err(CallError::ShutDown);
+        }
+        if self.record(actor).is_none() {
+            return Err(CallError::ActorNotFound(actor.clone()));
+        }
+        let version = self.config.protocol_version;
+        if matches!(data, KvRequestData::DeleteRange(_)) && !version.has_kv_delete_range() {
+            return Err(CallError::Unsupported {
+                what: "KV delete-range",
+                needs: 7,
+                speaking: version.number(),
+            });
+        }
+        let limit = self.config.limits.max_pending_kv;
+        if self.kv.len() >= limit {
+            return Err(CallError::TooManyPendingKv { limit });
+        }
+        let deadline = self.now + self.config.timeouts.kv_request;
+        let id = self.kv.insert(actor.actor_id.clone(), data, deadline);
+        if self.is_ready() {
+            self.send_kv(id);
+        }
+        Ok(id)
+    }
+
+    fn send_kv(&mut self, id: KvRequestId) {
+        if let Some(msg) = self.kv.message(id) {
+            self.send(&ToServer::KvRequest(msg));
+        }
+    }
+
+    /// After an init: everything unanswered, oldest first.
+    pub(super) fn resend_kv(&mut self) {
+        for id in self.kv.ids() {
+            self.send_kv(id);
+        }
+    }
+
+    pub(super) fn on_kv_response(&mut self, response: ToClientKvResponse) {
+        match self.kv.complete(response.request_id, response.data) {
+            Some((id, result)) => self.events.push_back(Event::KvResult { id, result }),
+            None => debug!(
+                request_id = response.request_id,
+                "KV answer for no pending request"
+            ),
+        }
+    }
+
+    pub(super) fn expire_kv(&mut self) {
+        while let Some(id) = self.kv.pop_expired(self.now) {
+            self.events.push_back(Event::KvResult {
+                id,
+                result: Err(KvError::TimedOut),
+            });
+        }
+    }
+
+    /// Fails every pending request with `error`, oldest first.
+    pub(super) fn fail_all_kv(&mut self, error: KvError) {
+        for id in self.kv.drain() {
+            self.events.push_back(Event::KvResult {
+                id,
+                result: Err(error.clone()),
+            });
+        }
+    }
+}

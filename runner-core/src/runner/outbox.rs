@@ -1,0 +1,252 @@
+//! The event outbox: recording, batching, acknowledgement and resend of actor
+//! events, and the memory of stopped generations.
+//!
+//! The reference runner keeps an actor's unacknowledged events in the actor's
+//! record, so the final `Stopped` of an actor removed while disconnected is
+//! lost. Here a removed generation is *retired*: its unacknowledged events and
+//! its command watermark stay until the engine has surely seen them — they were
+//! sent on a connection that then stayed up for `timeouts.retention` — or until
+//! they stop mattering (newer generation, new runner id). The engine only
+//! acknowledges events every 250, so "until acknowledged" alone would keep the
+//! last events of every actor that ever slept forever.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tracing::warn;
+
+use super::actors::ActorRecord;
+use super::{Hasher, Runner};
+use crate::deadline::DeadlineQueue;
+use crate::event_log::EventLog;
+use crate::output::ConnId;
+use crate::protocol::{
+    ActorCheckpoint, Event as WireEvent, EventWrapper, Id, ToServer, ToServerAckCommands,
+};
+use crate::Timestamp;
+
+/// (actor id, generation).
+pub(super) type GenKey = (Id, u32);
+
+/// Records an event in the generation's log and queues it for sending at the
+/// end of the current input. Orphaned generations record nothing: the engine
+/// ignores their events.
+pub(super) fn push_event(
+    outgoing: &mut Vec<EventWrapper>,
+    record: &mut ActorRecord,
+    event: WireEvent,
+) {
+    if record.orphaned {
+        return;
+    }
+    outgoing.push(record.events.push(&record.actor, event));
+}
+
+/// A stopped generation the engine may still ask about.
+#[derive(Debug)]
+pub(super) struct RetiredGen {
+    seq: u64,
+    pub(super) last_command_index: i64,
+    pub(super) events: EventLog,
+}
+
+/// Stopped generations, bounded in number (oldest forgotten first).
+#[derive(Debug)]
+pub(super) struct Retired {
+    map: HashMap<GenKey, RetiredGen, Hasher>,
+    order: BTreeMap<u64, GenKey>,
+    confirms: DeadlineQueue<(GenKey, ConnId)>,
+    next_seq: u64,
+}
+
+impl Retired {
+    pub(super) fn new(hasher: Hasher) -> Self {
+        Retired {
+            map: HashMap::with_hasher(hasher),
+            order: BTreeMap::new(),
+            confirms: DeadlineQueue::default(),
+            next_seq: 0,
+        }
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Timestamp> {
+        self.confirms.next_deadline()
+    }
+
+    pub(super) fn get_mut(&mut self, key: &GenKey) -> Option<&mut RetiredGen> {
+        self.map.get_mut(key)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn insert(&mut self, key: GenKey, last_command_index: i64, events: EventLog) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.insert(seq, key.clone());
+        let old = self.map.insert(
+            key,
+            RetiredGen {
+                seq,
+                last_command_index,
+                events,
+            },
+        );
+        if let Some(old) = old {
+            self.order.remove(&old.seq);
+        }
+    }
+
+    fn remove(&mut self, key: &GenKey) {
+        if let Some(gen) = self.map.remove(key) {
+            self.order.remove(&gen.seq);
+        }
+    }
+
+    fn pop_oldest(&mut self) -> Option<GenKey> {
+        let (_, key) = self.order.pop_first()?;
+        self.map.remove(&key);
+        Some(key)
+    }
+
+    fn sorted_keys(&self) -> Vec<GenKey> {
+        let mut keys: Vec<GenKey> = self.map.keys().cloned().collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+        self.confirms.clear();
+    }
+}
+
+impl Runner {
+    /// Sends what the current input produced: recorded events (in frames of
+    /// at most `events_per_frame`) and command acknowledgements. While not
+    /// connected both are dropped here: events stay in their logs and are
+    /// resent after the next init, and the engine replays unacknowledged
+    /// commands, which are acknowledged again.
+    pub(super) fn flush(&mut self) {
+        let mut events = std::mem::take(&mut self.outgoing_events);
+        let acks = std::mem::take(&mut self.outgoing_acks);
+        if !self.is_ready() {
+            return;
+        }
+        let per_frame = self.config.limits.events_per_frame;
+        while !events.is_empty() {
+            let rest = events.split_off(per_frame.min(events.len()));
+            self.send(&ToServer::Events(events));
+            events = rest;
+        }
+        if !acks.is_empty() {
+            let last_command_checkpoints = coalesce_acks(acks);
+            self.send(&ToServer::AckCommands(ToServerAckCommands {
+                last_command_checkpoints,
+            }));
+        }
+    }
+
+    pub(super) fn on_ack_events(&mut self, checkpoints: Vec<ActorCheckpoint>) {
+        for cp in checkpoints {
+            // Only the same generation's log is pruned: a late ack for an old
+            // generation must not drop a newer generation's events.
+            if let Some(slot) = self.actors.get_mut(&*cp.actor_id) {
+                if slot.current.actor.generation == cp.generation {
+                    slot.current.events.ack(cp.index);
+                    continue;
+                }
+            }
+            if let Some(gen) = self.retired.get_mut(&(cp.actor_id, cp.generation)) {
+                gen.events.ack(cp.index);
+            }
+        }
+    }
+
+    /// After an init: every unacknowledged event of every live and retired
+    /// generation, oldest first within a generation, generations in id order.
+    pub(super) fn resend_events(&mut self, conn: ConnId) {
+        self.outgoing_events.clear();
+        let mut keys: Vec<GenKey> = self
+            .actors
+            .values()
+            .filter(|slot| !slot.current.orphaned)
+            .map(|slot| {
+                (
+                    slot.current.actor.actor_id.clone(),
+                    slot.current.actor.generation,
+                )
+            })
+            .collect();
+        keys.extend(self.retired.sorted_keys());
+        keys.sort_unstable();
+        let confirm_at = self.now + self.config.timeouts.retention;
+        for key in keys {
+            if let Some(gen) = self.retired.get_mut(&key) {
+                self.outgoing_events.extend(gen.events.unacked().cloned());
+                self.retired.confirms.insert(confirm_at, (key, conn));
+            } else if let Some(slot) = self.actors.get(&key.0) {
+                self.outgoing_events
+                    .extend(slot.current.events.unacked().cloned());
+            }
+        }
+    }
+
+    /// Keeps a removed generation's watermark and unacknowledged events.
+    pub(super) fn retire(&mut self, record: ActorRecord) {
+        let key = (record.actor.actor_id, record.actor.generation);
+        if let Some(conn) = self.ready_conn() {
+            let at = self.now + self.config.timeouts.retention;
+            self.retired.confirms.insert(at, (key.clone(), conn));
+        }
+        self.retired
+            .insert(key, record.last_command_index, record.events);
+        while self.retired.len() > self.config.limits.max_retired_generations {
+            if let Some(key) = self.retired.pop_oldest() {
+                warn!(actor = %key.0, generation = key.1, "retired generation limit reached; forgetting the oldest");
+            }
+        }
+    }
+
+    /// The engine has seen a retired generation's last frames if they went
+    /// out on the connection that is still the current one.
+    pub(super) fn run_retired_confirmations(&mut self) {
+        while let Some((key, conn)) = self.retired.confirms.pop_due(self.now) {
+            if self.ready_conn() == Some(conn) {
+                self.retired.remove(&key);
+            }
+        }
+    }
+
+    /// The engine gave this runner a new id: every actor, event and command
+    /// watermark belonged to the old one.
+    pub(super) fn forget_previous_runner(&mut self) {
+        self.retired.clear();
+        self.outgoing_events.clear();
+        self.outgoing_acks.clear();
+        for slot in self.actors.values_mut() {
+            slot.current.orphaned = true;
+            slot.current.events = EventLog::default();
+            slot.queued = None;
+        }
+        self.stop_all_actors(crate::output::StopReason::RunnerIdChanged);
+    }
+}
+
+/// One checkpoint per (actor, generation), with the highest index, in a
+/// stable order.
+fn coalesce_acks(acks: Vec<ActorCheckpoint>) -> Vec<ActorCheckpoint> {
+    let mut best: BTreeMap<GenKey, i64> = BTreeMap::new();
+    for cp in acks {
+        let slot = best.entry((cp.actor_id, cp.generation)).or_insert(cp.index);
+        *slot = (*slot).max(cp.index);
+    }
+    best.into_iter()
+        .map(|((actor_id, generation), index)| ActorCheckpoint {
+            actor_id,
+            generation,
+            index,
+        })
+        .collect()
+}

@@ -1,1 +1,5 @@
 //! Test support shared by the integration tests.
+
+pub mod api;
+pub mod engine;
+pub mod runner_process;

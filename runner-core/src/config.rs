@@ -140,6 +140,30 @@ pub struct Limits {
     /// Actors live at once; past it, a start command is answered with a stop
     /// (code `ERROR`) instead of being run.
     pub max_actors: usize,
+    /// Largest response body or WebSocket message sent through the tunnel.
+    /// The engine drops the *whole runner connection* past 20 MiB, so a
+    /// larger response is replaced by a 500 and a larger WebSocket message is
+    /// refused with [`CallError::PayloadTooLarge`](crate::CallError::PayloadTooLarge).
+    pub max_tunnel_payload: usize,
+    /// Largest streamed request body; past it the request is answered 413
+    /// and aborted.
+    pub max_request_body: usize,
+    /// Open requests and sockets per actor; past it new requests get a 503
+    /// and new sockets a close (1011 `runner.too_many_requests`).
+    pub max_requests_per_actor: usize,
+    /// Tunnel messages held for an actor that is still starting (count and
+    /// bytes); past it the new request is aborted (the gateway retries it) or
+    /// the socket closed.
+    pub max_inbox_messages: usize,
+    /// See [`max_inbox_messages`](Self::max_inbox_messages).
+    pub max_inbox_bytes: usize,
+    /// Tunnel messages buffered while disconnected (count and bytes); past
+    /// it user calls fail with [`CallError::TunnelBufferFull`](crate::CallError::TunnelBufferFull)
+    /// and runner-generated closes and aborts are dropped with a warning (the
+    /// gateway times those requests out).
+    pub max_buffered_messages: usize,
+    /// See [`max_buffered_messages`](Self::max_buffered_messages).
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for Limits {
@@ -150,6 +174,13 @@ impl Default for Limits {
             max_retired_generations: 100_000,
             events_per_frame: 256,
             max_actors: 200_000,
+            max_tunnel_payload: 20 * 1024 * 1024,
+            max_request_body: 20 * 1024 * 1024,
+            max_requests_per_actor: 10_000,
+            max_inbox_messages: 1024,
+            max_inbox_bytes: 64 * 1024 * 1024,
+            max_buffered_messages: 10_000,
+            max_buffered_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -266,6 +297,13 @@ impl Config {
             ("max_retired_generations", l.max_retired_generations),
             ("events_per_frame", l.events_per_frame),
             ("max_actors", l.max_actors),
+            ("max_tunnel_payload", l.max_tunnel_payload),
+            ("max_request_body", l.max_request_body),
+            ("max_requests_per_actor", l.max_requests_per_actor),
+            ("max_inbox_messages", l.max_inbox_messages),
+            ("max_inbox_bytes", l.max_inbox_bytes),
+            ("max_buffered_messages", l.max_buffered_messages),
+            ("max_buffered_bytes", l.max_buffered_bytes),
         ];
         match all.iter().find(|(_, n)| *n == 0) {
             Some((name, _)) => Err(ConfigError::ZeroLimit(name)),

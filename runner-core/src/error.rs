@@ -3,6 +3,7 @@
 use thiserror::Error;
 
 use crate::output::ActorRef;
+use crate::tunnel::RequestKey;
 
 /// Why the core refused a user call. Refusals change nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -38,6 +39,40 @@ pub enum CallError {
         /// The configured limit.
         limit: usize,
     },
+    /// No such tunnelled request or socket (it ended, or never existed).
+    #[error("no request or socket {0}")]
+    RequestNotFound(RequestKey),
+    /// The request or socket is not in a state where this call applies.
+    #[error("request {key} is {state}, so {call} does not apply")]
+    WrongRequestState {
+        /// The request.
+        key: RequestKey,
+        /// Its state.
+        state: &'static str,
+        /// The call refused.
+        call: &'static str,
+    },
+    /// A WebSocket message larger than the engine accepts (it would close the
+    /// whole runner connection).
+    #[error("payload of {size} bytes exceeds the {limit}-byte tunnel limit")]
+    PayloadTooLarge {
+        /// The payload's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Disconnected, and the tunnel's outbound buffer is full.
+    #[error("tunnel buffer full while disconnected ({messages} messages, {bytes} bytes)")]
+    TunnelBufferFull {
+        /// Messages buffered.
+        messages: usize,
+        /// Bytes buffered.
+        bytes: usize,
+    },
+    /// A close code that must not appear in a close frame (1005, 1006, 1015,
+    /// or outside 1000–4999).
+    #[error("close code {0} cannot be sent")]
+    InvalidCloseCode(u16),
     /// The operation needs a newer protocol version.
     #[error("{what} needs protocol v{needs} (speaking v{speaking})")]
     Unsupported {

@@ -175,9 +175,9 @@ fn interpret(request: &KvRequestData, response: KvResponseData) -> Result<KvResp
     }
 }
 
-/// The engine returns only the keys it found, in request order. Walk both
-/// lists together (linear); if the answer is not a subsequence of the request
-/// (say, repeated keys), fall back to a lookup table.
+/// The engine returns only the keys it found. Each requested key (repeats
+/// included) is looked up among them: a scan for small answers, a table for
+/// large ones, so the cost stays linear.
 fn values_in_request_order(
     requested: &[Bytes],
     found: KvGetResponse,
@@ -187,20 +187,12 @@ fn values_in_request_order(
             "get response has unequal key and value counts",
         ));
     }
-    let mut out = Vec::with_capacity(requested.len());
-    let mut next = 0;
-    for key in requested {
-        if found.keys.get(next) == Some(key) {
-            out.push(Some(found.values[next].clone()));
-            next += 1;
-        } else {
-            out.push(None);
-        }
+    let pairs = || found.keys.iter().zip(&found.values);
+    if found.keys.len() <= 8 {
+        let lookup = |k: &Bytes| pairs().find(|(fk, _)| *fk == k).map(|(_, v)| v.clone());
+        return Ok(requested.iter().map(lookup).collect());
     }
-    if next == found.keys.len() {
-        return Ok(out);
-    }
-    let table: HashMap<&Bytes, &Bytes> = found.keys.iter().zip(&found.values).collect();
+    let table: HashMap<&Bytes, &Bytes> = pairs().collect();
     Ok(requested
         .iter()
         .map(|k| table.get(k).map(|v| (*v).clone()))

@@ -22,6 +22,7 @@ pub mod protocol;
 mod rng;
 mod runner;
 mod time;
+mod tunnel;
 mod url;
 
 pub use config::{Backoff, Config, ConfigError, Limits, Timeouts};
@@ -30,3 +31,7 @@ pub use kv::{KvError, KvRequestId, KvResponse};
 pub use output::{ActorRef, ConnId, Event, ShutdownReason, StopReason, Transmit};
 pub use runner::{Runner, ShutdownMode, TransportClose};
 pub use time::Timestamp;
+pub use tunnel::{
+    tunnel_index_after, HibernatedSocket, HttpRequest, HttpResponse, RequestKey, RestoreReport,
+    SocketIndices, WebSocketOpen,
+};

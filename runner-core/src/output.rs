@@ -5,7 +5,10 @@ use std::fmt;
 use bytes::Bytes;
 
 use crate::kv::{KvError, KvRequestId, KvResponse};
-use crate::protocol::{ActorConfig, HibernatingRequest, Id, ProtocolMetadata, StopCode};
+use crate::protocol::{
+    ActorConfig, HibernatingRequest, Id, MessageIndex, ProtocolMetadata, StopCode,
+};
+use crate::tunnel::{HttpRequest, RequestKey, WebSocketOpen};
 
 /// Identifies one connection attempt. Every transport event the driver reports
 /// carries the id of the [`Transmit::Connect`] it belongs to, so the core can
@@ -172,6 +175,58 @@ pub enum Event {
         id: KvRequestId,
         /// Result or typed failure.
         result: Result<KvResponse, KvError>,
+    },
+    /// An HTTP request for an actor: answer it with
+    /// [`Runner::respond`](crate::Runner::respond) (or
+    /// [`Runner::abort_request`](crate::Runner::abort_request)).
+    HttpRequest(HttpRequest),
+    /// More body of a streamed request.
+    HttpRequestChunk {
+        /// The request.
+        key: RequestKey,
+        /// The bytes.
+        data: Bytes,
+        /// Whether this is the end of the body.
+        finish: bool,
+    },
+    /// The request can no longer be answered (client gone, actor stopped,
+    /// body too large): stop working on it.
+    HttpRequestAborted {
+        /// The request.
+        key: RequestKey,
+    },
+    /// A client wants a WebSocket: answer with
+    /// [`Runner::websocket_accept`](crate::Runner::websocket_accept) or
+    /// [`Runner::websocket_reject`](crate::Runner::websocket_reject).
+    WebSocketOpen(WebSocketOpen),
+    /// A message from the client.
+    WebSocketMessage {
+        /// The socket.
+        key: RequestKey,
+        /// Payload (UTF-8 when `binary` is false, unchecked).
+        data: Bytes,
+        /// Binary or text.
+        binary: bool,
+        /// Gateway message index: persist it for hibernatable sockets, then
+        /// acknowledge with [`Runner::websocket_ack`](crate::Runner::websocket_ack).
+        index: MessageIndex,
+    },
+    /// The socket is closed (by the client, the gateway, the runner because
+    /// its actor stopped, or a protocol violation). No more calls apply to it.
+    WebSocketClosed {
+        /// The socket.
+        key: RequestKey,
+        /// Close code, if any.
+        code: Option<u16>,
+        /// Close reason, if any.
+        reason: Option<String>,
+    },
+    /// The socket's actor stopped and the gateway keeps the client connection
+    /// open (hibernation): drop the handler but keep what was persisted; the
+    /// socket comes back through [`Runner::restore_websockets`](crate::Runner::restore_websockets).
+    WebSocketHibernated {
+        /// The socket.
+        key: RequestKey,
     },
     /// The runner has shut down; no more events follow.
     ShutdownComplete {

@@ -4,6 +4,7 @@ use tracing::{debug, warn};
 
 use super::outbox::push_event;
 use super::shutdown::ShutdownPhase;
+use super::tunnel::ActorTunnel;
 use super::Runner;
 use crate::deadline::DeadlineToken;
 use crate::error::CallError;
@@ -36,6 +37,8 @@ pub(super) struct ActorRecord {
     /// or a newer generation exists): its events are neither kept nor sent.
     pub(super) orphaned: bool,
     watchdog: Option<DeadlineToken>,
+    /// Its requests and sockets, and what waits for its start.
+    pub(super) tunnel: ActorTunnel,
 }
 
 /// Where a generation is in its life.
@@ -92,6 +95,7 @@ impl Runner {
             events: EventLog::default(),
             orphaned: false,
             watchdog: None,
+            tunnel: self.tunnel.actor_state(),
         };
         let deadline = self.now + self.config.timeouts.actor_start;
         let watchdog = Watchdog {
@@ -112,6 +116,7 @@ impl Runner {
                 queued: None,
             },
         );
+        self.register_hibernating(&actor, &command.hibernating_requests);
         self.events.push_back(Event::ActorStart {
             actor,
             config: command.config,
@@ -131,6 +136,7 @@ impl Runner {
             events: EventLog::default(),
             orphaned: false,
             watchdog: None,
+            tunnel: self.tunnel.actor_state(),
         };
         let stopped = ActorStateStopped {
             code: reason.code(),
@@ -188,6 +194,8 @@ impl Runner {
         if let Some(token) = record.watchdog.take() {
             self.watchdogs.cancel(token);
         }
+        let tunnel = std::mem::replace(&mut record.tunnel, self.tunnel.actor_state());
+        self.end_actor_requests(tunnel);
         let stopped = ActorStateStopped {
             code: reason.code(),
             message: reason.message(),
@@ -285,8 +293,12 @@ impl Runner {
         }
         match (result, stop_after) {
             (Err(message), _) => self.begin_stop(&actor.actor_id, StopReason::StartFailed(message)),
-            (Ok(()), Some(reason)) => self.begin_stop(&actor.actor_id, reason),
-            (Ok(()), None) => {}
+            (Ok(()), stop_after) => {
+                self.release_inbox(actor);
+                if let Some(reason) = stop_after {
+                    self.begin_stop(&actor.actor_id, reason);
+                }
+            }
         }
         Ok(())
     }

@@ -126,10 +126,7 @@ impl Runner {
             ToClient::Commands(commands) => self.on_commands(commands),
             ToClient::AckEvents(ack) => self.on_ack_events(ack.last_event_checkpoints),
             ToClient::KvResponse(response) => self.on_kv_response(response),
-            ToClient::TunnelMessage(_) => {
-                // The tunnel is not part of this machine yet; the gateway times the request out.
-                debug!("tunnel message ignored");
-            }
+            ToClient::TunnelMessage(msg) => self.on_tunnel_message(msg),
             ToClient::Init(_) | ToClient::Ping(_) => {}
         }
     }
@@ -153,6 +150,7 @@ impl Runner {
         // Replay order of the reference runner: KV, then events, then tunnel.
         self.resend_kv();
         self.resend_events(conn);
+        self.resend_tunnel();
         self.events.push_back(Event::Connected {
             runner_id: init.runner_id,
             metadata: init.metadata,

@@ -11,6 +11,7 @@ mod kv_calls;
 mod outbox;
 mod shutdown;
 mod timers;
+mod tunnel;
 
 use std::collections::{HashMap, VecDeque};
 
@@ -79,6 +80,7 @@ pub struct Runner {
     watchdogs: DeadlineQueue<Watchdog>,
     retired: Retired,
     kv: KvTable,
+    tunnel: tunnel::Tunnel,
 
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -99,6 +101,7 @@ impl Runner {
             subprotocols: config.subprotocols(),
             actors: HashMap::with_hasher(hasher),
             retired: Retired::new(Hasher::with_seed(rng.next_u64())),
+            tunnel: tunnel::Tunnel::new(Hasher::with_seed(rng.next_u64())),
             config,
             rng,
             now,

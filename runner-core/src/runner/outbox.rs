@@ -222,6 +222,7 @@ impl Runner {
     /// The engine gave this runner a new id: every actor, event and command
     /// watermark belonged to the old one.
     pub(super) fn forget_previous_runner(&mut self) {
+        self.drop_all_requests();
         self.retired.clear();
         self.outgoing_events.clear();
         self.outgoing_acks.clear();

@@ -213,6 +213,7 @@ impl Runner {
             self.timers.stop(timer);
         }
         self.watchdogs.clear();
+        self.drop_all_requests();
         self.events.push_back(Event::ShutdownComplete { reason });
     }
 

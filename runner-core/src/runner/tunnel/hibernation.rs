@@ -1,0 +1,140 @@
+//! Hibernatable WebSockets across actor restarts.
+//!
+//! The start command lists the sockets the gateway kept while the actor was
+//! away. They are registered at once (held, like everything for a starting
+//! actor), so messages the gateway replays for them wait in the inbox. The
+//! user hands back what they persisted with [`Runner::restore_websockets`]:
+//! matching sockets are open again without an open event, their last
+//! persisted index is acknowledged at once (so the gateway stops replaying
+//! it), and replayed messages at or before that index are dropped when the
+//! inbox is released. Listed sockets nobody persisted are closed; persisted
+//! ones the gateway no longer has are reported stale for the user to delete.
+
+use std::collections::HashSet;
+
+use super::{reasons, EntryKind};
+use crate::error::CallError;
+use crate::output::ActorRef;
+use crate::protocol::{HibernatingRequest, ToServerTunnelMessageKind, ToServerWebSocketMessageAck};
+use crate::runner::actors::Phase;
+use crate::runner::Runner;
+use crate::tunnel::{HibernatedSocket, RequestKey, RestoreReport};
+use crate::Timestamp;
+
+impl Runner {
+    /// Registers the sockets a start command lists as hibernated.
+    pub(in crate::runner) fn register_hibernating(
+        &mut self,
+        actor: &ActorRef,
+        list: &[HibernatingRequest],
+    ) {
+        for request in list {
+            let key = RequestKey::from(*request);
+            if !self.tunnel.entries.contains_key(&key) {
+                self.insert_entry(key, actor.clone(), true, EntryKind::WsHibernating);
+            }
+        }
+    }
+
+    /// Reconciles the sockets the gateway kept for a starting actor with what
+    /// the user persisted. Call it once, while the actor is starting (before
+    /// [`Runner::actor_started`]); sockets not restored by then are closed.
+    pub fn restore_websockets(
+        &mut self,
+        now: Timestamp,
+        actor: &ActorRef,
+        persisted: Vec<HibernatedSocket>,
+    ) -> Result<RestoreReport, CallError> {
+        self.advance(now);
+        let outcome = self.restore_inner(actor, persisted);
+        self.flush();
+        outcome
+    }
+
+    fn restore_inner(
+        &mut self,
+        actor: &ActorRef,
+        persisted: Vec<HibernatedSocket>,
+    ) -> Result<RestoreReport, CallError> {
+        let record = self
+            .record(actor)
+            .ok_or_else(|| CallError::ActorNotFound(actor.clone()))?;
+        if !matches!(record.phase, Phase::Starting { .. }) || record.tunnel.restored {
+            let state = if record.tunnel.restored {
+                "already restored"
+            } else {
+                "past its start"
+            };
+            return Err(CallError::WrongState {
+                actor: actor.clone(),
+                state,
+                call: "restore_websockets",
+            });
+        }
+        record.tunnel.restored = true;
+        let mut report = RestoreReport::default();
+        let mut seen = HashSet::new();
+        for socket in persisted {
+            if !seen.insert(socket.key) {
+                continue;
+            }
+            if self.restore_one(actor, &socket) {
+                report.restored.push(socket.key);
+            } else {
+                report.stale.push(socket.key);
+            }
+        }
+        report.closed = self.close_unrestored(actor);
+        Ok(report)
+    }
+
+    fn restore_one(&mut self, actor: &ActorRef, socket: &HibernatedSocket) -> bool {
+        let Some(entry) = self.tunnel.entries.get_mut(&socket.key) else {
+            return false;
+        };
+        if entry.owner != *actor || entry.kind != EntryKind::WsHibernating {
+            return false;
+        }
+        entry.kind = EntryKind::WsOpen {
+            hibernatable: true,
+            last_in: socket.last_received_index,
+        };
+        entry.next_out = socket.next_sent_index;
+        // Acknowledge what was persisted: otherwise the gateway keeps
+        // replaying it and times the socket out 30 s after the original send.
+        let index = self.next_index(socket.key);
+        let ack = ToServerWebSocketMessageAck {
+            index: socket.last_received_index,
+        };
+        self.send_tunnel_system(
+            socket.key,
+            index,
+            ToServerTunnelMessageKind::WebSocketMessageAck(ack),
+        );
+        true
+    }
+
+    /// Closes the actor's listed sockets that were not restored.
+    pub(super) fn close_unrestored(&mut self, actor: &ActorRef) -> Vec<RequestKey> {
+        let Some(record) = self.record(actor) else {
+            return Vec::new();
+        };
+        let mut keys: Vec<RequestKey> = record.tunnel.requests.iter().copied().collect();
+        keys.sort_unstable();
+        let mut closed = Vec::new();
+        for key in keys {
+            if self
+                .tunnel
+                .entries
+                .get(&key)
+                .is_some_and(|e| e.kind == EntryKind::WsHibernating)
+            {
+                if let Some(entry) = self.remove_entry(key) {
+                    self.send_close(key, entry.next_out, 1000, reasons::META_NOT_FOUND);
+                    closed.push(key);
+                }
+            }
+        }
+        closed
+    }
+}

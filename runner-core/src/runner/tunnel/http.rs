@@ -1,0 +1,231 @@
+//! Tunnelled HTTP: requests in, one response out.
+//!
+//! The gateway reads exactly one `ToServerResponseStart` per request and
+//! ignores response chunks (spec §5.4), so a response is always sent whole.
+
+use tracing::{debug, warn};
+
+use super::{reasons, Admission, EntryKind};
+use crate::error::CallError;
+use crate::output::Event;
+use crate::protocol::{
+    BareMap, ToClientRequestChunk, ToClientRequestStart, ToClientTunnelMessage,
+    ToClientTunnelMessageKind, ToServerResponseStart, ToServerTunnelMessageKind,
+};
+use crate::runner::Runner;
+use crate::tunnel::{HttpRequest, HttpResponse, RequestKey};
+use crate::Timestamp;
+
+impl Runner {
+    pub(super) fn admit_request(&mut self, key: RequestKey, msg: ToClientTunnelMessage) {
+        let ToClientTunnelMessageKind::RequestStart(start) = &msg.message_kind else {
+            return;
+        };
+        if self.tunnel.entries.get(&key).is_some_and(|e| e.held) {
+            return debug!(%key, "repeated request start while the actor starts; the first stands");
+        }
+        if let Some(old) = self.remove_entry(key) {
+            // A retransmitted start supersedes the request in progress.
+            if !old.held && matches!(old.kind, EntryKind::Http { .. }) {
+                self.events.push_back(Event::HttpRequestAborted { key });
+            }
+        }
+        let streaming = start.stream;
+        let body_bytes = start.body.as_ref().map_or(0, |b| b.len());
+        match self.admission(&start.actor_id) {
+            Admission::NoActor => {
+                // The gateway retries an aborted request: the actor may be
+                // waking up, or be gone for good (then it answers 404).
+                debug!(%key, actor = %start.actor_id, "request for no running actor: aborted");
+                self.send_tunnel_system(key, 0, ToServerTunnelMessageKind::ResponseAbort);
+            }
+            Admission::TooMany => {
+                let response = HttpResponse::new(503)
+                    .header("content-type", "text/plain")
+                    .header("x-rivet-error", reasons::TOO_MANY_REQUESTS)
+                    .body("too many requests for this actor");
+                self.send_response(key, 0, response);
+            }
+            Admission::Accept { owner, held } => {
+                self.insert_entry(
+                    key,
+                    owner,
+                    held,
+                    EntryKind::Http {
+                        streaming,
+                        body_bytes,
+                    },
+                );
+                if held {
+                    self.hold(key, msg);
+                } else {
+                    self.deliver(key, msg);
+                }
+            }
+        }
+    }
+
+    pub(super) fn deliver_request(&mut self, key: RequestKey, start: ToClientRequestStart) {
+        let Some(entry) = self.tunnel.entries.get(&key) else {
+            return;
+        };
+        let request = HttpRequest {
+            key,
+            actor: entry.owner.clone(),
+            method: start.method,
+            path: start.path,
+            headers: start.headers,
+            body: start.body.unwrap_or_default(),
+            streamed: start.stream,
+        };
+        self.events.push_back(Event::HttpRequest(request));
+    }
+
+    pub(super) fn on_request_chunk(&mut self, key: RequestKey, chunk: ToClientRequestChunk) {
+        let limit = self.config.limits.max_request_body;
+        let Some(entry) = self.tunnel.entries.get_mut(&key) else {
+            return;
+        };
+        let EntryKind::Http {
+            streaming: true,
+            body_bytes,
+        } = &mut entry.kind
+        else {
+            return debug!(%key, "body chunk for a request that is not streaming");
+        };
+        *body_bytes += chunk.body.len();
+        if *body_bytes > limit {
+            warn!(%key, limit, "streamed request body too large: 413");
+            self.events.push_back(Event::HttpRequestAborted { key });
+            let response = HttpResponse::new(413)
+                .header("content-type", "text/plain")
+                .body("request body too large");
+            if let Some(entry) = self.remove_entry(key) {
+                self.send_response(key, entry.next_out, response);
+            }
+            return;
+        }
+        if chunk.finish {
+            entry.kind = EntryKind::Http {
+                streaming: false,
+                body_bytes: *body_bytes,
+            };
+        }
+        self.events.push_back(Event::HttpRequestChunk {
+            key,
+            data: chunk.body,
+            finish: chunk.finish,
+        });
+    }
+
+    pub(super) fn on_request_abort(&mut self, key: RequestKey) {
+        if let Some(entry) = self.remove_entry(key) {
+            if matches!(entry.kind, EntryKind::Http { .. }) {
+                self.events.push_back(Event::HttpRequestAborted { key });
+            }
+        }
+    }
+
+    /// Answers an HTTP request. The whole response goes out as one message.
+    ///
+    /// A body larger than `limits.max_tunnel_payload` would make the engine
+    /// drop the runner's whole connection, so it is replaced by a `500` with
+    /// a short explanation (and a warning in the log); the call still
+    /// succeeds, since the request was answered.
+    pub fn respond(
+        &mut self,
+        now: Timestamp,
+        key: RequestKey,
+        response: HttpResponse,
+    ) -> Result<(), CallError> {
+        self.advance(now);
+        let outcome = self.respond_inner(key, response);
+        self.flush();
+        outcome
+    }
+
+    fn respond_inner(&mut self, key: RequestKey, response: HttpResponse) -> Result<(), CallError> {
+        self.http_entry(key, "respond")?;
+        let entry = self
+            .remove_entry(key)
+            .ok_or(CallError::RequestNotFound(key))?;
+        let limit = self.config.limits.max_tunnel_payload;
+        let response = if response.body.len() > limit {
+            warn!(%key, size = response.body.len(), limit, "response body over the tunnel limit: sending 500 instead");
+            HttpResponse::new(500)
+                .header("content-type", "text/plain")
+                .body(format!(
+                    "response body of {} bytes exceeds the runner's {limit}-byte limit",
+                    response.body.len()
+                ))
+        } else {
+            response
+        };
+        self.try_send_response(key, entry.next_out, response)
+    }
+
+    /// Gives a request up: the gateway retries it (or fails it for the client).
+    pub fn abort_request(&mut self, now: Timestamp, key: RequestKey) -> Result<(), CallError> {
+        self.advance(now);
+        let outcome = self.http_entry(key, "abort_request").and_then(|()| {
+            let entry = self
+                .remove_entry(key)
+                .ok_or(CallError::RequestNotFound(key))?;
+            self.send_tunnel(
+                key,
+                entry.next_out,
+                ToServerTunnelMessageKind::ResponseAbort,
+            )
+        });
+        self.flush();
+        outcome
+    }
+
+    fn http_entry(&self, key: RequestKey, call: &'static str) -> Result<(), CallError> {
+        match self.tunnel.entries.get(&key) {
+            None => Err(CallError::RequestNotFound(key)),
+            Some(e) if e.held || !matches!(e.kind, EntryKind::Http { .. }) => {
+                Err(CallError::WrongRequestState {
+                    key,
+                    state: e.kind.name(),
+                    call,
+                })
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn send_response(&mut self, key: RequestKey, index: u16, response: HttpResponse) {
+        if let Err(e) = self.try_send_response(key, index, response) {
+            warn!(%key, error = %e, "runner response dropped");
+        }
+    }
+
+    fn try_send_response(
+        &mut self,
+        key: RequestKey,
+        index: u16,
+        response: HttpResponse,
+    ) -> Result<(), CallError> {
+        let HttpResponse {
+            status,
+            mut headers,
+            body,
+        } = response;
+        let status = if (100..=999).contains(&status) {
+            status
+        } else {
+            500
+        };
+        if !body.is_empty() && headers.get("content-length").is_none() {
+            headers.insert("content-length", body.len().to_string());
+        }
+        let start = ToServerResponseStart {
+            status,
+            headers: BareMap(headers.0),
+            body: (!body.is_empty()).then_some(body),
+            stream: false,
+        };
+        self.send_tunnel(key, index, ToServerTunnelMessageKind::ResponseStart(start))
+    }
+}

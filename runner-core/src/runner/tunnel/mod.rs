@@ -1,0 +1,485 @@
+//! The tunnel: HTTP requests and WebSockets between the gateway and actors.
+//!
+//! Every request or socket is an [`Entry`] keyed by its [`RequestKey`], owned
+//! by one actor generation, which lists its keys so that stopping it touches
+//! only its own entries. Routing a gateway message is one hash lookup of an
+//! 8-byte key — no scan over actors or requests.
+//!
+//! While the owning actor is still starting, gateway messages wait in that
+//! actor's inbox (bounded) and are delivered in arrival order once the start
+//! succeeds. While disconnected, outbound tunnel messages wait in a bounded
+//! buffer, sent after the next init (dropped if the runner id changed: they
+//! belong to requests of the old runner).
+
+mod hibernation;
+mod http;
+mod websocket;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use tracing::{debug, warn};
+
+use super::actors::Phase;
+use super::{Hasher, Runner};
+use crate::error::CallError;
+use crate::output::{ActorRef, Event};
+use crate::protocol::{
+    MessageId, MessageIndex, ToClientTunnelMessage, ToClientTunnelMessageKind, ToServer,
+    ToServerTunnelMessage, ToServerTunnelMessageKind, ToServerWebSocketClose,
+};
+use crate::tunnel::RequestKey;
+
+/// Close reasons the runner puts on the wire (at most 123 bytes each).
+pub(super) mod reasons {
+    pub(crate) const ACTOR_NOT_FOUND: &str = "actor.not_found";
+    pub(crate) const ACTOR_STOPPED: &str = "actor.stopped";
+    pub(crate) const TOO_MANY_REQUESTS: &str = "runner.too_many_requests";
+    pub(crate) const INDEX_SKIP: &str = "ws.message_index_skip";
+    pub(crate) const META_NOT_FOUND: &str = "ws.meta_not_found_during_restore";
+    pub(crate) const SHUTDOWN: &str = "ws.tunnel_shutdown";
+}
+
+/// Gateway-side state of the tunnel for the whole runner.
+#[derive(Debug)]
+pub(super) struct Tunnel {
+    entries: HashMap<RequestKey, Entry, Hasher>,
+    hasher: Hasher,
+    /// Outbound messages held while disconnected.
+    buffer: VecDeque<ToServerTunnelMessage>,
+    buffer_bytes: usize,
+}
+
+/// One request or socket.
+#[derive(Debug)]
+pub(super) struct Entry {
+    owner: ActorRef,
+    /// Index of the next runner → gateway message.
+    next_out: MessageIndex,
+    /// The owner is still starting: gateway messages go to its inbox.
+    held: bool,
+    kind: EntryKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    /// HTTP request not answered yet; `streaming` while body chunks may follow.
+    Http { streaming: bool, body_bytes: usize },
+    /// WebSocket offered to the user, who has not accepted or refused yet.
+    WsOpening { open_index: MessageIndex },
+    /// WebSocket open.
+    WsOpen {
+        hibernatable: bool,
+        last_in: MessageIndex,
+    },
+    /// Listed by the start command as hibernated; waiting for restore.
+    WsHibernating,
+}
+
+impl EntryKind {
+    fn name(self) -> &'static str {
+        match self {
+            EntryKind::Http { .. } => "an HTTP request",
+            EntryKind::WsOpening { .. } => "a WebSocket awaiting accept",
+            EntryKind::WsOpen { .. } => "an open WebSocket",
+            EntryKind::WsHibernating => "a hibernated WebSocket",
+        }
+    }
+}
+
+/// Outcome of [`Runner::admission`].
+enum Admission {
+    /// Take it for `owner`; `held` while the owner is starting.
+    Accept { owner: ActorRef, held: bool },
+    /// No actor can take it.
+    NoActor,
+    /// The actor has too many open requests.
+    TooMany,
+}
+
+/// Why an entry ends without the user having answered it.
+#[derive(Debug, Clone, Copy)]
+enum EndCause {
+    /// Its actor stopped.
+    ActorStopped,
+    /// The runner cannot serve it (limits, no actor).
+    Refused(&'static str),
+    /// The connection it belonged to is gone for good (new runner id, shutdown).
+    ConnectionGone,
+}
+
+/// The tunnel state each actor generation keeps.
+#[derive(Debug)]
+pub(super) struct ActorTunnel {
+    requests: HashSet<RequestKey, Hasher>,
+    inbox: VecDeque<ToClientTunnelMessage>,
+    inbox_bytes: usize,
+    /// `restore_websockets` was called for this generation.
+    restored: bool,
+}
+
+impl Tunnel {
+    pub(super) fn new(hasher: Hasher) -> Self {
+        Tunnel {
+            entries: HashMap::with_hasher(hasher.clone()),
+            hasher,
+            buffer: VecDeque::new(),
+            buffer_bytes: 0,
+        }
+    }
+
+    /// Empty per-actor state, with the runner's seeded hasher.
+    pub(super) fn actor_state(&self) -> ActorTunnel {
+        ActorTunnel {
+            requests: HashSet::with_hasher(self.hasher.clone()),
+            inbox: VecDeque::new(),
+            inbox_bytes: 0,
+            restored: false,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(super) fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+}
+
+impl ActorTunnel {
+    pub(super) fn request_count(&self) -> usize {
+        self.requests.len()
+    }
+}
+
+/// Payload bytes of a gateway message, for the inbox's byte bound.
+fn payload_len(kind: &ToClientTunnelMessageKind) -> usize {
+    match kind {
+        ToClientTunnelMessageKind::RequestStart(s) => s.body.as_ref().map_or(0, |b| b.len()),
+        ToClientTunnelMessageKind::RequestChunk(c) => c.body.len(),
+        ToClientTunnelMessageKind::WebSocketMessage(m) => m.data.len(),
+        _ => 0,
+    }
+}
+
+/// Payload bytes of a runner message, for the outbound buffer's byte bound.
+fn outbound_len(kind: &ToServerTunnelMessageKind) -> usize {
+    match kind {
+        ToServerTunnelMessageKind::ResponseStart(r) => r.body.as_ref().map_or(0, |b| b.len()),
+        ToServerTunnelMessageKind::ResponseChunk(c) => c.body.len(),
+        ToServerTunnelMessageKind::WebSocketMessage(m) => m.data.len(),
+        _ => 0,
+    }
+}
+
+/// Truncates a close reason to the 123 bytes a close frame can carry, at a
+/// character boundary.
+pub(super) fn close_reason(reason: &str) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_owned()
+}
+
+impl Runner {
+    /// Routes one gateway message.
+    pub(super) fn on_tunnel_message(&mut self, msg: ToClientTunnelMessage) {
+        let key = RequestKey::new(msg.message_id.gateway_id, msg.message_id.request_id);
+        match &msg.message_kind {
+            ToClientTunnelMessageKind::RequestStart(_) => self.admit_request(key, msg),
+            ToClientTunnelMessageKind::WebSocketOpen(_) => self.admit_websocket(key, msg),
+            _ => match self.tunnel.entries.get(&key) {
+                None => debug!(%key, "tunnel message for no known request"),
+                Some(entry) if entry.held => self.hold(key, msg),
+                Some(_) => self.deliver(key, msg),
+            },
+        }
+    }
+
+    /// Hands one message of a known, not held, entry to its handler.
+    fn deliver(&mut self, key: RequestKey, msg: ToClientTunnelMessage) {
+        let index = msg.message_id.message_index;
+        match msg.message_kind {
+            ToClientTunnelMessageKind::RequestStart(start) => self.deliver_request(key, start),
+            ToClientTunnelMessageKind::RequestChunk(chunk) => self.on_request_chunk(key, chunk),
+            ToClientTunnelMessageKind::RequestAbort => self.on_request_abort(key),
+            ToClientTunnelMessageKind::WebSocketOpen(open) => self.deliver_websocket(key, open),
+            ToClientTunnelMessageKind::WebSocketMessage(m) => {
+                self.on_websocket_message(key, index, m)
+            }
+            ToClientTunnelMessageKind::WebSocketClose(c) => self.on_websocket_close(key, c),
+        }
+    }
+
+    /// Queues a message for an actor that is still starting. Past the inbox
+    /// bounds the request is given up (aborted or closed) rather than grown.
+    fn hold(&mut self, key: RequestKey, msg: ToClientTunnelMessage) {
+        let Some(owner) = self.tunnel.entries.get(&key).map(|e| e.owner.clone()) else {
+            return;
+        };
+        let limits = (
+            self.config.limits.max_inbox_messages,
+            self.config.limits.max_inbox_bytes,
+        );
+        let len = payload_len(&msg.message_kind);
+        let Some(record) = self.record(&owner) else {
+            return;
+        };
+        let inbox = &mut record.tunnel;
+        if inbox.inbox.len() >= limits.0 || inbox.inbox_bytes + len > limits.1 {
+            warn!(%key, actor = ?owner, "inbox of a starting actor is full; giving the request up");
+            return self.give_up(key, reasons::TOO_MANY_REQUESTS);
+        }
+        inbox.inbox_bytes += len;
+        inbox.inbox.push_back(msg);
+    }
+
+    /// Whether a new request or socket for `actor_id` can be taken, and by
+    /// which generation. Requests for actors that are unknown, stopping or
+    /// superseded are answered at once rather than left to hang.
+    fn admission(&mut self, actor_id: &str) -> Admission {
+        let limit = self.config.limits.max_requests_per_actor;
+        let Some(slot) = self.actors.get(actor_id) else {
+            return Admission::NoActor;
+        };
+        let record = &slot.current;
+        if record.orphaned {
+            return Admission::NoActor;
+        }
+        let held = match record.phase {
+            Phase::Starting { .. } => true,
+            Phase::Running => false,
+            Phase::Stopping { .. } => return Admission::NoActor,
+        };
+        if record.tunnel.request_count() >= limit {
+            return Admission::TooMany;
+        }
+        Admission::Accept {
+            owner: record.actor.clone(),
+            held,
+        }
+    }
+
+    /// Registers a new entry for `owner`.
+    fn insert_entry(&mut self, key: RequestKey, owner: ActorRef, held: bool, kind: EntryKind) {
+        if let Some(record) = self.record(&owner) {
+            record.tunnel.requests.insert(key);
+        }
+        self.tunnel.entries.insert(
+            key,
+            Entry {
+                owner,
+                next_out: 0,
+                held,
+                kind,
+            },
+        );
+    }
+
+    /// Removes an entry and its listing in the owner.
+    fn remove_entry(&mut self, key: RequestKey) -> Option<Entry> {
+        let entry = self.tunnel.entries.remove(&key)?;
+        if let Some(record) = self.record(&entry.owner) {
+            record.tunnel.requests.remove(&key);
+        }
+        Some(entry)
+    }
+
+    /// Ends a request the runner cannot serve: HTTP is aborted (the gateway
+    /// retries it), a socket closed with 1011 and `reason`.
+    fn give_up(&mut self, key: RequestKey, reason: &'static str) {
+        let Some(entry) = self.remove_entry(key) else {
+            return;
+        };
+        self.end_entry(key, entry, EndCause::Refused(reason));
+    }
+
+    /// Tells the gateway and the user (if they were told about the entry)
+    /// that it is over, each as `cause` requires.
+    fn end_entry(&mut self, key: RequestKey, entry: Entry, cause: EndCause) {
+        let known_to_user = !entry.held;
+        let notify_gateway = !matches!(cause, EndCause::ConnectionGone);
+        match (entry.kind, cause) {
+            (EntryKind::Http { .. }, _) => {
+                if notify_gateway {
+                    self.send_tunnel_system(
+                        key,
+                        entry.next_out,
+                        ToServerTunnelMessageKind::ResponseAbort,
+                    );
+                }
+                if known_to_user {
+                    self.events.push_back(Event::HttpRequestAborted { key });
+                }
+            }
+            (EntryKind::WsHibernating, _) => {}
+            // The gateway keeps a hibernatable client connection while the
+            // actor is away; the user keeps what they persisted.
+            (
+                EntryKind::WsOpen {
+                    hibernatable: true, ..
+                },
+                EndCause::ActorStopped | EndCause::ConnectionGone,
+            ) => {
+                self.events.push_back(Event::WebSocketHibernated { key });
+            }
+            (EntryKind::WsOpening { .. } | EntryKind::WsOpen { .. }, cause) => {
+                let (code, reason) = match (entry.kind, cause) {
+                    (_, EndCause::Refused(reason)) => (1011, reason),
+                    (_, EndCause::ConnectionGone) => (1001, reasons::SHUTDOWN),
+                    (EntryKind::WsOpening { .. }, EndCause::ActorStopped) => {
+                        (1011, reasons::ACTOR_STOPPED)
+                    }
+                    (_, EndCause::ActorStopped) => (1000, reasons::ACTOR_STOPPED),
+                };
+                if notify_gateway {
+                    self.send_close(key, entry.next_out, code, reason);
+                }
+                if known_to_user {
+                    let reason = Some(reason.to_owned());
+                    self.events.push_back(Event::WebSocketClosed {
+                        key,
+                        code: Some(code),
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+
+    fn send_close(&mut self, key: RequestKey, index: MessageIndex, code: u16, reason: &str) {
+        let close = ToServerWebSocketClose {
+            code: Some(code),
+            reason: Some(close_reason(reason)),
+            hibernate: false,
+        };
+        self.send_tunnel_system(key, index, ToServerTunnelMessageKind::WebSocketClose(close));
+    }
+
+    /// Sends (or, while disconnected, buffers) a message the user asked for.
+    fn send_tunnel(
+        &mut self,
+        key: RequestKey,
+        index: MessageIndex,
+        kind: ToServerTunnelMessageKind,
+    ) -> Result<(), CallError> {
+        let message_id = MessageId {
+            gateway_id: key.gateway_id,
+            request_id: key.request_id,
+            message_index: index,
+        };
+        let msg = ToServerTunnelMessage {
+            message_id,
+            message_kind: kind,
+        };
+        if self.is_ready() {
+            self.send(&ToServer::TunnelMessage(msg));
+            return Ok(());
+        }
+        let len = outbound_len(&msg.message_kind);
+        let limits = &self.config.limits;
+        let t = &mut self.tunnel;
+        if t.buffer.len() >= limits.max_buffered_messages
+            || t.buffer_bytes + len > limits.max_buffered_bytes
+        {
+            return Err(CallError::TunnelBufferFull {
+                messages: t.buffer.len(),
+                bytes: t.buffer_bytes,
+            });
+        }
+        t.buffer_bytes += len;
+        t.buffer.push_back(msg);
+        Ok(())
+    }
+
+    /// Like `send_tunnel`, for messages the runner itself decided on.
+    fn send_tunnel_system(
+        &mut self,
+        key: RequestKey,
+        index: MessageIndex,
+        kind: ToServerTunnelMessageKind,
+    ) {
+        if let Err(e) = self.send_tunnel(key, index, kind) {
+            warn!(%key, error = %e, "runner tunnel message dropped");
+        }
+    }
+
+    /// Takes the next outbound index of an entry.
+    fn next_index(&mut self, key: RequestKey) -> MessageIndex {
+        match self.tunnel.entries.get_mut(&key) {
+            Some(entry) => {
+                let index = entry.next_out;
+                entry.next_out = index.wrapping_add(1);
+                index
+            }
+            None => 0,
+        }
+    }
+
+    /// After an init: what was buffered while disconnected, in order.
+    pub(super) fn resend_tunnel(&mut self) {
+        let buffered = std::mem::take(&mut self.tunnel.buffer);
+        self.tunnel.buffer_bytes = 0;
+        for msg in buffered {
+            self.send(&ToServer::TunnelMessage(msg));
+        }
+    }
+
+    /// The owner's start succeeded: release what waited in its inbox.
+    pub(super) fn release_inbox(&mut self, actor: &ActorRef) {
+        self.close_unrestored(actor);
+        let Some(record) = self.record(actor) else {
+            return;
+        };
+        let inbox = std::mem::take(&mut record.tunnel.inbox);
+        record.tunnel.inbox_bytes = 0;
+        let keys: Vec<RequestKey> = record.tunnel.requests.iter().copied().collect();
+        for key in keys {
+            if let Some(entry) = self.tunnel.entries.get_mut(&key) {
+                entry.held = false;
+            }
+        }
+        for msg in inbox {
+            let key = RequestKey::new(msg.message_id.gateway_id, msg.message_id.request_id);
+            if self.tunnel.entries.contains_key(&key) {
+                self.deliver(key, msg);
+            }
+        }
+    }
+
+    /// The owner is gone: end every request and socket it had.
+    pub(super) fn end_actor_requests(&mut self, tunnel: ActorTunnel) {
+        let mut keys: Vec<RequestKey> = tunnel.requests.into_iter().collect();
+        keys.sort_unstable();
+        for key in keys {
+            if let Some(entry) = self.tunnel.entries.remove(&key) {
+                self.end_entry(key, entry, EndCause::ActorStopped);
+            }
+        }
+    }
+
+    /// The runner id changed or the runner shut down: every request belongs
+    /// to a connection that is gone. The user is told; the gateway is not.
+    pub(super) fn drop_all_requests(&mut self) {
+        self.tunnel.buffer.clear();
+        self.tunnel.buffer_bytes = 0;
+        let mut keys: Vec<RequestKey> = self.tunnel.entries.keys().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            if let Some(entry) = self.remove_entry(key) {
+                self.end_entry(key, entry, EndCause::ConnectionGone);
+            }
+        }
+    }
+
+    /// Number of open requests and sockets (all actors).
+    pub fn open_request_count(&self) -> usize {
+        self.tunnel.len()
+    }
+
+    /// Number of tunnel messages waiting for a connection.
+    pub fn buffered_tunnel_messages(&self) -> usize {
+        self.tunnel.buffered()
+    }
+}

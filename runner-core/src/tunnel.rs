@@ -1,0 +1,174 @@
+//! Public types of the tunnel: HTTP requests and WebSockets the gateway routes
+//! to actors over the runner connection.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+use crate::output::ActorRef;
+use crate::protocol::{BareMap, GatewayId, HibernatingRequest, MessageIndex, RequestId};
+
+/// Identifies one tunnelled HTTP request or WebSocket: the gateway that holds
+/// the client connection and the request id within that gateway.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestKey {
+    /// The gateway.
+    pub gateway_id: GatewayId,
+    /// The request within it.
+    pub request_id: RequestId,
+}
+
+impl RequestKey {
+    /// A key from its two halves.
+    pub fn new(gateway_id: GatewayId, request_id: RequestId) -> Self {
+        RequestKey {
+            gateway_id,
+            request_id,
+        }
+    }
+}
+
+impl From<HibernatingRequest> for RequestKey {
+    fn from(h: HibernatingRequest) -> Self {
+        RequestKey::new(h.gateway_id, h.request_id)
+    }
+}
+
+impl fmt::Debug for RequestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}-{:?}", self.gateway_id, self.request_id)
+    }
+}
+
+impl fmt::Display for RequestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// An HTTP request for an actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// Identifies the request in [`Runner::respond`](crate::Runner::respond).
+    pub key: RequestKey,
+    /// The actor it is for.
+    pub actor: ActorRef,
+    /// HTTP method.
+    pub method: String,
+    /// Path and query, relative to the actor, starting with `/`.
+    pub path: String,
+    /// Headers, lower-case names, as the gateway sent them.
+    pub headers: BareMap<String>,
+    /// The whole body when not streamed; the first part (usually empty) when
+    /// `streamed`, the rest following as [`Event::HttpRequestChunk`](crate::Event::HttpRequestChunk).
+    pub body: Bytes,
+    /// Whether more body follows in chunks.
+    pub streamed: bool,
+}
+
+/// An HTTP response to send.
+///
+/// ```
+/// use runner_core::HttpResponse;
+/// let r = HttpResponse::new(200).header("content-type", "text/plain").body("hi");
+/// assert_eq!((r.status, &r.body[..]), (200, &b"hi"[..]));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers (names lower-case; one value per name).
+    pub headers: BareMap<String>,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// A response with `status`, no headers and no body.
+    pub fn new(status: u16) -> Self {
+        HttpResponse {
+            status,
+            headers: BareMap::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// Adds a header (the name is lower-cased).
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.insert(name.to_ascii_lowercase(), value.into());
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+/// A WebSocket the gateway wants to open to an actor; answer with
+/// [`Runner::websocket_accept`](crate::Runner::websocket_accept) or
+/// [`Runner::websocket_reject`](crate::Runner::websocket_reject).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSocketOpen {
+    /// Identifies the socket in every later call.
+    pub key: RequestKey,
+    /// The actor it is for.
+    pub actor: ActorRef,
+    /// Path and query, relative to the actor.
+    pub path: String,
+    /// Upgrade request headers.
+    pub headers: BareMap<String>,
+}
+
+/// What a user persisted about a hibernatable WebSocket, handed back on the
+/// actor's next start to [`Runner::restore_websockets`](crate::Runner::restore_websockets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HibernatedSocket {
+    /// The socket.
+    pub key: RequestKey,
+    /// Index of the last gateway message the user processed and persisted.
+    pub last_received_index: MessageIndex,
+    /// Index the next runner → gateway message will carry.
+    pub next_sent_index: MessageIndex,
+    /// Path of the original open.
+    pub path: String,
+    /// Headers of the original open.
+    pub headers: BareMap<String>,
+}
+
+/// What [`Runner::restore_websockets`](crate::Runner::restore_websockets) did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RestoreReport {
+    /// Persisted and still held by the gateway: open again, no open event.
+    pub restored: Vec<RequestKey>,
+    /// Persisted but no longer held by the gateway: delete the persisted data.
+    pub stale: Vec<RequestKey>,
+    /// Held by the gateway but not persisted: closed
+    /// (`1000 ws.meta_not_found_during_restore`).
+    pub closed: Vec<RequestKey>,
+}
+
+/// Current message indices of a hibernatable socket, to persist with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketIndices {
+    /// Index of the last gateway message delivered.
+    pub last_received_index: MessageIndex,
+    /// Index the next runner → gateway message will carry.
+    pub next_sent_index: MessageIndex,
+}
+
+/// Whether `a` comes after `b` in wrapping `u16` order, with the gateway's
+/// half-window rule (`0 < (a − b) mod 2¹⁶ < 32767`).
+///
+/// ```
+/// use runner_core::tunnel_index_after;
+/// assert!(tunnel_index_after(1, 0));
+/// assert!(tunnel_index_after(0, u16::MAX));
+/// assert!(!tunnel_index_after(5, 5));
+/// assert!(!tunnel_index_after(0, 1));
+/// ```
+pub fn tunnel_index_after(a: MessageIndex, b: MessageIndex) -> bool {
+    let distance = a.wrapping_sub(b);
+    distance != 0 && distance < u16::MAX / 2
+}

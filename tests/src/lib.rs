@@ -3,3 +3,5 @@
 pub mod api;
 pub mod engine;
 pub mod runner_process;
+
+pub mod sim;

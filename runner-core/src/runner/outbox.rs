@@ -123,6 +123,12 @@ impl Retired {
 }
 
 impl Runner {
+    /// Number of stopped generations remembered for deduplication and resend
+    /// (at most [`Limits::max_retired_generations`](crate::Limits)).
+    pub fn retired_generation_count(&self) -> usize {
+        self.retired.len()
+    }
+
     /// Sends what the current input produced: recorded events (in frames of
     /// at most `events_per_frame`) and command acknowledgements. While not
     /// connected both are dropped here: events stay in their logs and are

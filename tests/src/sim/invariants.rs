@@ -1,0 +1,463 @@
+//! Invariants checked on every input of every simulation (spec §10.8).
+//!
+//! The checker only looks at what crosses the runner's boundary — frames,
+//! events, deliveries — and panics at the first violation:
+//!
+//! * the first frame on every connection is `ToServerInit`, and no frame goes
+//!   out while no connection is open;
+//! * every `ToClientPing` the runner processes is answered with the same ts;
+//! * per (actor, generation), event indices start at 0 and increase by one,
+//!   and a resent event is identical to the original: an index is never
+//!   reused; an acknowledged event is never sent again; an orphaned
+//!   generation (runner id changed, newer generation started) sends nothing;
+//! * per connection, an event is sent at most once;
+//! * after each init, every event not acknowledged and not droppable under
+//!   the retention rule (`runner/outbox.rs`: a stopped generation is
+//!   forgotten once its frames went out on a connection that stayed ready for
+//!   `timeouts.retention`, or when more than `max_retired_generations` newer
+//!   ones exist) is resent, in (actor, generation, index) order;
+//! * a user start runs at most once per generation;
+//! * every KV call ends exactly once, within the KV timeout, and all are
+//!   ended by `ShutdownComplete`; nothing is emitted after it;
+//! * after `handle_timeout(now)`, `poll_timeout()` is later than `now`;
+//! * every queue stays under its bound.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use runner_core::protocol::{
+    decode_to_server, ActorState, Command, Event as WireEvent, EventWrapper, Id, ProtocolVersion,
+    ToClient, ToServer,
+};
+use runner_core::{ActorRef, Config, ConnId, Event, KvRequestId, Limits, Runner, Timestamp, Transmit};
+
+use super::link::Packet;
+
+/// Bound on messages in flight on the link and callbacks in progress.
+const MAX_IN_FLIGHT: usize = 100_000;
+
+type GenKey = (Id, u32);
+
+/// What the checker knows of one (actor, generation).
+#[derive(Debug, Default)]
+struct GenTrack {
+    /// Events by index, as first sent.
+    events: Vec<WireEvent>,
+    /// Highest index the runner processed an acknowledgement for.
+    acked: i64,
+    /// The engine no longer cares: nothing may be sent for it.
+    orphaned: bool,
+    /// Observation order of its `Stopped` event.
+    retired: Option<u64>,
+    /// (when, connection) at which the runner may forget it.
+    confirms: Vec<(Timestamp, ConnId)>,
+}
+
+/// The runner's connection as seen from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnPhase {
+    Connecting,
+    Open,
+    Ready,
+    Gone,
+}
+
+/// The invariant checker; see the module documentation.
+#[derive(Debug)]
+pub struct Invariants {
+    limits: Limits,
+    kv_timeout: Duration,
+    retention: Duration,
+
+    current: Option<ConnId>,
+    phase: ConnPhase,
+    frames_on_current: usize,
+    sent_on_current: BTreeSet<(Id, u32, i64)>,
+    ready_periods: BTreeMap<ConnId, (Timestamp, Option<Timestamp>)>,
+    runner_id: Option<Id>,
+
+    // Scratch of the input being processed.
+    ping_to_answer: Option<i64>,
+    expected_resend: Option<Vec<(Id, u32, i64)>>,
+    drain_events: Vec<(Id, u32, i64)>,
+    drain_pongs: Vec<i64>,
+
+    gens: BTreeMap<GenKey, GenTrack>,
+    live_gen: BTreeMap<Id, u32>,
+    retire_seq: u64,
+    started: BTreeSet<ActorRef>,
+    kv_pending: BTreeMap<KvRequestId, Timestamp>,
+    kv_seen: BTreeSet<KvRequestId>,
+    shut_down: bool,
+    now: Timestamp,
+}
+
+impl Invariants {
+    /// A checker for a runner configured with `config`.
+    pub fn new(config: &Config) -> Self {
+        Invariants {
+            limits: config.limits.clone(),
+            kv_timeout: config.timeouts.kv_request,
+            retention: config.timeouts.retention,
+            current: None,
+            phase: ConnPhase::Gone,
+            frames_on_current: 0,
+            sent_on_current: BTreeSet::new(),
+            ready_periods: BTreeMap::new(),
+            runner_id: None,
+            ping_to_answer: None,
+            expected_resend: None,
+            drain_events: Vec::new(),
+            drain_pongs: Vec::new(),
+            gens: BTreeMap::new(),
+            live_gen: BTreeMap::new(),
+            retire_seq: 0,
+            started: BTreeSet::new(),
+            kv_pending: BTreeMap::new(),
+            kv_seen: BTreeSet::new(),
+            shut_down: false,
+            now: Timestamp::ZERO,
+        }
+    }
+
+    /// KV calls issued and not ended yet.
+    pub fn pending_kv(&self) -> usize {
+        self.kv_pending.len()
+    }
+
+    /// Events the runner sent for (actor, generation), by index.
+    pub fn events_of(&self, actor: &ActorRef) -> Vec<WireEvent> {
+        let key = (actor.actor_id.clone(), actor.generation);
+        self.gens.get(&key).map(|g| g.events.clone()).unwrap_or_default()
+    }
+
+    // ----- hooks called by the harness ---------------------------------
+
+    pub(super) fn on_transmit(
+        &mut self,
+        now: Timestamp,
+        conn: Option<ConnId>,
+        transmit: &Transmit,
+        version: ProtocolVersion,
+    ) {
+        self.now = now;
+        assert!(!self.shut_down, "{transmit:?} after ShutdownComplete");
+        match transmit {
+            Transmit::Connect { conn, .. } => {
+                self.end_ready(now);
+                self.current = Some(*conn);
+                self.phase = ConnPhase::Connecting;
+                self.frames_on_current = 0;
+                self.sent_on_current.clear();
+            }
+            Transmit::Close { conn, .. } => {
+                if self.current == Some(*conn) {
+                    self.end_ready(now);
+                    self.phase = ConnPhase::Gone;
+                }
+            }
+            Transmit::Frame(bytes) => {
+                let msg = decode_to_server(version, bytes)
+                    .unwrap_or_else(|e| panic!("runner sent an undecodable frame: {e}"));
+                self.on_frame_sent(now, conn, msg);
+            }
+        }
+    }
+
+    fn on_frame_sent(&mut self, now: Timestamp, conn: Option<ConnId>, msg: ToServer) {
+        assert!(
+            conn.is_some() && conn == self.current,
+            "frame {msg:?} sent with no connection"
+        );
+        assert!(
+            matches!(self.phase, ConnPhase::Open | ConnPhase::Ready),
+            "frame {msg:?} sent while the connection is {:?}",
+            self.phase
+        );
+        self.frames_on_current += 1;
+        if self.frames_on_current == 1 {
+            assert!(matches!(msg, ToServer::Init(_)), "first frame on {conn:?} is {msg:?}");
+        }
+        match msg {
+            ToServer::Events(events) => {
+                for e in events {
+                    self.on_event_sent(now, e);
+                }
+            }
+            ToServer::Pong(p) => self.drain_pongs.push(p.ts),
+            _ => {}
+        }
+    }
+
+    fn on_event_sent(&mut self, now: Timestamp, e: EventWrapper) {
+        let cp = &e.checkpoint;
+        let key = (cp.actor_id.clone(), cp.generation);
+        let conn_key = (cp.actor_id.clone(), cp.generation, cp.index);
+        assert!(
+            self.sent_on_current.insert(conn_key.clone()),
+            "event {conn_key:?} sent twice on one connection"
+        );
+        self.drain_events.push(conn_key);
+        let gen = self.gens.entry(key.clone()).or_insert_with(GenTrack::new);
+        assert!(!gen.orphaned, "event {cp:?} of an orphaned generation was sent");
+        assert!(cp.index > gen.acked, "acknowledged event {cp:?} was sent again");
+        let index = usize::try_from(cp.index).expect("negative event index");
+        match index.cmp(&gen.events.len()) {
+            std::cmp::Ordering::Less => assert_eq!(
+                gen.events[index], e.inner,
+                "event index {cp:?} reused for a different event"
+            ),
+            std::cmp::Ordering::Equal => gen.events.push(e.inner.clone()),
+            std::cmp::Ordering::Greater => panic!(
+                "event {cp:?} skips indices (next expected {})",
+                gen.events.len()
+            ),
+        }
+        if is_stopped(&e.inner) && gen.retired.is_none() {
+            self.retire_seq += 1;
+            gen.retired = Some(self.retire_seq);
+            if self.phase == ConnPhase::Ready && self.expected_resend.is_none() {
+                let conn = self.current.expect("ready without a connection");
+                gen.confirms.push((now + self.retention, conn));
+            }
+            if self.live_gen.get(&key.0) == Some(&key.1) {
+                self.live_gen.remove(&key.0);
+            }
+        }
+    }
+
+    pub(super) fn on_event(&mut self, now: Timestamp, event: &Event) {
+        self.now = now;
+        assert!(!self.shut_down, "{event:?} after ShutdownComplete");
+        match event {
+            Event::Connected { .. } => {
+                let conn = self.current.expect("connected without a connection");
+                self.phase = ConnPhase::Ready;
+                self.ready_periods.insert(conn, (now, None));
+            }
+            Event::Disconnected { .. } => {
+                self.end_ready(now);
+                if self.phase != ConnPhase::Connecting {
+                    self.phase = ConnPhase::Gone;
+                }
+            }
+            Event::ActorStart { actor, .. } => {
+                assert!(self.started.insert(actor.clone()), "{actor:?} started twice");
+                self.live_gen
+                    .insert(actor.actor_id.clone(), actor.generation);
+            }
+            Event::KvResult { id, .. } => {
+                assert!(
+                    self.kv_pending.remove(id).is_some(),
+                    "KV result for {id:?}, which is not pending (unknown or already ended)"
+                );
+            }
+            Event::ShutdownComplete { .. } => {
+                assert!(
+                    self.kv_pending.is_empty(),
+                    "shutdown completed with KV calls pending: {:?}",
+                    self.kv_pending
+                );
+                self.shut_down = true;
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn kv_called(&mut self, now: Timestamp, id: KvRequestId) {
+        assert!(self.kv_seen.insert(id), "KV id {id:?} reused");
+        self.kv_pending.insert(id, now);
+    }
+
+    pub(super) fn before_delivery(
+        &mut self,
+        now: Timestamp,
+        conn: ConnId,
+        packet: &Packet,
+        decoded: Option<ToClient>,
+    ) {
+        self.now = now;
+        self.ping_to_answer = None;
+        self.expected_resend = None;
+        self.drain_events.clear();
+        self.drain_pongs.clear();
+        if Some(conn) != self.current {
+            return;
+        }
+        if *packet == Packet::Open && self.phase == ConnPhase::Connecting {
+            self.phase = ConnPhase::Open;
+        }
+        let processed = matches!(self.phase, ConnPhase::Open | ConnPhase::Ready);
+        match decoded {
+            Some(ToClient::Ping(p)) if processed => self.ping_to_answer = Some(p.ts),
+            Some(ToClient::Init(init)) if processed => self.before_init(now, init.runner_id),
+            Some(ToClient::AckEvents(ack)) if self.phase == ConnPhase::Ready => {
+                for cp in ack.last_event_checkpoints {
+                    if let Some(gen) = self.gens.get_mut(&(cp.actor_id, cp.generation)) {
+                        let last = i64::try_from(gen.events.len()).unwrap_or(i64::MAX) - 1;
+                        gen.acked = gen.acked.max(cp.index.min(last));
+                    }
+                }
+            }
+            Some(ToClient::Commands(commands)) if self.phase == ConnPhase::Ready => {
+                for c in commands {
+                    if matches!(c.inner, Command::StartActor(_)) {
+                        self.superseded(&c.checkpoint.actor_id, c.checkpoint.generation);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A start for a newer generation orphans the live one.
+    fn superseded(&mut self, actor: &Id, generation: u32) {
+        let Some(&live) = self.live_gen.get(actor) else {
+            return;
+        };
+        if live < generation {
+            self.live_gen.remove(actor);
+            if let Some(gen) = self.gens.get_mut(&(actor.clone(), live)) {
+                gen.orphaned = true;
+            }
+        }
+    }
+
+    fn before_init(&mut self, now: Timestamp, runner_id: Id) {
+        if self.runner_id.as_ref().is_some_and(|old| *old != runner_id) {
+            // Everything belonged to the old runner id.
+            for gen in self.gens.values_mut() {
+                gen.orphaned = true;
+            }
+            self.live_gen.clear();
+        }
+        self.runner_id = Some(runner_id);
+        // A (re-)init starts a new resend on this connection.
+        self.sent_on_current.clear();
+        let expected = self
+            .gens
+            .iter()
+            .filter(|(_, g)| !g.orphaned && !self.droppable(g, now))
+            .flat_map(|((actor, generation), g)| {
+                let first = g.acked + 1;
+                let count = i64::try_from(g.events.len()).unwrap_or(i64::MAX);
+                (first..count).map(move |i| (actor.clone(), *generation, i))
+            })
+            .collect();
+        self.expected_resend = Some(expected);
+    }
+
+    /// Whether the runner may have forgotten a stopped generation.
+    fn droppable(&self, gen: &GenTrack, now: Timestamp) -> bool {
+        let Some(seq) = gen.retired else {
+            return false;
+        };
+        let newer = self.retire_seq - seq;
+        let limit = u64::try_from(self.limits.max_retired_generations).unwrap_or(u64::MAX);
+        newer >= limit
+            || gen
+                .confirms
+                .iter()
+                .any(|(at, conn)| *at <= now && self.was_ready_at(*conn, *at))
+    }
+
+    fn was_ready_at(&self, conn: ConnId, at: Timestamp) -> bool {
+        self.ready_periods
+            .get(&conn)
+            .is_some_and(|(from, until)| *from <= at && until.is_none_or(|u| u >= at))
+    }
+
+    pub(super) fn after_delivery(&mut self, now: Timestamp) {
+        if let Some(ts) = self.ping_to_answer.take() {
+            assert!(
+                self.drain_pongs.contains(&ts),
+                "ping {ts} not answered (pongs sent: {:?})",
+                self.drain_pongs
+            );
+        }
+        if let Some(expected) = self.expected_resend.take() {
+            self.check_resend(&expected);
+            if self.phase == ConnPhase::Ready {
+                let conn = self.current.expect("ready without a connection");
+                let at = now + self.retention;
+                for gen in self.gens.values_mut() {
+                    if gen.retired.is_some() && !gen.orphaned {
+                        gen.confirms.push((at, conn));
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_resend(&self, expected: &[(Id, u32, i64)]) {
+        let sent = &self.drain_events;
+        assert!(
+            sent.windows(2).all(|w| w[0] < w[1]),
+            "resend not in (actor, generation, index) order: {sent:?}"
+        );
+        let sent_set: BTreeSet<_> = sent.iter().collect();
+        let missing: Vec<_> = expected.iter().filter(|k| !sent_set.contains(k)).collect();
+        assert!(
+            missing.is_empty(),
+            "unacknowledged events not resent after init: {missing:?} (sent {sent:?})"
+        );
+    }
+
+    pub(super) fn after_drain(&mut self, _now: Timestamp, _runner: &Runner) {}
+
+    pub(super) fn after_timeout(&mut self, now: Timestamp, runner: &Runner) {
+        if let Some(next) = runner.poll_timeout() {
+            assert!(next > now, "poll_timeout {next:?} not after handle_timeout({now:?})");
+        }
+    }
+
+    pub(super) fn check_bounds(
+        &mut self,
+        runner: &Runner,
+        in_flight: usize,
+        engine_queued: usize,
+        callbacks: usize,
+    ) {
+        let l = &self.limits;
+        assert!(runner.actor_count() <= l.max_actors, "actor table over its limit");
+        assert!(runner.pending_kv_count() <= l.max_pending_kv, "KV table over its limit");
+        assert!(
+            runner.retired_generation_count() <= l.max_retired_generations,
+            "retired generations over their limit"
+        );
+        assert!(in_flight <= MAX_IN_FLIGHT, "{in_flight} messages in flight");
+        assert_eq!(engine_queued, 0, "engine output not drained");
+        assert!(callbacks <= MAX_IN_FLIGHT, "{callbacks} callbacks in progress");
+        for (id, issued) in &self.kv_pending {
+            let age = self.now.saturating_duration_since(*issued);
+            assert!(age <= self.kv_timeout, "KV call {id:?} pending for {age:?}");
+        }
+    }
+
+    fn end_ready(&mut self, now: Timestamp) {
+        if self.phase != ConnPhase::Ready {
+            return;
+        }
+        if let Some(conn) = self.current {
+            if let Some(period) = self.ready_periods.get_mut(&conn) {
+                period.1.get_or_insert(now);
+            }
+        }
+    }
+}
+
+impl GenTrack {
+    fn new() -> Self {
+        GenTrack {
+            acked: -1,
+            ..GenTrack::default()
+        }
+    }
+}
+
+fn is_stopped(e: &WireEvent) -> bool {
+    matches!(
+        e,
+        WireEvent::StateUpdate(u) if matches!(u.state, ActorState::Stopped(_))
+    )
+}

@@ -1,0 +1,32 @@
+//! A deterministic simulation of the engine side of the runner protocol, for
+//! driving `runner_core::Runner` through scripted and random scenarios
+//! without sockets, threads or wall-clock time.
+//!
+//! * [`SimEngine`](engine::SimEngine): the engine, sans-IO (init, command
+//!   replay, pings, event dedup and acks, KV, intents, drain, eviction,
+//!   restart, runner lost).
+//! * [`Link`](link::Link): ordered per-connection delivery with seeded delays
+//!   and resets.
+//! * [`User`](user::User): the start/stop callbacks (immediate, delayed,
+//!   failing, hanging).
+//! * [`Sim`](harness::Sim): all of it on one virtual clock, with a
+//!   [`Transcript`](transcript::Transcript) of everything and the
+//!   [`Invariants`](invariants::Invariants) checked after every input.
+//!
+//! Runs are reproducible from their seed; set `SIM_SEED=…` to replay one
+//! (see [`seed`]).
+
+pub mod engine;
+pub mod harness;
+pub mod invariants;
+pub mod kv_store;
+pub mod link;
+pub mod rng;
+pub mod seed;
+pub mod transcript;
+pub mod user;
+
+pub use engine::{ActorPhase, SimEngine, SimEngineConfig};
+pub use harness::{Sim, SimConfig};
+pub use link::{LinkConfig, Packet, Side};
+pub use user::{Callback, UserConfig};

@@ -511,11 +511,17 @@ pub fn example_path(example: &str, profile: Profile) -> Result<PathBuf> {
 }
 
 /// Builds `example` of `package` (`cargo build -p PACKAGE --example
-/// EXAMPLE`) and returns the path of that package's binary, taken from
-/// cargo's JSON messages: the hashed file under `examples/`, which, unlike
-/// `examples/<example>`, is not overwritten by a same-named example of
-/// another package.
+/// EXAMPLE`) and returns the path of that package's binary.
+///
+/// Cargo writes each example to `examples/<example>-<hash>` and hard-links
+/// it to `examples/<example>`, which a same-named example of another package
+/// (`test_runner` of both drivers) overwrites when built. So the path
+/// returned is the hashed file that shares the inode of the link right after
+/// this build; it stays this package's binary until the package is rebuilt.
+/// Builds are serialised within the process.
 pub fn build_example(package: &str, example: &str, profile: Profile) -> Result<PathBuf> {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
     cmd.current_dir(workspace_root())
@@ -534,39 +540,61 @@ pub fn build_example(package: &str, example: &str, profile: Profile) -> Result<P
         );
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
+    let uplifted = stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find_map(|msg| example_binary(&msg, package, example))
-        .with_context(|| format!("cargo reported no binary for {package}'s example {example}"))
+        .find_map(|msg| example_executable(&msg, package, example))
+        .with_context(|| format!("cargo reported no binary for {package}'s example {example}"))?;
+    Ok(hashed_twin(&uplifted).unwrap_or(uplifted))
 }
 
-/// The binary of a `compiler-artifact` message for `package`'s `example`.
-fn example_binary(msg: &serde_json::Value, package: &str, example: &str) -> Option<PathBuf> {
-    let is_artifact = msg["reason"] == "compiler-artifact";
-    let is_example = msg["target"]["name"] == example
+/// The `executable` of a `compiler-artifact` message for `package`'s
+/// `example`.
+fn example_executable(msg: &serde_json::Value, package: &str, example: &str) -> Option<PathBuf> {
+    let is_example = msg["reason"] == "compiler-artifact"
+        && msg["target"]["name"] == example
         && msg["target"]["kind"]
             .as_array()
             .is_some_and(|kinds| kinds.iter().any(|k| k == "example"));
-    // package_id looks like `path+file:///…/runner-tokio#0.1.0`.
     let id = msg["package_id"].as_str().unwrap_or_default();
-    let is_package = id.contains(&format!("/{package}#")) || id.starts_with(&format!("{package} "));
-    if !(is_artifact && is_example && is_package) {
+    if !is_example || package_name(id) != Some(package) {
         return None;
     }
-    let executable = PathBuf::from(msg["executable"].as_str()?);
-    // Prefer the hashed sibling (`<example>-<hash>`) listed in `filenames`.
-    let hashed = msg["filenames"]
-        .as_array()?
-        .iter()
-        .filter_map(|f| f.as_str())
-        .map(PathBuf::from)
-        .find(|f| {
-            f.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&format!("{example}-")) && f.is_file())
-        });
-    Some(hashed.unwrap_or(executable))
+    msg["executable"].as_str().map(PathBuf::from)
+}
+
+/// The package name in a cargo package id: `path+file:///…/dir#name@1.0`,
+/// `path+file:///…/name#1.0`, or the older `name 1.0 (source)`.
+fn package_name(id: &str) -> Option<&str> {
+    match id.rsplit_once('#') {
+        Some((path, fragment)) => match fragment.split_once('@') {
+            Some((name, _version)) => Some(name),
+            None => path.rsplit('/').next(),
+        },
+        None => id.split(' ').next(),
+    }
+}
+
+/// The `<name>-<hash>` file next to `uplifted` that is the same file (hard
+/// link), if any.
+fn hashed_twin(uplifted: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let target = std::fs::metadata(uplifted).ok()?;
+    let prefix = format!("{}-", uplifted.file_name()?.to_str()?);
+    std::fs::read_dir(uplifted.parent()?)
+        .ok()?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .map(|entry| entry.path())
+        .find(|path| {
+            std::fs::metadata(path)
+                .is_ok_and(|m| m.ino() == target.ino() && m.dev() == target.dev())
+        })
 }
 
 #[cfg(test)]
@@ -624,11 +652,11 @@ mod unit {
     /// events out of order, env vars, SIGTERM handling, exit status.
     const FAKE_RUNNER: &str = r#"
         trap 'echo "{\"event\":\"shutdown\"}"; exit 0' TERM
+        echo "fake runner log line" >&2
         echo "{\"event\":\"connected\",\"runnerId\":\"$RIVET_RUNNER_NAME@$RIVET_ENDPOINT\"}"
         echo '{"event":"actor_start","actorId":"b","generation":0,"name":"n","key":"k"}'
         echo '{"event":"actor_start","actorId":"a","generation":0,"name":"n","key":null}'
         echo '{"event":"actor_start","actorId":"a","generation":1,"name":"n","key":null}'
-        echo "fake runner log line" >&2
         while true; do sleep 0.05; done
     "#;
 
@@ -709,6 +737,42 @@ mod unit {
                 .code(),
             Some(3)
         );
+    }
+
+    #[test]
+    fn package_names_from_ids() {
+        let ids = [
+            "path+file:///work/runner-tokio#0.1.0",
+            "path+file:///work/some-dir#runner-tokio@0.1.0",
+            "runner-tokio 0.1.0 (path+file:///work/runner-tokio)",
+        ];
+        for id in ids {
+            assert_eq!(package_name(id), Some("runner-tokio"), "{id}");
+        }
+    }
+
+    #[test]
+    fn finds_the_hashed_twin_of_an_example() {
+        let dir = tempfile::tempdir().unwrap();
+        let hashed = dir.path().join("test_runner-1111");
+        std::fs::write(&hashed, "a").unwrap();
+        std::fs::write(dir.path().join("test_runner-2222"), "b").unwrap();
+        std::fs::write(dir.path().join("test_runner-1111.d"), "deps").unwrap();
+        let uplifted = dir.path().join("test_runner");
+        std::fs::hard_link(&hashed, &uplifted).unwrap();
+        assert_eq!(hashed_twin(&uplifted), Some(hashed));
+
+        let msg = serde_json::json!({
+            "reason": "compiler-artifact",
+            "package_id": "path+file:///w/runner-a#0.1.0",
+            "target": {"name": "test_runner", "kind": ["example"]},
+            "executable": uplifted,
+        });
+        assert_eq!(
+            example_executable(&msg, "runner-a", "test_runner"),
+            Some(uplifted.clone())
+        );
+        assert_eq!(example_executable(&msg, "runner-b", "test_runner"), None);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod invariants;
 pub mod kv_store;
 pub mod link;
 pub mod rng;
+pub mod scenario;
 pub mod seed;
 pub mod transcript;
 pub mod user;

@@ -116,6 +116,7 @@ impl SimEngine {
         };
         self.log.received.push((self.now, conn, msg.clone()));
         match (awaiting_init, msg) {
+            (true, ToServer::Init(_)) if !self.config.answer_init => {}
             (true, ToServer::Init(init)) => self.on_init(conn, init),
             (true, _) => self.close(conn, 1011, "ws.invalid_initial_packet"),
             // A second init on the same connection is ignored.

@@ -61,6 +61,8 @@ pub struct SimEngineConfig {
     pub auto_lost: bool,
     /// Answer KV requests (`false`: swallow them, to test timeouts).
     pub answer_kv: bool,
+    /// Answer `ToServerInit` (`false`: a hung engine that never does).
+    pub answer_init: bool,
 }
 
 impl Default for SimEngineConfig {
@@ -78,6 +80,7 @@ impl Default for SimEngineConfig {
             event_ack_batch: 250,
             auto_lost: true,
             answer_kv: true,
+            answer_init: true,
         }
     }
 }

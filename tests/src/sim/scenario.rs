@@ -29,6 +29,15 @@ impl Sim {
         actor
     }
 
+    /// Runs until the engine sees actor `id` in `phase`; panics otherwise.
+    pub fn run_until_engine_phase(&mut self, id: &str, phase: &super::ActorPhase) {
+        let ok = self.run_until(
+            |s| s.engine().actor(id).is_some_and(|a| a.phase == *phase),
+            PATIENCE,
+        );
+        assert!(ok, "actor {id} never reached {phase:?} at the engine");
+    }
+
     /// Runs until the runner emits an event matching `pred` (after the
     /// transcript position `since`); returns it with its time.
     pub fn run_until_event(

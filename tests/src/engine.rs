@@ -57,6 +57,11 @@ const LOG_TAIL_LINES: usize = 50;
 /// The engine logs this when a listener cannot bind; it does not exit but
 /// retries the bind every second, so we must look for it.
 const ADDRESS_IN_USE: &str = "Address in use";
+/// What the engine (2.3.19) logs once the guard listens, before `IP:PORT`.
+const GUARD_LISTENING: &str = "HTTP server listening on ";
+/// How long a ready engine whose log never confirms the guard port is
+/// waited for before it is accepted anyway.
+const UNCONFIRMED_GRACE: Duration = Duration::from_secs(5);
 
 /// Tuning for [`Engine::start_with`].
 #[derive(Debug, Clone)]
@@ -69,6 +74,9 @@ pub struct EngineOptions {
     pub keep_data: bool,
     /// Engine binary; `None` means [`engine_binary`].
     pub binary: Option<PathBuf>,
+    /// Fixed ports; `None` (the default) picks free ones, and picks again
+    /// if another process takes one first. Fixed ports are not retried.
+    pub ports: Option<EnginePorts>,
     /// JSON merged into the generated config file (objects are merged key
     /// by key, anything else replaces), e.g. `{"pegboard": {...}}`. It must
     /// not move the engine off loopback or turn telemetry on.
@@ -82,6 +90,7 @@ impl Default for EngineOptions {
             stop_timeout: Duration::from_secs(15),
             keep_data: false,
             binary: None,
+            ports: None,
             config_patch: None,
         }
     }
@@ -143,7 +152,16 @@ impl Engine {
             .prefix("rivet-engine-")
             .tempdir_in(&tmp_root)
             .context("cannot create the engine data directory")?;
-        let ports = new_ports()?;
+        let ports = match opts.ports {
+            Some(ports) => {
+                let all = [ports.guard, ports.api_peer, ports.metrics];
+                if let Some(port) = all.into_iter().find(|&p| !ports::is_free(p)) {
+                    bail!("cannot start an engine on fixed port {port}: it is in use");
+                }
+                ports
+            }
+            None => new_ports()?,
+        };
         let mut engine = Engine {
             binary,
             data_dir: data_guard.path().to_path_buf(),
@@ -159,10 +177,15 @@ impl Engine {
 
     /// Launches on fresh ports, retrying when a port was taken meanwhile.
     async fn first_launch(&mut self) -> Result<()> {
-        for attempt in 1..=PORT_ATTEMPTS {
+        let attempts = if self.opts.ports.is_some() {
+            1
+        } else {
+            PORT_ATTEMPTS
+        };
+        for attempt in 1..=attempts {
             match self.launch().await {
                 Ok(()) => return Ok(()),
-                Err(LaunchError::PortInUse(err)) if attempt < PORT_ATTEMPTS => {
+                Err(LaunchError::PortInUse(err)) if attempt < attempts => {
                     self.reap();
                     eprintln!("engine: {err:#}; retrying on other ports");
                     // The database was initialised with the old topology.
@@ -308,14 +331,32 @@ impl Engine {
 
     /// Polls until `/health` answers and the `default` namespace exists,
     /// watching for an early exit and for ports taken by someone else.
+    ///
+    /// A server that answers on our guard port is only taken for ours once
+    /// our log says it listens there: when a port is taken, the engine does
+    /// not exit, and the other server (another engine, even) would answer.
+    /// An engine that never logs that line (another version, through
+    /// `RIVET_ENGINE_BIN`) is accepted after [`UNCONFIRMED_GRACE`].
     async fn wait_ready(&mut self, log_start: u64) -> Result<(), LaunchError> {
         let deadline = Instant::now() + self.opts.ready_timeout;
+        let mut answering_since = None;
         loop {
             if let Some(err) = self.check_alive_and_ports(log_start) {
                 return Err(err);
             }
             let last_problem = match self.probe().await {
-                Ok(()) => return Ok(()),
+                Ok(()) if self.guard_listening(log_start) => return Ok(()),
+                Ok(()) => {
+                    let since = *answering_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= UNCONFIRMED_GRACE {
+                        eprintln!(
+                            "engine: {} is ready but its log never said it listens there",
+                            self.endpoint()
+                        );
+                        return Ok(());
+                    }
+                    "answering, but the engine log does not show it listening yet".into()
+                }
                 Err(err) => format!("{err:#}"),
             };
             if Instant::now() >= deadline {
@@ -339,25 +380,29 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether the log since `log_start` shows the guard listening on our port.
+    fn guard_listening(&self, log_start: u64) -> bool {
+        let line = format!("{GUARD_LISTENING}127.0.0.1:{}", self.ports.guard);
+        log_since(&self.log_path(), log_start).contains(&line)
+    }
+
+    /// A port conflict (the engine crash-loops the service, or exits when
+    /// it is the metrics port) or an early exit.
     fn check_alive_and_ports(&mut self, log_start: u64) -> Option<LaunchError> {
+        if log_since(&self.log_path(), log_start).contains(ADDRESS_IN_USE) {
+            return Some(LaunchError::PortInUse(self.failure(&format!(
+                "could not bind: a port of {:?} is taken by another process",
+                self.ports
+            ))));
+        }
         let exited = match self.child.as_mut().map(Child::try_wait) {
             Some(Ok(None)) => None,
             Some(Ok(Some(status))) => Some(status.to_string()),
             Some(Err(err)) => Some(err.to_string()),
             None => Some("not started".into()),
         };
-        if let Some(how) = exited {
-            return Some(LaunchError::Other(
-                self.failure(&format!("exited during start-up ({how})")),
-            ));
-        }
-        if log_since(&self.log_path(), log_start).contains(ADDRESS_IN_USE) {
-            return Some(LaunchError::PortInUse(self.failure(&format!(
-                "a port of {:?} is taken by another process",
-                self.ports
-            ))));
-        }
-        None
+        exited
+            .map(|how| LaunchError::Other(self.failure(&format!("exited during start-up ({how})"))))
     }
 
     /// An error naming the engine, its data directory and its log tail.

@@ -5,3 +5,5 @@ pub mod engine;
 pub mod runner_process;
 
 pub mod sim;
+pub mod strategies;
+pub mod ts_json;

@@ -12,7 +12,7 @@ set -euo pipefail
 
 VERSION=2.3.19
 PACKAGE=@rivetkit/engine-cli-linux-x64-musl
-NPM_TIMEOUT=300
+NPM_TIMEOUT=180
 
 die() {
     echo "fetch-engine: $*" >&2

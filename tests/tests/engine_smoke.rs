@@ -9,7 +9,7 @@ use tests::api::Api;
 use tests::engine::{engine_binary, Engine};
 
 /// Bound on the whole test, so a hung engine fails instead of hanging CI.
-const TEST_TIMEOUT: Duration = Duration::from_secs(240);
+const TEST_TIMEOUT: Duration = Duration::from_secs(300);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

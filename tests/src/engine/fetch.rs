@@ -25,7 +25,7 @@ pub const ENGINE_BIN_ENV: &str = "RIVET_ENGINE_BIN";
 
 /// Bound on `npm pack` (a ~40 MB download) so a dead network fails the test
 /// instead of hanging it.
-const NPM_TIMEOUT: Duration = Duration::from_secs(300);
+const NPM_TIMEOUT: Duration = Duration::from_secs(180);
 const TAR_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The workspace root (the directory holding the root `Cargo.toml`).

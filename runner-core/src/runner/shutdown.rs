@@ -123,6 +123,10 @@ impl Runner {
         self.timers.stop(Timer::Drain);
         match self.conn {
             ConnState::AwaitingInit(conn) | ConnState::Ready(conn) => {
+                // The input that removed the last actor recorded its
+                // `Stopped`; send it (and pending acks) before the close, or
+                // the engine never learns that actor stopped.
+                self.flush();
                 self.transmits.push_back(Transmit::Close {
                     conn,
                     code: CLOSE_NORMAL,

@@ -14,6 +14,8 @@
 
 mod config;
 mod deadline;
+#[cfg(feature = "driver")]
+pub mod driver;
 mod error;
 mod event_log;
 mod kv;

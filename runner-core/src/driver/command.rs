@@ -1,0 +1,120 @@
+//! Messages from handles and handler tasks to the event loop.
+
+use bytes::Bytes;
+use futures::channel::{mpsc, oneshot};
+use futures::SinkExt;
+
+use super::error::Error;
+use crate::protocol::{KvRequestData, MessageIndex};
+use crate::{
+    ActorRef, HibernatedSocket, HttpResponse, KvResponse, RequestKey, RestoreReport, ShutdownMode,
+    SocketIndices,
+};
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+/// An actor-level request to the engine.
+#[derive(Debug)]
+pub(crate) enum Intent {
+    Sleep,
+    Stop,
+    Alarm(Option<i64>),
+    Crash(String),
+}
+
+/// An operation on a tunnelled WebSocket.
+#[derive(Debug)]
+pub(crate) enum SocketOp {
+    Accept {
+        hibernatable: bool,
+    },
+    Reject {
+        code: u16,
+        reason: String,
+    },
+    Send {
+        data: Bytes,
+        binary: bool,
+    },
+    Close {
+        code: Option<u16>,
+        reason: Option<String>,
+    },
+    Ack(MessageIndex),
+}
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    ActorStarted {
+        actor: ActorRef,
+        result: Result<(), String>,
+    },
+    ActorStopped {
+        actor: ActorRef,
+    },
+    Intent {
+        actor: ActorRef,
+        intent: Intent,
+        reply: Reply<()>,
+    },
+    Kv {
+        actor: ActorRef,
+        data: KvRequestData,
+        reply: Reply<KvResponse>,
+    },
+    Restore {
+        actor: ActorRef,
+        sockets: Vec<HibernatedSocket>,
+        reply: Reply<RestoreReport>,
+    },
+    Respond {
+        key: RequestKey,
+        response: HttpResponse,
+    },
+    Socket {
+        key: RequestKey,
+        op: SocketOp,
+        reply: Option<Reply<()>>,
+    },
+    SocketIndices {
+        key: RequestKey,
+        reply: oneshot::Sender<Option<SocketIndices>>,
+    },
+    Shutdown {
+        mode: ShutdownMode,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// Bounded sender to the event loop: callers wait when it is busy.
+#[derive(Debug, Clone)]
+pub(crate) struct CommandTx(mpsc::Sender<Command>);
+
+impl CommandTx {
+    pub(crate) fn new(tx: mpsc::Sender<Command>) -> Self {
+        CommandTx(tx)
+    }
+
+    /// Sends a command, waiting for room.
+    pub(crate) async fn send(&self, command: Command) -> Result<(), Error> {
+        self.0
+            .clone()
+            .send(command)
+            .await
+            .map_err(|_| Error::RunnerGone)
+    }
+
+    /// Sends a command that carries a reply and waits for the answer.
+    pub(crate) async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.send(make(reply)).await?;
+        answer.await.map_err(|_| Error::RunnerGone)?
+    }
+
+    /// Sends without waiting (from `Drop`); dropped if the loop is gone or busy.
+    pub(crate) fn send_now(&self, command: Command) {
+        if let Err(e) = self.0.clone().try_send(command) {
+            tracing::debug!(error = %e, "command not delivered");
+        }
+    }
+}

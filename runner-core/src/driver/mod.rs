@@ -1,0 +1,34 @@
+//! Runtime-neutral host for driver crates (feature `driver`).
+//!
+//! Everything a driver needs that is *not* tied to one async runtime: the
+//! user-facing API ([`Builder`], [`Handler`], [`ActorContext`],
+//! [`RunnerHandle`], [`WebSocket`], [`Body`]) and the event loop that
+//! connects it to the state machine ([`crate::Runner`]). A driver crate only
+//! implements [`Runtime`] — a clock, a timer, a spawner, a WebSocket client
+//! and signals — and re-exports this module, so `runner-tokio` and
+//! `runner-async-std` offer the same API and switching between them is a
+//! one-line change.
+//!
+//! The state machine never uses this module; it stays pure.
+
+mod body;
+mod builder;
+mod command;
+mod context;
+mod error;
+mod handler;
+mod host;
+mod http;
+mod runtime;
+#[cfg(feature = "tungstenite")]
+pub mod tungstenite;
+mod websocket;
+
+pub use body::{Body, BodyError};
+pub use builder::{BuildError, Builder};
+pub use context::{ActorContext, KvList, RunnerHandle};
+pub use error::Error;
+pub use handler::{ActorInfo, Handler, Request, Response};
+pub use host::Runner;
+pub use runtime::{BoxError, ConnectRequest, Inbound, Outbound, Runtime, Socket};
+pub use websocket::{CloseFrame, Message, WebSocket, WebSocketRequest};

@@ -1,0 +1,108 @@
+//! Socket glue for drivers built on `tungstenite` (feature `tungstenite`).
+//!
+//! `tokio-tungstenite` and `async-tungstenite` share tungstenite's message
+//! and error types, so everything but the connect call itself is here, once.
+
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::handshake::client::Request;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tungstenite::{Error as WsError, Message};
+
+use super::runtime::{BoxError, ConnectRequest, Inbound, Outbound, Socket};
+use crate::TransportClose;
+
+/// The handshake request: URL plus the `Sec-WebSocket-Protocol` offer.
+pub fn client_request(request: &ConnectRequest) -> Result<Request, TransportClose> {
+    let mut http = request
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| TransportClose::error(format!("invalid connection request: {e}")))?;
+    let protocols = request.subprotocols.join(", ");
+    let value = protocols
+        .parse()
+        .map_err(|_| TransportClose::error("invalid sub-protocol list"))?;
+    http.headers_mut().insert("sec-websocket-protocol", value);
+    Ok(http)
+}
+
+/// WebSocket limits: messages up to `max_message_size`, and a bounded write
+/// buffer (tungstenite's default is unbounded).
+pub fn websocket_config(request: &ConnectRequest) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(request.max_message_size))
+        .max_frame_size(Some(request.max_message_size))
+        .max_write_buffer_size(request.max_message_size.saturating_mul(2))
+}
+
+/// Why a connection attempt failed, keeping the HTTP status of a refused
+/// upgrade (401/403 are fatal to the core).
+pub fn connect_error(error: WsError) -> TransportClose {
+    match error {
+        WsError::Http(response) => TransportClose {
+            code: None,
+            reason: format!("upgrade refused with HTTP {}", response.status()),
+            http_status: Some(response.status().as_u16()),
+        },
+        other => TransportClose::error(format!("connect failed: {other}")),
+    }
+}
+
+/// Turns an open tungstenite stream into the host's [`Socket`].
+pub fn socket<S>(ws: S) -> Socket
+where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Send + 'static,
+{
+    let (sink, stream) = ws.split();
+    let outgoing = sink
+        .sink_map_err(|e| Box::new(e) as BoxError)
+        .with(|out: Outbound| futures::future::ready(Ok::<_, BoxError>(to_message(out))));
+    Socket {
+        incoming: incoming(stream).boxed(),
+        outgoing: Box::pin(outgoing),
+    }
+}
+
+fn to_message(out: Outbound) -> Message {
+    match out {
+        Outbound::Binary(bytes) => Message::Binary(bytes),
+        Outbound::Close { code, reason } => Message::Close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        })),
+    }
+}
+
+/// Data messages in, control frames dropped (tungstenite answers pings),
+/// and exactly one `Closed` at the end.
+fn incoming<S>(stream: S) -> impl Stream<Item = Inbound> + Send
+where
+    S: Stream<Item = Result<Message, WsError>> + Send,
+{
+    let ended = TransportClose::error("connection ended without a close frame");
+    stream
+        .filter_map(|item| futures::future::ready(to_inbound(item)))
+        .chain(futures::stream::once(futures::future::ready(
+            Inbound::Closed(ended),
+        )))
+        .scan(false, |closed, item| {
+            let emit = !*closed;
+            *closed |= matches!(item, Inbound::Closed(_));
+            futures::future::ready(emit.then_some(item))
+        })
+}
+
+fn to_inbound(item: Result<Message, WsError>) -> Option<Inbound> {
+    match item {
+        Ok(Message::Binary(bytes)) => Some(Inbound::Binary(bytes)),
+        Ok(Message::Text(_)) => Some(Inbound::Text),
+        Ok(Message::Close(frame)) => Some(Inbound::Closed(match frame {
+            Some(f) => TransportClose::frame(u16::from(f.code), f.reason.as_str()),
+            None => TransportClose::frame(1005, ""),
+        })),
+        Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => None,
+        Err(e) => Some(Inbound::Closed(TransportClose::error(e.to_string()))),
+    }
+}

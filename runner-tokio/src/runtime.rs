@@ -1,0 +1,86 @@
+//! [`Runtime`] for tokio: clock, timer, spawner, WebSocket client, signals.
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
+use runner_core::driver::tungstenite::{client_request, connect_error, socket, websocket_config};
+use runner_core::driver::{ConnectRequest, Runtime, Socket};
+use runner_core::TransportClose;
+
+/// The tokio runtime (the one the runner is started on).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tokio;
+
+impl Runtime for Tokio {
+    fn now(&self) -> Instant {
+        // tokio's clock, so that `tokio::time::pause` works in tests.
+        tokio::time::Instant::now().into_std()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
+        tokio::time::sleep_until(deadline.into()).boxed()
+    }
+
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        tokio::spawn(task);
+    }
+
+    fn connect(
+        &self,
+        request: ConnectRequest,
+    ) -> BoxFuture<'static, Result<Socket, TransportClose>> {
+        async move {
+            let http = client_request(&request)?;
+            let config = Some(websocket_config(&request));
+            let (ws, _) = tokio_tungstenite::connect_async_with_config(http, config, true)
+                .await
+                .map_err(connect_error)?;
+            Ok(socket(ws))
+        }
+        .boxed()
+    }
+
+    fn shutdown_signals(&self) -> BoxStream<'static, ()> {
+        signals().boxed()
+    }
+
+    fn random_u64(&self) -> u64 {
+        // std's hasher keys are seeded from the OS once per process.
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(Instant::now().elapsed().as_nanos());
+        hasher.finish()
+    }
+}
+
+#[cfg(unix)]
+fn signals() -> impl futures::Stream<Item = ()> + Send {
+    use tokio::signal::unix::{signal, SignalKind};
+    futures::stream::unfold(None, |state| async move {
+        let (mut term, mut int) = match state {
+            Some(pair) => pair,
+            None => match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(term), Ok(int)) => (term, int),
+                _ => return None,
+            },
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        Some(((), Some((term, int))))
+    })
+}
+
+#[cfg(not(unix))]
+fn signals() -> impl futures::Stream<Item = ()> + Send {
+    futures::stream::unfold((), |()| async {
+        tokio::signal::ctrl_c().await.ok()?;
+        Some(((), ()))
+    })
+}

@@ -54,3 +54,8 @@ pub type Runner<H> = runner_core::driver::Runner<Tokio, H>;
 pub fn builder() -> Builder {
     Builder::new(Tokio)
 }
+
+/// The README's example, compiled as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -172,7 +172,10 @@ impl Runner {
                 reason: close.reason.clone(),
             });
         }
-        if let Some(reason) = fatal_reason(&close) {
+        // While shutting down, any close (the engine ends a drained runner
+        // with an eviction) just lets the shutdown finish.
+        let fatal = fatal_reason(&close).filter(|_| self.shutdown == ShutdownPhase::Running);
+        if let Some(reason) = fatal {
             warn!(%reason, "engine refused the runner; not reconnecting");
             let shutdown = if reason.starts_with("ws.eviction") {
                 ShutdownReason::Evicted

@@ -214,8 +214,8 @@ impl<R: Runtime> Builder<R> {
     pub fn build<H: Handler>(self, handler: H) -> Result<Runner<R, H>, BuildError> {
         let settings = self.host_settings();
         let runtime = self.runtime.clone();
-        let config = self.core_config()?;
-        Ok(Runner::new(runtime, config, handler, settings))
+        let core = crate::Runner::new(self.core_config()?, crate::Timestamp::ZERO)?;
+        Ok(Runner::new(runtime, core, handler, settings))
     }
 
     fn host_settings(&self) -> HostSettings {

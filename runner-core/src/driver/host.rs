@@ -27,8 +27,8 @@ use super::websocket::{CloseFrame, Message, SocketEvent, WebSocketRequest};
 use super::Body;
 use crate::protocol::BareMap;
 use crate::{
-    ActorRef, Config, ConnId, Event, HibernatedSocket, HttpRequest, KvRequestId, KvResponse,
-    RequestKey, ShutdownMode, ShutdownReason, Timestamp, Transmit, TransportClose, WebSocketOpen,
+    ActorRef, ConnId, Event, HibernatedSocket, HttpRequest, KvRequestId, KvResponse, RequestKey,
+    ShutdownMode, ShutdownReason, Timestamp, Transmit, TransportClose, WebSocketOpen,
 };
 
 /// Commands waiting for the loop, per runner.
@@ -47,13 +47,12 @@ pub struct Runner<R, H> {
 }
 
 impl<R: Runtime, H: Handler> Runner<R, H> {
-    pub(crate) fn new(runtime: R, config: Config, handler: H, settings: HostSettings) -> Self {
+    /// Wraps a core created at time zero of the runtime's clock, read now.
+    pub(crate) fn new(runtime: R, core: crate::Runner, handler: H, settings: HostSettings) -> Self {
         let (tx, commands) = mpsc::channel(COMMAND_BACKLOG);
         let tx = CommandTx::new(tx);
         let published = Arc::new(Mutex::new(Published::default()));
         let origin = runtime.now();
-        let core = crate::Runner::new(config, Timestamp::ZERO)
-            .expect("the builder validated the configuration");
         let host = Host {
             rt: runtime,
             handler: Arc::new(handler),

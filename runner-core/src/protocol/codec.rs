@@ -8,6 +8,11 @@
 //!
 //! Payloads (`data` fields) decode into [`bytes::Bytes`] with exactly one copy
 //! out of the frame; encoding copies them once into the frame.
+//!
+//! One leniency is deliberate: a `uint` (length, count or union tag) written
+//! with more bytes than needed is accepted, as the engine's own decoder
+//! (`serde_bare`) accepts it, while the TypeScript codec rejects it. Such
+//! input is still bounded and never panics; encoding is always minimal.
 
 use std::io;
 

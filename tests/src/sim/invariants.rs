@@ -47,7 +47,7 @@ struct GenTrack {
     acked: i64,
     /// The engine no longer cares: nothing may be sent for it.
     orphaned: bool,
-    /// Observation order of its `Stopped` event.
+    /// Input (counted by deliveries) in which its `Stopped` was first seen.
     retired: Option<u64>,
     /// (when, connection) at which the runner may forget it.
     confirms: Vec<(Timestamp, ConnId)>,
@@ -78,13 +78,15 @@ pub struct Invariants {
 
     // Scratch of the input being processed.
     ping_to_answer: Option<i64>,
-    expected_resend: Option<Vec<(Id, u32, i64)>>,
     drain_events: Vec<(Id, u32, i64)>,
     drain_pongs: Vec<i64>,
 
     gens: BTreeMap<GenKey, GenTrack>,
     live_gen: BTreeMap<Id, u32>,
-    retire_seq: u64,
+    /// Deliveries so far: orders retirements (coarsely, so the check stays
+    /// lenient where the runner's own order is not observable).
+    input_seq: u64,
+    init_pending: bool,
     started: BTreeSet<ActorRef>,
     kv_pending: BTreeMap<KvRequestId, Timestamp>,
     kv_seen: BTreeSet<KvRequestId>,
@@ -106,12 +108,12 @@ impl Invariants {
             ready_periods: BTreeMap::new(),
             runner_id: None,
             ping_to_answer: None,
-            expected_resend: None,
             drain_events: Vec::new(),
             drain_pongs: Vec::new(),
             gens: BTreeMap::new(),
             live_gen: BTreeMap::new(),
-            retire_seq: 0,
+            input_seq: 0,
+            init_pending: false,
             started: BTreeSet::new(),
             kv_pending: BTreeMap::new(),
             kv_seen: BTreeSet::new(),
@@ -214,9 +216,8 @@ impl Invariants {
             ),
         }
         if is_stopped(&e.inner) && gen.retired.is_none() {
-            self.retire_seq += 1;
-            gen.retired = Some(self.retire_seq);
-            if self.phase == ConnPhase::Ready && self.expected_resend.is_none() {
+            gen.retired = Some(self.input_seq);
+            if self.phase == ConnPhase::Ready && !self.init_pending {
                 let conn = self.current.expect("ready without a connection");
                 gen.confirms.push((now + self.retention, conn));
             }
@@ -233,7 +234,9 @@ impl Invariants {
             Event::Connected { .. } => {
                 let conn = self.current.expect("connected without a connection");
                 self.phase = ConnPhase::Ready;
-                self.ready_periods.insert(conn, (now, None));
+                // A second init on the same connection keeps it ready since
+                // the first.
+                self.ready_periods.entry(conn).or_insert((now, None));
             }
             Event::Disconnected { .. } => {
                 self.end_ready(now);
@@ -277,8 +280,9 @@ impl Invariants {
         decoded: Option<ToClient>,
     ) {
         self.now = now;
+        self.input_seq += 1;
         self.ping_to_answer = None;
-        self.expected_resend = None;
+        self.init_pending = false;
         self.drain_events.clear();
         self.drain_pongs.clear();
         if Some(conn) != self.current {
@@ -334,8 +338,13 @@ impl Invariants {
         self.runner_id = Some(runner_id);
         // A (re-)init starts a new resend on this connection.
         self.sent_on_current.clear();
-        let expected = self
-            .gens
+        self.init_pending = true;
+    }
+
+    /// What the resend must contain, judged once it went out (so that
+    /// generations it reveals as stopped count for the retention limit).
+    fn expected_resend(&self, now: Timestamp) -> Vec<(Id, u32, i64)> {
+        self.gens
             .iter()
             .filter(|(_, g)| !g.orphaned && !self.droppable(g, now))
             .flat_map(|((actor, generation), g)| {
@@ -343,8 +352,7 @@ impl Invariants {
                 let count = i64::try_from(g.events.len()).unwrap_or(i64::MAX);
                 (first..count).map(move |i| (actor.clone(), *generation, i))
             })
-            .collect();
-        self.expected_resend = Some(expected);
+            .collect()
     }
 
     /// Whether the runner may have forgotten a stopped generation.
@@ -352,9 +360,15 @@ impl Invariants {
         let Some(seq) = gen.retired else {
             return false;
         };
-        let newer = self.retire_seq - seq;
-        let limit = u64::try_from(self.limits.max_retired_generations).unwrap_or(u64::MAX);
-        newer >= limit
+        // Generations retired in the same input or later; the runner
+        // forgets the oldest beyond its limit.
+        let newer = self
+            .gens
+            .values()
+            .filter(|g| g.retired.is_some_and(|s| s >= seq))
+            .count()
+            - 1;
+        newer >= self.limits.max_retired_generations
             || gen
                 .confirms
                 .iter()
@@ -375,7 +389,8 @@ impl Invariants {
                 self.drain_pongs
             );
         }
-        if let Some(expected) = self.expected_resend.take() {
+        if std::mem::take(&mut self.init_pending) {
+            let expected = self.expected_resend(now);
             self.check_resend(&expected);
             if self.phase == ConnPhase::Ready {
                 let conn = self.current.expect("ready without a connection");

@@ -21,6 +21,7 @@ pub mod harness;
 pub mod invariants;
 pub mod kv_store;
 pub mod link;
+pub mod ops;
 pub mod rng;
 pub mod scenario;
 pub mod seed;

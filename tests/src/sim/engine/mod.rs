@@ -209,6 +209,12 @@ impl SimEngine {
         self.runner.as_ref().map(|r| &r.id)
     }
 
+    /// Whether actors can be allocated: a runner connected once and was not
+    /// declared lost since.
+    pub fn can_allocate(&self) -> bool {
+        self.runner.as_ref().is_some_and(|r| !r.expired)
+    }
+
     /// The actor `id`.
     pub fn actor(&self, id: &str) -> Option<&SimActor> {
         self.actors.get(id)

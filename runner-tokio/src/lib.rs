@@ -1,7 +1,7 @@
 //! A Rivet engine runner on [tokio]: the `runner-core` state machine driven
 //! over a `tokio-tungstenite` WebSocket.
 //!
-//! The API is the one of [`runner_core::driver`], re-exported here; only the
+//! The API is [`runner_core::driver::api`], re-exported here; only the
 //! runtime differs from `runner-async-std`, so moving actor code between the
 //! two is a change of one `use` line.
 //!
@@ -33,29 +33,5 @@
 
 mod runtime;
 
-pub use runner_core::driver::{
-    ActorContext, ActorInfo, Body, BodyError, BoxError, BuildError, CloseFrame, Error, Handler,
-    KvList, Message, Request, Response, RunnerHandle, WebSocket, WebSocketRequest,
-};
-pub use runner_core::protocol::MessageIndex;
-pub use runner_core::{
-    HibernatedSocket, KvError, Limits, RequestKey, RestoreReport, ShutdownMode, ShutdownReason,
-    SocketIndices, StopReason, Timeouts,
-};
 pub use runtime::Tokio;
-
-/// Builds a runner on tokio.
-pub type Builder = runner_core::driver::Builder<Tokio>;
-
-/// A runner on tokio; [`run`](runner_core::driver::Runner::run) it.
-pub type Runner<H> = runner_core::driver::Runner<Tokio, H>;
-
-/// Starts building a runner on tokio.
-pub fn builder() -> Builder {
-    Builder::new(Tokio)
-}
-
-/// The README's example, compiled as a doc test so it stays true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
+runner_core::driver_api!(Tokio, "tokio");

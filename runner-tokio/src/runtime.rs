@@ -1,13 +1,11 @@
 //! [`Runtime`] for tokio: clock, timer, spawner, WebSocket client, signals.
 
-use std::hash::{BuildHasher, Hasher};
 use std::time::Instant;
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
-use runner_core::driver::tungstenite::{client_request, connect_error, socket, websocket_config};
-use runner_core::driver::{ConnectRequest, Runtime, Socket};
+use runner_core::driver::{tungstenite, ConnectRequest, Runtime, Socket};
 use runner_core::TransportClose;
 
 /// The tokio runtime (the one the runner is started on).
@@ -32,26 +30,18 @@ impl Runtime for Tokio {
         &self,
         request: ConnectRequest,
     ) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-        async move {
-            let http = client_request(&request)?;
-            let config = Some(websocket_config(&request));
-            let (ws, _) = tokio_tungstenite::connect_async_with_config(http, config, true)
-                .await
-                .map_err(connect_error)?;
-            Ok(socket(ws))
-        }
+        tungstenite::connect(request, |http, config| async move {
+            let disable_nagle = true;
+            let (ws, _) =
+                tokio_tungstenite::connect_async_with_config(http, Some(config), disable_nagle)
+                    .await?;
+            Ok(ws)
+        })
         .boxed()
     }
 
     fn shutdown_signals(&self) -> BoxStream<'static, ()> {
         signals().boxed()
-    }
-
-    fn random_u64(&self) -> u64 {
-        // std's hasher keys are seeded from the OS once per process.
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(Instant::now().elapsed().as_nanos());
-        hasher.finish()
     }
 }
 

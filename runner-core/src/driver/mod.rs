@@ -5,12 +5,13 @@
 //! [`RunnerHandle`], [`WebSocket`], [`Body`]) and the event loop that
 //! connects it to the state machine ([`crate::Runner`]). A driver crate only
 //! implements [`Runtime`] — a clock, a timer, a spawner, a WebSocket client
-//! and signals — and re-exports this module, so `runner-tokio` and
+//! and signals — and re-exports [`api`], so `runner-tokio` and
 //! `runner-async-std` offer the same API and switching between them is a
 //! one-line change.
 //!
 //! The state machine never uses this module; it stays pure.
 
+pub mod api;
 mod body;
 mod builder;
 mod command;

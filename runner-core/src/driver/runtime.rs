@@ -37,7 +37,15 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     fn shutdown_signals(&self) -> BoxStream<'static, ()>;
 
     /// A random number (for the runner key and the backoff jitter seed).
-    fn random_u64(&self) -> u64;
+    ///
+    /// The default draws from std's hasher keys, which the OS seeds once per
+    /// process; override it to make a runner reproducible.
+    fn random_u64(&self) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(Instant::now().elapsed().as_nanos());
+        hasher.finish()
+    }
 }
 
 /// Where and how to connect.

@@ -1,7 +1,11 @@
 //! Socket glue for drivers built on `tungstenite` (feature `tungstenite`).
 //!
 //! `tokio-tungstenite` and `async-tungstenite` share tungstenite's message
-//! and error types, so everything but the connect call itself is here, once.
+//! and error types, so everything but the connect call itself is here, once:
+//! a driver's [`Runtime::connect`](super::Runtime::connect) is
+//! [`connect`] with its library's connect function.
+
+use std::future::Future;
 
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use tungstenite::client::IntoClientRequest;
@@ -12,6 +16,31 @@ use tungstenite::{Error as WsError, Message};
 
 use super::runtime::{BoxError, ConnectRequest, Inbound, Outbound, Socket};
 use crate::TransportClose;
+
+/// Opens the runner WebSocket: builds the handshake request and the limits
+/// from `request`, calls `open` (the WebSocket library's connect function),
+/// and turns the result into the host's [`Socket`].
+///
+/// ```ignore
+/// // runner-tokio's `Runtime::connect`:
+/// tungstenite::connect(request, |http, config| async move {
+///     let (ws, _) = tokio_tungstenite::connect_async_with_config(http, Some(config), true).await?;
+///     Ok(ws)
+/// })
+/// .boxed()
+/// ```
+pub async fn connect<F, Fut, S>(request: ConnectRequest, open: F) -> Result<Socket, TransportClose>
+where
+    F: FnOnce(Request, WebSocketConfig) -> Fut,
+    Fut: Future<Output = Result<S, WsError>>,
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Send + 'static,
+{
+    let http = client_request(&request)?;
+    let ws = open(http, websocket_config(&request))
+        .await
+        .map_err(connect_error)?;
+    Ok(socket(ws))
+}
 
 /// The handshake request: URL plus the `Sec-WebSocket-Protocol` offer.
 pub fn client_request(request: &ConnectRequest) -> Result<Request, TransportClose> {

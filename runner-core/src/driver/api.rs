@@ -1,0 +1,61 @@
+//! The user-facing API that every driver crate re-exports whole.
+//!
+//! A driver crate (`runner-tokio`, `runner-async-std`) does
+//! `pub use runner_core::driver::api::*;` and adds only its runtime-bound
+//! names (`builder()`, `Builder`, `Runner<H>` and the runtime type), so the
+//! crates expose the same names by construction and actor code moves between
+//! them by changing one `use` line.
+//!
+//! ```
+//! use runner_core::driver::api::{ActorContext, Handler, Request, Response};
+//!
+//! struct Hello;
+//!
+//! impl Handler for Hello {
+//!     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+//!         Response::new(format!("hello from {}", actor.actor_id()).into())
+//!     }
+//! }
+//! ```
+
+pub use super::{
+    ActorContext, ActorInfo, Body, BodyError, BoxError, BuildError, CloseFrame, Error, Handler,
+    KvList, Message, Request, Response, RunnerHandle, WebSocket, WebSocketRequest,
+};
+pub use crate::protocol::MessageIndex;
+pub use crate::{
+    HibernatedSocket, KvError, Limits, RequestKey, RestoreReport, ShutdownMode, ShutdownReason,
+    SocketIndices, StopReason, Timeouts,
+};
+
+/// Declares a driver crate's public API: re-exports [`api`](self) whole and
+/// defines the names bound to the crate's runtime — `Builder`, `Runner<H>`
+/// and `builder()` — so that every driver offers the same names.
+///
+/// `$runtime` is the driver's [`Runtime`](super::Runtime), a unit struct in
+/// scope; `$name` names the runtime in the generated docs. A driver's
+/// `lib.rs` is then its docs, its runtime module and this one line:
+///
+/// ```ignore
+/// mod runtime;
+/// pub use runtime::Tokio;
+/// runner_core::driver_api!(Tokio, "tokio");
+/// ```
+#[macro_export]
+macro_rules! driver_api {
+    ($runtime:ident, $name:literal) => {
+        #[doc(inline)]
+        pub use $crate::driver::api::*;
+
+        #[doc = concat!("Builds a runner on ", $name, ".")]
+        pub type Builder = $crate::driver::Builder<$runtime>;
+
+        #[doc = concat!("A runner on ", $name, ": [`run`](Runner::run) it.")]
+        pub type Runner<H> = $crate::driver::Runner<$runtime, H>;
+
+        #[doc = concat!("Starts building a runner on ", $name, ".")]
+        pub fn builder() -> Builder {
+            Builder::new($runtime)
+        }
+    };
+}

@@ -150,14 +150,21 @@ impl Setup {
             },
             inner: Command::StopActor,
         };
-        frame(&mut self.runner, self.now, self.conn, &ToClient::Commands(vec![stop]));
+        frame(
+            &mut self.runner,
+            self.now,
+            self.conn,
+            &ToClient::Commands(vec![stop]),
+        );
         let mut stopping = false;
         while let Some(e) = self.runner.poll_event() {
             stopping |= matches!(e, Event::ActorStop { .. });
         }
         assert!(stopping, "the stop reached the user");
         drain(&mut self.runner);
-        self.runner.actor_stopped(self.now, &actor).expect("stopping");
+        self.runner
+            .actor_stopped(self.now, &actor)
+            .expect("stopping");
         drain(&mut self.runner);
         let next = ActorRef::new(actor.actor_id.clone(), actor.generation + 1);
         let start = ToClient::Commands(vec![start_command(&next)]);

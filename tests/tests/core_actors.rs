@@ -60,7 +60,15 @@ fn start_reports_running_first_then_asks_the_user() {
     let records: Vec<_> = sim.records_since(since).collect();
     let running_frame = records
         .iter()
-        .position(|(_, e)| matches!(e, Entry::Transmit { transmit: Transmit::Frame(_), .. }))
+        .position(|(_, e)| {
+            matches!(
+                e,
+                Entry::Transmit {
+                    transmit: Transmit::Frame(_),
+                    ..
+                }
+            )
+        })
         .unwrap();
     let start_event = records
         .iter()
@@ -201,7 +209,10 @@ fn a_second_stop_command_does_not_stop_twice() {
     assert_eq!(stop_commands, 2);
     assert_eq!(stops_of(&sim, since), [(actor.clone(), StopReason::Engine)]);
     assert!(sim.engine().commands().is_empty(), "both acknowledged");
-    assert_eq!(sim.engine().actor(&actor.actor_id).unwrap().phase, ActorPhase::Sleeping);
+    assert_eq!(
+        sim.engine().actor(&actor.actor_id).unwrap().phase,
+        ActorPhase::Sleeping
+    );
 }
 
 #[test]
@@ -222,7 +233,10 @@ fn calls_are_checked_against_the_generation() {
     assert_eq!(sim.actor_stopped(&gen0), not_found);
     assert_eq!(sim.actor_started(&gen0, Ok(())), not_found);
     let get = runner_core::protocol::KvRequestData::Drop;
-    assert_eq!(sim.kv(&gen0, get), Err(CallError::ActorNotFound(gen0.clone())));
+    assert_eq!(
+        sim.kv(&gen0, get),
+        Err(CallError::ActorNotFound(gen0.clone()))
+    );
     let future = ActorRef::new(gen0.actor_id.clone(), 2);
     assert!(sim.set_alarm(&future, None).is_err());
     assert_eq!(sim.set_alarm(&gen1, Some(5)), Ok(()));
@@ -317,7 +331,11 @@ fn an_ack_for_another_generation_prunes_nothing() {
     sim.run_until_connected();
     let resent = events_of(&sim.events_sent_since(since), &gen1);
     let indices: Vec<i64> = resent.iter().map(|(i, _)| *i).collect();
-    assert_eq!(indices, [0, 1], "generation 1 keeps its unacknowledged events");
+    assert_eq!(
+        indices,
+        [0, 1],
+        "generation 1 keeps its unacknowledged events"
+    );
 }
 
 #[test]
@@ -378,18 +396,28 @@ fn sleep_intent_leads_to_a_stop_and_a_sleeping_actor_that_can_wake() {
     sim.sleep_actor(&actor).unwrap();
     sim.run_for(secs(2));
     assert_eq!(stops_of(&sim, since), [(actor.clone(), StopReason::Engine)]);
-    assert_eq!(sim.engine().actor(&actor.actor_id).unwrap().phase, ActorPhase::Sleeping);
+    assert_eq!(
+        sim.engine().actor(&actor.actor_id).unwrap().phase,
+        ActorPhase::Sleeping
+    );
     assert_eq!(
         engine_events(&sim, &actor)[1..],
-        [(1, intent(ActorIntent::Sleep)), (2, stopped(StopCode::Ok, None))]
+        [
+            (1, intent(ActorIntent::Sleep)),
+            (2, stopped(StopCode::Ok, None))
+        ]
     );
     sim.engine_do(|e, now| e.wake_actor(now, &actor.actor_id));
     sim.run_for(secs(2));
     let woken = ActorRef::new(actor.actor_id.clone(), 1);
-    assert!(sim.events_since(since).iter().any(
-        |e| matches!(e, Event::ActorStart { actor, .. } if *actor == woken)
-    ));
-    assert_eq!(sim.engine().actor(&actor.actor_id).unwrap().phase, ActorPhase::Running);
+    assert!(sim
+        .events_since(since)
+        .iter()
+        .any(|e| matches!(e, Event::ActorStart { actor, .. } if *actor == woken)));
+    assert_eq!(
+        sim.engine().actor(&actor.actor_id).unwrap().phase,
+        ActorPhase::Running
+    );
 }
 
 #[test]
@@ -400,7 +428,10 @@ fn stop_intent_leads_to_a_clean_stop() {
     sim.run_for(secs(2));
     assert_eq!(
         engine_events(&sim, &actor)[1..],
-        [(1, intent(ActorIntent::Stop)), (2, stopped(StopCode::Ok, None))]
+        [
+            (1, intent(ActorIntent::Stop)),
+            (2, stopped(StopCode::Ok, None))
+        ]
     );
     assert_eq!(
         sim.engine().actor(&actor.actor_id).unwrap().phase,
@@ -499,6 +530,9 @@ fn a_newer_generation_waits_for_the_live_one_which_then_reports_nothing() {
     sim.run_for(secs(2));
     assert!(started(&sim));
     let sent = sim.events_sent_since(since);
-    assert!(events_of(&sent, &gen0).is_empty(), "superseded: no Stopped for 0");
+    assert!(
+        events_of(&sent, &gen0).is_empty(),
+        "superseded: no Stopped for 0"
+    );
     assert_eq!(events_of(&sent, &gen1), [(0, running())]);
 }

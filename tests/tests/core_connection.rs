@@ -43,7 +43,10 @@ fn init_carries_name_version_slots_prepopulated_names_and_metadata() {
     assert_eq!(init.name, "sim-runner");
     assert_eq!((init.version, init.total_slots), (7, 33));
     assert_eq!(init.metadata.as_deref(), Some(r#"{"region":"eu"}"#));
-    let names = init.prepopulate_actor_names.as_ref().expect("always present");
+    let names = init
+        .prepopulate_actor_names
+        .as_ref()
+        .expect("always present");
     assert_eq!(names.get("counter").unwrap().metadata, r#"{"icon":"c"}"#);
     assert_eq!(names.len(), 1);
 }
@@ -161,7 +164,10 @@ fn every_ping_is_answered_with_its_ts() {
     assert_eq!(pongs, pings[..pongs.len()]);
     assert!(pings.len() - pongs.len() <= 1);
     assert_eq!(log.bad_pongs, 0);
-    assert!(sim.runner().is_connected(), "pings keep the connection alive");
+    assert!(
+        sim.runner().is_connected(),
+        "pings keep the connection alive"
+    );
 }
 
 #[test]
@@ -214,7 +220,10 @@ fn a_replayed_start_of_a_running_actor_is_not_started_again() {
         .filter(|e| matches!(e, Event::ActorStart { .. }))
         .count();
     assert_eq!(starts, 1);
-    assert!(sim.engine().commands().is_empty(), "the replay was acknowledged");
+    assert!(
+        sim.engine().commands().is_empty(),
+        "the replay was acknowledged"
+    );
     let actor = sim.engine().actor(&id).unwrap();
     assert_eq!(actor.events.len(), 1, "Running once, never re-indexed");
 }
@@ -268,7 +277,9 @@ fn eviction_shuts_down_at_once_without_reconnecting() {
     sim.engine_do(|e, now| e.evict(now));
     sim.run_for(secs(120));
     let events = sim.events_since(since);
-    assert!(matches!(&events[0], Event::Disconnected { code: Some(1000), reason } if reason.starts_with("ws.eviction#")));
+    assert!(
+        matches!(&events[0], Event::Disconnected { code: Some(1000), reason } if reason.starts_with("ws.eviction#"))
+    );
     assert!(events.contains(&Event::ActorStop {
         actor,
         reason: StopReason::Shutdown
@@ -364,9 +375,15 @@ fn backoff_doubles_with_seeded_jitter_up_to_the_cap() {
         let base = (1000u64 << n.min(15)).min(30_000);
         let lo = Duration::from_millis(base);
         let hi = Duration::from_millis(base * 5 / 4);
-        assert!(*d >= lo && *d < hi, "attempt {n}: {d:?} not in [{lo:?}, {hi:?})");
+        assert!(
+            *d >= lo && *d < hi,
+            "attempt {n}: {d:?} not in [{lo:?}, {hi:?})"
+        );
     }
-    assert!(delays[5..].iter().all(|d| *d >= secs(30)), "capped at 30 s before jitter");
+    assert!(
+        delays[5..].iter().all(|d| *d >= secs(30)),
+        "capped at 30 s before jitter"
+    );
 }
 
 #[test]
@@ -479,7 +496,13 @@ fn a_silent_connection_is_closed_after_15_s_and_reestablished() {
     let last_frame_in = sim
         .records_since(since)
         .filter(|(_, e)| {
-            matches!(e, tests::sim::transcript::Entry::Delivered { to: tests::sim::Side::Runner, .. })
+            matches!(
+                e,
+                tests::sim::transcript::Entry::Delivered {
+                    to: tests::sim::Side::Runner,
+                    ..
+                }
+            )
         })
         .map(|(at, _)| at)
         .max()
@@ -524,7 +547,13 @@ fn an_init_that_never_comes_is_abandoned_after_the_init_timeout() {
     let opened = sim
         .records_since(0)
         .find(|(_, e)| {
-            matches!(e, tests::sim::transcript::Entry::Delivered { packet: tests::sim::Packet::Open, .. })
+            matches!(
+                e,
+                tests::sim::transcript::Entry::Delivered {
+                    packet: tests::sim::Packet::Open,
+                    ..
+                }
+            )
         })
         .unwrap()
         .0;
@@ -533,7 +562,9 @@ fn an_init_that_never_comes_is_abandoned_after_the_init_timeout() {
         .find(|(_, t)| matches!(t, Transmit::Close { .. }))
         .expect("closed");
     assert_eq!(*at, opened + secs(10));
-    assert!(matches!(close, Transmit::Close { reason, .. } if reason == "runner.handshake_timeout"));
+    assert!(
+        matches!(close, Transmit::Close { reason, .. } if reason == "runner.handshake_timeout")
+    );
 }
 
 #[test]

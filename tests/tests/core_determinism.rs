@@ -58,7 +58,11 @@ fn same_seed_same_inputs_same_transcript() {
     for version in ProtocolVersion::ALL {
         let first = play(seed, version, &ops);
         let second = play(seed, version, &ops);
-        assert!(first.lines().count() > 1000, "a long run: {}", first.lines().count());
+        assert!(
+            first.lines().count() > 1000,
+            "a long run: {}",
+            first.lines().count()
+        );
         assert!(first == second, "{version}: the transcripts differ");
     }
 }

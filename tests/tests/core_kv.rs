@@ -79,16 +79,25 @@ fn every_operation_works_on_every_version() {
         let all = list(KvListQuery::All, false, None);
         assert_eq!(call(&mut sim, &a, all), Ok(entries(&pairs)));
         let rev = list(KvListQuery::All, true, Some(2));
-        assert_eq!(call(&mut sim, &a, rev), Ok(entries(&[("c", "4"), ("ba", "3")])));
+        assert_eq!(
+            call(&mut sim, &a, rev),
+            Ok(entries(&[("c", "4"), ("ba", "3")]))
+        );
         let incl = list(range("b", "c", false), false, None);
         assert_eq!(
             call(&mut sim, &a, incl),
             Ok(entries(&[("b", "2"), ("ba", "3"), ("c", "4")]))
         );
         let excl = list(range("b", "c", true), false, None);
-        assert_eq!(call(&mut sim, &a, excl), Ok(entries(&[("b", "2"), ("ba", "3")])));
+        assert_eq!(
+            call(&mut sim, &a, excl),
+            Ok(entries(&[("b", "2"), ("ba", "3")]))
+        );
         let pre = list(prefix("b"), true, None);
-        assert_eq!(call(&mut sim, &a, pre), Ok(entries(&[("ba", "3"), ("b", "2")])));
+        assert_eq!(
+            call(&mut sim, &a, pre),
+            Ok(entries(&[("ba", "3"), ("b", "2")]))
+        );
         let del = KvRequestData::Delete(KvDeleteRequest { keys: vec![b("a")] });
         assert_eq!(call(&mut sim, &a, del), Ok(KvResponse::Done));
         assert_eq!(
@@ -113,7 +122,10 @@ fn every_operation_works_on_every_version() {
                 })
             );
         }
-        assert_eq!(call(&mut sim, &a, KvRequestData::Drop), Ok(KvResponse::Done));
+        assert_eq!(
+            call(&mut sim, &a, KvRequestData::Drop),
+            Ok(KvResponse::Done)
+        );
         assert!(sim.engine().kv_store(&a.actor_id).unwrap().is_empty());
         // The drop went out with this version's tag (4 before v7, 5 on v7);
         // it is void, so the tag is the frame's last byte.

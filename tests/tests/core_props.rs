@@ -27,7 +27,7 @@ fn cases() -> u32 {
     std::env::var("CORE_PROPS_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(48)
+        .unwrap_or(256)
 }
 
 /// Everything random about one run besides its operations.
@@ -72,8 +72,14 @@ fn sim_for(setup: &Setup) -> Sim {
     config.runner.limits.max_retired_generations = setup.max_retired;
     for (i, name) in NAMES.iter().enumerate() {
         let name = (*name).to_owned();
-        config.user.start_by_name.insert(name.clone(), setup.starts[i].clone());
-        config.user.stop_by_name.insert(name, setup.stops[i].clone());
+        config
+            .user
+            .start_by_name
+            .insert(name.clone(), setup.starts[i].clone());
+        config
+            .user
+            .stop_by_name
+            .insert(name, setup.stops[i].clone());
     }
     Sim::new(config)
 }
@@ -127,7 +133,9 @@ fn churn_with_reconnects_keeps_every_invariant() {
     sim.run_for(Duration::from_secs(2));
     for round in 0..20u64 {
         for id in &ids {
-            let Some(actor) = sim.engine().actor(id) else { continue };
+            let Some(actor) = sim.engine().actor(id) else {
+                continue;
+            };
             let generation = actor.generation;
             let actor = runner_core::ActorRef::new(id.clone(), generation);
             let _ = sim.set_alarm(&actor, Some(i64::try_from(round).unwrap()));

@@ -47,7 +47,13 @@ fn graceful_shutdown_drains_through_the_engine_then_closes() {
             _ => None,
         })
         .collect();
-    assert_eq!(stops, [(a.clone(), StopReason::Engine), (b.clone(), StopReason::Engine)]);
+    assert_eq!(
+        stops,
+        [
+            (a.clone(), StopReason::Engine),
+            (b.clone(), StopReason::Engine)
+        ]
+    );
     assert_eq!(
         events.last(),
         Some(&Event::ShutdownComplete {
@@ -140,7 +146,9 @@ fn a_second_graceful_shutdown_escalates_to_immediate() {
     let since = sim.mark();
     sim.shutdown(ShutdownMode::Graceful);
     assert!(sim.runner().is_shut_down(), "the second call does not wait");
-    assert!(close_transmits(&sim, since).iter().any(|(_, t)| is_shutdown_close(t)));
+    assert!(close_transmits(&sim, since)
+        .iter()
+        .any(|(_, t)| is_shutdown_close(t)));
 }
 
 #[test]
@@ -193,7 +201,10 @@ fn a_full_lifecycle_works_on_every_version() {
         sim.drop_connection();
         sim.run_until_connected();
         sim.shutdown(ShutdownMode::Graceful);
-        assert!(sim.run_until(|s| s.runner().is_shut_down(), secs(60)), "{version}");
+        assert!(
+            sim.run_until(|s| s.runner().is_shut_down(), secs(60)),
+            "{version}"
+        );
         assert_eq!(sim.engine().log().undecodable, 0, "{version}");
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use runner_core::protocol::{decode_to_client, Id, KvRequestData, ProtocolVersion, ToServer};
 use runner_core::{
-    ActorRef, CallError, Config, ConnId, Event, KvRequestId, KvError, KvResponse, Runner,
+    ActorRef, CallError, Config, ConnId, Event, KvError, KvRequestId, KvResponse, Runner,
     ShutdownMode, Timestamp, Transmit, TransportClose,
 };
 
@@ -168,7 +168,11 @@ impl Sim {
 
     /// Every event the runner emitted.
     pub fn events(&self) -> Vec<Event> {
-        self.transcript.events().into_iter().map(|(_, e)| e).collect()
+        self.transcript
+            .events()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
     }
 
     /// Every frame the runner sent, decoded, with connection.
@@ -424,7 +428,9 @@ impl Sim {
                 self.runner
                     .handle_closed(now, conn, TransportClose::frame(code, reason));
             }
-            Packet::Reset(why) => self.runner.handle_closed(now, conn, TransportClose::error(why)),
+            Packet::Reset(why) => self
+                .runner
+                .handle_closed(now, conn, TransportClose::error(why)),
             Packet::Connect { .. } => unreachable!("connects go to the engine"),
         }
         self.drain_runner();
@@ -451,7 +457,9 @@ impl Sim {
                 self.engine.handle_closed(now, conn);
             }
             Packet::Reset(_) => self.engine.handle_closed(now, conn),
-            Packet::Open | Packet::Refused { .. } => unreachable!("handshake answers go to the runner"),
+            Packet::Open | Packet::Refused { .. } => {
+                unreachable!("handshake answers go to the runner")
+            }
         }
         self.drain_engine();
     }
@@ -507,7 +515,8 @@ impl Sim {
             } => self.send_connect(conn, url, subprotocols),
             Transmit::Frame(bytes) => {
                 if let Some(conn) = self.runner_conn {
-                    self.link.send(now, Side::Engine, conn, Packet::Frame(bytes));
+                    self.link
+                        .send(now, Side::Engine, conn, Packet::Frame(bytes));
                 }
             }
             Transmit::Close { conn, code, reason } => {
@@ -595,7 +604,8 @@ impl Sim {
     /// the engine (for frames the engine would never send).
     pub fn inject_frame(&mut self, bytes: Bytes) {
         if let Some(conn) = self.runner_conn {
-            self.link.send(self.now, Side::Runner, conn, Packet::Frame(bytes));
+            self.link
+                .send(self.now, Side::Runner, conn, Packet::Frame(bytes));
         }
     }
 }

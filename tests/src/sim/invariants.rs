@@ -29,7 +29,9 @@ use runner_core::protocol::{
     decode_to_server, ActorState, Command, Event as WireEvent, EventWrapper, Id, ProtocolVersion,
     ToClient, ToServer,
 };
-use runner_core::{ActorRef, Config, ConnId, Event, KvRequestId, Limits, Runner, Timestamp, Transmit};
+use runner_core::{
+    ActorRef, Config, ConnId, Event, KvRequestId, Limits, Runner, Timestamp, Transmit,
+};
 
 use super::link::Packet;
 
@@ -39,7 +41,7 @@ const MAX_IN_FLIGHT: usize = 100_000;
 type GenKey = (Id, u32);
 
 /// What the checker knows of one (actor, generation).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct GenTrack {
     /// Events by index, as first sent.
     events: Vec<WireEvent>,
@@ -130,7 +132,10 @@ impl Invariants {
     /// Events the runner sent for (actor, generation), by index.
     pub fn events_of(&self, actor: &ActorRef) -> Vec<WireEvent> {
         let key = (actor.actor_id.clone(), actor.generation);
-        self.gens.get(&key).map(|g| g.events.clone()).unwrap_or_default()
+        self.gens
+            .get(&key)
+            .map(|g| g.events.clone())
+            .unwrap_or_default()
     }
 
     // ----- hooks called by the harness ---------------------------------
@@ -178,7 +183,10 @@ impl Invariants {
         );
         self.frames_on_current += 1;
         if self.frames_on_current == 1 {
-            assert!(matches!(msg, ToServer::Init(_)), "first frame on {conn:?} is {msg:?}");
+            assert!(
+                matches!(msg, ToServer::Init(_)),
+                "first frame on {conn:?} is {msg:?}"
+            );
         }
         match msg {
             ToServer::Events(events) => {
@@ -200,9 +208,15 @@ impl Invariants {
             "event {conn_key:?} sent twice on one connection"
         );
         self.drain_events.push(conn_key);
-        let gen = self.gens.entry(key.clone()).or_insert_with(GenTrack::new);
-        assert!(!gen.orphaned, "event {cp:?} of an orphaned generation was sent");
-        assert!(cp.index > gen.acked, "acknowledged event {cp:?} was sent again");
+        let gen = self.gens.entry(key.clone()).or_default();
+        assert!(
+            !gen.orphaned,
+            "event {cp:?} of an orphaned generation was sent"
+        );
+        assert!(
+            cp.index > gen.acked,
+            "acknowledged event {cp:?} was sent again"
+        );
         let index = usize::try_from(cp.index).expect("negative event index");
         match index.cmp(&gen.events.len()) {
             std::cmp::Ordering::Less => assert_eq!(
@@ -245,7 +259,10 @@ impl Invariants {
                 }
             }
             Event::ActorStart { actor, .. } => {
-                assert!(self.started.insert(actor.clone()), "{actor:?} started twice");
+                assert!(
+                    self.started.insert(actor.clone()),
+                    "{actor:?} started twice"
+                );
                 self.live_gen
                     .insert(actor.actor_id.clone(), actor.generation);
             }
@@ -294,7 +311,7 @@ impl Invariants {
         let processed = matches!(self.phase, ConnPhase::Open | ConnPhase::Ready);
         match decoded {
             Some(ToClient::Ping(p)) if processed => self.ping_to_answer = Some(p.ts),
-            Some(ToClient::Init(init)) if processed => self.before_init(now, init.runner_id),
+            Some(ToClient::Init(init)) if processed => self.before_init(init.runner_id),
             Some(ToClient::AckEvents(ack)) if self.phase == ConnPhase::Ready => {
                 for cp in ack.last_event_checkpoints {
                     if let Some(gen) = self.gens.get_mut(&(cp.actor_id, cp.generation)) {
@@ -327,7 +344,7 @@ impl Invariants {
         }
     }
 
-    fn before_init(&mut self, now: Timestamp, runner_id: Id) {
+    fn before_init(&mut self, runner_id: Id) {
         if self.runner_id.as_ref().is_some_and(|old| *old != runner_id) {
             // Everything belonged to the old runner id.
             for gen in self.gens.values_mut() {
@@ -422,7 +439,10 @@ impl Invariants {
 
     pub(super) fn after_timeout(&mut self, now: Timestamp, runner: &Runner) {
         if let Some(next) = runner.poll_timeout() {
-            assert!(next > now, "poll_timeout {next:?} not after handle_timeout({now:?})");
+            assert!(
+                next > now,
+                "poll_timeout {next:?} not after handle_timeout({now:?})"
+            );
         }
     }
 
@@ -434,15 +454,24 @@ impl Invariants {
         callbacks: usize,
     ) {
         let l = &self.limits;
-        assert!(runner.actor_count() <= l.max_actors, "actor table over its limit");
-        assert!(runner.pending_kv_count() <= l.max_pending_kv, "KV table over its limit");
+        assert!(
+            runner.actor_count() <= l.max_actors,
+            "actor table over its limit"
+        );
+        assert!(
+            runner.pending_kv_count() <= l.max_pending_kv,
+            "KV table over its limit"
+        );
         assert!(
             runner.retired_generation_count() <= l.max_retired_generations,
             "retired generations over their limit"
         );
         assert!(in_flight <= MAX_IN_FLIGHT, "{in_flight} messages in flight");
         assert_eq!(engine_queued, 0, "engine output not drained");
-        assert!(callbacks <= MAX_IN_FLIGHT, "{callbacks} callbacks in progress");
+        assert!(
+            callbacks <= MAX_IN_FLIGHT,
+            "{callbacks} callbacks in progress"
+        );
         for (id, issued) in &self.kv_pending {
             let age = self.now.saturating_duration_since(*issued);
             assert!(age <= self.kv_timeout, "KV call {id:?} pending for {age:?}");
@@ -461,11 +490,14 @@ impl Invariants {
     }
 }
 
-impl GenTrack {
-    fn new() -> Self {
+impl Default for GenTrack {
+    fn default() -> Self {
         GenTrack {
+            events: Vec::new(),
             acked: -1,
-            ..GenTrack::default()
+            orphaned: false,
+            retired: None,
+            confirms: Vec::new(),
         }
     }
 }

@@ -67,7 +67,11 @@ impl KvStore {
         }
     }
 
-    fn try_apply(&mut self, request: &KvRequestData, now_ms: i64) -> Result<KvResponseData, String> {
+    fn try_apply(
+        &mut self,
+        request: &KvRequestData,
+        now_ms: i64,
+    ) -> Result<KvResponseData, String> {
         match request {
             KvRequestData::Get(get) => {
                 validate_keys(&get.keys)?;
@@ -132,7 +136,13 @@ impl KvStore {
         };
         for key in keys {
             if let Some(entry) = self.entries.get(key) {
-                push_pair(&mut out.keys, &mut out.values, &mut out.metadata, key, entry);
+                push_pair(
+                    &mut out.keys,
+                    &mut out.values,
+                    &mut out.metadata,
+                    key,
+                    entry,
+                );
             }
         }
         out
@@ -170,7 +180,13 @@ impl KvStore {
         };
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         for (key, entry) in ordered.take(limit) {
-            push_pair(&mut out.keys, &mut out.values, &mut out.metadata, key, entry);
+            push_pair(
+                &mut out.keys,
+                &mut out.values,
+                &mut out.metadata,
+                key,
+                entry,
+            );
         }
         out
     }
@@ -219,7 +235,10 @@ fn validate_put(keys: &[Bytes], values: &[Bytes]) -> Result<(), String> {
         return Err("Keys list length != values list length".into());
     }
     if values.iter().any(|v| v.len() > MAX_VALUE_SIZE) {
-        return Err(format!("value is too large (max {} KiB)", MAX_VALUE_SIZE / 1024));
+        return Err(format!(
+            "value is too large (max {} KiB)",
+            MAX_VALUE_SIZE / 1024
+        ));
     }
     let payload: usize = keys.iter().chain(values).map(Bytes::len).sum();
     if payload > MAX_PUT_PAYLOAD_SIZE {

@@ -247,9 +247,19 @@ mod tests {
     fn a_reset_loses_what_is_in_flight_and_tells_both_ends() {
         let mut link = Link::new(LinkConfig::default(), SimRng::new(1));
         let conn = ConnId(3);
-        link.send(Timestamp::ZERO, Side::Engine, conn, Packet::Frame(Bytes::new()));
+        link.send(
+            Timestamp::ZERO,
+            Side::Engine,
+            conn,
+            Packet::Frame(Bytes::new()),
+        );
         link.reset(Timestamp::ZERO, conn, "boom");
-        link.send(Timestamp::ZERO, Side::Runner, conn, Packet::Frame(Bytes::new()));
+        link.send(
+            Timestamp::ZERO,
+            Side::Runner,
+            conn,
+            Packet::Frame(Bytes::new()),
+        );
         let mut got = vec![];
         while let Some(d) = link.pop_due(Timestamp::from_millis(1000)) {
             got.push((d.to, d.packet));

@@ -7,8 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use proptest::prelude::*;
 use runner_core::protocol::{
-    encode_to_client, ToClient, KvDeleteRangeRequest, KvDeleteRequest, KvGetRequest, KvListQuery,
-    KvListRequest, KvPutRequest, KvRequestData,
+    encode_to_client, KvDeleteRangeRequest, KvDeleteRequest, KvGetRequest, KvListQuery,
+    KvListRequest, KvPutRequest, KvRequestData, ToClient,
 };
 use runner_core::{ActorRef, ShutdownMode};
 
@@ -238,7 +238,12 @@ pub fn apply(sim: &mut Sim, op: &Op) {
     sim.run_for(Duration::from_millis(50));
 }
 
-fn user(sim: &mut Sim, idx: usize, stale: bool, call: impl FnOnce(&mut Sim, &ActorRef) -> Result<(), runner_core::CallError>) {
+fn user(
+    sim: &mut Sim,
+    idx: usize,
+    stale: bool,
+    call: impl FnOnce(&mut Sim, &ActorRef) -> Result<(), runner_core::CallError>,
+) {
     if let Some(actor) = pick(sim, idx, stale) {
         let _ = call(sim, &actor);
     }

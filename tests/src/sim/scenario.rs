@@ -104,7 +104,15 @@ impl Sim {
     pub fn sent_since(&self, since: usize) -> Vec<(Timestamp, ConnId, ToServer)> {
         let at_mark = self.transcript().records()[..since]
             .iter()
-            .filter(|r| matches!(r.entry, Entry::Transmit { transmit: Transmit::Frame(_), .. }))
+            .filter(|r| {
+                matches!(
+                    r.entry,
+                    Entry::Transmit {
+                        transmit: Transmit::Frame(_),
+                        ..
+                    }
+                )
+            })
             .count();
         self.sent().split_off(at_mark)
     }

@@ -72,7 +72,11 @@ impl User {
 
     /// The runner asked to start `actor` (named `name`).
     pub fn on_start(&mut self, now: Timestamp, actor: ActorRef, name: &str) {
-        let callback = self.config.start_by_name.get(name).unwrap_or(&self.config.on_start);
+        let callback = self
+            .config
+            .start_by_name
+            .get(name)
+            .unwrap_or(&self.config.on_start);
         let (delay, result) = match callback.clone() {
             Callback::Immediate => (Duration::ZERO, Ok(())),
             Callback::After(d) => (d, Ok(())),
@@ -84,7 +88,11 @@ impl User {
 
     /// The runner asked to stop `actor` (named `name`).
     pub fn on_stop(&mut self, now: Timestamp, actor: ActorRef, name: &str) {
-        let callback = self.config.stop_by_name.get(name).unwrap_or(&self.config.on_stop);
+        let callback = self
+            .config
+            .stop_by_name
+            .get(name)
+            .unwrap_or(&self.config.on_stop);
         let delay = match callback {
             Callback::Immediate => Duration::ZERO,
             Callback::After(d) | Callback::Fail(d, _) => *d,

@@ -417,7 +417,8 @@ impl SimEngine {
     pub fn send_raw(&mut self, now: Timestamp, bytes: Bytes) {
         self.advance(now);
         if let Some(conn) = self.conns.keys().next_back().copied() {
-            self.transmits.push_back(EngineTransmit::Frame { conn, bytes });
+            self.transmits
+                .push_back(EngineTransmit::Frame { conn, bytes });
         }
     }
 
@@ -426,7 +427,8 @@ impl SimEngine {
         self.advance(now);
         if let Some(conn) = self.conns.keys().next_back().copied() {
             let text = text.to_owned();
-            self.transmits.push_back(EngineTransmit::Text { conn, text });
+            self.transmits
+                .push_back(EngineTransmit::Text { conn, text });
         }
     }
 
@@ -473,9 +475,7 @@ impl SimEngine {
         let Some(runner) = actor.runner_id.clone() else {
             return;
         };
-        let wrapper = self
-            .commands
-            .insert(&runner, id, actor.generation, command);
+        let wrapper = self.commands.insert(&runner, id, actor.generation, command);
         let live = self
             .conns
             .iter()

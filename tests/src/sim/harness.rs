@@ -47,8 +47,14 @@ pub struct SimConfig {
 pub const SIM_ENDPOINT: &str = "http://engine.sim:6420";
 
 impl SimConfig {
-    /// Defaults everywhere, protocol v5, seeded with `seed`.
+    /// Defaults everywhere, protocol v5, seeded with `seed` — or with
+    /// `SIM_SEED` if set, to replay the seed a failed run printed.
     pub fn new(seed: u64) -> Self {
+        Self::exact(super::seed::seed_or_env(seed))
+    }
+
+    /// Like [`new`](Self::new), ignoring `SIM_SEED`.
+    pub fn exact(seed: u64) -> Self {
         let mut runner = Config::new(SIM_ENDPOINT, "sim-runner", "sim-key");
         runner.rng_seed = SimRng::derive(seed, 1).next_u64();
         SimConfig {
@@ -482,9 +488,6 @@ impl Sim {
         }
         while let Some(event) = self.runner.poll_event() {
             self.on_event(event);
-        }
-        if let Some(inv) = &mut self.invariants {
-            inv.after_drain(self.now, &self.runner);
         }
     }
 

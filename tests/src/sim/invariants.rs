@@ -435,8 +435,6 @@ impl Invariants {
         );
     }
 
-    pub(super) fn after_drain(&mut self, _now: Timestamp, _runner: &Runner) {}
-
     pub(super) fn after_timeout(&mut self, now: Timestamp, runner: &Runner) {
         if let Some(next) = runner.poll_timeout() {
             assert!(

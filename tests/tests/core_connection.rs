@@ -439,11 +439,10 @@ fn runner_lost_does_not_fire_when_the_engine_comes_back_in_time() {
     let actor = sim.start_actor("a");
     sim.link().reachable = false;
     sim.drop_connection();
-    // Back after 4 s: the third attempt (7–8.75 s after the drop) succeeds,
-    // well before the 15 s threshold. (An outage past ~7 s would not do:
-    // the fourth attempt comes 15–18.75 s after the drop, at or after the
-    // runner-lost deadline, whatever the engine does.)
-    sim.run_for(secs(4));
+    // Back after 11 s. Plain backoff would try next at 15–18.75 s, too late;
+    // while the runner-lost timer runs the delay is capped at a quarter of
+    // the threshold, so an attempt comes before 15 s.
+    sim.run_for(secs(11));
     sim.link().reachable = true;
     let since = sim.mark();
     sim.run_until_connected();

@@ -132,6 +132,11 @@ impl Runner {
     }
 
     fn on_init(&mut self, conn: ConnId, init: ToClientInit) {
+        if self.conn == ConnState::Ready(conn) {
+            // The engine sends one init per connection; replaying everything
+            // again on the same connection would send it all twice.
+            return warn!("repeated ToClientInit on the same connection ignored");
+        }
         self.conn = ConnState::Ready(conn);
         self.timers.stop(Timer::Handshake);
         self.timers.stop(Timer::RunnerLost);
@@ -245,13 +250,22 @@ impl Runner {
         self.timers.set(Timer::Reconnect, self.now + delay);
     }
 
-    /// `min(initial · 2^attempt, max) · (1 + U[0,1) · jitter)`.
+    /// `min(initial · 2^attempt, max) · (1 + U[0,1) · jitter)`. While the
+    /// runner-lost timer runs, the base is also capped at a quarter of the
+    /// engine's threshold, so that an engine that comes back in time is
+    /// reached before the runner gives its actors up.
     fn backoff_delay(&mut self) -> Duration {
         let b = &self.config.backoff;
         let exp = b
             .initial
             .saturating_mul(1u32.checked_shl(self.backoff_attempt).unwrap_or(u32::MAX));
-        let base = exp.min(b.max);
+        let mut base = exp.min(b.max);
+        if self.timers.is_armed(Timer::RunnerLost) {
+            let threshold = self
+                .metadata
+                .map_or(0, |m| m.runner_lost_threshold.unsigned_abs());
+            base = base.min(Duration::from_millis(threshold / 4).max(b.initial));
+        }
         let jitter = self.rng.next_f64() * b.jitter;
         base.mul_f64(1.0 + jitter)
     }

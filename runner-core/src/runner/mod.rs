@@ -94,14 +94,17 @@ impl Runner {
     /// Creates a runner; nothing happens until [`start`](Self::start).
     pub fn new(config: Config, now: Timestamp) -> Result<Self, ConfigError> {
         config.validate()?;
-        let mut rng = SplitMix64::new(config.rng_seed);
-        let hasher = Hasher::with_seed(rng.next_u64());
+        // Hash seeds come from their own stream, so that the jitter sequence
+        // does not depend on how many tables the runner has.
+        let rng = SplitMix64::new(config.rng_seed);
+        let mut seeds = SplitMix64::new(config.rng_seed ^ 0x7ab1_e5ee_d5ee_d5ee);
+        let hasher = Hasher::with_seed(seeds.next_u64());
         Ok(Runner {
             url: config.connection_url(),
             subprotocols: config.subprotocols(),
             actors: HashMap::with_hasher(hasher),
-            retired: Retired::new(Hasher::with_seed(rng.next_u64())),
-            tunnel: tunnel::Tunnel::new(Hasher::with_seed(rng.next_u64())),
+            retired: Retired::new(Hasher::with_seed(seeds.next_u64())),
+            tunnel: tunnel::Tunnel::new(Hasher::with_seed(seeds.next_u64())),
             config,
             rng,
             now,

@@ -87,16 +87,9 @@ enum WatchdogKind {
 impl Runner {
     /// Creates the record, reports `Running` and asks the user to start it.
     pub(super) fn start_actor(&mut self, checkpoint: ActorCheckpoint, command: CommandStartActor) {
-        let actor = ActorRef::new(checkpoint.actor_id, checkpoint.generation);
-        let mut record = ActorRecord {
-            actor: actor.clone(),
-            phase: Phase::Starting { stop_after: None },
-            last_command_index: checkpoint.index,
-            events: EventLog::default(),
-            orphaned: false,
-            watchdog: None,
-            tunnel: self.tunnel.actor_state(),
-        };
+        let phase = Phase::Starting { stop_after: None };
+        let mut record = self.new_record(checkpoint, phase);
+        let actor = record.actor.clone();
         let deadline = self.now + self.config.timeouts.actor_start;
         let watchdog = Watchdog {
             actor: actor.clone(),
@@ -124,28 +117,29 @@ impl Runner {
         });
     }
 
-    /// Reports a generation as stopped without running any user code (a start
-    /// refused, or stopped while still queued), and remembers it.
-    pub(super) fn report_never_started(&mut self, cp: ActorCheckpoint, reason: &StopReason) {
-        let mut record = ActorRecord {
-            actor: ActorRef::new(cp.actor_id, cp.generation),
-            phase: Phase::Stopping {
-                reason: reason.clone(),
-            },
-            last_command_index: cp.index,
+    fn new_record(&self, checkpoint: ActorCheckpoint, phase: Phase) -> ActorRecord {
+        ActorRecord {
+            actor: ActorRef::new(checkpoint.actor_id, checkpoint.generation),
+            phase,
+            last_command_index: checkpoint.index,
             events: EventLog::default(),
             orphaned: false,
             watchdog: None,
             tunnel: self.tunnel.actor_state(),
+        }
+    }
+
+    /// Reports a generation as stopped without running any user code (a start
+    /// refused, or stopped while still queued), and remembers it.
+    pub(super) fn report_never_started(&mut self, cp: ActorCheckpoint, reason: &StopReason) {
+        let phase = Phase::Stopping {
+            reason: reason.clone(),
         };
-        let stopped = ActorStateStopped {
-            code: reason.code(),
-            message: reason.message(),
-        };
+        let mut record = self.new_record(cp, phase);
         push_event(
             &mut self.outgoing_events,
             &mut record,
-            state_event(ActorState::Stopped(stopped)),
+            stopped_event(reason),
         );
         self.retire(record);
     }
@@ -196,14 +190,10 @@ impl Runner {
         }
         let tunnel = std::mem::replace(&mut record.tunnel, self.tunnel.actor_state());
         self.end_actor_requests(tunnel);
-        let stopped = ActorStateStopped {
-            code: reason.code(),
-            message: reason.message(),
-        };
         push_event(
             &mut self.outgoing_events,
             &mut record,
-            state_event(ActorState::Stopped(stopped)),
+            stopped_event(reason),
         );
         debug!(actor = ?record.actor, ?reason, "actor removed");
         if !record.orphaned {
@@ -428,6 +418,14 @@ fn wrong_state(record: &ActorRecord, call: &'static str) -> CallError {
         state: record.phase.name(),
         call,
     }
+}
+
+fn stopped_event(reason: &StopReason) -> WireEvent {
+    let stopped = ActorStateStopped {
+        code: reason.code(),
+        message: reason.message(),
+    };
+    state_event(ActorState::Stopped(stopped))
 }
 
 fn state_event(state: ActorState) -> WireEvent {

@@ -6,4 +6,5 @@ pub mod runner_process;
 
 pub mod sim;
 pub mod strategies;
+pub mod test_runner_app;
 pub mod ts_json;

@@ -1,0 +1,202 @@
+//! The test runner's configuration: the `RIVET_*` environment variables of
+//! the contract, parsed and checked before anything connects.
+
+use std::fmt;
+
+use runner_core::driver::{Builder, Runtime};
+use runner_core::protocol::ProtocolVersion;
+
+/// Everything the environment configures, defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `RIVET_ENDPOINT`, default `http://127.0.0.1:6420`.
+    pub endpoint: String,
+    /// `RIVET_TOKEN`, default `dev`.
+    pub token: String,
+    /// `RIVET_NAMESPACE`, default `default`.
+    pub namespace: String,
+    /// `RIVET_RUNNER_NAME`, default `test-runner`.
+    pub runner_name: String,
+    /// `RIVET_RUNNER_KEY`; `None` lets the driver pick a random one.
+    pub runner_key: Option<String>,
+    /// `RIVET_RUNNER_VERSION`, default 1.
+    pub version: u32,
+    /// `RIVET_TOTAL_SLOTS`, default 1000.
+    pub total_slots: u32,
+    /// `RIVET_PROTOCOL_VERSION`, default the newest the core speaks.
+    pub protocol_version: u16,
+}
+
+/// A variable that cannot be used, named so the user knows what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable.
+    pub variable: &'static str,
+    /// What is wrong with its value.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var_os(name))
+    }
+
+    /// Reads the variables through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Config, ConfigError> {
+        let text = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match lookup(name) {
+                None => Ok(None),
+                Some(value) => value.into_string().map(Some).map_err(|_| ConfigError {
+                    variable: name,
+                    problem: "not valid UTF-8".into(),
+                }),
+            }
+        };
+        let or = |name, default: &str| Ok::<_, ConfigError>(text(name)?.unwrap_or(default.into()));
+        let number = |name| text(name)?.map(|v| parse_number(name, &v)).transpose();
+        let config = Config {
+            endpoint: or("RIVET_ENDPOINT", "http://127.0.0.1:6420")?,
+            token: or("RIVET_TOKEN", "dev")?,
+            namespace: or("RIVET_NAMESPACE", "default")?,
+            runner_name: or("RIVET_RUNNER_NAME", "test-runner")?,
+            runner_key: text("RIVET_RUNNER_KEY")?,
+            version: number("RIVET_RUNNER_VERSION")?.unwrap_or(1),
+            total_slots: number("RIVET_TOTAL_SLOTS")?.unwrap_or(1000),
+            protocol_version: match number("RIVET_PROTOCOL_VERSION")? {
+                Some(v) => protocol_version(v)?,
+                None => ProtocolVersion::LATEST.number(),
+            },
+        };
+        check_endpoint(&config.endpoint)?;
+        Ok(config)
+    }
+
+    /// Sets every configured value on `builder`.
+    pub fn apply<R: Runtime>(&self, builder: Builder<R>) -> Builder<R> {
+        let builder = builder
+            .endpoint(&self.endpoint)
+            .token(&self.token)
+            .namespace(&self.namespace)
+            .runner_name(&self.runner_name)
+            .version(self.version)
+            .total_slots(self.total_slots)
+            .protocol_version(self.protocol_version);
+        match &self.runner_key {
+            Some(key) => builder.runner_key(key),
+            None => builder,
+        }
+    }
+}
+
+fn parse_number(variable: &'static str, value: &str) -> Result<u32, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError {
+        variable,
+        problem: format!("{value:?} is not a number from 0 to {}", u32::MAX),
+    })
+}
+
+fn protocol_version(number: u32) -> Result<u16, ConfigError> {
+    u16::try_from(number)
+        .ok()
+        .and_then(|n| ProtocolVersion::new(n).ok())
+        .map(ProtocolVersion::number)
+        .ok_or_else(|| ConfigError {
+            variable: "RIVET_PROTOCOL_VERSION",
+            problem: format!("{number} is not a supported version (5, 6 or 7)"),
+        })
+}
+
+/// An `http(s)://` or `ws(s)://` URL with a host. The driver checks the rest
+/// (query, fragment) when the runner is built, still before connecting.
+fn check_endpoint(endpoint: &str) -> Result<(), ConfigError> {
+    let rest = ["http://", "https://", "ws://", "wss://"]
+        .iter()
+        .find_map(|scheme| endpoint.strip_prefix(scheme));
+    let problem = match rest {
+        None => "is not an http://, https://, ws:// or wss:// URL",
+        Some(rest) if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() => "has no host",
+        Some(_) => return Ok(()),
+    };
+    Err(ConfigError {
+        variable: "RIVET_ENDPOINT",
+        problem: format!("{endpoint:?} {problem}"),
+    })
+}
+
+#[cfg(test)]
+mod unit {
+    use std::collections::HashMap;
+    use std::ffi::OsString;
+
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.endpoint, "http://127.0.0.1:6420");
+        assert_eq!(config.token, "dev");
+        assert_eq!(config.namespace, "default");
+        assert_eq!(config.runner_name, "test-runner");
+        assert_eq!(config.runner_key, None);
+        assert_eq!((config.version, config.total_slots), (1, 1000));
+        assert_eq!(config.protocol_version, ProtocolVersion::LATEST.number());
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let config = parse(&[
+            ("RIVET_ENDPOINT", "https://engine.example:443"),
+            ("RIVET_TOKEN", "t"),
+            ("RIVET_NAMESPACE", "ns"),
+            ("RIVET_RUNNER_NAME", "r"),
+            ("RIVET_RUNNER_KEY", "k"),
+            ("RIVET_RUNNER_VERSION", "3"),
+            ("RIVET_TOTAL_SLOTS", "20"),
+            ("RIVET_PROTOCOL_VERSION", "5"),
+        ])
+        .unwrap();
+        assert_eq!(config.endpoint, "https://engine.example:443");
+        assert_eq!(config.runner_key.as_deref(), Some("k"));
+        assert_eq!(
+            (config.version, config.total_slots, config.protocol_version),
+            (3, 20, 5)
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases = [
+            ("RIVET_TOTAL_SLOTS", "lots"),
+            ("RIVET_RUNNER_VERSION", "-1"),
+            ("RIVET_PROTOCOL_VERSION", "4"),
+            ("RIVET_PROTOCOL_VERSION", "70000"),
+            ("RIVET_ENDPOINT", "not a url"),
+            ("RIVET_ENDPOINT", "http://"),
+            ("RIVET_ENDPOINT", "ftp://host"),
+        ];
+        for (variable, value) in cases {
+            let err = parse(&[(variable, value)]).unwrap_err();
+            assert_eq!(err.variable, variable, "{value}");
+            assert!(err.to_string().starts_with(variable), "{err}");
+        }
+    }
+}

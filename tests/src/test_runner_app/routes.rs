@@ -1,0 +1,276 @@
+//! The actor's HTTP routes (the KV ones are in `kv_routes`).
+
+use std::future::Future;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::{header, Method, StatusCode};
+use runner_core::driver::{ActorContext, Body, BodyError, Error, Request, Response};
+use serde_json::{json, Map, Value};
+
+use super::{bodies, kv_routes, App};
+
+/// Largest request body `/echo` accepts (the gateway's own limit is 20 MiB).
+const MAX_ECHO_BODY: usize = 32 << 20;
+
+/// A route's answer; the error side is an answer too (4xx/5xx).
+pub(super) type Reply = Result<Response, Failure>;
+
+/// A failed request: status and a plain-text message.
+#[derive(Debug)]
+pub(super) struct Failure(StatusCode, String);
+
+impl Failure {
+    pub(super) fn bad_request(message: impl Into<String>) -> Self {
+        Failure(StatusCode::BAD_REQUEST, message.into())
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = text(format!("{}\n", self.1));
+        *response.status_mut() = self.0;
+        response
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        Failure(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
+    }
+}
+
+impl From<BodyError> for Failure {
+    fn from(err: BodyError) -> Self {
+        let status = match err {
+            BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::Failed(_) => StatusCode::BAD_REQUEST,
+        };
+        Failure(status, err.to_string())
+    }
+}
+
+/// Serves one request.
+pub(super) async fn serve(app: &App, actor: ActorContext, request: Request) -> Response {
+    route(app, actor, request)
+        .await
+        .unwrap_or_else(Failure::into_response)
+}
+
+async fn route(app: &App, actor: ActorContext, request: Request) -> Reply {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    match (method, path.as_str()) {
+        (Method::GET, "/ping") => Ok(ping(app, &actor)),
+        (Method::POST, "/echo") => echo(request).await,
+        (Method::GET, "/headers") => Ok(headers(&request)),
+        (Method::GET, p) if p.starts_with("/status/") => status(&p["/status/".len()..]),
+        (Method::GET, "/big") => big(&request),
+        (Method::POST, "/sleep") => Ok(then(app, empty(StatusCode::OK), sleep(actor))),
+        (Method::POST, "/stop") => Ok(then(app, empty(StatusCode::OK), stop(actor))),
+        (Method::POST, "/alarm") => match alarm_ms(&request) {
+            Ok(ms) => alarm(app, actor, ms).await,
+            Err(failure) => Err(failure),
+        },
+        (Method::POST, "/crash") => Ok(then(app, empty(StatusCode::OK), crash(actor))),
+        _ => match kv_routes::serve(&actor, request).await {
+            Some(reply) => reply,
+            None => Err(Failure(StatusCode::NOT_FOUND, format!("no route {path}"))),
+        },
+    }
+}
+
+fn ping(app: &App, actor: &ActorContext) -> Response {
+    json_response(&json!({
+        "actorId": actor.actor_id(),
+        "generation": actor.generation(),
+        "starts": app.starts(actor.actor_id()),
+        "status": "ok",
+    }))
+}
+
+/// The body back, byte for byte, with the request's `content-type`.
+async fn echo(request: Request) -> Reply {
+    let (parts, body) = request.into_parts();
+    let body = body.collect(MAX_ECHO_BODY).await?;
+    let mut response = Response::new(Body::from(body));
+    if let Some(content_type) = parts.headers.get(header::CONTENT_TYPE) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type.clone());
+    }
+    Ok(response)
+}
+
+/// The request headers as a JSON object (repeated names joined by `, `).
+fn headers(request: &Request) -> Response {
+    let mut object = Map::new();
+    for name in request.headers().keys() {
+        let values: Vec<&str> = request
+            .headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        object.insert(name.as_str().to_owned(), values.join(", ").into());
+    }
+    json_response(&Value::Object(object))
+}
+
+fn status(code: &str) -> Reply {
+    code.parse::<u16>()
+        .ok()
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .map(empty)
+        .ok_or_else(|| Failure::bad_request(format!("{code:?} is not a status code")))
+}
+
+/// `bytes` digits; the driver turns a body past the tunnel limit into a 500.
+fn big(request: &Request) -> Reply {
+    let bytes =
+        query_param(request, "bytes").ok_or_else(|| Failure::bad_request("bytes=N is required"))?;
+    let n = bytes
+        .parse()
+        .map_err(|_| Failure::bad_request(format!("bytes={bytes:?} is not a number")))?;
+    let mut response = Response::new(bodies::digits(n));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain"),
+    );
+    Ok(response)
+}
+
+/// `/alarm`'s `ms` parameter.
+fn alarm_ms(request: &Request) -> Result<i64, Failure> {
+    let ms = query_param(request, "ms").ok_or_else(|| Failure::bad_request("ms=N is required"))?;
+    ms.parse()
+        .map_err(|_| Failure::bad_request(format!("ms={ms:?} is not a number")))
+}
+
+/// Sets the alarm to now + `ms`, answers, then asks to sleep.
+async fn alarm(app: &App, actor: ActorContext, ms: i64) -> Reply {
+    actor.set_alarm(unix_ms().saturating_add(ms)).await?;
+    Ok(then(app, empty(StatusCode::OK), sleep(actor)))
+}
+
+async fn sleep(actor: ActorContext) -> Result<(), Error> {
+    actor.sleep().await
+}
+
+async fn stop(actor: ActorContext) -> Result<(), Error> {
+    actor.stop().await
+}
+
+async fn crash(actor: ActorContext) -> Result<(), Error> {
+    actor.crash("crashed on request (POST /crash)").await
+}
+
+/// Sends `response`, and runs `action` once the runner has taken the
+/// response: the client gets its answer before the actor stops.
+fn then<F>(app: &App, response: Response, action: F) -> Response
+where
+    F: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    let (parts, body) = response.into_parts();
+    let (body, taken) = bodies::notify_when_taken(body);
+    app.spawn(async move {
+        let _ = taken.await;
+        if let Err(err) = action.await {
+            tracing::warn!(%err, "actor call after the response failed");
+        }
+    });
+    Response::from_parts(parts, body)
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A response with `status` and no body.
+pub(super) fn empty(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+/// A 200 `text/plain` response.
+fn text(body: String) -> Response {
+    let mut response = Response::new(Body::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// A 200 `application/json` response.
+pub(super) fn json_response(value: &Value) -> Response {
+    let mut response = Response::new(Body::from(value.to_string()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The value of query parameter `name`, percent-decoded.
+pub(super) fn query_param(request: &Request, name: &str) -> Option<String> {
+    request
+        .uri()
+        .query()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(key, _)| percent_decode(key, true) == name)
+        .map(|(_, value)| percent_decode(value, true))
+}
+
+/// Decodes `%XX` escapes (and `+` as a space in query strings); invalid
+/// UTF-8 is replaced.
+pub(super) fn percent_decode(text: &str, plus_is_space: bool) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .filter(|_| bytes[i] == b'%')
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            (None, b'+') if plus_is_space => out.push(b' '),
+            (None, byte) => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%2Fb%20c+d", true), "a/b c d");
+        assert_eq!(percent_decode("a+b", false), "a+b");
+        assert_eq!(percent_decode("%zz%4", true), "%zz%4");
+        assert_eq!(percent_decode("%C3%A9", false), "é");
+    }
+
+    #[test]
+    fn query_parameters() {
+        let request = http::Request::builder()
+            .uri("/kv?prefix=a%2Fb&reverse=true&flag&limit=2")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(query_param(&request, "prefix").as_deref(), Some("a/b"));
+        assert_eq!(query_param(&request, "reverse").as_deref(), Some("true"));
+        assert_eq!(query_param(&request, "flag").as_deref(), Some(""));
+        assert_eq!(query_param(&request, "missing"), None);
+    }
+}

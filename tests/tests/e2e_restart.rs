@@ -1,0 +1,81 @@
+//! End to end: the engine crashes (SIGKILL) and comes back on the same data
+//! and ports; the runner reconnects by itself and its actors answer again.
+//! The test has an engine of its own.
+
+mod e2e_support;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Result};
+use e2e_support::{disconnects, ping, wait_until, Driver, Own};
+use tests::api::{GatewayRequest, Method};
+use tests::runner_process::RunnerEvent;
+
+e2e_support::driver_tests!(engine_killed_and_restarted_runner_reconnects);
+
+/// Bound on the runner's reconnect after the engine is back (its backoff
+/// grows while the engine is down: 1 s, 2 s, 4 s, …).
+const RECONNECT_BOUND: Duration = Duration::from_secs(45);
+
+async fn engine_killed_and_restarted_runner_reconnects(driver: &'static Driver) -> Result<()> {
+    let name = format!("e2e-restart-{}", driver.package);
+    let mut own = Own::start(driver, &name).await?;
+    let api = own.api();
+    let runner = &own.runner.process;
+    let actor = own.actor("survivor").await?;
+    ensure!(ping(&api, &actor).await?.generation == 0);
+
+    own.engine.kill()?;
+    wait_until(runner, "disconnected", Duration::from_secs(20), |e| {
+        disconnects(e) >= 1
+    })
+    .await?;
+    let down = Instant::now();
+    own.engine.restart().await?;
+    let events = wait_until(runner, "a second connected", RECONNECT_BOUND, |e| {
+        connects(e).len() >= 2
+    })
+    .await?;
+    eprintln!("runner reconnected {:?} after the kill", down.elapsed());
+    ensure!(
+        connects(&events) == [own.runner.id.clone(), own.runner.id.clone()],
+        "the engine gave the runner another id: {events:?}"
+    );
+    let order: Vec<&str> = events.iter().filter_map(connection_line).collect();
+    ensure!(
+        order.starts_with(&["connected", "disconnected", "connected"]),
+        "connection lines out of order: {order:?}"
+    );
+
+    // Requests racing the reconnect can be lost inside the engine: retry.
+    let again = GatewayRequest::new(Method::GET, &actor, "/ping")
+        .timeout(Duration::from_secs(10))
+        .attempts(4);
+    let answer = api.gateway(again).await?;
+    ensure!(answer.status == 200, "after the restart: {}", answer.text());
+    let after = ping(&api, &actor).await?;
+    eprintln!("the actor answers again: {after:?}");
+    // And the engine places new actors on the runner.
+    let fresh = own.actor("after-restart").await?;
+    ping(&api, &fresh).await?;
+    Ok(())
+}
+
+/// Runner ids of the `connected` lines.
+fn connects(events: &[RunnerEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RunnerEvent::Connected { runner_id } => Some(runner_id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn connection_line(event: &RunnerEvent) -> Option<&'static str> {
+    match event {
+        RunnerEvent::Connected { .. } => Some("connected"),
+        RunnerEvent::Disconnected { .. } => Some("disconnected"),
+        _ => None,
+    }
+}

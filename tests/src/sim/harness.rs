@@ -8,11 +8,15 @@
 //! contract of `runner_core::Runner`), recorded, checked against the
 //! invariants, and acted on.
 
+mod tunnel;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use runner_core::protocol::{decode_to_client, Id, KvRequestData, ProtocolVersion, ToServer};
+use runner_core::protocol::{
+    decode_to_client, HibernatingRequest, Id, KvRequestData, ProtocolVersion, ToServer,
+};
 use runner_core::{
     ActorRef, CallError, Config, ConnId, Event, KvError, KvRequestId, KvResponse, Runner,
     ShutdownMode, Timestamp, Transmit, TransportClose,
@@ -24,6 +28,7 @@ use super::link::{Delivery, Link, LinkConfig, Packet, Side};
 use super::rng::SimRng;
 use super::seed::SeedGuard;
 use super::transcript::{Entry, Transcript};
+use super::tunnel_user::TunnelUser;
 use super::user::{User, UserAction, UserConfig};
 
 /// Everything a simulation is made of.
@@ -90,6 +95,9 @@ pub struct Sim {
     names: BTreeMap<ActorRef, String>,
     kv_results: BTreeMap<KvRequestId, Result<KvResponse, KvError>>,
     invariants: Option<Invariants>,
+    tunnel_user: TunnelUser,
+    /// Hibernated sockets listed by each start in progress.
+    hibernating: BTreeMap<ActorRef, Vec<HibernatingRequest>>,
     _seed: SeedGuard,
     seed: u64,
 }
@@ -114,6 +122,8 @@ impl Sim {
             names: BTreeMap::new(),
             kv_results: BTreeMap::new(),
             invariants,
+            tunnel_user: TunnelUser::default(),
+            hibernating: BTreeMap::new(),
             _seed: SeedGuard::new(config.seed),
             seed: config.seed,
         }
@@ -473,11 +483,16 @@ impl Sim {
     fn complete_callback(&mut self, action: UserAction) {
         match action {
             UserAction::Started(actor, result) => {
+                if result.is_ok() {
+                    self.restore_before_start(&actor);
+                }
+                self.hibernating.remove(&actor);
                 let _ = self.actor_started(&actor, result);
             }
             UserAction::Stopped(actor) => {
                 let _ = self.actor_stopped(&actor);
             }
+            UserAction::Tunnel(action) => self.run_tunnel_action(action),
         }
     }
 
@@ -488,6 +503,9 @@ impl Sim {
         }
         while let Some(event) = self.runner.poll_event() {
             self.on_event(event);
+        }
+        if let Some(inv) = &mut self.invariants {
+            inv.tunnel.after_drain(&self.runner);
         }
     }
 
@@ -553,9 +571,15 @@ impl Sim {
             inv.on_event(now, &event);
         }
         self.transcript.push(now, Entry::Event(event.clone()));
+        self.on_tunnel_event(&event);
         match event {
-            Event::ActorStart { actor, config, .. } => {
+            Event::ActorStart {
+                actor,
+                config,
+                hibernating,
+            } => {
                 self.names.insert(actor.clone(), config.name.clone());
+                self.hibernating.insert(actor.clone(), hibernating);
                 self.user.on_start(now, actor, &config.name);
             }
             Event::ActorStop { actor, .. } => {

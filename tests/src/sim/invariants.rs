@@ -20,7 +20,8 @@
 //! * every KV call ends exactly once, within the KV timeout, and all are
 //!   ended by `ShutdownComplete`; nothing is emitted after it;
 //! * after `handle_timeout(now)`, `poll_timeout()` is later than `now`;
-//! * every queue stays under its bound.
+//! * every queue stays under its bound;
+//! * the tunnel's invariants ([`TunnelCheck`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -34,6 +35,7 @@ use runner_core::{
 };
 
 use super::link::Packet;
+use super::tunnel_check::TunnelCheck;
 
 /// Bound on messages in flight on the link and callbacks in progress.
 const MAX_IN_FLIGHT: usize = 100_000;
@@ -94,6 +96,8 @@ pub struct Invariants {
     kv_seen: BTreeSet<KvRequestId>,
     shut_down: bool,
     now: Timestamp,
+    /// The tunnel's part.
+    pub tunnel: TunnelCheck,
 }
 
 impl Invariants {
@@ -121,6 +125,7 @@ impl Invariants {
             kv_seen: BTreeSet::new(),
             shut_down: false,
             now: Timestamp::ZERO,
+            tunnel: TunnelCheck::new(&config.limits),
         }
     }
 
@@ -195,6 +200,7 @@ impl Invariants {
                 }
             }
             ToServer::Pong(p) => self.drain_pongs.push(p.ts),
+            ToServer::TunnelMessage(m) => self.tunnel.on_sent(&m),
             _ => {}
         }
     }
@@ -244,6 +250,7 @@ impl Invariants {
     pub(super) fn on_event(&mut self, now: Timestamp, event: &Event) {
         self.now = now;
         assert!(!self.shut_down, "{event:?} after ShutdownComplete");
+        self.tunnel.on_event(event);
         match event {
             Event::Connected { .. } => {
                 let conn = self.current.expect("connected without a connection");
@@ -309,6 +316,9 @@ impl Invariants {
             self.phase = ConnPhase::Open;
         }
         let processed = matches!(self.phase, ConnPhase::Open | ConnPhase::Ready);
+        if let Some(msg) = decoded.as_ref().filter(|_| self.phase == ConnPhase::Ready) {
+            self.tunnel.on_delivery(msg);
+        }
         match decoded {
             Some(ToClient::Ping(p)) if processed => self.ping_to_answer = Some(p.ts),
             Some(ToClient::Init(init)) if processed => self.before_init(init.runner_id),
@@ -346,6 +356,7 @@ impl Invariants {
 
     fn before_init(&mut self, runner_id: Id) {
         if self.runner_id.as_ref().is_some_and(|old| *old != runner_id) {
+            self.tunnel.runner_id_changed();
             // Everything belonged to the old runner id.
             for gen in self.gens.values_mut() {
                 gen.orphaned = true;

@@ -8,7 +8,10 @@
 //! * [`Link`](link::Link): ordered per-connection delivery with seeded delays
 //!   and resets.
 //! * [`User`](user::User): the start/stop callbacks (immediate, delayed,
-//!   failing, hanging).
+//!   failing, hanging), and [`TunnelUser`](tunnel_user::TunnelUser): the
+//!   user's HTTP and WebSocket handlers, with persisted hibernation state.
+//! * The engine's [`gateway`](engine::gateway): clients' HTTP requests and
+//!   WebSockets to actors, hibernation included.
 //! * [`Sim`](harness::Sim): all of it on one virtual clock, with a
 //!   [`Transcript`](transcript::Transcript) of everything and the
 //!   [`Invariants`](invariants::Invariants) checked after every input.
@@ -26,9 +29,15 @@ pub mod rng;
 pub mod scenario;
 pub mod seed;
 pub mod transcript;
+pub mod tunnel_check;
+pub mod tunnel_user;
 pub mod user;
 
-pub use engine::{ActorPhase, SimEngine, SimEngineConfig};
+pub use engine::{
+    ActorPhase, ClientId, ClientRequest, Dispatch, HttpOutcome, SimEngine, SimEngineConfig,
+    SocketState,
+};
 pub use harness::{Sim, SimConfig};
 pub use link::{LinkConfig, Packet, Side};
+pub use tunnel_user::{HttpPolicy, TunnelPolicy, WsPolicy};
 pub use user::{Callback, UserConfig};

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use runner_core::{ActorRef, Timestamp};
 
+use super::tunnel_user::{TunnelAction, TunnelPolicy};
+
 /// How a start or stop callback behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Callback {
@@ -29,6 +31,8 @@ pub struct UserConfig {
     pub start_by_name: BTreeMap<String, Callback>,
     /// Stop callback by actor name.
     pub stop_by_name: BTreeMap<String, Callback>,
+    /// HTTP and WebSocket handlers.
+    pub tunnel: TunnelPolicy,
 }
 
 impl Default for UserConfig {
@@ -38,6 +42,7 @@ impl Default for UserConfig {
             on_stop: Callback::Immediate,
             start_by_name: BTreeMap::new(),
             stop_by_name: BTreeMap::new(),
+            tunnel: TunnelPolicy::default(),
         }
     }
 }
@@ -49,6 +54,8 @@ pub enum UserAction {
     Started(ActorRef, Result<(), String>),
     /// `actor_stopped`.
     Stopped(ActorRef),
+    /// A tunnel call.
+    Tunnel(TunnelAction),
 }
 
 /// Callbacks in progress, by completion time.
@@ -110,6 +117,11 @@ impl User {
     pub fn pop_due(&mut self, now: Timestamp) -> Option<UserAction> {
         let (&(at, _), _) = self.pending.first_key_value()?;
         (at <= now).then(|| self.pending.pop_first().map(|(_, a)| a))?
+    }
+
+    /// Schedules a tunnel call at `at`.
+    pub fn schedule_tunnel(&mut self, at: Timestamp, action: TunnelAction) {
+        self.schedule(at, UserAction::Tunnel(action));
     }
 
     /// Callbacks in progress.

@@ -478,6 +478,12 @@ impl Runner {
         self.tunnel.len()
     }
 
+    /// Whether the request or socket `key` is still open: held for its
+    /// starting actor, waiting for the user's answer, or open.
+    pub fn request_is_open(&self, key: RequestKey) -> bool {
+        self.tunnel.entries.contains_key(&key)
+    }
+
     /// Number of tunnel messages waiting for a connection.
     pub fn buffered_tunnel_messages(&self) -> usize {
         self.tunnel.buffered()

@@ -165,6 +165,8 @@ impl SimEngine {
         if !missed.is_empty() {
             self.send(conn, ToClient::Commands(missed));
         }
+        self.gateway_runner_up(&runner_id);
+        self.pump_gateway();
     }
 
     /// Reuses the runner's id unless it expired; mints one otherwise.

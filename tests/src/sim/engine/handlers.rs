@@ -25,13 +25,15 @@ impl SimEngine {
             ToServer::Stopping => self.on_stopping(&runner),
             ToServer::Pong(pong) => self.on_pong(conn, pong.ts),
             ToServer::KvRequest(request) => self.on_kv(conn, &runner, request),
-            ToServer::TunnelMessage(_) | ToServer::Init(_) => {}
+            ToServer::TunnelMessage(msg) => self.on_tunnel_message(conn, msg),
+            ToServer::Init(_) => {}
         }
     }
 
     fn on_events(&mut self, conn: ConnId, runner: &Id, events: Vec<EventWrapper>) {
         let mut stops = Vec::new();
         let mut touched = Vec::new();
+        let mut changed = Vec::new();
         for event in events {
             let Some(actor) = self.actors.get_mut(&*event.checkpoint.actor_id) else {
                 self.log.ignored_events += 1;
@@ -41,8 +43,12 @@ impl SimEngine {
                 self.log.ignored_events += 1;
                 continue;
             }
+            let before = actor.phase.clone();
             if actor.apply(&event) == Reaction::SendStop {
                 stops.push(actor.id.clone());
+            }
+            if actor.phase != before {
+                changed.push((actor.id.clone(), actor.phase.clone()));
             }
             if !touched.contains(&actor.id) {
                 touched.push(actor.id.clone());
@@ -52,6 +58,18 @@ impl SimEngine {
             self.send_command(&id, Command::StopActor);
         }
         self.ack_events(conn, &touched);
+        for (id, phase) in changed {
+            self.gateway_actor_phase(&id, &phase);
+        }
+    }
+
+    /// Tells the gateway that an actor runs, or is gone.
+    fn gateway_actor_phase(&mut self, id: &Id, phase: &ActorPhase) {
+        match phase {
+            ActorPhase::Running => self.gateway_actor_ready(id),
+            ActorPhase::Sleeping | ActorPhase::Stopped(_) => self.gateway_actor_gone(id),
+            _ => {}
+        }
     }
 
     /// Acknowledges the actors that passed the batch size, in one frame.

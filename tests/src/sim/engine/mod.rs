@@ -13,6 +13,7 @@
 mod actors;
 mod command_log;
 mod conn;
+pub mod gateway;
 mod handlers;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -28,6 +29,11 @@ use runner_core::{ConnId, Timestamp};
 pub use actors::{ActorPhase, Reaction, SimActor};
 pub use command_log::CommandLog;
 use conn::EngineConn;
+use gateway::Gateway;
+pub use gateway::{
+    ClientHttp, ClientId, ClientRequest, ClientSocket, Dispatch, GatewayConfig, GatewayLog,
+    HttpOutcome, SocketState,
+};
 
 use super::kv_store::KvStore;
 use super::rng::SimRng;
@@ -63,6 +69,8 @@ pub struct SimEngineConfig {
     pub answer_kv: bool,
     /// Answer `ToServerInit` (`false`: a hung engine that never does).
     pub answer_init: bool,
+    /// The gateway's timeouts and limits.
+    pub gateway: GatewayConfig,
 }
 
 impl Default for SimEngineConfig {
@@ -81,6 +89,7 @@ impl Default for SimEngineConfig {
             auto_lost: true,
             answer_kv: true,
             answer_init: true,
+            gateway: GatewayConfig::default(),
         }
     }
 }
@@ -173,12 +182,17 @@ pub struct SimEngine {
     ray: u64,
     transmits: VecDeque<EngineTransmit>,
     log: EngineLog,
+    gateway: Gateway,
 }
 
 impl SimEngine {
     /// An engine with no runner and no actor yet.
     pub fn new(config: SimEngineConfig, rng: SimRng) -> Self {
+        // The gateway draws from its own stream, so tunnel traffic does not
+        // shift the ping jitter.
+        let gateway = Gateway::new(SimRng::derive(rng.clone().next_u64(), 0x6a7e));
         SimEngine {
+            gateway,
             config,
             rng,
             now: Timestamp::ZERO,
@@ -274,7 +288,12 @@ impl SimEngine {
     /// When [`handle_timeout`](Self::handle_timeout) is due.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let conns = self.conns.values().map(EngineConn::deadline).min();
-        conns.into_iter().chain(self.lost_deadline()).min()
+        let gateway = self.gateway_deadline();
+        conns
+            .into_iter()
+            .chain(self.lost_deadline())
+            .chain(gateway)
+            .min()
     }
 
     /// Runs the init watchdogs, pings and the runner-lost check.
@@ -284,6 +303,7 @@ impl SimEngine {
         if self.lost_deadline().is_some_and(|at| at <= self.now) {
             self.declare_lost(now);
         }
+        self.run_gateway_timers();
     }
 
     // ----- what a test can make the engine do ----------------------------
@@ -375,6 +395,7 @@ impl SimEngine {
             self.forget_conn(*conn);
         }
         self.transmits.clear();
+        self.reset_gateway();
         dropped
     }
 
@@ -394,11 +415,16 @@ impl SimEngine {
         };
         runner.expired = true;
         let id = runner.id.clone();
+        let mut lost = Vec::new();
         for actor in self.actors.values_mut() {
             if actor.runner_id.as_ref() == Some(&id) {
                 actor.phase = ActorPhase::Lost;
                 actor.runner_id = None;
+                lost.push(actor.id.clone());
             }
+        }
+        for actor in &lost {
+            self.gateway_actor_gone(actor);
         }
         self.commands.clear_runner(&id);
         self.disconnected_since = None;
@@ -461,7 +487,7 @@ impl SimEngine {
         };
         let start = Command::StartActor(CommandStartActor {
             config: actor.config.clone(),
-            hibernating_requests: vec![],
+            hibernating_requests: self.hibernating_list(id),
         });
         self.send_command(id, start);
     }
@@ -476,13 +502,7 @@ impl SimEngine {
             return;
         };
         let wrapper = self.commands.insert(&runner, id, actor.generation, command);
-        let live = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.runner_id() == Some(&runner))
-            .map(|(id, _)| *id)
-            .next_back();
-        if let Some(conn) = live {
+        if let Some(conn) = self.conn_of(&runner) {
             self.send(conn, ToClient::Commands(vec![wrapper]));
         }
     }
@@ -519,6 +539,12 @@ impl SimEngine {
         let still_ready = self.conns.values().any(|c| c.runner_id().is_some());
         if old.runner_id().is_some() && !still_ready {
             self.disconnected_since = Some(self.now);
+        }
+        if let Some(runner) = old.runner_id() {
+            if self.conn_of(runner).is_none() {
+                let runner = runner.clone();
+                self.gateway_runner_down(&runner);
+            }
         }
     }
 

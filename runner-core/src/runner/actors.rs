@@ -172,7 +172,12 @@ impl Runner {
         record.watchdog = Some(self.watchdogs.insert(deadline, watchdog));
         let actor = record.actor.clone();
         debug!(?actor, ?reason, "stopping actor");
-        self.events.push_back(Event::ActorStop { actor, reason });
+        self.events.push_back(Event::ActorStop {
+            actor: actor.clone(),
+            reason,
+        });
+        // What waited for its start can never be served now.
+        self.end_held_requests(&actor);
     }
 
     /// The generation is gone: report `Stopped`, remember it, start whatever

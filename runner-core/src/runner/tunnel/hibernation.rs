@@ -102,13 +102,11 @@ impl Runner {
         entry.next_out = socket.next_sent_index;
         // Acknowledge what was persisted: otherwise the gateway keeps
         // replaying it and times the socket out 30 s after the original send.
-        let index = self.next_index(socket.key);
         let ack = ToServerWebSocketMessageAck {
             index: socket.last_received_index,
         };
-        self.send_tunnel_system(
+        self.send_on_entry_system(
             socket.key,
-            index,
             ToServerTunnelMessageKind::WebSocketMessageAck(ack),
         );
         true

@@ -146,9 +146,6 @@ impl Runner {
 
     fn respond_inner(&mut self, key: RequestKey, response: HttpResponse) -> Result<(), CallError> {
         self.http_entry(key, "respond")?;
-        let entry = self
-            .remove_entry(key)
-            .ok_or(CallError::RequestNotFound(key))?;
         let limit = self.config.limits.max_tunnel_payload;
         let response = if response.body.len() > limit {
             warn!(%key, size = response.body.len(), limit, "response body over the tunnel limit: sending 500 instead");
@@ -161,22 +158,15 @@ impl Runner {
         } else {
             response
         };
-        self.try_send_response(key, entry.next_out, response)
+        self.finish_entry(key, response_start(response))
     }
 
     /// Gives a request up: the gateway retries it (or fails it for the client).
     pub fn abort_request(&mut self, now: Timestamp, key: RequestKey) -> Result<(), CallError> {
         self.advance(now);
-        let outcome = self.http_entry(key, "abort_request").and_then(|()| {
-            let entry = self
-                .remove_entry(key)
-                .ok_or(CallError::RequestNotFound(key))?;
-            self.send_tunnel(
-                key,
-                entry.next_out,
-                ToServerTunnelMessageKind::ResponseAbort,
-            )
-        });
+        let outcome = self
+            .http_entry(key, "abort_request")
+            .and_then(|()| self.finish_entry(key, ToServerTunnelMessageKind::ResponseAbort));
         self.flush();
         outcome
     }
@@ -196,36 +186,30 @@ impl Runner {
     }
 
     fn send_response(&mut self, key: RequestKey, index: u16, response: HttpResponse) {
-        if let Err(e) = self.try_send_response(key, index, response) {
-            warn!(%key, error = %e, "runner response dropped");
-        }
+        self.send_tunnel_system(key, index, response_start(response));
     }
+}
 
-    fn try_send_response(
-        &mut self,
-        key: RequestKey,
-        index: u16,
-        response: HttpResponse,
-    ) -> Result<(), CallError> {
-        let HttpResponse {
-            status,
-            mut headers,
-            body,
-        } = response;
-        let status = if (100..=999).contains(&status) {
-            status
-        } else {
-            500
-        };
-        if !body.is_empty() && headers.get("content-length").is_none() {
-            headers.insert("content-length", body.len().to_string());
-        }
-        let start = ToServerResponseStart {
-            status,
-            headers: BareMap(headers.0),
-            body: (!body.is_empty()).then_some(body),
-            stream: false,
-        };
-        self.send_tunnel(key, index, ToServerTunnelMessageKind::ResponseStart(start))
+/// The one message a response goes out as: the whole body, its length, and
+/// a status the gateway accepts (an impossible one becomes 500).
+fn response_start(response: HttpResponse) -> ToServerTunnelMessageKind {
+    let HttpResponse {
+        status,
+        mut headers,
+        body,
+    } = response;
+    let status = if (100..=999).contains(&status) {
+        status
+    } else {
+        500
+    };
+    if !body.is_empty() && headers.get("content-length").is_none() {
+        headers.insert("content-length", body.len().to_string());
     }
+    ToServerTunnelMessageKind::ResponseStart(ToServerResponseStart {
+        status,
+        headers: BareMap(headers.0),
+        body: (!body.is_empty()).then_some(body),
+        stream: false,
+    })
 }

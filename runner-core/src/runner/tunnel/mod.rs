@@ -60,6 +60,14 @@ pub(super) struct Entry {
     kind: EntryKind,
 }
 
+impl Entry {
+    /// Whether the user was told of it: everything delivered, and sockets
+    /// restored (reported by `restore_websockets`) even while still held.
+    fn known_to_user(&self) -> bool {
+        !self.held || matches!(self.kind, EntryKind::WsOpen { .. })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EntryKind {
     /// HTTP request not answered yet; `streaming` while body chunks may follow.
@@ -162,6 +170,14 @@ fn payload_len(kind: &ToClientTunnelMessageKind) -> usize {
     }
 }
 
+/// Whether a gateway message ends its request.
+fn ends_request(kind: &ToClientTunnelMessageKind) -> bool {
+    matches!(
+        kind,
+        ToClientTunnelMessageKind::RequestAbort | ToClientTunnelMessageKind::WebSocketClose(_)
+    )
+}
+
 /// Payload bytes of a runner message, for the outbound buffer's byte bound.
 fn outbound_len(kind: &ToServerTunnelMessageKind) -> usize {
     match kind {
@@ -191,9 +207,50 @@ impl Runner {
             ToClientTunnelMessageKind::WebSocketOpen(_) => self.admit_websocket(key, msg),
             _ => match self.tunnel.entries.get(&key) {
                 None => debug!(%key, "tunnel message for no known request"),
+                Some(entry) if entry.held && ends_request(&msg.message_kind) => {
+                    self.end_held_by_gateway(key, msg.message_kind)
+                }
                 Some(entry) if entry.held => self.hold(key, msg),
                 Some(_) => self.deliver(key, msg),
             },
+        }
+    }
+
+    /// The gateway ended a request still held for its starting actor: it is
+    /// over now (nothing waits in the inbox for it any more); the user hears
+    /// of it only if they knew of it (a restored socket).
+    fn end_held_by_gateway(&mut self, key: RequestKey, kind: ToClientTunnelMessageKind) {
+        let Some(entry) = self.remove_entry(key) else {
+            return;
+        };
+        self.purge_inbox(&entry.owner, key);
+        if let (true, ToClientTunnelMessageKind::WebSocketClose(close)) =
+            (entry.known_to_user(), kind)
+        {
+            self.events.push_back(Event::WebSocketClosed {
+                key,
+                code: close.code,
+                reason: close.reason,
+            });
+        }
+    }
+
+    /// Drops what waits in `owner`'s inbox for `key`.
+    fn purge_inbox(&mut self, owner: &ActorRef, key: RequestKey) {
+        let Some(record) = self.record(owner) else {
+            return;
+        };
+        let inbox = &mut record.tunnel;
+        let before = inbox.inbox.len();
+        inbox
+            .inbox
+            .retain(|m| RequestKey::new(m.message_id.gateway_id, m.message_id.request_id) != key);
+        if inbox.inbox.len() != before {
+            inbox.inbox_bytes = inbox
+                .inbox
+                .iter()
+                .map(|m| payload_len(&m.message_kind))
+                .sum();
         }
     }
 
@@ -229,6 +286,7 @@ impl Runner {
         let inbox = &mut record.tunnel;
         if inbox.inbox.len() >= limits.0 || inbox.inbox_bytes + len > limits.1 {
             warn!(%key, actor = ?owner, "inbox of a starting actor is full; giving the request up");
+            self.purge_inbox(&owner, key);
             return self.give_up(key, reasons::TOO_MANY_REQUESTS);
         }
         inbox.inbox_bytes += len;
@@ -298,7 +356,7 @@ impl Runner {
     /// Tells the gateway and the user (if they were told about the entry)
     /// that it is over, each as `cause` requires.
     fn end_entry(&mut self, key: RequestKey, entry: Entry, cause: EndCause) {
-        let known_to_user = !entry.held;
+        let known_to_user = entry.known_to_user();
         let notify_gateway = !matches!(cause, EndCause::ConnectionGone);
         match (entry.kind, cause) {
             (EntryKind::Http { .. }, _) => {
@@ -357,13 +415,32 @@ impl Runner {
         self.send_tunnel_system(key, index, ToServerTunnelMessageKind::WebSocketClose(close));
     }
 
+    /// Whether `kind` can go out now: sent while connected, else buffered
+    /// if the buffer has room.
+    fn room_for(&self, kind: &ToServerTunnelMessageKind) -> Result<(), CallError> {
+        let limits = &self.config.limits;
+        let t = &self.tunnel;
+        if self.is_ready()
+            || (t.buffer.len() < limits.max_buffered_messages
+                && t.buffer_bytes + outbound_len(kind) <= limits.max_buffered_bytes)
+        {
+            return Ok(());
+        }
+        Err(CallError::TunnelBufferFull {
+            messages: t.buffer.len(),
+            bytes: t.buffer_bytes,
+        })
+    }
+
     /// Sends (or, while disconnected, buffers) a message the user asked for.
+    /// A refusal (buffer full) changes nothing.
     fn send_tunnel(
         &mut self,
         key: RequestKey,
         index: MessageIndex,
         kind: ToServerTunnelMessageKind,
     ) -> Result<(), CallError> {
+        self.room_for(&kind)?;
         let message_id = MessageId {
             gateway_id: key.gateway_id,
             request_id: key.request_id,
@@ -377,20 +454,44 @@ impl Runner {
             self.send(&ToServer::TunnelMessage(msg));
             return Ok(());
         }
-        let len = outbound_len(&msg.message_kind);
-        let limits = &self.config.limits;
-        let t = &mut self.tunnel;
-        if t.buffer.len() >= limits.max_buffered_messages
-            || t.buffer_bytes + len > limits.max_buffered_bytes
-        {
-            return Err(CallError::TunnelBufferFull {
-                messages: t.buffer.len(),
-                bytes: t.buffer_bytes,
-            });
-        }
-        t.buffer_bytes += len;
-        t.buffer.push_back(msg);
+        self.tunnel.buffer_bytes += outbound_len(&msg.message_kind);
+        self.tunnel.buffer.push_back(msg);
         Ok(())
+    }
+
+    /// Sends the next message of a live entry; its index is taken only if
+    /// the message goes out (or into the buffer), so indices stay
+    /// consecutive whatever is refused.
+    fn send_on_entry(
+        &mut self,
+        key: RequestKey,
+        kind: ToServerTunnelMessageKind,
+    ) -> Result<(), CallError> {
+        let index = self
+            .tunnel
+            .entries
+            .get(&key)
+            .ok_or(CallError::RequestNotFound(key))?
+            .next_out;
+        self.send_tunnel(key, index, kind)?;
+        if let Some(entry) = self.tunnel.entries.get_mut(&key) {
+            entry.next_out = index.wrapping_add(1);
+        }
+        Ok(())
+    }
+
+    /// Ends an entry with a final message from the user: refused (and the
+    /// entry kept) if the message cannot go out.
+    fn finish_entry(
+        &mut self,
+        key: RequestKey,
+        kind: ToServerTunnelMessageKind,
+    ) -> Result<(), CallError> {
+        self.room_for(&kind)?;
+        let entry = self
+            .remove_entry(key)
+            .ok_or(CallError::RequestNotFound(key))?;
+        self.send_tunnel(key, entry.next_out, kind)
     }
 
     /// Like `send_tunnel`, for messages the runner itself decided on.
@@ -405,15 +506,29 @@ impl Runner {
         }
     }
 
-    /// Takes the next outbound index of an entry.
-    fn next_index(&mut self, key: RequestKey) -> MessageIndex {
-        match self.tunnel.entries.get_mut(&key) {
-            Some(entry) => {
-                let index = entry.next_out;
-                entry.next_out = index.wrapping_add(1);
-                index
+    /// Like `send_on_entry`, for messages the runner itself decided on.
+    fn send_on_entry_system(&mut self, key: RequestKey, kind: ToServerTunnelMessageKind) {
+        if let Err(e) = self.send_on_entry(key, kind) {
+            warn!(%key, error = %e, "runner tunnel message dropped");
+        }
+    }
+
+    /// A start failed or timed out: the requests held for it are refused
+    /// now rather than when its stop completes.
+    pub(super) fn end_held_requests(&mut self, actor: &ActorRef) {
+        let Some(record) = self.record(actor) else {
+            return;
+        };
+        record.tunnel.inbox.clear();
+        record.tunnel.inbox_bytes = 0;
+        let mut keys: Vec<RequestKey> = record.tunnel.requests.iter().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            if self.tunnel.entries.get(&key).is_some_and(|e| e.held) {
+                if let Some(entry) = self.remove_entry(key) {
+                    self.end_entry(key, entry, EndCause::ActorStopped);
+                }
             }
-            None => 0,
         }
     }
 

@@ -64,9 +64,8 @@ impl Runner {
                     *last_in = open_index;
                 }
                 let can_hibernate = *hibernatable;
-                let index = self.next_index(key);
                 let open = ToServerWebSocketOpen { can_hibernate };
-                self.send_tunnel_system(key, index, ToServerTunnelMessageKind::WebSocketOpen(open));
+                self.send_on_entry_system(key, ToServerTunnelMessageKind::WebSocketOpen(open));
                 true
             }
             EntryKind::Http { .. } | EntryKind::WsHibernating => {
@@ -148,7 +147,7 @@ impl Runner {
         let Some(entry) = self.remove_entry(key) else {
             return;
         };
-        if !entry.held
+        if entry.known_to_user()
             && matches!(
                 entry.kind,
                 EntryKind::WsOpening { .. } | EntryKind::WsOpen { .. }
@@ -182,9 +181,8 @@ impl Runner {
         else {
             return Err(self.wrong_state(key, "websocket_accept"));
         };
-        let index = self.next_index(key);
         let open = ToServerWebSocketOpen { can_hibernate };
-        self.send_tunnel(key, index, ToServerTunnelMessageKind::WebSocketOpen(open))?;
+        self.send_on_entry(key, ToServerTunnelMessageKind::WebSocketOpen(open))?;
         if let Some(entry) = self.tunnel.entries.get_mut(&key) {
             entry.kind = EntryKind::WsOpen {
                 hibernatable: can_hibernate,
@@ -239,10 +237,8 @@ impl Runner {
                 limit,
             });
         }
-        let index = self.next_index(key);
-        self.send_tunnel(
+        self.send_on_entry(
             key,
-            index,
             ToServerTunnelMessageKind::WebSocketMessage(WebSocketMessage { data, binary }),
         )
     }
@@ -272,19 +268,12 @@ impl Runner {
         if let Some(code) = code.filter(|c| !valid_close_code(*c)) {
             return Err(CallError::InvalidCloseCode(code));
         }
-        let entry = self
-            .remove_entry(key)
-            .ok_or(CallError::RequestNotFound(key))?;
         let close = ToServerWebSocketClose {
             code,
             reason: reason.map(close_reason),
             hibernate: false,
         };
-        self.send_tunnel(
-            key,
-            entry.next_out,
-            ToServerTunnelMessageKind::WebSocketClose(close),
-        )
+        self.finish_entry(key, ToServerTunnelMessageKind::WebSocketClose(close))
     }
 
     /// Acknowledges gateway messages up to `index` of a hibernatable socket,
@@ -302,13 +291,8 @@ impl Runner {
             Ok(EntryKind::WsOpen {
                 hibernatable: true, ..
             }) => {
-                let next = self.next_index(key);
                 let ack = ToServerWebSocketMessageAck { index };
-                self.send_tunnel(
-                    key,
-                    next,
-                    ToServerTunnelMessageKind::WebSocketMessageAck(ack),
-                )
+                self.send_on_entry(key, ToServerTunnelMessageKind::WebSocketMessageAck(ack))
             }
             Ok(_) => Err(self.wrong_state(key, "websocket_ack")),
             Err(e) => Err(e),

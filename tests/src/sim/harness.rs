@@ -423,7 +423,7 @@ impl Sim {
                 Packet::Frame(b) => decode_to_client(self.version, b).ok(),
                 _ => None,
             };
-            inv.before_delivery(now, conn, &packet, decoded);
+            inv.before_delivery(now, conn, &packet, decoded, &self.runner);
         }
         match packet {
             Packet::Open => self.runner.handle_connected(now, conn),

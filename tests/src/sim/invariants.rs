@@ -302,6 +302,7 @@ impl Invariants {
         conn: ConnId,
         packet: &Packet,
         decoded: Option<ToClient>,
+        runner: &Runner,
     ) {
         self.now = now;
         self.input_seq += 1;
@@ -317,7 +318,7 @@ impl Invariants {
         }
         let processed = matches!(self.phase, ConnPhase::Open | ConnPhase::Ready);
         if let Some(msg) = decoded.as_ref().filter(|_| self.phase == ConnPhase::Ready) {
-            self.tunnel.on_delivery(msg);
+            self.tunnel.on_delivery(msg, runner);
         }
         match decoded {
             Some(ToClient::Ping(p)) if processed => self.ping_to_answer = Some(p.ts),

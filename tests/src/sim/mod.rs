@@ -30,6 +30,7 @@ pub mod scenario;
 pub mod seed;
 pub mod transcript;
 pub mod tunnel_check;
+pub mod tunnel_ops;
 pub mod tunnel_scenario;
 pub mod tunnel_user;
 pub mod user;

@@ -109,6 +109,12 @@ struct Track {
     /// An instance the user held was superseded by a repeated start: one
     /// `HttpRequestAborted` for it is due.
     superseded: bool,
+    /// A hibernatable socket whose actor is away: the gateway keeps it, the
+    /// runner does not, until a start lists it and the user restores it.
+    suspended: bool,
+    /// Ended during the current input: the input's events (drained after
+    /// its transmits) may still introduce it to the user.
+    ended_now: bool,
 }
 
 impl Track {
@@ -124,6 +130,8 @@ impl Track {
             user: UserView::Unknown,
             body_finished: true,
             superseded: false,
+            suspended: false,
+            ended_now: false,
         }
     }
 
@@ -131,7 +139,13 @@ impl Track {
         if self.open {
             self.open = false;
             self.ended_by = by;
+            self.ended_now = true;
         }
+    }
+
+    /// Whether the user may be told of it now.
+    fn introducible(&self, kind: Kind) -> bool {
+        self.kind == kind && self.user == UserView::Unknown && (self.open || self.ended_now)
     }
 }
 
@@ -177,21 +191,23 @@ impl TunnelCheck {
         self.stats
     }
 
-    /// Keys whose instance is still open (by the definition above).
+    /// Keys whose instance is still open (by the definition above) and not
+    /// suspended in hibernation.
     pub fn open_instances(&self) -> Vec<RequestKey> {
         self.keys
             .iter()
-            .filter(|(_, t)| t.open)
+            .filter(|(_, t)| t.open && !t.suspended)
             .map(|(k, _)| *k)
             .collect()
     }
 
     // ----- what the runner processes -------------------------------------
 
-    /// The runner processes `msg` on its ready connection.
-    pub fn on_delivery(&mut self, msg: &ToClient) {
+    /// The runner (in the state `runner` shows, just before) processes `msg`
+    /// on its ready connection.
+    pub fn on_delivery(&mut self, msg: &ToClient, runner: &Runner) {
         match msg {
-            ToClient::TunnelMessage(m) => self.on_gateway_message(m),
+            ToClient::TunnelMessage(m) => self.on_gateway_message(m, runner),
             ToClient::Commands(commands) => {
                 for c in commands {
                     if let runner_core::protocol::Command::StartActor(start) = &c.inner {
@@ -205,7 +221,7 @@ impl TunnelCheck {
         }
     }
 
-    fn on_gateway_message(&mut self, m: &ToClientTunnelMessage) {
+    fn on_gateway_message(&mut self, m: &ToClientTunnelMessage, runner: &Runner) {
         let key = RequestKey::new(m.message_id.gateway_id, m.message_id.request_id);
         self.touched.insert(key);
         match &m.message_kind {
@@ -218,7 +234,11 @@ impl TunnelCheck {
                 self.keys.insert(key, track);
             }
             ToClientTunnelMessageKind::WebSocketOpen(_) => match self.keys.get_mut(&key) {
-                Some(t) if t.kind == Kind::Ws && t.open => t.opens_owed += 1,
+                // A repeated open for a socket the runner has (live, or
+                // listed by a start); without one it starts a new socket.
+                Some(t) if t.kind == Kind::Ws && t.open && runner.request_is_open(key) => {
+                    t.opens_owed += 1
+                }
                 _ => {
                     self.stats.sockets += 1;
                     let mut track = Track::new(Kind::Ws);
@@ -244,6 +264,8 @@ impl TunnelCheck {
         track.open = true;
         track.resync = true;
         track.opened_on_wire = true;
+        // Until restored, the socket may stay hibernated (a failed start).
+        track.suspended = true;
         if matches!(track.user, UserView::Hibernated | UserView::Ended) {
             track.user = UserView::Unknown;
         }
@@ -291,8 +313,7 @@ impl TunnelCheck {
     pub fn on_event(&mut self, event: &Event) {
         match event {
             Event::HttpRequest(r) => self.user_step(r.key, "HttpRequest", |t| {
-                (t.kind == Kind::Http && t.user == UserView::Unknown && t.open)
-                    .then_some(UserView::Known)
+                t.introducible(Kind::Http).then_some(UserView::Known)
             }),
             Event::HttpRequestChunk { key, finish, .. } => {
                 self.user_step(*key, "HttpRequestChunk", |t| {
@@ -304,8 +325,7 @@ impl TunnelCheck {
             }
             Event::HttpRequestAborted { key } => self.on_aborted(*key),
             Event::WebSocketOpen(o) => self.user_step(o.key, "WebSocketOpen", |t| {
-                (t.kind == Kind::Ws && t.user == UserView::Unknown && t.open)
-                    .then_some(UserView::Offered)
+                t.introducible(Kind::Ws).then_some(UserView::Offered)
             }),
             Event::WebSocketMessage { key, .. } => self.user_step(*key, "WebSocketMessage", |t| {
                 matches!(t.user, UserView::Open { .. }).then_some(t.user)
@@ -318,7 +338,10 @@ impl TunnelCheck {
                 self.user_step(*key, "WebSocketHibernated", |t| {
                     (t.user == UserView::Open { hibernatable: true })
                         .then_some(UserView::Hibernated)
-                })
+                });
+                if let Some(t) = self.keys.get_mut(key) {
+                    t.suspended = true;
+                }
             }
             Event::ShutdownComplete { .. } => {
                 for (key, t) in self.keys.iter_mut() {
@@ -385,6 +408,9 @@ impl TunnelCheck {
                 matches!(t.user, UserView::Unknown | UserView::Hibernated)
                     .then_some(UserView::Open { hibernatable: true })
             });
+            if let Some(t) = self.keys.get_mut(key) {
+                t.suspended = false;
+            }
         }
     }
 
@@ -394,9 +420,10 @@ impl TunnelCheck {
     /// open in the runner, what ended is not, and the bounds hold.
     pub fn after_drain(&mut self, runner: &Runner) {
         for key in std::mem::take(&mut self.touched) {
-            let Some(t) = self.keys.get(&key) else {
+            let Some(t) = self.keys.get_mut(&key) else {
                 continue;
             };
+            t.ended_now = false;
             let held = runner.request_is_open(key);
             match t.user {
                 UserView::Known | UserView::Offered | UserView::Open { .. } => assert!(

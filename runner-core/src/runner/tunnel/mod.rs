@@ -47,6 +47,8 @@ pub(super) struct Tunnel {
     /// Outbound messages held while disconnected.
     buffer: VecDeque<ToServerTunnelMessage>,
     buffer_bytes: usize,
+    /// Runner-decided messages dropped because the buffer was full.
+    dropped: u64,
 }
 
 /// One request or socket.
@@ -132,6 +134,7 @@ impl Tunnel {
             hasher,
             buffer: VecDeque::new(),
             buffer_bytes: 0,
+            dropped: 0,
         }
     }
 
@@ -371,7 +374,11 @@ impl Runner {
                     self.events.push_back(Event::HttpRequestAborted { key });
                 }
             }
-            (EntryKind::WsHibernating, _) => {}
+            // Still hibernated at the gateway: the next start lists it again.
+            (EntryKind::WsHibernating, EndCause::ActorStopped | EndCause::ConnectionGone) => {}
+            (EntryKind::WsHibernating, EndCause::Refused(reason)) => {
+                self.send_close(key, entry.next_out, 1011, reason);
+            }
             // The gateway keeps a hibernatable client connection while the
             // actor is away; the user keeps what they persisted.
             (
@@ -502,6 +509,7 @@ impl Runner {
         kind: ToServerTunnelMessageKind,
     ) {
         if let Err(e) = self.send_tunnel(key, index, kind) {
+            self.tunnel.dropped += 1;
             warn!(%key, error = %e, "runner tunnel message dropped");
         }
     }
@@ -509,6 +517,7 @@ impl Runner {
     /// Like `send_on_entry`, for messages the runner itself decided on.
     fn send_on_entry_system(&mut self, key: RequestKey, kind: ToServerTunnelMessageKind) {
         if let Err(e) = self.send_on_entry(key, kind) {
+            self.tunnel.dropped += 1;
             warn!(%key, error = %e, "runner tunnel message dropped");
         }
     }
@@ -602,5 +611,12 @@ impl Runner {
     /// Number of tunnel messages waiting for a connection.
     pub fn buffered_tunnel_messages(&self) -> usize {
         self.tunnel.buffered()
+    }
+
+    /// Aborts and closes the runner decided on itself but dropped because
+    /// the outbound buffer was full while disconnected (the gateway times
+    /// those requests out instead).
+    pub fn dropped_tunnel_messages(&self) -> u64 {
+        self.tunnel.dropped
     }
 }

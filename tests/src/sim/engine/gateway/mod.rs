@@ -228,6 +228,22 @@ impl SimEngine {
         self.gateway.sockets.get(&id)
     }
 
+    /// Every HTTP client, in id order.
+    pub fn http_clients(&self) -> Vec<ClientId> {
+        self.gateway.http.keys().copied().collect()
+    }
+
+    /// Every WebSocket client, in id order.
+    pub fn socket_clients(&self) -> Vec<ClientId> {
+        self.gateway.sockets.keys().copied().collect()
+    }
+
+    /// The socket client whose request id is `key`.
+    pub fn socket_by_key(&self, key: RequestKey) -> Option<&ClientSocket> {
+        let client = self.gateway.flights.get(&key)?.client;
+        self.gateway.sockets.get(&client)
+    }
+
     /// Unacknowledged messages the gateway keeps for a hibernatable socket.
     pub fn pending_messages(&self, key: RequestKey) -> Vec<u16> {
         match self.gateway.flights.get(&key).map(|f| &f.kind) {

@@ -190,8 +190,8 @@ impl SimEngine {
         }
     }
 
-    /// The gateway sends the socket's open again (a retransmit), with index
-    /// 0 if `reset_index`, else with the next index.
+    /// The gateway sends the open of a live (opening or open) socket again
+    /// (a retransmit), with index 0 if `reset_index`, else the next index.
     pub fn ws_reopen(&mut self, now: Timestamp, client: ClientId, reset_index: bool) {
         self.advance(now);
         let Some(socket) = self.gateway.sockets.get(&client) else {
@@ -201,6 +201,9 @@ impl SimEngine {
         else {
             return;
         };
+        if !self.ws(key).is_some_and(|w| w.is_live()) {
+            return;
+        }
         if reset_index {
             if let Some(flight) = self.gateway.flights.get_mut(&key) {
                 flight.next_index = 0;

@@ -140,9 +140,10 @@ pub struct Limits {
     /// Actors live at once; past it, a start command is answered with a stop
     /// (code `ERROR`) instead of being run.
     pub max_actors: usize,
-    /// Largest response body or WebSocket message sent through the tunnel.
-    /// The engine drops the *whole runner connection* past 20 MiB, so a
-    /// larger response is replaced by a 500 and a larger WebSocket message is
+    /// Largest payload of one runner → engine message: a response body, a
+    /// WebSocket message, or the keys and values of a KV request. The engine
+    /// drops the *whole runner connection* past 20 MiB, so a larger response
+    /// is replaced by a 500, and a larger WebSocket message or KV request is
     /// refused with [`CallError::PayloadTooLarge`](crate::CallError::PayloadTooLarge).
     pub max_tunnel_payload: usize,
     /// Largest streamed request body; past it the request is answered 413

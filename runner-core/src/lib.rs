@@ -18,6 +18,8 @@ mod deadline;
 pub mod driver;
 mod error;
 mod event_log;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod kv;
 mod output;
 pub mod protocol;

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod engine;
+pub mod fuzz_support;
 pub mod runner_process;
 
 pub mod sim;

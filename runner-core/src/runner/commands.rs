@@ -10,9 +10,13 @@
 use tracing::{debug, warn};
 
 use super::actors::{Phase, QueuedStart};
+use super::tunnel::reasons::TOO_MANY_REQUESTS;
 use super::Runner;
 use crate::output::StopReason;
-use crate::protocol::{ActorCheckpoint, Command, CommandStartActor, CommandWrapper};
+use crate::protocol::{
+    ActorCheckpoint, Command, CommandStartActor, CommandWrapper, MessageId, ToServer,
+    ToServerTunnelMessage, ToServerTunnelMessageKind, ToServerWebSocketClose,
+};
 
 /// What a start command means given what the runner holds for its actor.
 enum StartDisposition {
@@ -44,8 +48,14 @@ impl Runner {
                 warn!(actor = %cp.actor_id, "actor limit reached; refusing start");
                 self.report_never_started(cp, &StopReason::Capacity);
             }
-            StartDisposition::New => self.start_actor(cp, start),
-            StartDisposition::Newer => self.queue_start(cp, start),
+            StartDisposition::New => {
+                let start = self.limit_hibernating(&cp, start);
+                self.start_actor(cp, start)
+            }
+            StartDisposition::Newer => {
+                let start = self.limit_hibernating(&cp, start);
+                self.queue_start(cp, start)
+            }
         }
     }
 
@@ -73,6 +83,41 @@ impl Runner {
             }
             _ => StartDisposition::Newer,
         }
+    }
+
+    /// Keeps at most `max_requests_per_actor` of the hibernated sockets a
+    /// start lists (they count as the actor's open sockets); the rest are
+    /// closed at once (1011 `runner.too_many_requests`), as a new socket
+    /// past the limit would be.
+    fn limit_hibernating(
+        &mut self,
+        cp: &ActorCheckpoint,
+        mut start: CommandStartActor,
+    ) -> CommandStartActor {
+        let limit = self.config.limits.max_requests_per_actor;
+        if start.hibernating_requests.len() <= limit {
+            return start;
+        }
+        let excess = start.hibernating_requests.split_off(limit);
+        warn!(actor = %cp.actor_id, listed = limit + excess.len(), limit, "too many hibernated sockets; closing the rest");
+        for request in excess {
+            let close = ToServerWebSocketClose {
+                code: Some(1011),
+                reason: Some(TOO_MANY_REQUESTS.to_owned()),
+                hibernate: false,
+            };
+            let message_id = MessageId {
+                gateway_id: request.gateway_id,
+                request_id: request.request_id,
+                message_index: 0,
+            };
+            // Commands only arrive on a ready connection, so this is sent.
+            self.send(&ToServer::TunnelMessage(ToServerTunnelMessage {
+                message_id,
+                message_kind: ToServerTunnelMessageKind::WebSocketClose(close),
+            }));
+        }
+        start
     }
 
     /// The engine moved on to a newer generation: the live one is stopped

@@ -6,7 +6,7 @@ use super::Runner;
 use crate::error::CallError;
 use crate::kv::{KvError, KvRequestId};
 use crate::output::{ActorRef, Event};
-use crate::protocol::{KvRequestData, ToClientKvResponse, ToServer};
+use crate::protocol::{KvListQuery, KvRequestData, ToClientKvResponse, ToServer};
 use crate::Timestamp;
 
 impl Runner {
@@ -17,6 +17,12 @@ impl Runner {
     /// Requests made while disconnected wait (up to the KV timeout) and are
     /// sent after the next init; requests in flight when a connection drops
     /// are sent again, in their original order.
+    ///
+    /// Refused with [`CallError::PayloadTooLarge`] when its keys and values
+    /// add up to more than `limits.max_tunnel_payload` (a frame that large
+    /// would make the engine drop the connection, and the resend after the
+    /// reconnect would drop it again), and with
+    /// [`CallError::TooManyPendingKv`] past `limits.max_pending_kv`.
     pub fn kv(
         &mut self,
         now: Timestamp,
@@ -48,6 +54,11 @@ impl Runner {
                 needs: 7,
                 speaking: version.number(),
             });
+        }
+        let size = payload_len(&data);
+        let limit = self.config.limits.max_tunnel_payload;
+        if size > limit {
+            return Err(CallError::PayloadTooLarge { size, limit });
         }
         let limit = self.config.limits.max_pending_kv;
         if self.kv.len() >= limit {
@@ -101,5 +112,22 @@ impl Runner {
                 result: Err(error.clone()),
             });
         }
+    }
+}
+
+/// Bytes of keys and values in a request: what makes its frame large.
+fn payload_len(data: &KvRequestData) -> usize {
+    let sum = |items: &[bytes::Bytes]| items.iter().map(|b| b.len()).sum::<usize>();
+    match data {
+        KvRequestData::Get(get) => sum(&get.keys),
+        KvRequestData::List(list) => match &list.query {
+            KvListQuery::All => 0,
+            KvListQuery::Range(range) => range.start.len() + range.end.len(),
+            KvListQuery::Prefix(prefix) => prefix.key.len(),
+        },
+        KvRequestData::Put(put) => sum(&put.keys) + sum(&put.values),
+        KvRequestData::Delete(delete) => sum(&delete.keys),
+        KvRequestData::DeleteRange(range) => range.start.len() + range.end.len(),
+        KvRequestData::Drop => 0,
     }
 }

@@ -1,0 +1,84 @@
+//! Fuzz target bodies (feature `fuzzing`).
+//!
+//! Each function here is the whole body of one cargo-fuzz target in `fuzz/`:
+//! it takes the fuzzer's bytes, never reads a clock or draws randomness, and
+//! panics exactly when it finds a bug. The same functions are run by an
+//! ordinary test (`tests/tests/fuzz_bodies.rs`) over the committed corpora
+//! and a short proptest, so CI exercises them on stable without a fuzzer.
+//!
+//! They live in `runner-core` behind a feature, rather than in the `tests`
+//! crate, so that the fuzz crate builds only `runner-core` and `arbitrary`
+//! with sanitizer instrumentation — not tokio, reqwest and the engine
+//! harness that the `tests` crate pulls in.
+//!
+//! | target | input | checks |
+//! |---|---|---|
+//! | [`decode_to_client`] | version byte + one frame | no panic; a decoded message re-encodes and decodes to itself; encoding is canonical |
+//! | [`decode_to_server`] | version byte + one frame | the same for runner → engine messages (and the serverless init) |
+//! | [`core`] | a script of inputs | the invariants of [`core`](mod@core) after every step |
+
+mod core;
+mod script;
+
+use crate::protocol::{
+    decode_to_client as decode_client, decode_to_server as decode_server,
+    decode_to_serverless_server, encode_to_client, encode_to_server, encode_to_serverless_server,
+    ProtocolVersion,
+};
+
+pub use self::core::{core, core_seed};
+
+/// The protocol version selected by an input's first byte, and the rest.
+fn split_version(data: &[u8]) -> Option<(ProtocolVersion, &[u8])> {
+    let (first, frame) = data.split_first()?;
+    let version = ProtocolVersion::ALL[usize::from(*first) % ProtocolVersion::ALL.len()];
+    Some((version, frame))
+}
+
+/// Decodes an engine → runner frame (first byte: version); when it decodes,
+/// encoding it gives bytes that decode to the same message and re-encode to
+/// the same bytes.
+pub fn decode_to_client(data: &[u8]) {
+    let Some((version, frame)) = split_version(data) else {
+        return;
+    };
+    let Ok(msg) = decode_client(version, frame) else {
+        return;
+    };
+    let bytes = encode_to_client(version, &msg)
+        .unwrap_or_else(|e| panic!("decoded {msg:?} but cannot encode it for {version}: {e}"));
+    let again = decode_client(version, &bytes)
+        .unwrap_or_else(|e| panic!("re-encoded {msg:?} does not decode for {version}: {e}"));
+    assert_eq!(again, msg, "{version}: decode(encode(m)) != m");
+    let canonical = encode_to_client(version, &again).expect("encodes once, encodes twice");
+    assert_eq!(canonical, bytes, "{version}: encoding is not canonical");
+    assert!(bytes.len() <= frame.len(), "re-encoding grew the message");
+}
+
+/// Decodes a runner → engine frame (first byte: version; versions cycle
+/// through v5, v6, v7 and then the serverless stream's init) and checks the
+/// round trip as [`decode_to_client`] does.
+pub fn decode_to_server(data: &[u8]) {
+    let Some((first, frame)) = data.split_first() else {
+        return;
+    };
+    if first % 4 == 3 {
+        if let Ok(msg) = decode_to_serverless_server(frame) {
+            let bytes = encode_to_serverless_server(&msg);
+            assert_eq!(decode_to_serverless_server(&bytes).ok(), Some(msg));
+        }
+        return;
+    }
+    let version = ProtocolVersion::ALL[usize::from(first % 4)];
+    let Ok(msg) = decode_server(version, frame) else {
+        return;
+    };
+    let bytes = encode_to_server(version, &msg)
+        .unwrap_or_else(|e| panic!("decoded {msg:?} but cannot encode it for {version}: {e}"));
+    let again = decode_server(version, &bytes)
+        .unwrap_or_else(|e| panic!("re-encoded {msg:?} does not decode for {version}: {e}"));
+    assert_eq!(again, msg, "{version}: decode(encode(m)) != m");
+    let canonical = encode_to_server(version, &again).expect("encodes once, encodes twice");
+    assert_eq!(canonical, bytes, "{version}: encoding is not canonical");
+    assert!(bytes.len() <= frame.len(), "re-encoding grew the message");
+}

@@ -1,0 +1,195 @@
+//! The fuzz targets' bodies (`runner_core::fuzzing`, run by cargo-fuzz in
+//! `fuzz/`) as ordinary tests, so CI exercises them on stable without a
+//! fuzzer: every body over its committed corpus (`fuzz/corpus/<target>/`),
+//! then over random inputs from proptest.
+//!
+//! The committed corpora are the golden vectors (`tests/vectors/v*.json`):
+//! `seed-*` files, which [`seeds_are_the_golden_vectors`] keeps in step with
+//! the vector files. Regenerate them after changing the vectors with
+//! `FUZZ_WRITE_SEEDS=1 cargo test -p tests --test fuzz_bodies`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use runner_core::fuzzing;
+use runner_core::protocol::{
+    encode_to_client, encode_to_server, Id, ProtocolMetadata, ProtocolVersion, ToClient,
+    ToClientInit,
+};
+use serde_json::Value;
+use tests::strategies::{versioned_to_client, versioned_to_server};
+use tests::ts_json::hex_decode;
+
+type Body = fn(&[u8]);
+
+const TARGETS: [(&str, Body); 3] = [
+    ("decode_to_client", fuzzing::decode_to_client),
+    ("decode_to_server", fuzzing::decode_to_server),
+    ("core", fuzzing::core),
+];
+
+fn corpus_dir(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target)
+}
+
+fn version_index(version: ProtocolVersion) -> u8 {
+    let index = ProtocolVersion::ALL.iter().position(|v| *v == version);
+    u8::try_from(index.expect("a supported version")).expect("three versions")
+}
+
+/// `ToClientInit` for `version`, as the engine sends it.
+fn init_frame(version: ProtocolVersion) -> Vec<u8> {
+    let init = ToClient::Init(ToClientInit {
+        runner_id: Id::from("r0"),
+        metadata: ProtocolMetadata {
+            runner_lost_threshold: 15_000,
+            actor_stop_threshold: (version >= ProtocolVersion::V6).then_some(30_000),
+            serverless_drain_grace_period: None,
+        },
+    });
+    encode_to_client(version, &init).expect("init encodes")
+}
+
+/// Every seed file, by target and file name, built from the vector files.
+/// Vectors stored as generated parts (the multi-MiB bodies) are left out:
+/// seeds stay small.
+fn seeds() -> BTreeMap<(&'static str, String), Vec<u8>> {
+    let mut seeds = BTreeMap::new();
+    for version in ProtocolVersion::ALL {
+        let number = version.number();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("vectors/v{number}.json"));
+        let text = std::fs::read_to_string(&path).expect("vector file");
+        let file: Value = serde_json::from_str(&text).expect("vector JSON");
+        let index = version_index(version);
+        for vector in file["vectors"].as_array().expect("vectors") {
+            let Some(hex) = vector["hex"].as_str() else {
+                continue;
+            };
+            let bytes = hex_decode(hex);
+            let name = vector["name"].as_str().expect("name");
+            let file_name = format!("seed-v{number}-{name}");
+            let prefixed = [&[index][..], &bytes].concat();
+            match vector["direction"].as_str() {
+                Some("to_client") => {
+                    let script = fuzzing::core_seed(index, &[init_frame(version), bytes]);
+                    seeds.insert(("core", file_name.clone()), script);
+                    seeds.insert(("decode_to_client", file_name), prefixed);
+                }
+                Some("to_server") => {
+                    seeds.insert(("decode_to_server", file_name), prefixed);
+                }
+                other => panic!("vector {name}: direction {other:?}"),
+            }
+        }
+    }
+    seeds
+}
+
+fn committed(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = corpus_dir(target);
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            let path = entry.expect("directory entry").path();
+            let name = path
+                .file_name()
+                .expect("a file")
+                .to_string_lossy()
+                .into_owned();
+            (name, std::fs::read(&path).expect("corpus file"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn seeds_are_the_golden_vectors() {
+    let seeds = seeds();
+    if std::env::var_os("FUZZ_WRITE_SEEDS").is_some() {
+        for ((target, name), bytes) in &seeds {
+            let dir = corpus_dir(target);
+            std::fs::create_dir_all(&dir).expect("corpus directory");
+            std::fs::write(dir.join(name), bytes).expect("seed written");
+        }
+    }
+    for (target, _) in TARGETS {
+        let on_disk: BTreeMap<String, Vec<u8>> = committed(target)
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("seed-"))
+            .collect();
+        let expected: BTreeMap<String, Vec<u8>> = seeds
+            .iter()
+            .filter(|((t, _), _)| *t == target)
+            .map(|((_, name), bytes)| (name.clone(), bytes.clone()))
+            .collect();
+        assert!(
+            expected.len() >= 40,
+            "{target}: only {} seeds",
+            expected.len()
+        );
+        assert!(
+            on_disk == expected,
+            "fuzz/corpus/{target}: the seed files differ from the golden vectors; \
+             regenerate them with FUZZ_WRITE_SEEDS=1"
+        );
+    }
+}
+
+#[test]
+fn every_body_passes_its_committed_corpus() {
+    for (target, body) in TARGETS {
+        let files = committed(target);
+        assert!(!files.is_empty(), "fuzz/corpus/{target} is empty");
+        for (name, bytes) in files {
+            let outcome = std::panic::catch_unwind(|| body(&bytes));
+            assert!(
+                outcome.is_ok(),
+                "{target} fails on fuzz/corpus/{target}/{name}"
+            );
+        }
+    }
+}
+
+/// Proptest's seed: fixed so that CI runs the same cases every time.
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0xf022),
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn decode_bodies_take_random_bytes(data in proptest::collection::vec(any::<u8>(), 0..256)) {
+        fuzzing::decode_to_client(&data);
+        fuzzing::decode_to_server(&data);
+    }
+
+    #[test]
+    fn decode_bodies_take_valid_messages(
+        (client_version, to_client) in versioned_to_client(),
+        (server_version, to_server) in versioned_to_server(),
+    ) {
+        let frame = encode_to_client(client_version, &to_client).expect("valid message");
+        fuzzing::decode_to_client(&[&[version_index(client_version)][..], &frame].concat());
+        let frame = encode_to_server(server_version, &to_server).expect("valid message");
+        fuzzing::decode_to_server(&[&[version_index(server_version)][..], &frame].concat());
+    }
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn core_body_takes_random_scripts(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        fuzzing::core(&data);
+    }
+}

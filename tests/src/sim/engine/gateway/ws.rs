@@ -341,9 +341,16 @@ impl SimEngine {
                 }
             }
             ToServerTunnelMessageKind::WebSocketMessageAck(ack) => {
+                // Pending messages are in index order: the acknowledged
+                // ones (index ≤ ack, wrapping) are a prefix.
                 if let Some(ws) = self.ws(key) {
-                    ws.pending
-                        .retain(|p| tunnel_index_after(p.index, ack.index));
+                    while ws
+                        .pending
+                        .front()
+                        .is_some_and(|p| !tunnel_index_after(p.index, ack.index))
+                    {
+                        ws.pending.pop_front();
+                    }
                 }
             }
             ToServerTunnelMessageKind::WebSocketClose(close) => self.on_ws_close(key, close),

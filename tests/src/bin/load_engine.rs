@@ -1,0 +1,91 @@
+//! The load engine against one runner program of your choice (any program
+//! that follows `shared/spec/test-runner.md`), or just listening so that you
+//! start the runner yourself.
+//!
+//!     cargo run --release -p tests --bin load_engine -- [options] -- PROGRAM [ARGS…]
+//!     cargo run --release -p tests --bin load_engine -- --runner tokio
+//!
+//! Options: `--runner tokio|async-std|ts` (instead of a program),
+//! `--actors 10`, `--modes http-ping,http-echo,ws,kv,events`,
+//! `--in-flight 128`, `--secs 10`, `--warmup 2`, `--body 1024`,
+//! `--ws-bytes 64`, `--node-heap 8192`. The program gets `RIVET_ENDPOINT`
+//! (and the other `RIVET_*` variables) pointing at the load engine.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use tests::load::{
+    parse_list, report, run_session, targets, Mode, RunnerSpec, SessionPlan, Traffic,
+};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("load_engine: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<()> {
+    let mut plan = SessionPlan {
+        actors: 10,
+        modes: Mode::ALL.to_vec(),
+        traffic: Traffic {
+            in_flight: 128,
+            body_bytes: 1024,
+            ws_bytes: 64,
+        },
+        warmup: Duration::from_secs(2),
+        measure: Duration::from_secs(10),
+        start_timeout: Duration::from_secs(600),
+    };
+    let mut runner = None;
+    let mut node_heap = 8192;
+    let mut program: Vec<OsString> = Vec::new();
+    let mut args = std::env::args_os().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--" {
+            program = args.by_ref().collect();
+            break;
+        }
+        let flag = flag.to_string_lossy().into_owned();
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?
+            .to_string_lossy()
+            .into_owned();
+        let num = |v: &str| v.parse::<f64>().with_context(|| format!("{flag} {v}"));
+        match flag.as_str() {
+            "--runner" => runner = Some(value),
+            "--actors" => plan.actors = num(&value)? as usize,
+            "--modes" => plan.modes = parse_list(&value).map_err(anyhow::Error::msg)?,
+            "--in-flight" => plan.traffic.in_flight = num(&value)? as usize,
+            "--secs" => plan.measure = Duration::from_secs_f64(num(&value)?),
+            "--warmup" => plan.warmup = Duration::from_secs_f64(num(&value)?),
+            "--body" => plan.traffic.body_bytes = num(&value)? as usize,
+            "--ws-bytes" => plan.traffic.ws_bytes = num(&value)? as usize,
+            "--node-heap" => node_heap = num(&value)? as u64,
+            other => bail!("unknown option {other}"),
+        }
+    }
+    let spec = match (runner, program.split_first()) {
+        (Some(label), _) => targets::spec(&label, Some(node_heap))?,
+        (None, Some((program, args))) => RunnerSpec {
+            label: program.to_string_lossy().into_owned(),
+            program: program.into(),
+            args: args.to_vec(),
+            env: Vec::new(),
+        },
+        (None, None) => bail!("give --runner LABEL or -- PROGRAM [ARGS…]"),
+    };
+    let report = run_session(&spec, &plan).await?;
+    let sessions = [report];
+    println!("{}", report::throughput_table(&sessions));
+    println!("{}", report::scale_table(&sessions));
+    Ok(())
+}

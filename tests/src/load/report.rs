@@ -1,0 +1,221 @@
+//! Markdown tables of load results, ready to paste into the README.
+
+use std::fmt::Write;
+
+use super::real::RealReport;
+use super::session::SessionReport;
+use super::Mode;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// The label every ratio is taken against.
+pub const BASELINE: &str = "ts";
+
+/// Throughput, latency and cost of each mode, one row per runner, for
+/// sessions that ran the same plan.
+pub fn throughput_table(sessions: &[SessionReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| mode | in flight | runner | ops/s | p50 ms | p99 ms | runner CPU s / 10k ops | runner cores busy | ops per runner CPU-s | runner RSS MiB | errors | load avg |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for mode in Mode::ALL {
+        for s in sessions {
+            let Some(m) = s.mode(mode) else { continue };
+            let _ = writeln!(
+                out,
+                "| {} ({}) | {} | {} | {:.0} | {:.2} | {:.2} | {:.3} | {:.2} | {:.0} | {:.1} | {} | {:.2} |",
+                mode,
+                mode.unit(),
+                m.in_flight,
+                s.label,
+                m.per_s(),
+                m.p50_ms,
+                m.p99_ms,
+                m.cpu_s_per_10k(),
+                m.runner_cores(),
+                m.per_cpu_s(),
+                m.rss as f64 / MIB,
+                m.errors,
+                s.load_avg
+            );
+        }
+    }
+    out
+}
+
+/// Each of our runners against [`BASELINE`], per mode: throughput, throughput
+/// at equal CPU, and CPU per operation.
+pub fn ratio_table(sessions: &[SessionReport]) -> String {
+    let mut out = String::new();
+    let Some(base) = sessions.iter().find(|s| s.label == BASELINE) else {
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "| mode | runner | ops/s ÷ TS | ops per CPU-s ÷ TS (equal CPU) | TS CPU per op ÷ ours | TS p50 ÷ ours |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for mode in Mode::ALL {
+        let Some(b) = base.mode(mode) else { continue };
+        for s in sessions.iter().filter(|s| s.label != BASELINE) {
+            let Some(m) = s.mode(mode) else { continue };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2}× | {:.2}× | {:.2}× | {:.2}× |",
+                mode,
+                s.label,
+                m.per_s() / b.per_s(),
+                m.per_cpu_s() / b.per_cpu_s(),
+                b.cpu_us_per_unit() / m.cpu_us_per_unit(),
+                b.p50_ms / m.p50_ms,
+            );
+        }
+    }
+    out
+}
+
+/// Starting N actors and what they cost, one row per (runner, N).
+pub fn scale_table(sessions: &[SessionReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| actors | runner | all running after (s) | starts/s | runner CPU µs / start | idle RSS per actor (B) | peak RSS MiB | CPU µs / event (stop+start cycles) | CPU µs / req (http-ping over all actors) | clean SIGTERM exit | load avg |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+    for s in sessions {
+        let opt = |mode: Mode| {
+            s.mode(mode)
+                .map_or("—".to_owned(), |m| format!("{:.1}", m.cpu_us_per_unit()))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.2} | {:.0} | {:.1} | {:.0} | {:.1} | {} | {} | {} | {:.2} |",
+            s.start.actors,
+            s.label,
+            s.start.elapsed.as_secs_f64(),
+            s.start.starts_per_s(),
+            s.start.cpu_us_per_start(),
+            s.start.rss_per_actor(),
+            s.peak_rss as f64 / MIB,
+            opt(Mode::Events),
+            opt(Mode::HttpPing),
+            if s.clean_exit { "yes" } else { "no" },
+            s.load_avg,
+        );
+    }
+    out
+}
+
+/// Real-engine runs, one row per runner.
+pub fn real_table(reports: &[RealReport]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| runner | in flight | req/s | p50 ms | p99 ms | runner CPU s / 10k req | engine CPU s / 10k req | runner RSS MiB | runner peak RSS MiB | errors |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+    for r in reports {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {:.1} | {:.1} | {:.3} | {:.3} | {:.1} | {:.1} | {} |",
+            r.label,
+            r.in_flight,
+            r.per_s(),
+            r.p50_ms,
+            r.p99_ms,
+            r.runner_cpu_s_per_10k(),
+            r.engine_cpu_s_per_10k(),
+            r.runner_rss as f64 / MIB,
+            r.runner_peak_rss as f64 / MIB,
+            r.errors
+        );
+    }
+    out
+}
+
+/// The targets, checked against these results: one line each.
+pub fn targets(
+    throughput: &[SessionReport],
+    scale: &[SessionReport],
+    idle_actors: usize,
+) -> String {
+    let mut out = String::new();
+    let find = |sessions: &[SessionReport], label: &str, actors: usize| {
+        sessions
+            .iter()
+            .find(|s| s.label == label && s.start.actors == actors)
+            .cloned()
+    };
+    let labels: Vec<String> = throughput
+        .iter()
+        .chain(scale)
+        .map(|s| s.label.clone())
+        .filter(|l| l != BASELINE)
+        .fold(Vec::new(), |mut v, l| {
+            if !v.contains(&l) {
+                v.push(l);
+            }
+            v
+        });
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let base = throughput.iter().find(|s| s.label == BASELINE);
+    for label in &labels {
+        let ours = throughput.iter().find(|s| &s.label == label);
+        if let (Some(ours), Some(base)) = (ours, base) {
+            if let (Some(m), Some(b)) = (ours.mode(Mode::HttpPing), base.mode(Mode::HttpPing)) {
+                let equal_cpu = m.per_cpu_s() / b.per_cpu_s();
+                let _ = writeln!(
+                    out,
+                    "- {label}: tunnelled requests/s at equal CPU = {equal_cpu:.1}× TS (target ≥ 5×: {}); raw requests/s {:.1}×",
+                    verdict(equal_cpu >= 5.0),
+                    m.per_s() / b.per_s()
+                );
+                let cpu = b.cpu_us_per_unit() / m.cpu_us_per_unit();
+                let _ = writeln!(
+                    out,
+                    "- {label}: CPU per request = 1/{cpu:.1} of TS ({:.1} µs vs {:.1} µs; target ≤ 1/5: {})",
+                    m.cpu_us_per_unit(),
+                    b.cpu_us_per_unit(),
+                    verdict(cpu >= 5.0)
+                );
+            }
+        }
+        let all: Vec<SessionReport> = throughput.iter().chain(scale).cloned().collect();
+        if let (Some(o), Some(b)) = (
+            find(&all, label, idle_actors),
+            find(&all, BASELINE, idle_actors),
+        ) {
+            let ratio = b.start.rss_per_actor() / o.start.rss_per_actor().max(1.0);
+            let _ = writeln!(
+                out,
+                "- {label}: idle memory per actor at {idle_actors} actors = {:.0} B vs TS {:.0} B = 1/{ratio:.1} (target ≤ 1/10: {})",
+                o.start.rss_per_actor(),
+                b.start.rss_per_actor(),
+                verdict(ratio >= 10.0)
+            );
+        }
+        let events: Vec<(usize, f64)> = all
+            .iter()
+            .filter(|s| &s.label == label)
+            .filter_map(|s| {
+                s.mode(Mode::Events)
+                    .map(|m| (s.start.actors, m.cpu_us_per_unit()))
+            })
+            .collect();
+        let small = events.iter().min_by_key(|(n, _)| *n);
+        let large = events.iter().max_by_key(|(n, _)| *n);
+        if let (Some(&(n0, c0)), Some(&(n1, c1))) = (small, large) {
+            if n1 > n0 {
+                let _ = writeln!(
+                    out,
+                    "- {label}: CPU per event at {n1} actors = {c1:.1} µs vs {c0:.1} µs at {n0} = {:.2}× (target ≤ 2×: {})",
+                    c1 / c0,
+                    verdict(c1 / c0 <= 2.0)
+                );
+            }
+        }
+    }
+    out
+}

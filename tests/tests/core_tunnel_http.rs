@@ -625,3 +625,41 @@ fn the_buffer_is_dropped_when_the_runner_id_changes() {
     );
     assert_eq!(sim.runner().open_request_count(), 0);
 }
+
+/// A runner configured past the engine's limit (the guard the core keeps
+/// by default removed).
+fn unguarded(check_invariants: bool) -> (Sim, ActorRef) {
+    let mut config = SimConfig::new(22);
+    config.runner.limits.max_tunnel_payload = 30 * MIB;
+    config.check_invariants = check_invariants;
+    let mut sim = Sim::connected(config);
+    let actor = sim.start_actor("a");
+    (sim, actor)
+}
+
+fn respond_oversize(sim: &mut Sim, actor: &ActorRef) {
+    let since = sim.mark();
+    sim.http(&actor.actor_id, ClientRequest::get("/big"));
+    let req = sim.next_http_request(since);
+    let body = Bytes::from(vec![b'x'; 20 * MIB + 1]);
+    sim.respond(req.key, HttpResponse::new(200).body(body))
+        .unwrap();
+    sim.run_for(secs(1));
+}
+
+#[test]
+fn the_engine_drops_the_whole_connection_on_an_oversize_payload() {
+    let (mut sim, actor) = unguarded(false);
+    respond_oversize(&mut sim, &actor);
+    assert_eq!(sim.engine().gateway_log().oversize, 1);
+    let closes = &sim.engine().log().closes;
+    assert!(closes[0].2.starts_with("ws.invalid_packet"), "{closes:?}");
+    sim.run_until_connected();
+}
+
+#[test]
+#[should_panic(expected = "the engine would drop the whole runner connection")]
+fn the_invariants_flag_an_oversize_payload() {
+    let (mut sim, actor) = unguarded(true);
+    respond_oversize(&mut sim, &actor);
+}

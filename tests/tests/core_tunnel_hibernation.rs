@@ -425,3 +425,33 @@ fn restored_sockets_of_a_start_that_fails_go_back_to_hibernation() {
     assert!(closes(&sim, key).is_empty());
     assert_eq!(sim.runner().open_request_count(), 0);
 }
+
+#[test]
+fn replays_overflowing_the_inbox_of_a_starting_actor_close_the_socket() {
+    let mut config = SimConfig::new(14);
+    config.runner.limits.max_inbox_messages = 2;
+    let (mut sim, actor, client, key) = hibernatable(config);
+    for m in ["1", "2", "3"] {
+        sim.ws_client_send(client, text(m));
+    }
+    sim.run_for(secs(1));
+    sleep(&mut sim, &actor);
+    sim.user().on_start = Callback::After(secs(2));
+    let since = sim.mark();
+    sim.ws_client_send(client, text("4"));
+    sim.run_for(secs(3));
+    // 1–4 replayed while the actor starts: past two the socket is given up,
+    // closed at the gateway rather than dropped silently.
+    assert_eq!(
+        closes(&sim, key),
+        [(Some(1011), Some("runner.too_many_requests".into()))]
+    );
+    assert_eq!(
+        sim.socket_client(client).closed(),
+        Some((Some(1011), Some("runner.too_many_requests")))
+    );
+    let (_, report) = sim.tunnel_user().reports.last().unwrap().clone();
+    assert_eq!(report.stale, [key], "the user forgets it");
+    assert!(sim.tunnel_events_for(since, key).is_empty());
+    assert_eq!(sim.runner().open_request_count(), 0);
+}

@@ -4,6 +4,7 @@ pub mod api;
 pub mod engine;
 pub mod fuzz_support;
 pub mod load;
+pub mod proxy;
 pub mod runner_process;
 
 pub mod sim;

@@ -23,7 +23,7 @@ use super::error::Error;
 use super::handler::{ActorInfo, Handler};
 use super::http::{error_response, from_http_response, to_http_request};
 use super::runtime::{ConnectRequest, Inbound, Outbound, Runtime, Socket};
-use super::websocket::{CloseFrame, Message, SocketEvent, WebSocketRequest};
+use super::websocket::{CloseFrame, Message, SocketEvent, WebSocketRequest, HANDLER_PANICKED};
 use super::Body;
 use crate::protocol::BareMap;
 use crate::{
@@ -553,7 +553,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 warn!(%key, "websocket handler panicked: closing");
                 let op = SocketOp::Close {
                     code: Some(1011),
-                    reason: Some("handler panicked".into()),
+                    reason: Some(HANDLER_PANICKED.into()),
                 };
                 tx.send_now(Command::Socket {
                     key,

@@ -58,6 +58,9 @@ impl From<Vec<u8>> for Message {
     }
 }
 
+/// Close reason of a socket whose handler panicked.
+pub(crate) const HANDLER_PANICKED: &str = "runner.handler_panicked";
+
 /// What the event loop tells a socket.
 #[derive(Debug)]
 pub(crate) enum SocketEvent {
@@ -313,11 +316,19 @@ impl Stream for WebSocket {
 impl Drop for WebSocket {
     fn drop(&mut self) {
         // A plain socket dropped while open is closed; a hibernatable one is
-        // left to the gateway, which keeps it while the actor sleeps.
-        if self.open && !self.hibernatable {
+        // left to the gateway, which keeps it while the actor sleeps. A
+        // socket dropped by a panicking handler is closed as an error, not
+        // as a normal closure the client would take for success.
+        let panicking = std::thread::panicking();
+        if self.open && (!self.hibernatable || panicking) {
+            let (code, reason) = if panicking {
+                (1011, Some(HANDLER_PANICKED.to_owned()))
+            } else {
+                (1000, None)
+            };
             let op = SocketOp::Close {
-                code: Some(1000),
-                reason: None,
+                code: Some(code),
+                reason,
             };
             self.tx.send_now(Command::Socket {
                 key: self.key,

@@ -1,0 +1,280 @@
+//! What the fault suites (`e2e_faults_*.rs`) share: a bounded runtime per
+//! test, and runners built in process with `runner_tokio::builder()` when a
+//! test needs what the test-runner contract cannot give (handlers that
+//! panic or hang, a short liveness timeout, an endpoint behind a proxy).
+//!
+//! An in-process runner records what its handler saw ([`Note`]s) so a test
+//! can wait for connections, starts and stops, with their reasons.
+
+// Each suite uses part of this module.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+use bytes::Bytes;
+use runner_tokio::{
+    ActorContext, ActorInfo, Body, BoxError, Handler, Message, Request, Response, RunnerHandle,
+    ShutdownMode, ShutdownReason, StopReason, WebSocketRequest,
+};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Runs `test` on a fresh runtime, bounded by `limit`; panics with the error
+/// chain on failure or timeout. The tests of one binary run one at a time:
+/// each starts an engine of its own, and two engines booting side by side
+/// on two cores made first actor creates fail for a minute.
+pub fn run<Fut>(limit: Duration, test: Fut)
+where
+    Fut: Future<Output = Result<()>>,
+{
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // In-process runners log through `tracing`: shown for failing tests,
+    // filtered by RUST_LOG (default: warnings).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("test runtime");
+    let outcome = runtime.block_on(async {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(limit, test)
+            .await
+            .unwrap_or_else(|_| Err(anyhow!("the test did not finish within {limit:?}")));
+        eprintln!("test body took {:?}", started.elapsed());
+        outcome
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    if let Err(err) = outcome {
+        panic!("{err:?}");
+    }
+}
+
+/// Something an in-process runner's handler saw, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// `on_connected`.
+    Connected(String),
+    /// `on_disconnected`.
+    Disconnected(Option<u16>, String),
+    /// `on_actor_start`: actor id and generation.
+    Start(String, u32),
+    /// `on_actor_stop`: actor id, generation and why.
+    Stop(String, u32, StopReason),
+}
+
+/// Shared list of notes.
+pub type Notes = Arc<Mutex<Vec<Note>>>;
+
+/// A runner running in this process on the test's runtime.
+#[derive(Debug)]
+pub struct InProcess {
+    /// Its handle.
+    pub handle: RunnerHandle,
+    /// What its handler saw.
+    pub notes: Notes,
+    task: JoinHandle<ShutdownReason>,
+}
+
+impl InProcess {
+    /// Builds (with `configure` applied to the builder) and spawns a
+    /// [`FaultApp`] runner named `name` at `endpoint`.
+    pub fn spawn(
+        endpoint: &str,
+        name: &str,
+        configure: impl FnOnce(runner_tokio::Builder) -> runner_tokio::Builder,
+    ) -> Result<InProcess> {
+        let notes = Notes::default();
+        let builder = runner_tokio::builder()
+            .endpoint(endpoint)
+            .token("dev")
+            .runner_name(name)
+            .protocol_version(runner_core::protocol::ProtocolVersion::LATEST.number())
+            .handle_signals(false);
+        let runner = configure(builder).build(FaultApp {
+            notes: notes.clone(),
+        })?;
+        let handle = runner.handle();
+        let task = tokio::spawn(runner.run());
+        Ok(InProcess {
+            handle,
+            notes,
+            task,
+        })
+    }
+
+    /// Every note so far.
+    pub fn notes(&self) -> Vec<Note> {
+        self.notes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until the notes satisfy `done`; returns them.
+    pub async fn wait(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&[Note]) -> bool,
+    ) -> Result<Vec<Note>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notes = self.notes();
+            if done(&notes) {
+                return Ok(notes);
+            }
+            if Instant::now() >= deadline {
+                bail!("no {what} within {timeout:?}; notes: {notes:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits for the `n`-th connection; returns the runner id.
+    pub async fn connected(&self, n: usize, timeout: Duration) -> Result<String> {
+        let notes = self
+            .wait(&format!("connection #{n}"), timeout, |notes| {
+                connections(notes).len() >= n
+            })
+            .await?;
+        Ok(connections(&notes)[n - 1].clone())
+    }
+
+    /// Shuts down immediately and waits for the run to end.
+    pub async fn stop(self) -> Result<ShutdownReason> {
+        self.handle.shutdown(ShutdownMode::Immediate).await;
+        let reason = tokio::time::timeout(Duration::from_secs(15), self.task).await??;
+        Ok(reason)
+    }
+}
+
+/// Runner ids of the `Connected` notes.
+pub fn connections(notes: &[Note]) -> Vec<String> {
+    notes
+        .iter()
+        .filter_map(|n| match n {
+            Note::Connected(id) => Some(id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Generations started for `actor`.
+pub fn starts(notes: &[Note], actor: &str) -> Vec<u32> {
+    notes
+        .iter()
+        .filter_map(|n| match n {
+            Note::Start(id, generation) if id == actor => Some(*generation),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An actor whose routes misbehave on purpose:
+///
+/// | route | behaviour |
+/// |---|---|
+/// | `GET /ok` | 200, body `ok <actor id> <generation>` |
+/// | `GET /panic` | the handler panics |
+/// | `GET /hang` | the handler never returns |
+/// | `GET /body-error` | 200 whose body stream fails |
+/// | WebSocket `/ws` | echo |
+/// | WebSocket `/ws-panic` | accepts, then the handler panics |
+/// | WebSocket `/ws-deaf` | accepts and never reads (for the per-socket backlog) |
+#[derive(Debug)]
+pub struct FaultApp {
+    notes: Notes,
+}
+
+impl FaultApp {
+    fn note(&self, note: Note) {
+        self.notes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(note);
+    }
+}
+
+impl Handler for FaultApp {
+    async fn on_actor_start(&self, actor: ActorContext, _info: ActorInfo) -> Result<(), BoxError> {
+        self.note(Note::Start(actor.actor_id().to_owned(), actor.generation()));
+        Ok(())
+    }
+
+    async fn on_actor_stop(&self, actor: ActorContext, reason: StopReason) {
+        let (id, generation) = (actor.actor_id().to_owned(), actor.generation());
+        self.note(Note::Stop(id, generation, reason));
+    }
+
+    async fn on_request(&self, actor: ActorContext, request: Request) -> Response {
+        match request.uri().path() {
+            "/ok" => Response::new(Body::from(format!(
+                "ok {} {}",
+                actor.actor_id(),
+                actor.generation()
+            ))),
+            "/panic" => panic!("the /panic route panics"),
+            "/hang" => futures::future::pending().await,
+            "/body-error" => Response::new(Body::new(FailingBody)),
+            _ => {
+                let mut response = Response::new(Body::from("not found"));
+                *response.status_mut() = http::StatusCode::NOT_FOUND;
+                response
+            }
+        }
+    }
+
+    async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+        let path = socket.path().to_owned();
+        let Ok(mut ws) = socket.accept(false).await else {
+            return;
+        };
+        match path.as_str() {
+            "/ws-panic" => panic!("the /ws-panic socket handler panics"),
+            "/ws-deaf" => {
+                // Holds the socket and never reads; ends when the socket does.
+                let _ = ws.send(Message::Text("deaf".into())).await;
+                futures::future::pending::<()>().await;
+            }
+            _ => {
+                while let Some(message) = ws.recv().await {
+                    if matches!(message, Message::Close(_)) || ws.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_connected(&self, runner_id: &str) {
+        self.note(Note::Connected(runner_id.to_owned()));
+    }
+
+    fn on_disconnected(&self, code: Option<u16>, reason: &str) {
+        self.note(Note::Disconnected(code, reason.to_owned()));
+    }
+}
+
+/// A response body whose first frame is an error.
+struct FailingBody;
+
+impl http_body::Body for FailingBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(Some(Err(std::io::Error::other("the body stream failed"))))
+    }
+}

@@ -1,0 +1,160 @@
+//! End to end, real engine: the runner's connection freezes — TCP stays
+//! open, nothing flows (`tests::proxy::Proxy` between runner and engine).
+//! The engine would only give up on such a runner after ~29 s, and a runner
+//! that waits for a close never finds out; ours notices the silence (no
+//! frame for `timeouts.liveness`), closes, and reconnects.
+//!
+//! 1. Only the open connection freezes (new ones work): the runner is back
+//!    within liveness + backoff, with the same runner id, and its actor
+//!    answers without having been stopped.
+//! 2. A full partition (new connections hang too) longer than the engine's
+//!    runner-lost threshold (15 s): at the threshold the runner stops its
+//!    actors itself (`StopReason::RunnerLost`, spec §2.10) — the engine has
+//!    given them up too — and once the partition heals it reconnects and the
+//!    actor, started again by the engine, answers.
+//!
+//! The runner is built in process with a short liveness timeout (6 s: two
+//! engine pings) and connect timeout (5 s); the test-runner contract fixes
+//! its configuration through environment variables that have neither.
+
+mod e2e_faults_support;
+
+use std::time::Duration;
+
+use anyhow::{ensure, Result};
+use e2e_faults_support::{connections, run, starts, InProcess, Note};
+use runner_tokio::{StopReason, Timeouts};
+use tests::api::{Api, GatewayRequest, Method};
+use tests::engine::Engine;
+use tests::proxy::Proxy;
+use tokio::time::Instant;
+
+const LIVENESS: Duration = Duration::from_secs(6);
+/// The engine's `runnerLostThreshold`.
+const RUNNER_LOST: Duration = Duration::from_secs(15);
+
+/// `/ok` until it answers 200 (requests around a reconnect can be lost);
+/// returns the generation that answered.
+async fn ok_generation(api: &Api, actor: &str, within: Duration) -> Result<u32> {
+    let deadline = Instant::now() + within;
+    loop {
+        let request = GatewayRequest::new(Method::GET, actor, "/ok")
+            .timeout(Duration::from_secs(10))
+            .attempts(1);
+        match api.gateway(request).await {
+            Ok(r) if r.status == 200 => {
+                let text = r.text();
+                let generation = text.rsplit(' ').next().unwrap_or_default().parse()?;
+                return Ok(generation);
+            }
+            Ok(r) if Instant::now() >= deadline => {
+                anyhow::bail!("/ok still answers {}: {}", r.status, r.text())
+            }
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+fn disconnects(notes: &[Note]) -> Vec<(Option<u16>, String)> {
+    notes
+        .iter()
+        .filter_map(|n| match n {
+            Note::Disconnected(code, reason) => Some((*code, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_frozen_connection_is_noticed_and_replaced() {
+    run(Duration::from_secs(300), async {
+        let engine = Engine::start().await?;
+        let api = engine.api();
+        let upstream = format!("127.0.0.1:{}", engine.ports().guard).parse()?;
+        let proxy = Proxy::start(upstream).await?;
+        let mut timeouts = Timeouts::default();
+        timeouts.liveness = LIVENESS;
+        timeouts.connect = Duration::from_secs(5);
+        let runner =
+            InProcess::spawn(&proxy.endpoint(), "faults-freeze", |b| b.timeouts(timeouts))?;
+        let runner_id = runner.connected(1, Duration::from_secs(20)).await?;
+        let actor = api
+            .create_actor("frozen", Some("frozen-1"), "faults-freeze")
+            .await?;
+        ensure!(ok_generation(&api, &actor, Duration::from_secs(20)).await? == 0);
+
+        // 1. The open connection freezes; new ones work.
+        let frozen = Instant::now();
+        proxy.freeze_existing();
+        let notes = runner
+            .wait("a disconnect", LIVENESS + Duration::from_secs(5), |n| {
+                !disconnects(n).is_empty()
+            })
+            .await?;
+        let noticed = frozen.elapsed();
+        let (code, reason) = disconnects(&notes)[0].clone();
+        ensure!(
+            code == Some(1011) && reason.starts_with("runner.liveness_timeout"),
+            "disconnected with {code:?} {reason:?}"
+        );
+        ensure!(
+            noticed >= LIVENESS - Duration::from_secs(4),
+            "noticed after only {noticed:?}"
+        );
+        let again = runner.connected(2, Duration::from_secs(15)).await?;
+        let back = frozen.elapsed();
+        ensure!(again == runner_id, "a new runner id after a short freeze");
+        ensure!(ok_generation(&api, &actor, Duration::from_secs(30)).await? == 0);
+        ensure!(
+            !runner.notes().iter().any(|n| matches!(n, Note::Stop(..))),
+            "the actor was stopped by a short freeze: {:?}",
+            runner.notes()
+        );
+        eprintln!("freeze 1: noticed after {noticed:?}, reconnected after {back:?}");
+
+        // 2. A full partition, longer than the runner-lost threshold.
+        let cut = Instant::now();
+        proxy.freeze_all();
+        let lost = runner
+            .wait(
+                "the runner-lost stop",
+                LIVENESS + RUNNER_LOST + Duration::from_secs(10),
+                |n| {
+                    n.iter().any(
+                        |n| matches!(n, Note::Stop(id, 0, StopReason::RunnerLost) if *id == actor),
+                    )
+                },
+            )
+            .await?;
+        let stopped_after = cut.elapsed();
+        ensure!(
+            stopped_after >= RUNNER_LOST,
+            "actors stopped {stopped_after:?} into the partition, before the threshold"
+        );
+        ensure!(
+            connections(&lost).len() == 2,
+            "connected through a partition: {lost:?}"
+        );
+        proxy.thaw();
+        let healed = Instant::now();
+        let third = runner.connected(3, Duration::from_secs(30)).await?;
+        let reconnected = healed.elapsed();
+        let generation = ok_generation(&api, &actor, Duration::from_secs(60)).await?;
+        let answered = healed.elapsed();
+        ensure!(
+            generation >= 1,
+            "the actor answers from generation {generation}"
+        );
+        ensure!(starts(&runner.notes(), &actor).contains(&generation));
+        eprintln!(
+            "partition: actors stopped (RunnerLost) {stopped_after:?} into it; after it healed: \
+             reconnected in {reconnected:?} (runner id {}), the actor (generation {generation}) \
+             answered in {answered:?}; proxy accepted {} connections",
+            if third == runner_id { "kept" } else { "new" },
+            proxy.accepted()
+        );
+        runner.stop().await?;
+        Ok(())
+    });
+}

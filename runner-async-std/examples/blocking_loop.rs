@@ -23,7 +23,10 @@
 //!    connection (`handle_closed`) or the deadline (`handle_timeout`).
 //!
 //! Reconnecting is the core's business: when a connection ends, it asks for
-//! a new one (`Transmit::Connect`) once its backoff timer has fired.
+//! a new one (`Transmit::Connect`) once its backoff timer has fired. With one
+//! thread, a connection attempt blocks the loop (at most [`CONNECT_TIMEOUT`]
+//! for the TCP connect and again for the upgrade); an async driver keeps
+//! serving its timers meanwhile.
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant, SystemTime};

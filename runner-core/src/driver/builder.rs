@@ -18,7 +18,7 @@ use crate::{Config, ConfigError, Limits, Timeouts};
 /// use runner_core::driver::{Builder, Handler};
 /// # #[derive(Clone)] struct Rt;
 /// # impl runner_core::driver::Runtime for Rt {
-/// #   fn now(&self) -> std::time::Instant { unimplemented!() }
+/// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
 /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
 /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
 /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }

@@ -40,10 +40,16 @@ const WRITE_BACKLOG: usize = 1024;
 const SOCKET_BACKLOG: usize = 1024;
 
 /// A runner, built by [`Builder`](super::Builder): [`run`](Self::run) it.
-#[derive(Debug)]
 pub struct Runner<R, H> {
     pub(crate) handle: RunnerHandle,
     host: Host<R, H>,
+}
+
+// By hand, so that neither the runtime nor the handler has to be `Debug`.
+impl<R, H> std::fmt::Debug for Runner<R, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").field("host", &self.host).finish()
+    }
 }
 
 impl<R: Runtime, H: Handler> Runner<R, H> {

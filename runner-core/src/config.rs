@@ -122,6 +122,51 @@ impl Default for Backoff {
 
 /// Bounds on state that peers or users can grow. Each limit says what happens
 /// when it is reached; nothing is dropped silently.
+///
+/// # Limits
+///
+/// Every queue and table the engine or user code can grow, its default, and
+/// what happens when it is full. The tests named last hit each one
+/// (`tests/tests/limits.rs` unless said otherwise).
+///
+/// | limit | default | when reached | test |
+/// |---|---|---|---|
+/// | [`max_pending_kv`](Self::max_pending_kv) | 10 000 | the KV call fails with [`CallError::TooManyPendingKv`](crate::CallError::TooManyPendingKv) | `pending_kv_past_the_limit_…` |
+/// | [`max_tunnel_payload`](Self::max_tunnel_payload) | 20 MiB | a larger response is replaced by a 500; a larger WebSocket message or KV request (keys + values) fails with [`CallError::PayloadTooLarge`](crate::CallError::PayloadTooLarge) | `a_response_over_the_tunnel_limit_…`, `a_kv_request_larger_…` |
+/// | [`max_unacked_events_per_actor`](Self::max_unacked_events_per_actor) | 1024 | sleep, stop and alarm calls fail with [`CallError::EventBacklogFull`](crate::CallError::EventBacklogFull); lifecycle events are still recorded | `unacknowledged_events_past_the_limit_…` |
+/// | [`max_retired_generations`](Self::max_retired_generations) | 100 000 | the oldest stopped generation is forgotten (warning in the log) | `retired_generations_past_the_limit_…` |
+/// | [`events_per_frame`](Self::events_per_frame) | 256 | a resend is split into more frames | `resent_events_go_out_in_frames_…` |
+/// | [`max_actors`](Self::max_actors) | 200 000 | the start is answered with `Stopped(Error, "runner is at capacity")` and acknowledged; the user never sees it | `a_start_past_the_actor_limit_…` |
+/// | [`max_request_body`](Self::max_request_body) | 20 MiB | the streamed request is answered 413 and the user gets `HttpRequestAborted` | `a_streamed_body_over_the_limit_…` |
+/// | [`max_requests_per_actor`](Self::max_requests_per_actor) | 10 000 | a new request is answered 503 with `x-rivet-error: runner.too_many_requests`; a new socket, or a hibernated socket listed past the limit, is closed 1011 `runner.too_many_requests` | `requests_and_sockets_past_the_per_actor_limit_…`, `hibernated_sockets_past_…` |
+/// | [`max_inbox_messages`](Self::max_inbox_messages) / [`max_inbox_bytes`](Self::max_inbox_bytes) | 1024 / 64 MiB | for an actor still starting: the request is aborted (`ToServerResponseAbort`, the gateway retries it) or the socket closed 1011 `runner.too_many_requests` | `the_inbox_of_a_starting_actor_…`, `a_socket_whose_messages_overflow_…` |
+/// | [`max_buffered_messages`](Self::max_buffered_messages) / [`max_buffered_bytes`](Self::max_buffered_bytes) | 10 000 / 256 MiB | while disconnected: user calls fail with [`CallError::TunnelBufferFull`](crate::CallError::TunnelBufferFull); closes and aborts the runner decides on itself are dropped with a warning (the gateway times those requests out) | `the_outbound_buffer_while_disconnected_…` |
+///
+/// The driver layer (feature `driver`) adds its own, fixed bounds:
+///
+/// | bound | value | when reached | test |
+/// |---|---|---|---|
+/// | commands from handles and handlers to the event loop | 1024 | callers wait (back-pressure); the few commands sent from `Drop` (reject an unanswered socket, close a dropped one) are dropped with a debug log: the gateway closes an unanswered socket after its 15 s open timeout, a dropped open one stays until its client or its actor ends it | — |
+/// | frames waiting for the socket writer | 1024 | the event loop waits (back-pressure) | — |
+/// | messages waiting for one WebSocket handler | 1024 | that socket is closed 1011 `runner.socket_backlog_full` | `e2e_faults_handlers::a_socket_handler_that_never_reads_…` |
+/// | largest message from the engine | 64 MiB | the WebSocket library refuses it; the connection is closed and re-established | — |
+/// | one HTTP handler | `request_timeout`, 300 s | the client gets a 504 (a panic: 500; a failing body: 500) | `e2e_faults_handlers::panicking_hanging_…` |
+///
+/// Everything else is bounded by one of the above:
+///
+/// * sockets a start command lists as hibernated: by `max_requests_per_actor`;
+/// * the driver's KV waiters: one per pending KV request, and each request
+///   ends exactly once (answer, timeout, runner lost, shutdown) — checked
+///   after every step of the `core` fuzz target;
+/// * the driver's request tasks: one per open request (at most
+///   `max_requests_per_actor` per actor), each ending with its response, an
+///   abort or the request timeout; a streamed body's buffer by
+///   `max_request_body`;
+/// * headers, paths, ids and KV data decoded from the engine: by the frame,
+///   at most 64 MiB; decoding allocates in proportion to the input;
+/// * retention confirmations of stopped generations: they expire after
+///   `timeouts.retention`;
+/// * the core's transmit and event queues: drained after every input.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Limits {

@@ -65,8 +65,19 @@ impl Wire {
             closes: Vec::new(),
             next_command: 0,
         };
-        wire.runner.handle_connected(wire.now, conn);
-        wire.deliver(&ToClient::Init(ToClientInit {
+        wire.open_and_init();
+        wire.take_frames();
+        wire.take_events();
+        wire
+    }
+
+    /// Opens the connection the core asked for last and delivers
+    /// `ToClientInit` (runner id `r0`).
+    fn open_and_init(&mut self) {
+        self.runner.handle_connected(self.now, self.conn);
+        self.drain();
+        let version = self.version;
+        self.deliver(&ToClient::Init(ToClientInit {
             runner_id: Id::from("r0"),
             metadata: ProtocolMetadata {
                 runner_lost_threshold: 15_000,
@@ -74,10 +85,25 @@ impl Wire {
                 serverless_drain_grace_period: None,
             },
         }));
-        assert!(wire.runner.is_connected(), "init refused");
-        wire.take_frames();
-        wire.take_events();
-        wire
+        assert!(self.runner.is_connected(), "init refused");
+    }
+
+    /// After the connection was lost or closed: runs the timers until the
+    /// core connects again, then opens and initialises that connection.
+    /// Returns how long that took.
+    pub fn reconnect(&mut self) -> Duration {
+        let old = self.conn;
+        let began = self.now;
+        while self.conn == old {
+            let next = self.runner.poll_timeout().expect("a reconnect timer");
+            assert!(
+                next.saturating_duration_since(began) < Duration::from_secs(120),
+                "no reconnect within two minutes"
+            );
+            self.advance(next.saturating_duration_since(self.now));
+        }
+        self.open_and_init();
+        self.now.saturating_duration_since(began)
     }
 
     /// Delivers one engine message on the connection.

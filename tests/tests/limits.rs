@@ -515,3 +515,39 @@ fn a_socket_whose_messages_overflow_the_inbox_is_closed() {
         .iter()
         .any(|e| matches!(e, Event::WebSocketOpen(_))));
 }
+
+/// A refused call changes nothing (`CallError`'s contract): a WebSocket
+/// message refused for a full buffer must not use up a message index, or
+/// the gateway sees a gap in the runner's numbering of that socket.
+#[test]
+fn a_send_refused_for_a_full_buffer_does_not_use_up_an_index() {
+    let mut wire = Wire::connected(config(|c| c.limits.max_buffered_messages = 1));
+    wire.running_actor("a");
+    wire.websocket_open(key(1), "a");
+    wire.runner
+        .websocket_accept(wire.now, key(1), false)
+        .unwrap();
+    let conn = wire.conn;
+    wire.runner
+        .handle_closed(wire.now, conn, TransportClose::error("cut"));
+    wire.drain();
+    let send = |wire: &mut Wire| {
+        let data = Bytes::from_static(b"m");
+        wire.runner.websocket_send(wire.now, key(1), data, false)
+    };
+    send(&mut wire).unwrap();
+    assert!(matches!(
+        send(&mut wire),
+        Err(CallError::TunnelBufferFull { .. })
+    ));
+    wire.reconnect();
+    wire.take_frames();
+    send(&mut wire).unwrap();
+    wire.drain();
+    let indices: Vec<u16> = tunnel_frames(&wire.take_frames())
+        .iter()
+        .map(|m| m.message_id.message_index)
+        .collect();
+    // Open was 0, the buffered message 1: the next one is 2.
+    assert_eq!(indices, [2]);
+}

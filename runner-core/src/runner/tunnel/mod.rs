@@ -474,17 +474,17 @@ impl Runner {
         key: RequestKey,
         kind: ToServerTunnelMessageKind,
     ) -> Result<(), CallError> {
-        let index = self
+        // Checked first, so that the index is taken (in one lookup) only
+        // when the message surely goes out.
+        self.room_for(&kind)?;
+        let entry = self
             .tunnel
             .entries
-            .get(&key)
-            .ok_or(CallError::RequestNotFound(key))?
-            .next_out;
-        self.send_tunnel(key, index, kind)?;
-        if let Some(entry) = self.tunnel.entries.get_mut(&key) {
-            entry.next_out = index.wrapping_add(1);
-        }
-        Ok(())
+            .get_mut(&key)
+            .ok_or(CallError::RequestNotFound(key))?;
+        let index = entry.next_out;
+        entry.next_out = index.wrapping_add(1);
+        self.send_tunnel(key, index, kind)
     }
 
     /// Ends an entry with a final message from the user: refused (and the

@@ -7,9 +7,19 @@
 //!
 //! While the owning actor is still starting, gateway messages wait in that
 //! actor's inbox (bounded) and are delivered in arrival order once the start
-//! succeeds. While disconnected, outbound tunnel messages wait in a bounded
-//! buffer, sent after the next init (dropped if the runner id changed: they
-//! belong to requests of the old runner).
+//! succeeds; if it fails or times out they are refused at once (HTTP
+//! aborted, sockets closed, listed hibernated sockets left to the gateway).
+//! A gateway abort or close of a request still waiting ends it at once.
+//! While disconnected, outbound tunnel messages wait in a bounded buffer,
+//! sent after the next init (dropped if the runner id changed: they belong
+//! to requests of the old runner). A user call the buffer cannot take is
+//! refused and changes nothing (the request stays open, no index is used);
+//! a runner-decided abort or close it cannot take is dropped and counted
+//! ([`Runner::dropped_tunnel_messages`]).
+//!
+//! Indices: every runner → gateway message of a request takes the next
+//! index, only once it is sent or buffered, so they stay consecutive (with
+//! `u16` wrap-around) whatever is refused.
 
 mod hibernation;
 mod http;

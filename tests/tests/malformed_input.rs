@@ -175,3 +175,42 @@ fn regression_a_start_listing_many_hibernated_sockets_stays_within_the_limit() {
         .count();
     assert_eq!(closes, 49);
 }
+
+/// Found by the `core` fuzz target after ~700 000 runs: generation 2 of an
+/// actor is superseded by generation 3 (so it is dropped without being
+/// remembered), generation 3 stops, and then the engine replays the start of
+/// generation 2 — as it replays every command whose acknowledgement it did
+/// not get, e.g. because the connection dropped. The runner started the old
+/// generation again. A start older than a generation the runner has already
+/// seen for that actor is stale: it is only acknowledged.
+#[test]
+fn regression_a_replayed_start_of_a_superseded_generation_is_not_run_again() {
+    let mut wire = Wire::connected(config(ProtocolVersion::V7));
+    let old = wire.start_command("a", 2, Vec::new());
+    let new = wire.start_command("a", 3, Vec::new());
+    wire.runner.actor_started(wire.now, &old, Ok(())).unwrap();
+    wire.runner.actor_stopped(wire.now, &old).unwrap();
+    wire.runner.actor_started(wire.now, &new, Ok(())).unwrap();
+    wire.runner.crash_actor(wire.now, &new, "gone").unwrap();
+    wire.runner.actor_stopped(wire.now, &new).unwrap();
+    wire.drain();
+    wire.take_events();
+    wire.take_frames();
+    assert_eq!(wire.runner.actor_count(), 0);
+
+    wire.start_command("a", 2, Vec::new());
+    let started: Vec<_> = wire
+        .take_events()
+        .into_iter()
+        .filter(|e| matches!(e, runner_core::Event::ActorStart { .. }))
+        .collect();
+    assert!(
+        started.is_empty(),
+        "a stale generation started again: {started:?}"
+    );
+    assert!(wire
+        .take_frames()
+        .iter()
+        .any(|f| matches!(f, ToServer::AckCommands(_))));
+    assert_eq!(wire.runner.actor_count(), 0);
+}

@@ -221,6 +221,7 @@ impl Harness {
         if self.conn == Some((conn, Link::Connecting)) {
             self.conn = Some((conn, Link::Open));
         }
+        tracing::debug!(target: "fuzz", ?conn, "step: transport open");
         self.runner.handle_connected(self.now, conn);
         self.after_input();
         Ok(())
@@ -243,6 +244,7 @@ impl Harness {
         if self.conn.is_some_and(|(c, _)| c == conn) {
             self.conn = Some((conn, Link::Gone));
         }
+        tracing::debug!(target: "fuzz", ?conn, ?close, "step: transport closed");
         self.runner.handle_closed(self.now, conn, close);
         self.after_input();
         Ok(())
@@ -268,6 +270,12 @@ impl Harness {
             Ok(ToClient::Ping(p)) if on_open_conn => Some(p.ts),
             _ => None,
         };
+        tracing::debug!(
+            target: "fuzz",
+            ?conn,
+            msg = ?decode_to_client(self.version, &frame),
+            "step: frame"
+        );
         self.runner.handle_frame(self.now, conn, &frame);
         self.after_input();
         if let Some(ts) = ping {
@@ -285,6 +293,7 @@ impl Harness {
 
     fn advance(&mut self, by: Duration) {
         self.now += by;
+        tracing::debug!(target: "fuzz", now = ?self.now, "step: timers");
         self.runner.handle_timeout(self.now);
         self.after_input();
         if let Some(next) = self.runner.poll_timeout() {
@@ -403,6 +412,7 @@ impl Harness {
             }
             _ => return self.runner_call(u),
         };
+        tracing::debug!(target: "fuzz", ?outcome, "step: user call");
         self.after_input();
         if let Err(e) = outcome {
             assert!(

@@ -64,6 +64,15 @@ impl Runner {
             gen.last_command_index = gen.last_command_index.max(cp.index);
             return StartDisposition::Seen;
         }
+        // Generations only grow: a start older than one already seen is a
+        // replay of a superseded generation (dropped without being retired).
+        if self
+            .retired
+            .newest_generation(&cp.actor_id)
+            .is_some_and(|newest| cp.generation < newest)
+        {
+            return StartDisposition::Seen;
+        }
         let Some(slot) = self.actors.get_mut(&*cp.actor_id) else {
             return StartDisposition::New;
         };

@@ -10,7 +10,7 @@
 //! acknowledges events every 250, so "until acknowledged" alone would keep the
 //! last events of every actor that ever slept forever.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tracing::warn;
 
@@ -53,6 +53,9 @@ pub(super) struct RetiredGen {
 #[derive(Debug)]
 pub(super) struct Retired {
     map: HashMap<GenKey, RetiredGen, Hasher>,
+    /// The generations in `map`, per actor: the newest one tells a replayed
+    /// start of an older, superseded generation from a new one.
+    by_actor: HashMap<Id, BTreeSet<u32>, Hasher>,
     order: BTreeMap<u64, GenKey>,
     confirms: DeadlineQueue<(GenKey, ConnId)>,
     next_seq: u64,
@@ -61,7 +64,8 @@ pub(super) struct Retired {
 impl Retired {
     pub(super) fn new(hasher: Hasher) -> Self {
         Retired {
-            map: HashMap::with_hasher(hasher),
+            map: HashMap::with_hasher(hasher.clone()),
+            by_actor: HashMap::with_hasher(hasher),
             order: BTreeMap::new(),
             confirms: DeadlineQueue::default(),
             next_seq: 0,
@@ -80,10 +84,19 @@ impl Retired {
         self.map.len()
     }
 
+    /// The newest generation of `actor` remembered here.
+    pub(super) fn newest_generation(&self, actor: &Id) -> Option<u32> {
+        self.by_actor.get(actor)?.last().copied()
+    }
+
     fn insert(&mut self, key: GenKey, last_command_index: i64, events: EventLog) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.order.insert(seq, key.clone());
+        self.by_actor
+            .entry(key.0.clone())
+            .or_default()
+            .insert(key.1);
         let old = self.map.insert(
             key,
             RetiredGen {
@@ -100,13 +113,24 @@ impl Retired {
     fn remove(&mut self, key: &GenKey) {
         if let Some(gen) = self.map.remove(key) {
             self.order.remove(&gen.seq);
+            self.forget_generation(key);
         }
     }
 
     fn pop_oldest(&mut self) -> Option<GenKey> {
         let (_, key) = self.order.pop_first()?;
         self.map.remove(&key);
+        self.forget_generation(&key);
         Some(key)
+    }
+
+    fn forget_generation(&mut self, (actor, generation): &GenKey) {
+        if let Some(gens) = self.by_actor.get_mut(actor) {
+            gens.remove(generation);
+            if gens.is_empty() {
+                self.by_actor.remove(actor);
+            }
+        }
     }
 
     fn sorted_keys(&self) -> Vec<GenKey> {
@@ -117,6 +141,7 @@ impl Retired {
 
     fn clear(&mut self) {
         self.map.clear();
+        self.by_actor.clear();
         self.order.clear();
         self.confirms.clear();
     }

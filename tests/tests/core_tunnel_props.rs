@@ -42,7 +42,7 @@ fn cases() -> u32 {
     std::env::var("CORE_TUNNEL_PROPS_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(48)
+        .unwrap_or(100)
 }
 
 /// Everything random about one run besides its operations.

@@ -20,6 +20,7 @@ e2e_support::driver_tests!(
     kv_list_prefix_reverse_limit,
     kv_range_inclusive_and_exclusive,
     kv_drop_removes_everything,
+    concurrent_requests_to_one_actor,
 );
 
 /// The engine's limit on one tunnel message body.
@@ -184,6 +185,15 @@ async fn kv_put_get_delete(driver: &'static Driver) -> Result<()> {
     ensure!(get(&api, &actor, "/kv/empty", 200).await?.body.is_empty());
     let odd = get(&api, &actor, "/kv/with%2Fslash%20and%20space", 200).await?;
     ensure!(odd.text() == "odd key", "odd key: {:?}", odd.text());
+    // Values up to the engine's 128 KiB limit round-trip whole.
+    let big = "v".repeat(128 << 10);
+    put(&api, &actor, "big", &big).await?;
+    ensure!(
+        get(&api, &actor, "/kv/big", 200).await?.text() == big,
+        "128 KiB value"
+    );
+    let delete = request(Method::DELETE, &actor, "/kv/big");
+    expect(&api, delete, 204).await?;
     put(&api, &actor, "greeting", "bonjour").await?;
     ensure!(get(&api, &actor, "/kv/greeting", 200).await?.text() == "bonjour");
     let delete = request(Method::DELETE, &actor, "/kv/greeting");
@@ -287,6 +297,28 @@ async fn kv_drop_removes_everything(driver: &'static Driver) -> Result<()> {
     get(&api, &actor, "/kv/x", 404).await?;
     // Another actor's keys are untouched.
     ensure!(get(&api, &other, "/kv/x", 200).await?.text() == "kept");
+    Ok(())
+}
+
+async fn concurrent_requests_to_one_actor(driver: &'static Driver) -> Result<()> {
+    const REQUESTS: usize = 100;
+    let shared = shared(driver).await?;
+    let api = shared.api();
+    let actor = shared.actor("crowded").await?;
+    let calls = (0..REQUESTS).map(|i| {
+        let call = request(Method::POST, &actor, "/echo").body(format!("request {i}"));
+        let api = api.clone();
+        async move {
+            let answer = expect(&api, call, 200).await?;
+            ensure!(
+                answer.text() == format!("request {i}"),
+                "{i}: {}",
+                answer.text()
+            );
+            Ok(())
+        }
+    });
+    futures::future::try_join_all(calls).await?;
     Ok(())
 }
 

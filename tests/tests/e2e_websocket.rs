@@ -90,9 +90,16 @@ async fn hibernatable_socket_survives_sleep(driver: &'static Driver) -> Result<(
     sleep_actor(&api, &actor).await?;
     ensure!(wait_stops(runner, &actor, 2).await? == 1);
     wait_actor(&api, &actor, "asleep again", |a| a.sleep_ts.is_some()).await?;
-    ws_echo(&mut socket, Message::Binary(vec![4, 5].into())).await?;
+    // Two messages while it sleeps: both echoed, in order, once.
+    let (m4, m5) = (Message::Binary(vec![4, 5].into()), text("m5"));
+    ws_send(&mut socket, m4.clone()).await?;
+    ws_send(&mut socket, m5.clone()).await?;
+    for sent in [m4, m5] {
+        let echo = ws_next(&mut socket, WS_TIMEOUT).await?;
+        ensure!(echo.as_ref() == Some(&sent), "sent {sent:?}, got {echo:?}");
+    }
     ensure!(wait_starts(runner, &actor, 3).await? == 2);
-    ws_echo(&mut socket, text("m5")).await?;
+    ws_echo(&mut socket, text("m6")).await?;
     ws_send(&mut socket, text("close")).await?;
     expect_close(&mut socket, 1000, "bye").await
 }

@@ -3,11 +3,12 @@
 //!
 //!     cargo run -p tests --bin quickstart
 //!
-//! Fetches the pinned Rivet engine from npm (cached under `target/`), starts
-//! it on loopback with telemetry off, builds and starts runner-tokio's
-//! `test_runner` example, creates an actor, talks to it through the engine's
-//! gateway over HTTP and WebSocket, and shows the answers; then shuts the
-//! runner down with SIGTERM and stops the engine. Needs Rust, Node and npm.
+//! Fetches the pinned Rivet engine from npm (cached under `target/`), builds
+//! runner-tokio's `test_runner` example, starts the engine on loopback with
+//! telemetry off, starts the runner, creates an actor, talks to it through
+//! the engine's gateway over HTTP and WebSocket, and shows the answers; then
+//! shuts the runner down with SIGTERM and stops the engine. Needs Rust, Node
+//! and npm.
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use futures::{SinkExt, StreamExt};
 use tests::api::{Api, GatewayRequest, GatewayResponse, Method};
-use tests::engine::{engine_binary, Engine};
+use tests::engine::{engine_binary, Engine, EngineOptions};
 use tests::runner_process::{build_example, Profile, RunnerProcess};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -46,16 +47,24 @@ async fn quickstart() -> Result<()> {
     .await?;
     show("engine", binary.display());
 
-    say("Starting the engine on loopback, telemetry off");
-    let mut engine = bounded(STEP, Engine::start()).await?;
-    show("gateway and API", engine.endpoint());
-
     say("Building runner-tokio's test_runner example");
     let program = bounded(SLOW_STEP, async {
         tokio::task::spawn_blocking(|| build_example("runner-tokio", "test_runner", Profile::Debug))
             .await?
     })
     .await?;
+
+    say("Starting the engine on loopback, telemetry off");
+    let mut engine = bounded(STEP, Engine::start_with(engine_options())).await?;
+    show("gateway and API", engine.endpoint());
+
+    say("Declaring the runner name (PUT /runner-configs)");
+    let api = engine.api();
+    bounded(STEP, declare_runner_name(&engine)).await?;
+    show(
+        "runner name",
+        format!("{RUNNER_NAME}: a pool of normal runners"),
+    );
 
     say("Starting the runner");
     let mut runner = RunnerProcess::builder(program)
@@ -70,7 +79,6 @@ async fn quickstart() -> Result<()> {
         ),
     );
 
-    let api = engine.api();
     say("Creating an actor");
     let actor = bounded(
         STEP,
@@ -97,6 +105,40 @@ async fn quickstart() -> Result<()> {
     let status = engine.stop().await?;
     show("engine", format!("exited ({status})"));
     println!("\nDone.");
+    Ok(())
+}
+
+/// The harness's loopback, telemetry-off engine, with the workflow
+/// worker's load shedding off: by default the engine schedules less and
+/// less work as the host's CPU use passes 70 %, and a machine busy with
+/// something else would see the actor create stall.
+fn engine_options() -> EngineOptions {
+    EngineOptions {
+        config_patch: Some(serde_json::json!({
+            "runtime": { "worker_load_shedding_curve": [[0, 1000], [1000, 999]] }
+        })),
+        ..EngineOptions::default()
+    }
+}
+
+/// Declares the runner name before its first runner connects, as a
+/// deployment would. (A runner's first connection would write this itself,
+/// but engine 2.3.19 can then cache "no such runner name" for minutes for an
+/// actor create that comes at the same moment.)
+async fn declare_runner_name(engine: &Engine) -> Result<()> {
+    let url = format!("{}/runner-configs/{RUNNER_NAME}", engine.endpoint());
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .build()?
+        .put(&url)
+        .query(&[("namespace", "default")])
+        .bearer_auth("dev")
+        .json(&serde_json::json!({"datacenters": {"default": {"normal": {}}}}))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!("PUT {url} answered {}", response.status());
+    }
     Ok(())
 }
 

@@ -27,7 +27,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use futures::{SinkExt, StreamExt};
 use tests::api::{Api, GatewayRequest, GatewayResponse, GatewaySocket, Method};
-use tests::engine::Engine;
+use tests::engine::{Engine, EngineOptions};
 use tests::runner_process::{build_example, Profile, RunnerBuilder, RunnerEvent, RunnerProcess};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
@@ -152,7 +152,7 @@ pub async fn engine() -> Result<&'static Engine> {
     let engine = ENGINE
         .get_or_init(|| async {
             sweep_stale_data_dirs();
-            let engine = Engine::start().await.map_err(|e| format!("{e:#}"))?;
+            let engine = start_engine().await.map_err(|e| format!("{e:#}"))?;
             mark_owned(&engine);
             Ok(engine)
         })
@@ -160,6 +160,26 @@ pub async fn engine() -> Result<&'static Engine> {
     engine
         .as_ref()
         .map_err(|e| anyhow!("cannot start the shared Rivet engine: {e}"))
+}
+
+/// Starts an engine for tests: the harness's loopback, telemetry-off
+/// configuration, with the workflow worker's load shedding turned off.
+///
+/// By default the engine pulls fewer and fewer workflows as the *host's*
+/// average CPU use goes from 70 % to 90 % (down to 5 %), so on a busy
+/// machine (compilers, other test binaries) actor creates stall and time
+/// out after 30 s (500 `pegboard_actor_create timed out`) — seen here, where
+/// the 10th actor of a runner never started while a fuzzer ran beside.
+/// Tests measure the runner, not the host, so the curve is made flat.
+pub async fn start_engine() -> Result<Engine> {
+    let no_load_shedding = serde_json::json!({
+        "runtime": { "worker_load_shedding_curve": [[0, 1000], [1000, 999]] }
+    });
+    Engine::start_with(EngineOptions {
+        config_patch: Some(no_load_shedding),
+        ..EngineOptions::default()
+    })
+    .await
 }
 
 /// Marks the shared engine's data directory as this process's: a `static`
@@ -204,14 +224,16 @@ pub struct TestRunner {
 }
 
 impl TestRunner {
-    /// Starts `driver`'s test runner named `name` on `engine`, configured
-    /// further by `configure`, and waits until it is connected.
+    /// Declares the runner name ([`configure_runner_name`]), starts
+    /// `driver`'s test runner named `name` on `engine`, configured further
+    /// by `configure`, and waits until it is connected.
     pub async fn start(
         driver: &'static Driver,
         engine: &Engine,
         name: &str,
         configure: impl FnOnce(RunnerBuilder) -> RunnerBuilder,
     ) -> Result<TestRunner> {
+        configure_runner_name(&engine.api(), name).await?;
         let builder = RunnerProcess::builder(program(driver).await?).runner_name(name);
         let mut process = configure(builder).spawn(engine)?;
         let id = process.wait_connected(EVENT_TIMEOUT).await?;
@@ -293,7 +315,7 @@ pub struct Own {
 impl Own {
     /// Starts a fresh engine and a connected runner of `driver` on it.
     pub async fn start(driver: &'static Driver, runner_name: &str) -> Result<Own> {
-        let engine = Engine::start().await?;
+        let engine = start_engine().await?;
         let runner = TestRunner::start(driver, &engine, runner_name, |b| b).await?;
         Ok(Own { engine, runner })
     }
@@ -311,35 +333,46 @@ impl Own {
 
 /// Creates an actor named `name`, with a unique key, on the runners named
 /// `runner_name`.
-///
-/// The first create for a runner name runs alone, *engine-wide*: seen here
-/// (engine 2.3.19), a first create for a new runner name while creates for
-/// another name are in flight can leave the new name unusable (400
-/// `no_runner_config_configured` for minutes) and make the other creates
-/// time out (500 `pegboard_actor_create timed out`). [`Api::create_actor`]
-/// only serialises the first creates of one name, so this gate is kept per
-/// test process (one engine per binary, or a few).
 pub async fn create_actor(api: &Api, runner_name: &str, name: &str) -> Result<String> {
-    static CREATES: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-    static KNOWN: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
-    let id = (api.endpoint().to_owned(), runner_name.to_owned());
-    let known = |insert: bool| {
-        let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
-        let found = known.contains(&id);
-        if insert && !found {
-            known.push(id.clone());
-        }
-        found
-    };
-    let key = unique_key(name);
-    if known(false) {
-        let _shared = CREATES.read().await;
-        return api.create_actor(name, Some(&key), runner_name).await;
+    api.create_actor(name, Some(&unique_key(name)), runner_name)
+        .await
+}
+
+/// Declares `runner_name` as a pool of normal runners in the `default`
+/// datacenter (`PUT /runner-configs/<name>`), before any runner of that name
+/// connects.
+///
+/// Without it, a runner's first connection writes that configuration
+/// itself, and an actor create that reads it in the same few milliseconds
+/// can cache "no configuration" for minutes (400
+/// `no_runner_config_configured`; engine 2.3.19: its optimistic read ends
+/// after the write's cache purge and saves the empty answer, seen in the
+/// engine's debug log). Measured here with a create right after the
+/// connect: one runner name of two unusable in 3 of 8 fresh engines; with
+/// this call first, 0 of 40.
+pub async fn configure_runner_name(api: &Api, runner_name: &str) -> Result<()> {
+    static HTTP: OnceLock<reqwest::Client> = OnceLock::new();
+    let http = HTTP.get_or_init(|| {
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client")
+    });
+    let url = format!("{}/runner-configs/{runner_name}", api.endpoint());
+    let body = serde_json::json!({"datacenters": {"default": {"normal": {}}}});
+    let response = http
+        .put(&url)
+        .query(&[("namespace", api.namespace())])
+        .bearer_auth("dev")
+        .json(&body)
+        .timeout(REQUEST_TIMEOUT)
+        .send()
+        .await?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("PUT {url} answered {status}: {}", response.text().await?);
     }
-    let _alone = CREATES.write().await;
-    let actor = api.create_actor(name, Some(&key), runner_name).await?;
-    known(true);
-    Ok(actor)
+    Ok(())
 }
 
 /// `name-<n>`, unique within the process.

@@ -6,14 +6,15 @@ mod e2e_support;
 
 use anyhow::{bail, ensure, Result};
 use e2e_support::{
-    engine, ping, post, shared, wait_actor, wait_starts, wait_stops, ws_echo, ws_next, ws_send,
-    Driver, TestRunner, WS_TIMEOUT,
+    disconnects, engine, ping, post, shared, wait_actor, wait_starts, wait_stops, ws_echo, ws_next,
+    ws_send, Driver, TestRunner, WS_TIMEOUT,
 };
 use tests::api::{Api, GatewaySocket};
 use tokio_tungstenite::tungstenite::Message;
 
 e2e_support::driver_tests!(
     ws_echoes_text_and_binary_and_closes_on_request,
+    ws_message_over_20_mib_closes_only_its_socket,
     destroy_closes_plain_sockets,
     hibernatable_socket_survives_sleep,
     closed_hibernatable_socket_is_forgotten,
@@ -40,6 +41,28 @@ async fn ws_echoes_text_and_binary_and_closes_on_request(driver: &'static Driver
     ws_send(&mut a, Message::Close(None)).await?;
     ws_echo(&mut b, text("b still open")).await?;
     ping(&api, &actor).await?;
+    Ok(())
+}
+
+async fn ws_message_over_20_mib_closes_only_its_socket(driver: &'static Driver) -> Result<()> {
+    let shared = shared(driver).await?;
+    let api = shared.api();
+    let actor = shared.actor("ws-big").await?;
+    let disconnects_before = disconnects(&shared.runner.events());
+    let mut other = api.gateway_ws(&actor, "/ws").await?;
+    let mut socket = api.gateway_ws(&actor, "/ws").await?;
+    ws_echo(&mut socket, Message::Binary(vec![3; 1 << 20].into())).await?;
+    // The echo would be over the engine's 20 MiB tunnel limit, which would
+    // cost the whole runner connection: the runner refuses it instead.
+    ws_send(&mut socket, Message::Binary(vec![4; (20 << 20) + 1].into())).await?;
+    expect_close(&mut socket, 1009, "message too big").await?;
+    ws_echo(&mut other, text("still here")).await?;
+    ping(&api, &actor).await?;
+    let events = shared.runner.events();
+    ensure!(
+        disconnects(&events) == disconnects_before,
+        "the runner reconnected: {events:?}"
+    );
     Ok(())
 }
 

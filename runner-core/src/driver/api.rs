@@ -17,15 +17,36 @@
 //!     }
 //! }
 //! ```
+//!
+//! Everything actor code handles is named here, so it needs no direct
+//! dependency on `runner-core`: e.g. what a hibernatable socket persists,
+//! and why a call failed.
+//!
+//! ```
+//! use runner_core::driver::api::{
+//!     BareMap, CallError, Error, GatewayId, HibernatedSocket, RequestId, RequestKey,
+//! };
+//!
+//! let restored = HibernatedSocket {
+//!     key: RequestKey::new(GatewayId([1, 2, 3, 4]), RequestId([5, 6, 7, 8])),
+//!     last_received_index: 3,
+//!     next_sent_index: 2,
+//!     path: "/chat".into(),
+//!     headers: BareMap::new(),
+//! };
+//! # let _ = restored;
+//! let too_big = |e: &Error| matches!(e, Error::Call(CallError::PayloadTooLarge { .. }));
+//! # let _ = too_big;
+//! ```
 
 pub use super::{
     ActorContext, ActorInfo, Body, BodyError, BoxError, BuildError, CloseFrame, Error, Handler,
     KvList, Message, Request, Response, RunnerHandle, WebSocket, WebSocketRequest,
 };
-pub use crate::protocol::MessageIndex;
+pub use crate::protocol::{BareMap, GatewayId, MessageIndex, ProtocolVersion, RequestId};
 pub use crate::{
-    HibernatedSocket, KvError, Limits, RequestKey, RestoreReport, ShutdownMode, ShutdownReason,
-    SocketIndices, StopReason, Timeouts,
+    ActorRef, CallError, HibernatedSocket, KvError, Limits, RequestKey, RestoreReport,
+    ShutdownMode, ShutdownReason, SocketIndices, StopReason, Timeouts,
 };
 
 /// Declares a driver crate's public API: re-exports [`api`](self) whole and

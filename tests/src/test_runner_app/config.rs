@@ -3,8 +3,8 @@
 
 use std::fmt;
 
+use runner_core::driver::api::ProtocolVersion;
 use runner_core::driver::{Builder, Runtime};
-use runner_core::protocol::ProtocolVersion;
 
 /// Everything the environment configures, defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

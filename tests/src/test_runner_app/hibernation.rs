@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use runner_core::driver::{ActorContext, ActorInfo, BoxError, Error, KvList, WebSocket};
-use runner_core::protocol::{BareMap, GatewayId, MessageIndex, RequestId};
-use runner_core::{ActorRef, HibernatedSocket, RequestKey};
+use runner_core::driver::api::{
+    ActorContext, ActorInfo, ActorRef, BareMap, BoxError, Error, GatewayId, HibernatedSocket,
+    KvList, MessageIndex, RequestId, RequestKey, WebSocket,
+};
 use serde::{Deserialize, Serialize};
 
 /// KV prefix of the socket records (the KV routes use another one).

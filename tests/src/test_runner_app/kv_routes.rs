@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use runner_core::driver::{ActorContext, Body, KvList, Request, Response};
+use runner_core::driver::api::{ActorContext, Body, KvList, Request, Response};
 use serde_json::Value;
 
 use super::routes::{empty, json_response, percent_decode, query_param, Failure, Reply};

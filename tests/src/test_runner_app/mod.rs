@@ -4,8 +4,9 @@
 //! Each driver ships an `examples/test_runner.rs` that is only a `main`
 //! calling [`main`] with its runtime, so the one external suite
 //! (`tests/tests/e2e_*.rs`) checks every driver against the same program.
-//! The app uses nothing but the public driver API ([`runner_core::driver`]):
-//! it is also an example of a complete runner.
+//! The app uses nothing but what a driver crate re-exports
+//! ([`runner_core::driver::api`]), plus [`Builder`] and [`Runtime`] to stay
+//! generic over the driver: it is also an example of a complete runner.
 //!
 //! ```no_run
 //! # async fn demo<R: runner_core::driver::Runtime>(runtime: R) -> std::process::ExitCode {
@@ -34,11 +35,11 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
-use runner_core::driver::{
-    ActorContext, ActorInfo, BoxError, Builder, Handler, Request, Response, Runtime,
+use runner_core::driver::api::{
+    ActorContext, ActorInfo, BoxError, Handler, Request, Response, ShutdownReason, StopReason,
     WebSocketRequest,
 };
-use runner_core::{ShutdownReason, StopReason};
+use runner_core::driver::{Builder, Runtime};
 
 pub use config::{Config, ConfigError};
 

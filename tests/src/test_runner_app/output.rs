@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use runner_core::driver::ActorContext;
+use runner_core::driver::api::ActorContext;
 use serde_json::{json, Value};
 
 /// `{"event":"connected","runnerId":…}`

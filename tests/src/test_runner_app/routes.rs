@@ -4,7 +4,7 @@ use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{header, Method, StatusCode};
-use runner_core::driver::{ActorContext, Body, BodyError, Error, Request, Response};
+use runner_core::driver::api::{ActorContext, Body, BodyError, Error, Request, Response};
 use serde_json::{json, Map, Value};
 
 use super::{bodies, kv_routes, App};

@@ -1,8 +1,9 @@
 //! The actor's WebSocket routes: `/ws` (echo) and `/hws` (the same echo on a
 //! hibernatable socket, persisted in KV so that it survives sleep).
 
-use runner_core::driver::{ActorContext, CloseFrame, Error, Message, WebSocket, WebSocketRequest};
-use runner_core::protocol::MessageIndex;
+use runner_core::driver::api::{
+    ActorContext, CallError, CloseFrame, Error, Message, MessageIndex, WebSocket, WebSocketRequest,
+};
 
 use super::hibernation::{InFlight, SocketRecord};
 
@@ -30,20 +31,29 @@ enum Flow {
     Closed,
 }
 
-/// Echoes one message; `close` closes the socket with 1000 `bye`.
+/// Echoes one message; `close` closes the socket with 1000 `bye`, and a
+/// message too large to go back through the tunnel closes it with 1009.
 async fn answer(ws: &mut WebSocket, message: Message) -> Result<Flow, Error> {
     match message {
         Message::Close(_) => Ok(Flow::Closed),
-        Message::Text(text) if text == "close" => {
-            let bye = CloseFrame {
-                code: 1000,
-                reason: "bye".into(),
-            };
-            ws.send(Message::Close(Some(bye))).await?;
-            Ok(Flow::Closed)
-        }
-        echo => ws.send(echo).await.map(|()| Flow::Open),
+        Message::Text(text) if text == "close" => close(ws, 1000, "bye").await,
+        echo => match ws.send(echo).await {
+            Ok(()) => Ok(Flow::Open),
+            Err(Error::Call(CallError::PayloadTooLarge { .. })) => {
+                close(ws, 1009, "message too big").await
+            }
+            Err(err) => Err(err),
+        },
     }
+}
+
+async fn close(ws: &mut WebSocket, code: u16, reason: &str) -> Result<Flow, Error> {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    ws.send(Message::Close(Some(frame))).await?;
+    Ok(Flow::Closed)
 }
 
 async fn echo(socket: WebSocketRequest) {

@@ -1,18 +1,23 @@
 //! End to end: the test runner as a process — graceful shutdown on SIGTERM
-//! against the real engine, a second signal, and bad configuration. Each
-//! test has a runner of its own (on the binary's engine).
+//! against the real engine, a second signal, a hibernatable socket handed
+//! to the next runner process, and bad configuration. Each test has
+//! runners of its own (on the binary's engine).
 
 mod e2e_support;
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Result};
-use e2e_support::{engine, program, stops, wait_actor, Driver, TestRunner};
+use e2e_support::{
+    engine, ping, program, stops, wait_actor, wait_starts, ws_echo, Driver, TestRunner,
+};
 use tests::runner_process::{RunnerEvent, RunnerProcess};
+use tokio_tungstenite::tungstenite::Message;
 
 e2e_support::driver_tests!(
     sigterm_stops_every_actor_then_shuts_down,
-    second_signal_shuts_down_at_once,
+    two_sigints_exit_cleanly,
+    hibernatable_socket_moves_to_the_next_runner,
     bad_configuration_fails_before_connecting,
 );
 
@@ -66,7 +71,7 @@ async fn sigterm_stops_every_actor_then_shuts_down(driver: &'static Driver) -> R
     Ok(())
 }
 
-async fn second_signal_shuts_down_at_once(driver: &'static Driver) -> Result<()> {
+async fn two_sigints_exit_cleanly(driver: &'static Driver) -> Result<()> {
     let engine = engine().await?;
     let api = engine.api();
     let name = format!("e2e-sigint-{}", driver.package);
@@ -74,7 +79,8 @@ async fn second_signal_shuts_down_at_once(driver: &'static Driver) -> Result<()>
     runner.actor(&api, "interrupted").await?;
     let signalled = Instant::now();
     ensure!(runner.process.sigint()?, "the runner exited before SIGINT");
-    // The second one may find the graceful shutdown over already.
+    // The second one may find the graceful shutdown over already (the one
+    // that must cut a slow drain short is in e2e_restart.rs).
     let second = runner.process.sigint()?;
     runner.process.wait_shutdown(GRACEFUL_BOUND).await?;
     let status = runner.process.wait_exit(Duration::from_secs(5)).await?;
@@ -84,6 +90,39 @@ async fn second_signal_shuts_down_at_once(driver: &'static Driver) -> Result<()>
         signalled.elapsed()
     );
     Ok(())
+}
+
+async fn hibernatable_socket_moves_to_the_next_runner(driver: &'static Driver) -> Result<()> {
+    let engine = engine().await?;
+    let api = engine.api();
+    let name = format!("e2e-handover-{}", driver.package);
+    let mut first = TestRunner::start(driver, engine, &name, |b| b).await?;
+    let actor = first.actor(&api, "handover").await?;
+    let mut socket = api.gateway_ws(&actor, "/hws").await?;
+    ws_echo(&mut socket, text("to the first runner")).await?;
+    ensure!(
+        first.process.sigterm()?,
+        "the first runner exited before SIGTERM"
+    );
+    first.process.wait_shutdown(GRACEFUL_BOUND).await?;
+    wait_actor(&api, &actor, "asleep", |a| a.sleep_ts.is_some()).await?;
+
+    // Another process of the same runner name: the next message wakes the
+    // actor there, which restores the socket from what the first persisted.
+    let second = TestRunner::start(driver, engine, &name, |b| b).await?;
+    ws_echo(&mut socket, text("to the second runner")).await?;
+    ensure!(
+        wait_starts(&second.process, &actor, 1).await? == 1,
+        "the wake is generation 1"
+    );
+    ws_echo(&mut socket, text("and again")).await?;
+    let awake = ping(&api, &actor).await?;
+    ensure!((awake.generation, awake.starts) == (1, 1), "{awake:?}");
+    Ok(())
+}
+
+fn text(text: &str) -> Message {
+    Message::Text(text.into())
 }
 
 async fn bad_configuration_fails_before_connecting(driver: &'static Driver) -> Result<()> {

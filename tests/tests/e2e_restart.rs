@@ -1,6 +1,7 @@
 //! End to end: the engine crashes (SIGKILL) and comes back on the same data
-//! and ports; the runner reconnects by itself and its actors answer again.
-//! The test has an engine of its own.
+//! and ports; the runner reconnects by itself and its actors answer again;
+//! then a second SIGTERM cuts the (slow) graceful shutdown short. The test
+//! has an engine of its own.
 
 mod e2e_support;
 
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Result};
 use e2e_support::{disconnects, ping, wait_until, Driver, Own};
 use tests::api::{GatewayRequest, Method};
-use tests::runner_process::RunnerEvent;
+use tests::runner_process::{RunnerEvent, RunnerProcess};
 
 e2e_support::driver_tests!(engine_killed_and_restarted_runner_reconnects);
 
@@ -58,6 +59,34 @@ async fn engine_killed_and_restarted_runner_reconnects(driver: &'static Driver) 
     // And the engine places new actors on the runner.
     let fresh = own.actor("after-restart").await?;
     ping(&api, &fresh).await?;
+    second_signal_cuts_a_slow_drain_short(&mut own.runner.process).await
+}
+
+/// After a crash the engine's old runner workflow ignores signals for a
+/// while (~30 s, engine.md), so a graceful shutdown waits on it; a second
+/// SIGTERM must end the runner at once, cleanly.
+async fn second_signal_cuts_a_slow_drain_short(runner: &mut RunnerProcess) -> Result<()> {
+    let signalled = Instant::now();
+    ensure!(runner.sigterm()?, "the runner exited before SIGTERM");
+    let drained = runner.wait_shutdown(Duration::from_secs(2)).await.is_ok();
+    if !drained {
+        ensure!(
+            runner.sigterm()?,
+            "the runner exited before the second SIGTERM"
+        );
+        runner.wait_shutdown(Duration::from_secs(5)).await?;
+    }
+    let status = runner.wait_exit(Duration::from_secs(5)).await?;
+    ensure!(status.success(), "exit status {status}");
+    eprintln!(
+        "shutdown after the restart: {} in {:?}",
+        if drained {
+            "graceful drain finished"
+        } else {
+            "second SIGTERM"
+        },
+        signalled.elapsed()
+    );
     Ok(())
 }
 

@@ -24,7 +24,8 @@
 //! * every ping delivered on the open connection is answered with its `ts`;
 //! * every KV call ends exactly once, all before `ShutdownComplete`, and
 //!   nothing at all comes out after it;
-//! * a generation is started at most once per runner id;
+//! * a generation is started at most once per runner id, until the runner
+//!   may have forgotten a stopped one (retired limit or retention);
 //! * a refused user call emits nothing;
 //! * after `handle_timeout(now)`, the next deadline is later than `now`.
 
@@ -141,6 +142,11 @@ struct Harness {
     kv_pending: BTreeSet<KvRequestId>,
     kv_ended: BTreeSet<KvRequestId>,
     started: BTreeSet<ActorRef>,
+    /// The runner may have forgotten a stopped generation (retired limit
+    /// reached, or retention over): a replayed start may then run it again,
+    /// as `Limits::max_retired_generations` documents.
+    forgetting: bool,
+    retired: usize,
     runner_id: Option<Id>,
     shut_down: bool,
     /// Outputs of the input being checked.
@@ -166,6 +172,8 @@ impl Harness {
             kv_pending: BTreeSet::new(),
             kv_ended: BTreeSet::new(),
             started: BTreeSet::new(),
+            forgetting: false,
+            retired: 0,
             runner_id: None,
             shut_down: false,
             frames: Vec::new(),
@@ -528,7 +536,7 @@ impl Harness {
             }
             Event::ActorStart { actor, .. } => {
                 assert!(
-                    self.started.insert(actor.clone()),
+                    self.started.insert(actor.clone()) || self.forgetting,
                     "{actor:?} started twice"
                 );
                 self.actors.push(actor);
@@ -553,7 +561,12 @@ impl Harness {
         }
     }
 
-    fn check_bounds(&self) {
+    fn check_bounds(&mut self) {
+        let retired = self.runner.retired_generation_count();
+        if retired < self.retired || retired >= self.limits.max_retired_generations {
+            self.forgetting = true;
+        }
+        self.retired = retired;
         let r = &self.runner;
         let l = &self.limits;
         assert!(

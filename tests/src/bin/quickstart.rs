@@ -127,17 +127,25 @@ fn engine_options() -> EngineOptions {
 /// actor create that comes at the same moment.)
 async fn declare_runner_name(engine: &Engine) -> Result<()> {
     let url = format!("{}/runner-configs/{RUNNER_NAME}", engine.endpoint());
-    let response = reqwest::Client::builder()
-        .no_proxy()
-        .build()?
-        .put(&url)
-        .query(&[("namespace", "default")])
-        .bearer_auth("dev")
-        .json(&serde_json::json!({"datacenters": {"default": {"normal": {}}}}))
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        bail!("PUT {url} answered {}", response.status());
+    let http = reqwest::Client::builder().no_proxy().build()?;
+    // A just-started engine can answer 5xx for a moment: retry a few times.
+    for attempt in 1.. {
+        let response = http
+            .put(&url)
+            .query(&[("namespace", "default")])
+            .bearer_auth("dev")
+            .json(&serde_json::json!({"datacenters": {"default": {"normal": {}}}}))
+            .send()
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            break;
+        }
+        let text = response.text().await?;
+        if !status.is_server_error() || attempt == 10 {
+            bail!("PUT {url} answered {status}: {text}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Ok(())
 }

@@ -360,19 +360,28 @@ pub async fn configure_runner_name(api: &Api, runner_name: &str) -> Result<()> {
     });
     let url = format!("{}/runner-configs/{runner_name}", api.endpoint());
     let body = serde_json::json!({"datacenters": {"default": {"normal": {}}}});
-    let response = http
-        .put(&url)
-        .query(&[("namespace", api.namespace())])
-        .bearer_auth("dev")
-        .json(&body)
-        .timeout(REQUEST_TIMEOUT)
-        .send()
-        .await?;
-    let status = response.status();
-    if !status.is_success() {
-        bail!("PUT {url} answered {status}: {}", response.text().await?);
+    // A fresh engine answered one 500 here once (right after a long build):
+    // server errors are retried, briefly.
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        let response = http
+            .put(&url)
+            .query(&[("namespace", api.namespace())])
+            .bearer_auth("dev")
+            .json(&body)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = response.text().await?;
+        if !status.is_server_error() || Instant::now() >= deadline {
+            bail!("PUT {url} answered {status}: {text}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    Ok(())
 }
 
 /// `name-<n>`, unique within the process.

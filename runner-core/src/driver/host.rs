@@ -429,7 +429,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             let result = match outcome {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(e.to_string()),
-                Err(panic) => Err(format!("start panicked: {}", panic_message(&panic))),
+                Err(panic) => Err(format!("start panicked: {}", panic_message(panic))),
             };
             let _ = tx.send(Command::ActorStarted { actor, result }).await;
         }));
@@ -491,7 +491,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             let response = match futures::future::select(Box::pin(serve), timeout).await {
                 Either::Left((Ok(response), _)) => from_http_response(response, limit).await,
                 Either::Left((Err(panic), _)) => {
-                    warn!(%key, panic = panic_message(&panic), "request handler panicked: 500");
+                    warn!(%key, panic = panic_message(panic), "request handler panicked: 500");
                     error_response(500, "internal server error")
                 }
                 Either::Right(_) => {
@@ -754,10 +754,30 @@ fn header_map(headers: &BareMap<String>) -> http::HeaderMap {
     map
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
+/// The message of a caught panic. Takes the box itself: a `&Box<dyn Any>`
+/// passed where a `&dyn Any` is expected coerces to the box, whose downcasts
+/// all fail (every message came out as "unknown panic").
+fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    match panic.downcast::<String>() {
+        Ok(message) => *message,
+        Err(panic) => panic
+            .downcast_ref::<&str>()
+            .map_or_else(|| "unknown panic".into(), |s| (*s).to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+
+    #[test]
+    fn panic_messages_survive_catch_unwind() {
+        let caught = std::panic::catch_unwind(|| panic!("a literal")).unwrap_err();
+        assert_eq!(panic_message(caught), "a literal");
+        let n = 7;
+        let caught = std::panic::catch_unwind(|| panic!("formatted {n}")).unwrap_err();
+        assert_eq!(panic_message(caught), "formatted 7");
+        let caught = std::panic::catch_unwind(|| std::panic::panic_any(5u8)).unwrap_err();
+        assert_eq!(panic_message(caught), "unknown panic");
+    }
 }

@@ -3,6 +3,8 @@
 //!
 //! The keys live under the prefix `kv/` in the actor's KV, apart from the
 //! `/hws` socket records, so a listing shows only what the routes stored.
+//! `/kv-drop` drops every key of the actor, socket records included (a
+//! hibernated `/hws` socket of that actor is then closed at the next wake).
 
 use bytes::Bytes;
 use http::{Method, StatusCode};

@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use futures::channel::mpsc;
 use futures::{Stream, StreamExt};
 use http_body::{Frame, SizeHint};
+use sync_wrapper::SyncWrapper;
 
 use super::runtime::BoxError;
 
@@ -20,7 +21,15 @@ use super::runtime::BoxError;
 /// assert_eq!(&body.collect(1024).await.unwrap()[..], b"hello");
 /// # });
 /// ```
-pub struct Body(Inner);
+///
+/// `Body` is `Send` and `Sync` whatever it wraps (it is only ever read through
+/// `&mut`), so a handler may hold a `&Request` across an `.await`.
+pub struct Body {
+    inner: SyncWrapper<Inner>,
+    /// Known without reading: kept outside the wrapper for `&self` access.
+    hint: SizeHint,
+    ended: bool,
+}
 
 enum Inner {
     Full(Option<Bytes>),
@@ -30,16 +39,13 @@ enum Inner {
 
 impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            Inner::Full(b) => write!(f, "Body({} bytes)", b.as_ref().map_or(0, Bytes::len)),
-            Inner::Channel(_) => f.write_str("Body(streamed)"),
-            Inner::Boxed(_) => f.write_str("Body(boxed)"),
-        }
+        f.debug_struct("Body").field("size_hint", &self.hint).field("ended", &self.ended).finish()
     }
 }
 
 /// The body was larger than allowed, or failed while being read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BodyError {
     /// More than the limit.
     #[error("body exceeds {limit} bytes")]
@@ -55,7 +61,12 @@ pub enum BodyError {
 impl Body {
     /// An empty body.
     pub fn empty() -> Self {
-        Body(Inner::Full(None))
+        Body::with(Inner::Full(None), SizeHint::with_exact(0))
+    }
+
+    fn with(inner: Inner, hint: SizeHint) -> Self {
+        let ended = matches!(inner, Inner::Full(None));
+        Body { inner: SyncWrapper::new(inner), hint, ended }
     }
 
     /// Wraps any `http_body::Body` with `Bytes` chunks.
@@ -64,17 +75,18 @@ impl Body {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        Body(Inner::Boxed(Box::pin(MapErr(Box::pin(body)))))
+        let hint = body.size_hint();
+        Body::with(Inner::Boxed(Box::pin(MapErr(Box::pin(body)))), hint)
     }
 
     /// A body fed chunk by chunk (streamed requests).
     pub(crate) fn channel(rx: mpsc::UnboundedReceiver<Bytes>) -> Self {
-        Body(Inner::Channel(rx))
+        Body::with(Inner::Channel(rx), SizeHint::default())
     }
 
     /// Reads the whole body, failing past `limit` bytes.
     pub async fn collect(mut self, limit: usize) -> Result<Bytes, BodyError> {
-        if let Inner::Full(full) = &mut self.0 {
+        if let Inner::Full(full) = self.inner.get_mut() {
             let bytes = full.take().unwrap_or_default();
             return if bytes.len() > limit {
                 Err(BodyError::TooLarge { limit })
@@ -96,7 +108,15 @@ impl Body {
     }
 
     fn poll_frame_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
-        match &mut self.0 {
+        let polled = Self::poll_inner(self.inner.get_mut(), cx);
+        if let Poll::Ready(None) = polled {
+            self.ended = true;
+        }
+        polled
+    }
+
+    fn poll_inner(inner: &mut Inner, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
+        match inner {
             Inner::Full(full) => Poll::Ready(full.take().filter(|b| !b.is_empty()).map(Ok)),
             Inner::Channel(rx) => rx.poll_next_unpin(cx).map(|o| o.map(Ok)),
             Inner::Boxed(body) => loop {
@@ -133,15 +153,11 @@ impl http_body::Body for Body {
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(&self.0, Inner::Full(None))
+        self.ended
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.0 {
-            Inner::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Inner::Channel(_) => SizeHint::default(),
-            Inner::Boxed(b) => b.size_hint(),
-        }
+        self.hint.clone()
     }
 }
 
@@ -154,7 +170,8 @@ impl Stream for Body {
 
 impl From<Bytes> for Body {
     fn from(b: Bytes) -> Self {
-        Body(Inner::Full(Some(b)))
+        let hint = SizeHint::with_exact(b.len() as u64);
+        Body::with(Inner::Full(Some(b)), hint)
     }
 }
 
@@ -213,5 +230,25 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.0.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn bodies_are_send_and_sync_and_report_their_end() {
+        assert_send_sync::<Body>();
+        assert_send_sync::<http::Request<Body>>();
+        let mut body = Body::from("ab");
+        assert!(!http_body::Body::is_end_stream(&body));
+        assert_eq!(http_body::Body::size_hint(&body).exact(), Some(2));
+        let cx = &mut Context::from_waker(futures::task::noop_waker_ref());
+        assert!(matches!(body.poll_frame_inner(cx), Poll::Ready(Some(Ok(_)))));
+        assert!(matches!(body.poll_frame_inner(cx), Poll::Ready(None)));
+        assert!(http_body::Body::is_end_stream(&body));
     }
 }

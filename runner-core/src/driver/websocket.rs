@@ -227,8 +227,13 @@ impl WebSocket {
                 self.open = false;
                 Poll::Ready(Some((Message::Close(frame), 0)))
             }
-            Poll::Ready(Some(SocketEvent::Hibernated)) | Poll::Ready(None) => {
+            Poll::Ready(Some(SocketEvent::Hibernated)) => {
                 self.hibernated = true;
+                self.open = false;
+                Poll::Ready(None)
+            }
+            // The runner is gone (shut down): the socket just ends.
+            Poll::Ready(None) => {
                 self.open = false;
                 Poll::Ready(None)
             }
@@ -271,7 +276,7 @@ impl WebSocket {
     }
 
     /// Closes the socket with a code and reason.
-    pub async fn close(mut self, code: u16, reason: &str) -> Result<(), Error> {
+    pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
         self.send(Message::Close(Some(CloseFrame {
             code,
             reason: reason.to_owned(),

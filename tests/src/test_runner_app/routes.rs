@@ -41,7 +41,7 @@ impl From<BodyError> for Failure {
     fn from(err: BodyError) -> Self {
         let status = match err {
             BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            BodyError::Failed(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::BAD_REQUEST,
         };
         Failure(status, err.to_string())
     }

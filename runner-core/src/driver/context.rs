@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 
 use super::command::{Command, CommandTx, Intent};
 use super::error::Error;
@@ -16,10 +17,22 @@ use crate::{ActorRef, HibernatedSocket, KvError, KvResponse, RestoreReport, Shut
 /// One actor generation, as its code sees it: identity, KV storage, intents
 /// and alarms. Cheap to clone; every method goes through the runner's event
 /// loop and fails with [`Error::RunnerGone`] once it has ended.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ActorContext {
     shared: Arc<ActorShared>,
     tx: CommandTx,
+    spawner: Spawner,
+}
+
+/// Runs a task on the driver's runtime.
+pub(crate) type Spawner = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
+
+impl std::fmt::Debug for ActorContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActorContext")
+            .field("actor", &self.shared.actor)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -30,11 +43,33 @@ struct ActorShared {
 }
 
 impl ActorContext {
-    pub(crate) fn new(actor: ActorRef, name: String, key: Option<String>, tx: CommandTx) -> Self {
+    pub(crate) fn new(
+        actor: ActorRef,
+        name: String,
+        key: Option<String>,
+        tx: CommandTx,
+        spawner: Spawner,
+    ) -> Self {
         ActorContext {
             shared: Arc::new(ActorShared { actor, name, key }),
             tx,
+            spawner,
         }
+    }
+
+    /// Runs `task` in the background on the runner's runtime, whichever
+    /// driver that is — e.g. work that must happen after a response is sent.
+    ///
+    /// ```no_run
+    /// # async fn f(actor: runner_core::driver::ActorContext) {
+    /// let later = actor.clone();
+    /// actor.spawn(async move {
+    ///     let _ = later.sleep().await;
+    /// });
+    /// # }
+    /// ```
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        (self.spawner)(Box::pin(task));
     }
 
     /// The actor id.

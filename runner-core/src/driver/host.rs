@@ -3,7 +3,7 @@
 //! decision; it moves bytes, time and calls between [`crate::Runner`], the
 //! [`Runtime`] and the [`Handler`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 
 use super::builder::HostSettings;
 use super::command::{Command, CommandTx, Intent, Reply, SocketOp};
-use super::context::{ActorContext, Published, RunnerHandle};
+use super::context::{ActorContext, Published, RunnerHandle, Spawner};
 use super::error::Error;
 use super::handler::{ActorInfo, Handler};
 use super::http::{error_response, from_http_response, to_http_request};
@@ -59,6 +59,10 @@ impl<R: Runtime, H: Handler> Runner<R, H> {
         let tx = CommandTx::new(tx);
         let published = Arc::new(Mutex::new(Published::default()));
         let origin = runtime.now();
+        let spawner: Spawner = {
+            let runtime = runtime.clone();
+            Arc::new(move |task| runtime.spawn(task))
+        };
         let host = Host {
             rt: runtime,
             handler: Arc::new(handler),
@@ -76,6 +80,9 @@ impl<R: Runtime, H: Handler> Runner<R, H> {
             kv_waiters: HashMap::new(),
             actors: HashMap::new(),
             requests: HashMap::new(),
+            in_flight: HashMap::new(),
+            stop_pending: HashSet::new(),
+            spawner,
             sockets: HashMap::new(),
             shutdown_waiters: Vec::new(),
             finished: None,
@@ -111,6 +118,13 @@ struct Host<R, H> {
     kv_waiters: HashMap<KvRequestId, Reply<KvResponse>>,
     actors: HashMap<ActorRef, ActorContext>,
     requests: HashMap<RequestKey, RequestTask>,
+    /// Unanswered requests per actor: an actor whose stop callback has
+    /// returned is reported stopped only once its requests are answered
+    /// (bounded by the core's stop timeout, which aborts the rest).
+    in_flight: HashMap<ActorRef, usize>,
+    /// Actors whose stop callback returned while requests were in flight.
+    stop_pending: HashSet<ActorRef>,
+    spawner: Spawner,
     sockets: HashMap<RequestKey, mpsc::Sender<SocketEvent>>,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
     finished: Option<ShutdownReason>,
@@ -139,6 +153,7 @@ impl Drop for OpenSocket {
 }
 
 struct RequestTask {
+    actor: ActorRef,
     body: Option<mpsc::UnboundedSender<Bytes>>,
     abort: AbortHandle,
 }
@@ -354,6 +369,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                     config.name.clone(),
                     config.key.clone(),
                     self.tx.clone(),
+                    self.spawner.clone(),
                 );
                 self.actors.insert(actor.clone(), ctx.clone());
                 let info = ActorInfo {
@@ -374,7 +390,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             Event::HttpRequest(request) => self.spawn_request(request),
             Event::HttpRequestChunk { key, data, finish } => self.on_chunk(key, data, finish),
             Event::HttpRequestAborted { key } => {
-                if let Some(task) = self.requests.remove(&key) {
+                if let Some(task) = self.request_done(key) {
                     task.abort.abort();
                 }
             }
@@ -411,6 +427,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         for (_, task) in self.requests.drain() {
             task.abort.abort();
         }
+        self.in_flight.clear();
+        self.stop_pending.clear();
         self.sockets.clear();
         self.handler.on_shutdown();
         for waiter in self.shutdown_waiters.drain(..) {
@@ -453,13 +471,20 @@ impl<R: Runtime, H: Handler> Host<R, H> {
 
     fn context(&self, actor: &ActorRef) -> ActorContext {
         self.actors.get(actor).cloned().unwrap_or_else(|| {
-            ActorContext::new(actor.clone(), String::new(), None, self.tx.clone())
+            ActorContext::new(
+                actor.clone(),
+                String::new(),
+                None,
+                self.tx.clone(),
+                self.spawner.clone(),
+            )
         })
     }
 
     fn spawn_request(&mut self, request: HttpRequest) {
         let key = request.key;
-        let ctx = self.context(&request.actor);
+        let actor = request.actor.clone();
+        let ctx = self.context(&actor);
         let (body, body_tx) = if request.streamed {
             let (tx, rx) = mpsc::unbounded();
             if !request.body.is_empty() {
@@ -504,13 +529,40 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         let (abort, registration) = AbortHandle::new_pair();
         self.rt
             .spawn(Abortable::new(work, registration).map(drop).boxed());
+        *self.in_flight.entry(actor.clone()).or_default() += 1;
         self.requests.insert(
             key,
             RequestTask {
+                actor,
                 body: body_tx,
                 abort,
             },
         );
+    }
+
+    /// Forgets a finished request; the last one of a stopping actor lets the
+    /// actor's stop be reported.
+    fn request_done(&mut self, key: RequestKey) -> Option<RequestTask> {
+        let task = self.requests.remove(&key)?;
+        let count = self.in_flight.get_mut(&task.actor).map(|n| {
+            *n -= 1;
+            *n
+        });
+        if count == Some(0) {
+            self.in_flight.remove(&task.actor);
+            if self.stop_pending.remove(&task.actor) {
+                self.report_stopped(task.actor.clone());
+            }
+        }
+        Some(task)
+    }
+
+    fn report_stopped(&mut self, actor: ActorRef) {
+        self.actors.remove(&actor);
+        let now = self.now();
+        if let Err(e) = self.core.actor_stopped(now, &actor) {
+            debug!(error = %e, "late actor stop ignored");
+        }
     }
 
     fn on_chunk(&mut self, key: RequestKey, data: Bytes, finish: bool) {
@@ -613,9 +665,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 }
             }
             Command::ActorStopped { actor } => {
-                self.actors.remove(&actor);
-                if let Err(e) = self.core.actor_stopped(now, &actor) {
-                    debug!(error = %e, "late actor stop ignored");
+                if self.in_flight.contains_key(&actor) {
+                    self.stop_pending.insert(actor);
+                } else {
+                    self.report_stopped(actor);
                 }
             }
             Command::Intent {
@@ -645,10 +698,11 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 reply,
             } => self.restore(actor, sockets, reply),
             Command::Respond { key, response } => {
-                if self.requests.remove(&key).is_some() {
+                if self.requests.contains_key(&key) {
                     if let Err(e) = self.core.respond(now, key, response) {
                         debug!(%key, error = %e, "response not sent");
                     }
+                    self.request_done(key);
                 }
             }
             Command::Socket { key, op, reply } => {

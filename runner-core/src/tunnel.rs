@@ -28,6 +28,58 @@ impl RequestKey {
     }
 }
 
+impl RequestKey {
+    /// The 8 bytes of the key (gateway id, then request id), e.g. to persist it.
+    ///
+    /// ```
+    /// use runner_core::{protocol::{GatewayId, RequestId}, RequestKey};
+    /// let key = RequestKey::new(GatewayId([1, 2, 3, 4]), RequestId([5, 6, 7, 8]));
+    /// assert_eq!(RequestKey::from_bytes(key.to_bytes()), key);
+    /// assert_eq!(key.to_string(), "01020304-05060708");
+    /// assert_eq!("01020304-05060708".parse::<RequestKey>(), Ok(key));
+    /// ```
+    pub fn to_bytes(self) -> [u8; 8] {
+        let [a, b, c, d] = self.gateway_id.0;
+        let [e, f, g, h] = self.request_id.0;
+        [a, b, c, d, e, f, g, h]
+    }
+
+    /// The key of [`to_bytes`](Self::to_bytes)' output.
+    pub fn from_bytes(bytes: [u8; 8]) -> Self {
+        let [a, b, c, d, e, f, g, h] = bytes;
+        RequestKey::new(GatewayId([a, b, c, d]), RequestId([e, f, g, h]))
+    }
+}
+
+/// A text that is not `gggggggg-rrrrrrrr` (hex).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a request key is written gggggggg-rrrrrrrr in hex")]
+pub struct ParseRequestKeyError;
+
+impl std::str::FromStr for RequestKey {
+    type Err = ParseRequestKeyError;
+
+    fn from_str(s: &str) -> Result<Self, ParseRequestKeyError> {
+        let (gateway, request) = s.split_once('-').ok_or(ParseRequestKeyError)?;
+        Ok(RequestKey::new(
+            GatewayId(hex4(gateway)?),
+            RequestId(hex4(request)?),
+        ))
+    }
+}
+
+fn hex4(s: &str) -> Result<[u8; 4], ParseRequestKeyError> {
+    if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ParseRequestKeyError);
+    }
+    let mut out = [0u8; 4];
+    for (i, byte) in out.iter_mut().enumerate() {
+        let pair = s.get(2 * i..2 * i + 2).ok_or(ParseRequestKeyError)?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| ParseRequestKeyError)?;
+    }
+    Ok(out)
+}
+
 impl From<HibernatingRequest> for RequestKey {
     fn from(h: HibernatingRequest) -> Self {
         RequestKey::new(h.gateway_id, h.request_id)

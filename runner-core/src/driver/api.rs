@@ -45,8 +45,8 @@ pub use super::{
 };
 pub use crate::protocol::{BareMap, GatewayId, MessageIndex, ProtocolVersion, RequestId};
 pub use crate::{
-    ActorRef, CallError, HibernatedSocket, KvError, Limits, RequestKey, RestoreReport,
-    ShutdownMode, ShutdownReason, SocketIndices, StopReason, Timeouts,
+    ActorRef, CallError, HibernatedSocket, KvError, Limits, ParseRequestKeyError, RequestKey,
+    RestoreReport, ShutdownMode, ShutdownReason, SocketIndices, StopReason, Timeouts,
 };
 
 /// Declares a driver crate's public API: re-exports [`api`](self) whole and

@@ -20,7 +20,6 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Result};
 use e2e_support::{starts, Driver, TestRunner};
 use tests::api::{Api, GatewayRequest, Method};
-use tests::engine::Engine;
 use tokio::time::Instant;
 
 const LIMIT: Duration = Duration::from_secs(300);
@@ -89,7 +88,7 @@ fn hosts(runners: &[TestRunner], actors: &[String]) -> BTreeMap<String, usize> {
 
 async fn failover(driver: &'static Driver) -> Result<()> {
     e2e_support::program(driver).await?;
-    let engine = Engine::start().await?;
+    let engine = e2e_support::start_engine().await?;
     let api = engine.api();
     let name = format!("faults-failover-{}", driver.package);
     let mut runners = Vec::new();

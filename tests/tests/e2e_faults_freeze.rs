@@ -18,6 +18,9 @@
 //! its configuration through environment variables that have neither.
 
 mod e2e_faults_support;
+// For its engine settings and runner-name declaration only.
+#[allow(unused_macros, unused_imports, dead_code)]
+mod e2e_support;
 
 use std::time::Duration;
 
@@ -25,7 +28,6 @@ use anyhow::{ensure, Result};
 use e2e_faults_support::{connections, run, starts, InProcess, Note};
 use runner_tokio::{StopReason, Timeouts};
 use tests::api::{Api, GatewayRequest, Method};
-use tests::engine::Engine;
 use tests::proxy::Proxy;
 use tokio::time::Instant;
 
@@ -69,13 +71,14 @@ fn disconnects(notes: &[Note]) -> Vec<(Option<u16>, String)> {
 #[test]
 fn a_frozen_connection_is_noticed_and_replaced() {
     run(Duration::from_secs(300), async {
-        let engine = Engine::start().await?;
+        let engine = e2e_support::start_engine().await?;
         let api = engine.api();
         let upstream = format!("127.0.0.1:{}", engine.ports().guard).parse()?;
         let proxy = Proxy::start(upstream).await?;
         let mut timeouts = Timeouts::default();
         timeouts.liveness = LIVENESS;
         timeouts.connect = Duration::from_secs(5);
+        e2e_support::configure_runner_name(&api, "faults-freeze").await?;
         let runner =
             InProcess::spawn(&proxy.endpoint(), "faults-freeze", |b| b.timeouts(timeouts))?;
         let runner_id = runner.connected(1, Duration::from_secs(20)).await?;

@@ -6,6 +6,9 @@
 //! with a short request timeout.
 
 mod e2e_faults_support;
+// For its engine settings and runner-name declaration only.
+#[allow(unused_macros, unused_imports, dead_code)]
+mod e2e_support;
 
 use std::time::Duration;
 
@@ -13,7 +16,6 @@ use anyhow::{bail, ensure, Context, Result};
 use e2e_faults_support::{run, InProcess, Note};
 use futures::{SinkExt, StreamExt};
 use tests::api::{Api, GatewayRequest, GatewayResponse, Method};
-use tests::engine::Engine;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
@@ -44,8 +46,9 @@ async fn expect_ok(api: &Api, actor: &str) -> Result<()> {
 #[test]
 fn panicking_hanging_and_failing_handlers_do_not_take_the_actor_down() {
     run(Duration::from_secs(240), async {
-        let engine = Engine::start().await?;
+        let engine = e2e_support::start_engine().await?;
         let api = engine.api();
+        e2e_support::configure_runner_name(&api, "faults-handlers").await?;
         let runner = InProcess::spawn(&engine.endpoint(), "faults-handlers", |b| {
             b.request_timeout(REQUEST_TIMEOUT)
         })?;
@@ -131,8 +134,9 @@ fn panicking_hanging_and_failing_handlers_do_not_take_the_actor_down() {
 #[test]
 fn a_socket_handler_that_never_reads_gets_its_socket_closed() {
     run(Duration::from_secs(240), async {
-        let engine = Engine::start().await?;
+        let engine = e2e_support::start_engine().await?;
         let api = engine.api();
+        e2e_support::configure_runner_name(&api, "faults-deaf").await?;
         let runner = InProcess::spawn(&engine.endpoint(), "faults-deaf", |b| b)?;
         runner.connected(1, ANSWER).await?;
         let actor = api

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
+use futures::stream::SplitStream;
 use futures::{FutureExt, SinkExt, StreamExt};
 use runner_core::protocol::{
     encode_to_client, ActorCheckpoint, ActorConfig, ActorState, BareMap, Command,
@@ -218,7 +219,11 @@ pub struct Traffic {
 /// One runner connection, seen from the engine.
 #[derive(Debug)]
 pub struct Conn {
-    ws: WebSocketStream<TcpStream>,
+    ws: SplitStream<WebSocketStream<TcpStream>>,
+    /// Batches of frames for the writer task, which writes while this side
+    /// keeps reading: a runner that stops reading while its own writes are
+    /// blocked must not deadlock the engine.
+    writer: tokio::sync::mpsc::UnboundedSender<Vec<Vec<u8>>>,
     version: ProtocolVersion,
     out: Vec<Vec<u8>>,
     origin: Instant,
@@ -251,6 +256,9 @@ pub struct Conn {
 
 impl Conn {
     fn new(ws: WebSocketStream<TcpStream>, version: ProtocolVersion) -> Conn {
+        let (sink, ws) = ws.split();
+        let (writer, batches) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(write_loop(sink, batches));
         let now = Instant::now();
         let headers = [
             ("host", "127.0.0.1"),
@@ -263,6 +271,7 @@ impl Conn {
         .collect();
         Conn {
             ws,
+            writer,
             version,
             out: Vec::new(),
             origin: now,
@@ -356,7 +365,14 @@ impl Conn {
         if self.pump(Instant::now() + timeout, done).await? {
             Ok(())
         } else {
-            bail!("timed out after {timeout:?} waiting for {what}")
+            bail!(
+                "timed out after {timeout:?} waiting for {what} ({} of {} actors running, {} events, {} KV requests, {} pongs)",
+                self.running,
+                self.actors.len(),
+                self.events,
+                self.kv_requests,
+                self.pongs
+            )
         }
     }
 
@@ -365,10 +381,10 @@ impl Conn {
             return Ok(());
         }
         let frames = std::mem::take(&mut self.out);
-        for frame in frames {
-            self.ws.feed(Message::Binary(Bytes::from(frame))).await?;
+        if self.writer.send(frames).is_err() {
+            self.closed
+                .get_or_insert_with(|| "the socket writer ended".into());
         }
-        self.ws.flush().await?;
         Ok(())
     }
 
@@ -862,6 +878,31 @@ impl Conn {
             if !self.draining {
                 self.begin_cycle();
             }
+        }
+    }
+}
+
+/// Writes batches of frames, flushing when no more are waiting.
+async fn write_loop(
+    mut sink: futures::stream::SplitSink<WebSocketStream<TcpStream>, Message>,
+    mut batches: tokio::sync::mpsc::UnboundedReceiver<Vec<Vec<u8>>>,
+) {
+    while let Some(batch) = batches.recv().await {
+        let mut batch = Some(batch);
+        while let Some(frames) = batch.take() {
+            for frame in frames {
+                if sink
+                    .feed(Message::Binary(Bytes::from(frame)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            batch = batches.try_recv().ok();
+        }
+        if sink.flush().await.is_err() {
+            return;
         }
     }
 }

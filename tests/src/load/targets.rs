@@ -20,10 +20,17 @@ pub const ALL: [&str; 3] = ["tokio", "async-std", "ts"];
 /// The runner called `label` (`tokio`, `async-std`, `ts`), built or
 /// installed. Ours speak protocol v5 here, as the TypeScript runner does,
 /// and log warnings only (the TypeScript runner logs nothing).
-/// `node_heap_mb` sets the TypeScript runner's `--max-old-space-size`.
+/// Our runners are built with cargo (release) unless `LOAD_TOKIO_BIN` or
+/// `LOAD_ASYNC_STD_BIN` names a binary. `node_heap_mb` sets the TypeScript runner's `--max-old-space-size`.
 pub fn spec(label: &str, node_heap_mb: Option<u64>) -> Result<RunnerSpec> {
     let ours = |package: &str| -> Result<RunnerSpec> {
-        let program = build_example(package, "test_runner", Profile::Release)?;
+        // `LOAD_TOKIO_BIN` / `LOAD_ASYNC_STD_BIN`: an already built binary
+        // (no cargo build, e.g. to compare two builds).
+        let var = format!("LOAD_{}_BIN", label.to_uppercase().replace('-', "_"));
+        let program = match std::env::var_os(&var) {
+            Some(path) => PathBuf::from(path),
+            None => build_example(package, "test_runner", Profile::Release)?,
+        };
         Ok(RunnerSpec {
             label: label.to_owned(),
             program,

@@ -3,11 +3,8 @@
 //! (runner-lost threshold 15 s from its last ping) and starts its actors
 //! again, generation + 1, on the two others; requests sent meanwhile are
 //! held by the gateway and answered after the move. The test bounds that at
-//! [`FAILOVER`] (engine.md measured ~14 s) and checks that the other
-//! runners' actors never stop answering. An actor whose engine record does
-//! not change at all (the engine never declared it lost; seen with engine
-//! 2.3.19) is reported, not failed, as long as another one moved.
-//! Parameterised by driver.
+//! [`FAILOVER`] (engine.md measured ~14 s; up to ~29 s here) and checks that
+//! the other runners' actors never stop answering. Parameterised by driver.
 
 mod e2e_faults_support;
 // Its `driver_tests!` bounds tests at 180 s; this one has its own bound.
@@ -24,8 +21,11 @@ use tokio::time::Instant;
 
 const LIMIT: Duration = Duration::from_secs(300);
 const ACTORS: usize = 4;
-/// Bound on a moved actor answering again, from the kill.
-const FAILOVER: Duration = Duration::from_secs(30);
+/// Bound on a moved actor answering again, from the kill. The engine checks
+/// a runner's last ping every runner-lost threshold (15 s), so it declares
+/// a killed runner lost 15 to 30 s after its last ping depending on the
+/// phase: measured here 13.8 to 28.7 s.
+const FAILOVER: Duration = Duration::from_secs(40);
 /// Bound on one client attempt while an actor moves (the gateway holds a
 /// request until the actor is reachable again).
 const ATTEMPT: Duration = Duration::from_secs(15);
@@ -174,34 +174,30 @@ async fn failover(driver: &'static Driver) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let mut answered = 0;
     for task in waiting {
         let (actor, generation, took, failures) = task.await?;
         let generation = match generation {
             Ok(generation) => generation,
-            Err(e) if engine_view(&api, &actor).await == before[&actor] => {
-                // Seen with engine 2.3.19 in about one run of three: of two
-                // actors on the killed runner, one is moved in ~14 s and the
-                // other's record does not change for a minute — the engine
-                // never declares it lost, so no runner could serve it.
-                eprintln!(
-                    "ENGINE: {actor} was never declared lost (its record is unchanged after \
-                     {took:?}); not a runner fault: {e:#}"
-                );
-                continue;
-            }
             Err(e) => {
+                let unchanged = engine_view(&api, &actor).await == before[&actor];
                 let starts_seen: Vec<Vec<u32>> = runners
                     .iter()
                     .map(|r| starts(&r.events(), &actor))
                     .collect();
+                // Seen only while a fuzzer loaded the machine and the
+                // engine shed its workflow load (see `start_engine`): the
+                // engine never declared the actor lost.
+                let why = if unchanged {
+                    "the engine never declared it lost (its record is unchanged)"
+                } else {
+                    "the engine moved it, but it does not answer"
+                };
                 return Err(e.context(format!(
-                    "the engine moved {actor}, but it does not answer; starts per runner: \
+                    "{actor} did not come back after {took:?}: {why}; starts per runner: \
                      {starts_seen:?}"
                 )));
             }
         };
-        answered += 1;
         eprintln!(
             "{actor} answered again after {took:?} (generation {generation}, {failures} \
              attempts of {ATTEMPT:?} failed before)"
@@ -220,11 +216,6 @@ async fn failover(driver: &'static Driver) -> Result<()> {
             bail!("{actor} generation {generation} did not start on a surviving runner");
         }
     }
-    ensure!(
-        answered >= 1,
-        "none of the {} actors of the killed runner came back",
-        moved.len()
-    );
     // Every runner left still serves, and the engine places new actors.
     for survivor in (0..3).filter(|i| *i != victim) {
         let events = runners[survivor].events();

@@ -19,7 +19,7 @@
 
 mod e2e_faults_support;
 // For its engine settings and runner-name declaration only.
-#[allow(unused_macros, unused_imports, dead_code)]
+#[allow(unused_macros, unused_imports)]
 mod e2e_support;
 
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! decision; it moves bytes, time and calls between [`crate::Runner`], the
 //! [`Runtime`] and the [`Handler`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -78,6 +78,7 @@ impl<R: Runtime, H: Handler> Runner<R, H> {
             signals: None,
             turn: false,
             kv_waiters: HashMap::new(),
+            kv_backlog: VecDeque::new(),
             actors: HashMap::new(),
             requests: HashMap::new(),
             in_flight: HashMap::new(),
@@ -116,6 +117,12 @@ struct Host<R, H> {
     /// Alternates which of socket and commands is polled first, for fairness.
     turn: bool,
     kv_waiters: HashMap<KvRequestId, Reply<KvResponse>>,
+    /// KV calls made while the core had `limits.max_pending_kv` in flight,
+    /// in call order: they go to the core as answers free its slots, so
+    /// that a burst (every actor of a big runner loading its state at
+    /// start) waits instead of failing with `TooManyPendingKv`. Bounded by
+    /// the callers, each of which awaits its one call.
+    kv_backlog: VecDeque<(ActorRef, crate::protocol::KvRequestData, Reply<KvResponse>)>,
     actors: HashMap<ActorRef, ActorContext>,
     requests: HashMap<RequestKey, RequestTask>,
     /// Unanswered requests per actor: an actor whose stop callback has
@@ -386,6 +393,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 if let Some(waiter) = self.kv_waiters.remove(&id) {
                     let _ = waiter.send(result.map_err(Error::Kv));
                 }
+                self.submit_kv_backlog();
             }
             Event::HttpRequest(request) => self.spawn_request(request),
             Event::HttpRequestChunk { key, data, finish } => self.on_chunk(key, data, finish),
@@ -430,6 +438,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         self.in_flight.clear();
         self.stop_pending.clear();
         self.sockets.clear();
+        // Their callers see the runner gone.
+        self.kv_backlog.clear();
         self.handler.on_shutdown();
         for waiter in self.shutdown_waiters.drain(..) {
             let _ = waiter.send(());
@@ -684,14 +694,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 };
                 let _ = reply.send(result.map_err(Error::Call));
             }
-            Command::Kv { actor, data, reply } => match self.core.kv(now, &actor, data) {
-                Ok(id) => {
-                    self.kv_waiters.insert(id, reply);
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(Error::Call(e)));
-                }
-            },
+            Command::Kv { actor, data, reply } => {
+                self.kv_backlog.push_back((actor, data, reply));
+                self.submit_kv_backlog();
+            }
             Command::Restore {
                 actor,
                 sockets,
@@ -717,6 +723,25 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             Command::Shutdown { mode, done } => {
                 self.shutdown_waiters.push(done);
                 self.core.shutdown(now, mode);
+            }
+        }
+    }
+
+    /// Hands waiting KV calls to the core while it has room for them.
+    fn submit_kv_backlog(&mut self) {
+        let limit = self.core.config().limits.max_pending_kv;
+        while self.core.pending_kv_count() < limit {
+            let Some((actor, data, reply)) = self.kv_backlog.pop_front() else {
+                return;
+            };
+            let now = self.now();
+            match self.core.kv(now, &actor, data) {
+                Ok(id) => {
+                    self.kv_waiters.insert(id, reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(Error::Call(e)));
+                }
             }
         }
     }

@@ -48,17 +48,21 @@ pub(crate) async fn from_http_response(response: Response, limit: usize) -> Http
             return error_response(500, "response body failed");
         }
     };
-    let mut headers = BareMap::new();
+    let mut headers = BareMap(Vec::with_capacity(parts.headers.keys_len()));
     for name in parts.headers.keys() {
-        let values: Vec<&str> = parts
+        let mut values = parts
             .headers
             .get_all(name)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        if !values.is_empty() {
-            headers.insert(name.as_str(), values.join(", "));
+            .filter_map(|v| v.to_str().ok());
+        let Some(first) = values.next() else { continue };
+        // One value (the usual case): one copy, no joining.
+        let mut value = first.to_owned();
+        for more in values {
+            value.push_str(", ");
+            value.push_str(more);
         }
+        headers.insert(name.as_str(), value);
     }
     HttpResponse {
         status: parts.status.as_u16(),

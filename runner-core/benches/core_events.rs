@@ -98,6 +98,10 @@ fn bench(c: &mut Criterion) {
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(3));
     for n in SIZES {
+        println!(
+            "heap/actor core_events/{n}: {:.0} B",
+            support::heap_bytes_per_actor(V, n)
+        );
         let mut e = Events::new(n);
         let mut i = 0;
         // Round robin over every actor: no cache-friendly hot spot.

@@ -36,6 +36,24 @@ pub fn allocs_per_op(iters: u64, mut op: impl FnMut()) -> f64 {
     (stats.allocations + stats.reallocations) as f64 / iters as f64
 }
 
+/// Live heap bytes per actor of a runner with `n` running actors (what the
+/// core keeps; the driver and user code add their own).
+pub fn heap_bytes_per_actor(version: ProtocolVersion, n: usize) -> f64 {
+    let empty = Region::new(GLOBAL);
+    let base = Setup::new(version, 0);
+    let base_bytes = net(empty.change());
+    drop(base);
+    let region = Region::new(GLOBAL);
+    let setup = Setup::new(version, n);
+    let bytes = net(region.change());
+    drop(setup);
+    (bytes - base_bytes) / n as f64
+}
+
+fn net(stats: stats_alloc::Stats) -> f64 {
+    (stats.bytes_allocated as f64 + stats.bytes_reallocated as f64) - stats.bytes_deallocated as f64
+}
+
 /// Prints one `allocs/op` line in a fixed format (collected by the report).
 pub fn report_allocs(group: &str, name: &str, per_op: f64) {
     println!("allocs/op {group}/{name}: {per_op:.2}");

@@ -17,6 +17,10 @@
 //! * `--scale 10000,100000` — actor counts of the scale sessions (`none`);
 //! * `--scale-modes events,http-ping`, `--scale-secs 5`;
 //! * `--node-heap 8192` — the TypeScript runner's `--max-old-space-size` (MB);
+//! * `--start-window 1000` — start commands outstanding at once (0: every
+//!   start at once); `--start-timeout 300` — seconds a scale session may take
+//!   to start its actors (the TypeScript runner needs more than 600 s for
+//!   100 000: it sums every actor's event history on each event);
 //! * `--real` — also a run through the real engine's gateway
 //!   (`--real-actors 10`, `--real-in-flight 200`, `--real-secs 10`);
 //! * `--out FILE` — also write the tables there.
@@ -46,6 +50,8 @@ struct Options {
     scale_modes: Vec<Mode>,
     scale_secs: f64,
     node_heap: u64,
+    start_window: usize,
+    start_timeout: f64,
     real: bool,
     real_actors: usize,
     real_in_flight: usize,
@@ -67,6 +73,8 @@ fn parse() -> Result<Options> {
         scale_modes: vec![Mode::Events, Mode::HttpPing],
         scale_secs: 5.0,
         node_heap: 8192,
+        start_window: 1000,
+        start_timeout: 300.0,
         real: false,
         real_actors: 10,
         real_in_flight: 200,
@@ -96,6 +104,8 @@ fn parse() -> Result<Options> {
             "--scale-modes" => o.scale_modes = parse_list(&value).map_err(anyhow::Error::msg)?,
             "--scale-secs" => o.scale_secs = num(&value)?,
             "--node-heap" => o.node_heap = num(&value)? as u64,
+            "--start-window" => o.start_window = num(&value)? as usize,
+            "--start-timeout" => o.start_timeout = num(&value)?,
             "--real-actors" => o.real_actors = num(&value)? as usize,
             "--real-in-flight" => o.real_in_flight = num(&value)? as usize,
             "--real-secs" => o.real_secs = num(&value)?,
@@ -155,6 +165,7 @@ async fn run() -> Result<()> {
             warmup: Duration::from_secs_f64(o.warmup),
             measure: Duration::from_secs_f64(o.secs),
             start_timeout: Duration::from_secs(120),
+            start_window: o.start_window,
         };
         for spec in &specs {
             match run_session(spec, &plan).await {
@@ -173,7 +184,8 @@ async fn run() -> Result<()> {
             traffic: traffic.clone(),
             warmup: Duration::from_secs_f64(o.warmup.min(o.scale_secs)),
             measure: Duration::from_secs_f64(o.scale_secs),
-            start_timeout: Duration::from_secs(600),
+            start_timeout: Duration::from_secs_f64(o.start_timeout),
+            start_window: o.start_window,
         };
         for spec in &specs {
             match run_session(spec, &plan).await {

@@ -8,7 +8,8 @@
 //! Options: `--runner tokio|async-std|ts` (instead of a program),
 //! `--actors 10`, `--modes http-ping,http-echo,ws,kv,events`,
 //! `--in-flight 128`, `--secs 10`, `--warmup 2`, `--body 1024`,
-//! `--ws-bytes 64`, `--node-heap 8192`. The program gets `RIVET_ENDPOINT`
+//! `--ws-bytes 64`, `--node-heap 8192`, `--start-window 1000` (start
+//! commands outstanding; 0 = all at once), `--start-timeout 600`. The program gets `RIVET_ENDPOINT`
 //! (and the other `RIVET_*` variables) pointing at the load engine.
 
 use std::ffi::OsString;
@@ -43,6 +44,7 @@ async fn run() -> Result<()> {
         warmup: Duration::from_secs(2),
         measure: Duration::from_secs(10),
         start_timeout: Duration::from_secs(600),
+        start_window: 1000,
     };
     let mut runner = None;
     let mut node_heap = 8192;
@@ -70,6 +72,8 @@ async fn run() -> Result<()> {
             "--body" => plan.traffic.body_bytes = num(&value)? as usize,
             "--ws-bytes" => plan.traffic.ws_bytes = num(&value)? as usize,
             "--node-heap" => node_heap = num(&value)? as u64,
+            "--start-window" => plan.start_window = num(&value)? as usize,
+            "--start-timeout" => plan.start_timeout = Duration::from_secs_f64(num(&value)?),
             other => bail!("unknown option {other}"),
         }
     }

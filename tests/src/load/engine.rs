@@ -238,6 +238,11 @@ pub struct Conn {
     pub stopping: bool,
     /// Events received (every kind, every actor).
     pub events: u64,
+    /// Starts that ended in `Stopped` instead of `Running`.
+    pub failed_starts: usize,
+    start_queue: std::collections::VecDeque<usize>,
+    start_window: usize,
+    starting: usize,
     /// Pongs received.
     pub pongs: u64,
     /// KV requests served.
@@ -283,6 +288,10 @@ impl Conn {
             running: 0,
             stopping: false,
             events: 0,
+            failed_starts: 0,
+            start_queue: std::collections::VecDeque::new(),
+            start_window: usize::MAX,
+            starting: 0,
             pongs: 0,
             kv_requests: 0,
             load: Load::Idle,
@@ -500,14 +509,20 @@ impl Conn {
                     if actor.life == Life::Starting {
                         actor.life = Life::Running;
                         self.running += 1;
+                        self.start_done();
                         self.on_running(i);
                     }
                 }
                 ActorState::Stopped(_) => {
-                    if actor.life == Life::Running {
-                        self.running -= 1;
+                    let was = std::mem::replace(&mut actor.life, Life::Stopped);
+                    match was {
+                        Life::Running => self.running -= 1,
+                        Life::Starting => {
+                            self.failed_starts += 1;
+                            self.start_done();
+                        }
+                        _ => {}
                     }
-                    actor.life = Life::Stopped;
                     self.on_stopped(i);
                 }
             },
@@ -520,9 +535,10 @@ impl Conn {
         }
     }
 
-    /// Starts `n` more actors named `load-<i>`, one command per frame as
-    /// the engine forwards them, and waits until every one runs.
-    pub async fn start_actors(&mut self, n: usize, timeout: Duration) -> Result<()> {
+    /// Starts `n` more actors named `load-actor-<i>`, one command per frame
+    /// as the engine forwards them, at most `window` starts outstanding
+    /// (0: all at once), and waits until every one runs.
+    pub async fn start_actors(&mut self, n: usize, window: usize, timeout: Duration) -> Result<()> {
         let first = self.actors.len();
         for i in first..first + n {
             let id: Id = format!("load-actor-{i:08}").into();
@@ -536,11 +552,39 @@ impl Conn {
                 acked_event: -1,
                 kv: KvStore::default(),
             });
+            self.start_queue.push_back(i);
+        }
+        self.start_window = if window == 0 { usize::MAX } else { window };
+        self.release_starts();
+        let want = self.running + n;
+        let result = self
+            .pump_until(timeout, "every actor to run", |c| {
+                c.running + c.failed_starts >= want
+            })
+            .await;
+        self.start_window = usize::MAX;
+        result?;
+        if self.failed_starts > 0 {
+            bail!("{} of {n} actors failed to start", self.failed_starts);
+        }
+        Ok(())
+    }
+
+    /// Sends queued start commands while fewer than the window are
+    /// outstanding.
+    fn release_starts(&mut self) {
+        while self.starting < self.start_window {
+            let Some(i) = self.start_queue.pop_front() else {
+                return;
+            };
+            self.starting += 1;
             self.start_actor(i);
         }
-        let want = self.running + n;
-        self.pump_until(timeout, "every actor to run", |c| c.running >= want)
-            .await
+    }
+
+    fn start_done(&mut self) {
+        self.starting = self.starting.saturating_sub(1);
+        self.release_starts();
     }
 
     fn start_actor(&mut self, i: usize) {

@@ -41,6 +41,8 @@ pub struct SessionPlan {
     pub measure: Duration,
     /// How long starting every actor may take.
     pub start_timeout: Duration,
+    /// Most start commands outstanding at once (0: all at once).
+    pub start_window: usize,
 }
 
 /// Starting the actors.
@@ -219,7 +221,8 @@ async fn drive(
         .await?;
     let before = ProcStats::read(Some(pid))?;
     let t0 = Instant::now();
-    conn.start_actors(plan.actors, plan.start_timeout).await?;
+    conn.start_actors(plan.actors, plan.start_window, plan.start_timeout)
+        .await?;
     let elapsed = t0.elapsed();
     let started = ProcStats::read(Some(pid))?;
     conn.pump(Instant::now() + Duration::from_secs(2), |_| false)

@@ -25,6 +25,11 @@ impl EventLog {
             inner: event,
         };
         self.next_index += 1;
+        if self.unacked.capacity() == 0 {
+            // Most generations keep one event (`Running`) until they stop:
+            // room for one, not the four a first push would make.
+            self.unacked.reserve_exact(1);
+        }
         self.unacked.push_back(wrapper.clone());
         wrapper
     }

@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 
 use super::procstat::ProcStats;
 use super::RunnerSpec;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineOptions};
 use crate::runner_process::RunnerProcess;
 
 /// What a real-engine run does.
@@ -76,7 +76,16 @@ impl RealReport {
 
 /// Runs `spec` against a fresh real engine.
 pub async fn run_real(spec: &RunnerSpec, plan: &RealPlan) -> Result<RealReport> {
-    let mut engine = Engine::start().await?;
+    // As the e2e suites do: no load shedding (on two busy cores the engine
+    // would otherwise refuse work under load).
+    let no_load_shedding = serde_json::json!({
+        "runtime": { "worker_load_shedding_curve": [[0, 1000], [1000, 999]] }
+    });
+    let mut engine = Engine::start_with(EngineOptions {
+        config_patch: Some(no_load_shedding),
+        ..EngineOptions::default()
+    })
+    .await?;
     let result = drive(&engine, spec, plan).await;
     let _ = engine.stop().await;
     result
@@ -84,6 +93,7 @@ pub async fn run_real(spec: &RunnerSpec, plan: &RealPlan) -> Result<RealReport> 
 
 async fn drive(engine: &Engine, spec: &RunnerSpec, plan: &RealPlan) -> Result<RealReport> {
     let runner_name = format!("load-{}", spec.label);
+    configure_runner_name(engine, &runner_name).await?;
     let mut builder = RunnerProcess::builder(&spec.program).runner_name(&runner_name);
     for arg in &spec.args {
         builder = builder.arg(arg.clone());
@@ -117,6 +127,7 @@ async fn drive(engine: &Engine, spec: &RunnerSpec, plan: &RealPlan) -> Result<Re
     }
     let urls: Vec<String> = actors.iter().map(|a| api.gateway_url(a, "/ping")).collect();
     let client = reqwest::Client::builder()
+        .no_proxy()
         .pool_max_idle_per_host(plan.in_flight)
         .timeout(Duration::from_secs(30))
         .build()?;
@@ -204,4 +215,35 @@ async fn drive(engine: &Engine, spec: &RunnerSpec, plan: &RealPlan) -> Result<Re
     runner.sigterm()?;
     let _ = runner.wait_exit(Duration::from_secs(60)).await;
     Ok(report)
+}
+
+/// Declares `runner_name` (a normal runner config) before its runner
+/// connects, as the e2e suites do.
+async fn configure_runner_name(engine: &Engine, runner_name: &str) -> Result<()> {
+    let api = engine.api();
+    let url = format!("{}/runner-configs/{runner_name}", api.endpoint());
+    let body = serde_json::json!({"datacenters": {"default": {"normal": {}}}});
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = client
+            .put(&url)
+            .query(&[("namespace", api.namespace())])
+            .bearer_auth("dev")
+            .json(&body)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        if !status.is_server_error() || Instant::now() > deadline {
+            bail!(
+                "PUT {url} answered {status}: {}",
+                response.text().await.unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -289,6 +289,7 @@ impl Api {
         let url = format!("{}/actors", self.endpoint());
         let deadline = Instant::now() + self.inner.create_timeout;
         let mut delay = Duration::from_millis(100);
+        let mut retrying = false;
         loop {
             let request = self
                 .http(Method::POST, &url)
@@ -296,6 +297,12 @@ impl Api {
                 .json(body);
             let problem = match self.send(request, REST_TIMEOUT).await {
                 Ok((status, text)) if status.is_success() => return parse_actor_id(&text),
+                // An earlier attempt that failed on our side (a timeout, a
+                // 5xx) may have created the actor all the same: its key is
+                // taken, by the actor we asked for.
+                Ok((_, text)) if retrying && existing_actor(&text).is_some() => {
+                    return existing_actor(&text).context("existing actor id");
+                }
                 Ok((status, text)) if is_transient(status, &text) => {
                     format!("{status}: {text}")
                 }
@@ -311,6 +318,7 @@ impl Api {
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(2));
+            retrying = true;
         }
     }
 
@@ -558,4 +566,14 @@ mod unit {
         assert_eq!(actor.other["datacenter"], json!("default"));
         assert!(actor.error.is_some());
     }
+}
+
+/// The actor that already holds the key, from a `400 actor.duplicate_key`.
+fn existing_actor(text: &str) -> Option<String> {
+    let error: Value = serde_json::from_str(text).ok()?;
+    if error.get("code")?.as_str()? != "duplicate_key" {
+        return None;
+    }
+    let id = error.get("metadata")?.get("existing_actor_id")?.as_str()?;
+    Some(id.to_owned())
 }

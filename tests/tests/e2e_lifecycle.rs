@@ -18,8 +18,8 @@ e2e_support::driver_tests!(
     alarm_wakes_a_sleeping_actor,
     stop_intent_destroys_the_actor,
     crash_stops_with_an_error_and_wakes_again,
-    two_hundred_actors_at_once,
 );
+e2e_support::driver_tests!(heavy: two_hundred_actors_at_once);
 
 /// The alarm of [`alarm_wakes_a_sleeping_actor`].
 const ALARM: Duration = Duration::from_millis(1500);
@@ -130,7 +130,7 @@ async fn two_hundred_actors_at_once(driver: &'static Driver) -> Result<()> {
         .try_collect()
         .await?;
     let created = started.elapsed();
-    let pings = actors.iter().map(|actor| ping(&api, actor));
+    let pings = actors.iter().map(|actor| ping_in_crowd(&api, actor));
     let answers = futures::future::try_join_all(pings).await?;
     for (actor, answer) in actors.iter().zip(&answers) {
         ensure!(answer.generation == 0, "{actor}: {answer:?}");
@@ -148,6 +148,28 @@ async fn two_hundred_actors_at_once(driver: &'static Driver) -> Result<()> {
         started.elapsed()
     );
     Ok(())
+}
+
+/// A crowd member's ping. With hundreds of actors starting on a busy
+/// machine the engine itself sometimes answers 504
+/// `pegboard.route_subscribe_timeout` (its own 2 s routing bound), or drops
+/// the request (engine.md): those are retried, for a while; any other
+/// answer fails.
+async fn ping_in_crowd(api: &Api, actor: &str) -> Result<e2e_support::Ping> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        match ping(api, actor).await {
+            Err(err) if Instant::now() < deadline && engine_hiccup(&err) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn engine_hiccup(err: &anyhow::Error) -> bool {
+    let text = format!("{err:#}");
+    text.contains("route_subscribe_timeout") || text.contains("no answer after")
 }
 
 async fn create(api: &Api, runner_name: &str) -> Result<String> {

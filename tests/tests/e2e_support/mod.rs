@@ -48,18 +48,31 @@ pub const TOKIO: Driver = Driver {
     example: "test_runner",
 };
 
+/// The async-std driver's test runner.
+pub const ASYNC_STD: Driver = Driver {
+    package: "runner-async-std",
+    example: "test_runner",
+};
+
 /// Instantiates test functions `async fn t(&'static Driver) -> Result<()>`
 /// once per driver, as `<driver module>::t`.
+/// `driver_tests!(heavy: t)` runs such tests one at a time across drivers,
+/// each under [`HEAVY_TEST_TIMEOUT`] (see [`run_heavy`]).
 macro_rules! driver_tests {
-    ($($test:ident),+ $(,)?) => {
-        $crate::e2e_support::driver_tests!(@driver runner_tokio, TOKIO; $($test),+);
+    (heavy: $($test:ident),+ $(,)?) => {
+        $crate::e2e_support::driver_tests!(@driver run_heavy, heavy_runner_tokio, TOKIO; $($test),+);
+        $crate::e2e_support::driver_tests!(@driver run_heavy, heavy_runner_async_std, ASYNC_STD; $($test),+);
     };
-    (@driver $module:ident, $driver:ident; $($test:ident),+) => {
+    ($($test:ident),+ $(,)?) => {
+        $crate::e2e_support::driver_tests!(@driver run, runner_tokio, TOKIO; $($test),+);
+        $crate::e2e_support::driver_tests!(@driver run, runner_async_std, ASYNC_STD; $($test),+);
+    };
+    (@driver $run:ident, $module:ident, $driver:ident; $($test:ident),+) => {
         mod $module {
             $(
                 #[test]
                 fn $test() {
-                    $crate::e2e_support::run(&$crate::e2e_support::$driver, super::$test);
+                    $crate::e2e_support::$run(&$crate::e2e_support::$driver, super::$test);
                 }
             )+
         }
@@ -87,14 +100,38 @@ where
     F: FnOnce(&'static Driver) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
+    run_within(driver, test, TEST_TIMEOUT)
+}
+
+/// Bound on one heavy test (see [`run_heavy`]).
+pub const HEAVY_TEST_TIMEOUT: Duration = Duration::from_secs(420);
+
+/// Runs a test that loads the engine (hundreds of actor creates): one such
+/// test at a time in the binary, whatever the driver — two at once on two
+/// cores took each past the ordinary bound — under [`HEAVY_TEST_TIMEOUT`].
+pub fn run_heavy<F, Fut>(driver: &'static Driver, test: F)
+where
+    F: FnOnce(&'static Driver) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    run_within(driver, test, HEAVY_TEST_TIMEOUT)
+}
+
+fn run_within<F, Fut>(driver: &'static Driver, test: F, limit: Duration)
+where
+    F: FnOnce(&'static Driver) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
     let outcome = runtime().block_on(async {
         tokio::time::timeout(BUILD_TIMEOUT, program(driver))
             .await
             .map_err(|_| anyhow!("building {driver:?} took over {BUILD_TIMEOUT:?}"))??;
         let started = Instant::now();
-        let outcome = tokio::time::timeout(TEST_TIMEOUT, test(driver))
+        let outcome = tokio::time::timeout(limit, test(driver))
             .await
-            .unwrap_or_else(|_| Err(anyhow!("the test did not finish within {TEST_TIMEOUT:?}")));
+            .unwrap_or_else(|_| Err(anyhow!("the test did not finish within {limit:?}")));
         eprintln!("{}: test body took {:?}", driver.package, started.elapsed());
         outcome
     });

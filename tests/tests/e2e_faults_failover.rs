@@ -42,7 +42,7 @@ macro_rules! per_driver {
     )+};
 }
 
-per_driver!(runner_tokio => TOKIO);
+per_driver!(runner_tokio => TOKIO, runner_async_std => ASYNC_STD);
 
 /// `GET /ping` once with a generous timeout: the gateway holds requests for
 /// a lost runner's actors until they moved. Returns the generation.

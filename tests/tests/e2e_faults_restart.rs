@@ -50,7 +50,7 @@ macro_rules! per_driver {
     )+};
 }
 
-per_driver!(runner_tokio => TOKIO);
+per_driver!(runner_tokio => TOKIO, runner_async_std => ASYNC_STD);
 
 /// One acknowledged write.
 #[derive(Debug, Clone)]

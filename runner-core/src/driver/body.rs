@@ -39,7 +39,10 @@ enum Inner {
 
 impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Body").field("size_hint", &self.hint).field("ended", &self.ended).finish()
+        f.debug_struct("Body")
+            .field("size_hint", &self.hint)
+            .field("ended", &self.ended)
+            .finish()
     }
 }
 
@@ -66,7 +69,11 @@ impl Body {
 
     fn with(inner: Inner, hint: SizeHint) -> Self {
         let ended = matches!(inner, Inner::Full(None));
-        Body { inner: SyncWrapper::new(inner), hint, ended }
+        Body {
+            inner: SyncWrapper::new(inner),
+            hint,
+            ended,
+        }
     }
 
     /// Wraps any `http_body::Body` with `Bytes` chunks.
@@ -115,7 +122,10 @@ impl Body {
         polled
     }
 
-    fn poll_inner(inner: &mut Inner, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
+    fn poll_inner(
+        inner: &mut Inner,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, BoxError>>> {
         match inner {
             Inner::Full(full) => Poll::Ready(full.take().filter(|b| !b.is_empty()).map(Ok)),
             Inner::Channel(rx) => rx.poll_next_unpin(cx).map(|o| o.map(Ok)),
@@ -247,7 +257,10 @@ mod tests {
         assert!(!http_body::Body::is_end_stream(&body));
         assert_eq!(http_body::Body::size_hint(&body).exact(), Some(2));
         let cx = &mut Context::from_waker(futures::task::noop_waker_ref());
-        assert!(matches!(body.poll_frame_inner(cx), Poll::Ready(Some(Ok(_)))));
+        assert!(matches!(
+            body.poll_frame_inner(cx),
+            Poll::Ready(Some(Ok(_)))
+        ));
         assert!(matches!(body.poll_frame_inner(cx), Poll::Ready(None)));
         assert!(http_body::Body::is_end_stream(&body));
     }

@@ -65,6 +65,8 @@ impl LoadEngine {
     }
 
     /// Accepts the next runner connection and answers its `ToServerInit`.
+    // The handshake callback's error type (an HTTP response) is tungstenite's.
+    #[allow(clippy::result_large_err)]
     pub async fn accept(&self, timeout: Duration) -> Result<Conn> {
         let deadline = Instant::now() + timeout;
         let (tcp, _) = tokio::time::timeout_at(deadline.into(), self.listener.accept())
@@ -72,6 +74,8 @@ impl LoadEngine {
             .context("no runner connected")??;
         tcp.set_nodelay(true)?;
         let mut target = String::new();
+        // tungstenite's callback type fixes the (large) error type.
+        #[allow(clippy::result_large_err)]
         let callback = |request: &Request, mut response: Response| {
             target = request.uri().to_string();
             let offered = request

@@ -522,6 +522,16 @@ fn is_connect_error(err: &anyhow::Error) -> bool {
         .is_some_and(reqwest::Error::is_connect)
 }
 
+/// The actor that already holds the key, from a `400 actor.duplicate_key`.
+fn existing_actor(text: &str) -> Option<String> {
+    let error: Value = serde_json::from_str(text).ok()?;
+    if error.get("code")?.as_str()? != "duplicate_key" {
+        return None;
+    }
+    let id = error.get("metadata")?.get("existing_actor_id")?.as_str()?;
+    Some(id.to_owned())
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -566,14 +576,4 @@ mod unit {
         assert_eq!(actor.other["datacenter"], json!("default"));
         assert!(actor.error.is_some());
     }
-}
-
-/// The actor that already holds the key, from a `400 actor.duplicate_key`.
-fn existing_actor(text: &str) -> Option<String> {
-    let error: Value = serde_json::from_str(text).ok()?;
-    if error.get("code")?.as_str()? != "duplicate_key" {
-        return None;
-    }
-    let id = error.get("metadata")?.get("existing_actor_id")?.as_str()?;
-    Some(id.to_owned())
 }

@@ -137,10 +137,10 @@ impl Runner {
         };
         debug!(actor = %cp.actor_id, generation = cp.generation, "newer generation queued behind the live one");
         slot.current.orphaned = true;
-        slot.queued = Some(QueuedStart {
+        slot.queued = Some(Box::new(QueuedStart {
             checkpoint: cp.clone(),
             command,
-        });
+        }));
         self.begin_stop(&cp.actor_id, StopReason::Superseded);
     }
 

@@ -55,9 +55,10 @@ pub use crate::{
 ///
 /// `$runtime` is the driver's [`Runtime`](super::Runtime), a unit struct in
 /// scope; `$name` names the runtime in the generated docs. A driver's
-/// `lib.rs` is then its docs, its runtime module and this one line:
+/// `lib.rs` is then its docs, its runtime module and this one line (as
+/// `runner-tokio/src/lib.rs` has it, compiled there):
 ///
-/// ```ignore
+/// ```text
 /// mod runtime;
 /// pub use runtime::Tokio;
 /// runner_core::driver_api!(Tokio, "tokio");

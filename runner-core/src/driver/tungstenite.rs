@@ -21,8 +21,10 @@ use crate::TransportClose;
 /// from `request`, calls `open` (the WebSocket library's connect function),
 /// and turns the result into the host's [`Socket`].
 ///
-/// ```ignore
-/// // runner-tokio's `Runtime::connect`:
+/// runner-tokio's `Runtime::connect` (compiled there, in
+/// `runner-tokio/src/runtime.rs`; it needs a runtime this crate does not have):
+///
+/// ```text
 /// tungstenite::connect(request, |http, config| async move {
 ///     let (ws, _) = tokio_tungstenite::connect_async_with_config(http, Some(config), true).await?;
 ///     Ok(ws)

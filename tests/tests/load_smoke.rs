@@ -1,0 +1,90 @@
+//! The benchmark harness itself, kept honest: the load engine of
+//! `tests::load` drives each runner compared by `load_compare` (ours on both
+//! drivers, and the TypeScript runner `@rivetkit/engine-runner@2.0.33`)
+//! through every mode for a second, and every operation must succeed.
+//!
+//! Throughput is not asserted here (speed targets live in the benchmarks,
+//! `cargo run --release -p tests --bin load_compare`); what is asserted is
+//! that the load engine speaks the protocol well enough for every runner to
+//! answer it correctly, so the figures it prints are of real work.
+//!
+//! Our runners run as debug builds (the ones the e2e suites build); the
+//! TypeScript runner is installed with `npm ci` in `tests/ts-runner` on first
+//! use: without Node and npm this test fails, it is never skipped.
+
+use std::time::Duration;
+
+use tests::load::{run_session, targets, Mode, RunnerSpec, SessionPlan, SessionReport, Traffic};
+use tests::runner_process::{build_example, Profile};
+
+const ACTORS: usize = 4;
+
+fn plan() -> SessionPlan {
+    SessionPlan {
+        actors: ACTORS,
+        modes: Mode::ALL.to_vec(),
+        traffic: Traffic {
+            in_flight: 8,
+            body_bytes: 4096,
+            ws_bytes: 64,
+        },
+        warmup: Duration::from_millis(300),
+        measure: Duration::from_secs(1),
+        start_timeout: Duration::from_secs(60),
+        start_window: 0,
+    }
+}
+
+fn ours(label: &str, package: &str) -> RunnerSpec {
+    let program = build_example(package, "test_runner", Profile::Debug)
+        .unwrap_or_else(|err| panic!("cannot build {package}'s test_runner: {err:#}"));
+    RunnerSpec {
+        label: label.to_owned(),
+        program,
+        args: Vec::new(),
+        env: vec![
+            ("RIVET_PROTOCOL_VERSION".into(), "5".into()),
+            ("RUST_LOG".into(), "warn".into()),
+        ],
+    }
+}
+
+/// Every mode ran, answered every operation it sent correctly, and the
+/// runner started every actor and exited cleanly on SIGTERM.
+fn check(report: &SessionReport) {
+    let label = &report.label;
+    assert_eq!(report.start.actors, ACTORS, "{label}: actors started");
+    for mode in Mode::ALL {
+        let m = report
+            .mode(mode)
+            .unwrap_or_else(|| panic!("{label}: no {mode} measurement"));
+        assert!(m.ops > 0, "{label}: no {mode} operation completed");
+        assert_eq!(m.errors, 0, "{label}: {mode} operations failed");
+    }
+    assert!(report.clean_exit, "{label}: no clean exit on SIGTERM");
+}
+
+async fn session(spec: RunnerSpec) {
+    let report = run_session(&spec, &plan())
+        .await
+        .unwrap_or_else(|err| panic!("{}: {err:#}", spec.label));
+    check(&report);
+}
+
+#[tokio::test]
+async fn load_engine_drives_the_tokio_runner() {
+    session(ours("tokio", "runner-tokio")).await;
+}
+
+#[tokio::test]
+async fn load_engine_drives_the_async_std_runner() {
+    session(ours("async-std", "runner-async-std")).await;
+}
+
+#[tokio::test]
+async fn load_engine_drives_the_typescript_runner() {
+    let spec = targets::spec("ts", None).unwrap_or_else(|err| {
+        panic!("the TypeScript runner is needed (Node.js and npm on PATH): {err:#}")
+    });
+    session(spec).await;
+}

@@ -96,8 +96,39 @@ impl<R: Runtime, H: Handler> Runner<R, H> {
 
     /// Connects and serves until the runner shuts down (a signal, a
     /// [`RunnerHandle::shutdown`], or an engine eviction), then returns why.
+    ///
+    /// The event loop runs as a task of its own on the runtime, not inside
+    /// this future: `block_on` (`#[tokio::main]`, `#[async_std::main]`)
+    /// polls its future on a thread outside the runtime's workers, and every
+    /// request would then cross threads twice (a futex wake each way, and
+    /// allocations freed on another thread than the one that made them).
+    /// Dropping this future still stops the loop, and a panic in it comes
+    /// out here.
     pub async fn run(self) -> ShutdownReason {
-        self.host.run().await
+        let rt = self.host.rt.clone();
+        let (task, abort) =
+            futures::future::abortable(AssertUnwindSafe(self.host.run()).catch_unwind());
+        let (done, result) = oneshot::channel();
+        rt.spawn(Box::pin(async move {
+            if let Ok(outcome) = task.await {
+                let _ = done.send(outcome);
+            }
+        }));
+        let _stop_on_drop = AbortOnDrop(abort);
+        match result.await {
+            Ok(Ok(reason)) => reason,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => panic!("the runtime dropped the runner's event loop task"),
+        }
+    }
+}
+
+/// Aborts the event loop task when [`Runner::run`]'s future is dropped.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -148,6 +148,7 @@ impl Default for Backoff {
 /// |---|---|---|---|
 /// | commands from handles and handlers to the event loop | 1024 | callers wait (back-pressure); the few commands sent from `Drop` (reject an unanswered socket, close a dropped one) are dropped with a debug log: the gateway closes an unanswered socket after its 15 s open timeout, a dropped open one stays until its client or its actor ends it | — |
 /// | frames waiting for the socket writer | 1024 | the event loop waits (back-pressure) | — |
+/// | KV calls past the core's `max_pending_kv` | as many as callers await | they wait in call order and go to the core as its answers free slots (a runner whose every actor loads its state at start waits instead of failing); each caller awaits its one call | — (exercised by the 100 000-actor session of `load_compare`) |
 /// | messages waiting for one WebSocket handler | 1024 | that socket is closed 1011 `runner.socket_backlog_full` | `e2e_faults_handlers::a_socket_handler_that_never_reads_…` |
 /// | largest message from the engine | 64 MiB | the WebSocket library refuses it; the connection is closed and re-established | — |
 /// | one HTTP handler | `request_timeout`, 300 s | the client gets a 504 (a panic: 500; a failing body: 500) | `e2e_faults_handlers::panicking_hanging_…` |

@@ -30,7 +30,16 @@ struct Record {
 
 /// Restores the actor's hibernated sockets from KV (call it while the actor
 /// starts) and deletes the records the gateway no longer knows.
+///
+/// When the engine lists no hibernated socket there is nothing to restore,
+/// and the KV is not read: most starts list none, and a read per start
+/// would be most of a start's cost. Records of sockets that ended while
+/// their actor slept stay until the next start that lists any socket,
+/// which reads them all and deletes the stale ones.
 pub(super) async fn restore(actor: &ActorContext, info: &ActorInfo) -> Result<(), BoxError> {
+    if info.hibernating.is_empty() {
+        return Ok(());
+    }
     let (persisted, mut unreadable) = load(actor).await?;
     let report = actor.restore_websockets(persisted).await?;
     tracing::debug!(

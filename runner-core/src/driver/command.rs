@@ -1,5 +1,7 @@
 //! Messages from handles and handler tasks to the event loop.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures::channel::{mpsc, oneshot};
 use futures::SinkExt;
@@ -87,17 +89,20 @@ pub(crate) enum Command {
 }
 
 /// Bounded sender to the event loop: callers wait when it is busy.
+///
+/// Behind an `Arc`: cloning a `futures` sender allocates, and contexts are
+/// cloned for every request; each send clones the sender it needs.
 #[derive(Debug, Clone)]
-pub(crate) struct CommandTx(mpsc::Sender<Command>);
+pub(crate) struct CommandTx(Arc<mpsc::Sender<Command>>);
 
 impl CommandTx {
     pub(crate) fn new(tx: mpsc::Sender<Command>) -> Self {
-        CommandTx(tx)
+        CommandTx(Arc::new(tx))
     }
 
     /// Sends a command, waiting for room.
     pub(crate) async fn send(&self, command: Command) -> Result<(), Error> {
-        self.0
+        (*self.0)
             .clone()
             .send(command)
             .await
@@ -113,7 +118,7 @@ impl CommandTx {
 
     /// Sends without waiting (from `Drop`); dropped if the loop is gone or busy.
     pub(crate) fn send_now(&self, command: Command) {
-        if let Err(e) = self.0.clone().try_send(command) {
+        if let Err(e) = (*self.0).clone().try_send(command) {
             tracing::debug!(error = %e, "command not delivered");
         }
     }

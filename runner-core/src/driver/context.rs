@@ -19,9 +19,9 @@ use crate::{ActorRef, HibernatedSocket, KvError, KvResponse, RestoreReport, Shut
 /// loop and fails with [`Error::RunnerGone`] once it has ended.
 #[derive(Clone)]
 pub struct ActorContext {
+    // One pointer: the runner keeps one context per live actor and clones
+    // it for every request.
     shared: Arc<ActorShared>,
-    tx: CommandTx,
-    spawner: Spawner,
 }
 
 /// Runs a task on the driver's runtime.
@@ -35,11 +35,12 @@ impl std::fmt::Debug for ActorContext {
     }
 }
 
-#[derive(Debug)]
 struct ActorShared {
     actor: ActorRef,
     name: String,
     key: Option<String>,
+    tx: CommandTx,
+    spawner: Spawner,
 }
 
 impl ActorContext {
@@ -51,9 +52,13 @@ impl ActorContext {
         spawner: Spawner,
     ) -> Self {
         ActorContext {
-            shared: Arc::new(ActorShared { actor, name, key }),
-            tx,
-            spawner,
+            shared: Arc::new(ActorShared {
+                actor,
+                name,
+                key,
+                tx,
+                spawner,
+            }),
         }
     }
 
@@ -69,7 +74,7 @@ impl ActorContext {
     /// # }
     /// ```
     pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        (self.spawner)(Box::pin(task));
+        (self.shared.spawner)(Box::pin(task));
     }
 
     /// The actor id.
@@ -99,7 +104,8 @@ impl ActorContext {
 
     async fn kv(&self, data: KvRequestData) -> Result<KvResponse, Error> {
         let actor = self.shared.actor.clone();
-        self.tx
+        self.shared
+            .tx
             .call(|reply| Command::Kv { actor, data, reply })
             .await
     }
@@ -181,7 +187,8 @@ impl ActorContext {
 
     async fn intent(&self, intent: Intent) -> Result<(), Error> {
         let actor = self.shared.actor.clone();
-        self.tx
+        self.shared
+            .tx
             .call(|reply| Command::Intent {
                 actor,
                 intent,
@@ -227,7 +234,8 @@ impl ActorContext {
         sockets: Vec<HibernatedSocket>,
     ) -> Result<RestoreReport, Error> {
         let actor = self.shared.actor.clone();
-        self.tx
+        self.shared
+            .tx
             .call(|reply| Command::Restore {
                 actor,
                 sockets,

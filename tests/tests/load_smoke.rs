@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use tests::load::{run_session, targets, Mode, RunnerSpec, SessionPlan, SessionReport, Traffic};
-use tests::runner_process::{build_example, Profile};
+use tests::runner_process::Profile;
 
 const ACTORS: usize = 4;
 
@@ -36,17 +36,8 @@ fn plan() -> SessionPlan {
 }
 
 fn ours(label: &str, package: &str) -> RunnerSpec {
-    let program = build_example(package, "test_runner", Profile::Debug)
-        .unwrap_or_else(|err| panic!("cannot build {package}'s test_runner: {err:#}"));
-    RunnerSpec {
-        label: label.to_owned(),
-        program,
-        args: Vec::new(),
-        env: vec![
-            ("RIVET_PROTOCOL_VERSION".into(), "5".into()),
-            ("RUST_LOG".into(), "warn".into()),
-        ],
-    }
+    targets::ours(label, package, Profile::Debug)
+        .unwrap_or_else(|err| panic!("cannot build {package}'s test_runner: {err:#}"))
 }
 
 /// Every mode ran, answered every operation it sent correctly, and the

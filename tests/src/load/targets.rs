@@ -23,27 +23,18 @@ pub const ALL: [&str; 3] = ["tokio", "async-std", "ts"];
 /// Our runners are built with cargo (release) unless `LOAD_TOKIO_BIN` or
 /// `LOAD_ASYNC_STD_BIN` names a binary. `node_heap_mb` sets the TypeScript runner's `--max-old-space-size`.
 pub fn spec(label: &str, node_heap_mb: Option<u64>) -> Result<RunnerSpec> {
-    let ours = |package: &str| -> Result<RunnerSpec> {
+    let built = |package: &str| -> Result<RunnerSpec> {
         // `LOAD_TOKIO_BIN` / `LOAD_ASYNC_STD_BIN`: an already built binary
         // (no cargo build, e.g. to compare two builds).
         let var = format!("LOAD_{}_BIN", label.to_uppercase().replace('-', "_"));
-        let program = match std::env::var_os(&var) {
-            Some(path) => PathBuf::from(path),
-            None => build_example(package, "test_runner", Profile::Release)?,
-        };
-        Ok(RunnerSpec {
-            label: label.to_owned(),
-            program,
-            args: Vec::new(),
-            env: vec![
-                ("RIVET_PROTOCOL_VERSION".into(), "5".into()),
-                ("RUST_LOG".into(), "warn".into()),
-            ],
-        })
+        match std::env::var_os(&var) {
+            Some(path) => Ok(ours_at(label, PathBuf::from(path))),
+            None => ours(label, package, Profile::Release),
+        }
     };
     match label {
-        "tokio" => ours("runner-tokio"),
-        "async-std" => ours("runner-async-std"),
+        "tokio" => built("runner-tokio"),
+        "async-std" => built("runner-async-std"),
         "ts" => {
             let script = install_ts_runner()?;
             let mut args = Vec::new();
@@ -59,6 +50,27 @@ pub fn spec(label: &str, node_heap_mb: Option<u64>) -> Result<RunnerSpec> {
             })
         }
         other => bail!("unknown runner {other:?} (one of tokio, async-std, ts)"),
+    }
+}
+
+/// Our `test_runner` example of `package`, built with `profile`, labelled
+/// `label`.
+pub fn ours(label: &str, package: &str, profile: Profile) -> Result<RunnerSpec> {
+    let program = build_example(package, "test_runner", profile)?;
+    Ok(ours_at(label, program))
+}
+
+/// Our runner at `program`: protocol v5, as the TypeScript runner speaks,
+/// and warnings only in its log (the TypeScript runner logs nothing).
+fn ours_at(label: &str, program: PathBuf) -> RunnerSpec {
+    RunnerSpec {
+        label: label.to_owned(),
+        program,
+        args: Vec::new(),
+        env: vec![
+            ("RIVET_PROTOCOL_VERSION".into(), "5".into()),
+            ("RUST_LOG".into(), "warn".into()),
+        ],
     }
 }
 

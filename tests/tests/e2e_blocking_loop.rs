@@ -61,12 +61,22 @@ async fn blocking_loop_serves_stops_and_shuts_down() {
 
 /// The engine crashes and comes back: the connection ends, the core asks
 /// for a new one after its backoff, and the loop serves again.
+///
+/// The runner serves an actor before the crash: an engine killed right
+/// after a runner's first connection may not have stored that runner yet,
+/// and then gives it a new id when it comes back (seen once in CI).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocking_loop_reconnects_when_the_engine_restarts() {
     bounded(async {
         let mut engine = Engine::start().await?;
         let mut runner = spawn_runner(&engine).await?;
         let runner_id = runner.wait_connected(EVENT_TIMEOUT).await?;
+        let before = engine
+            .api()
+            .create_actor("greeter", Some("before"), RUNNER_NAME)
+            .await?;
+        runner.wait_actor_start(&before, EVENT_TIMEOUT).await?;
+        assert_hello(&engine, &before).await?;
 
         engine.restart().await?;
         let disconnected = |e: &RunnerEvent| matches!(e, RunnerEvent::Disconnected { .. });

@@ -117,8 +117,7 @@ impl Runner {
         let Some(record) = self.record(actor) else {
             return Vec::new();
         };
-        let mut keys: Vec<RequestKey> = record.tunnel.requests.iter().copied().collect();
-        keys.sort_unstable();
+        let keys = record.tunnel.request_keys();
         let mut closed = Vec::new();
         for key in keys {
             if self

@@ -128,13 +128,21 @@ enum EndCause {
 }
 
 /// The tunnel state each actor generation keeps.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(super) struct ActorTunnel {
+    /// Its requests and sockets and the messages held for it, allocated
+    /// with the first of them: an idle actor carries one null pointer, not
+    /// empty tables (this struct is inline in every slot of the actor map).
+    live: Option<Box<LiveTunnel>>,
+    /// `restore_websockets` was called for this generation.
+    restored: bool,
+}
+
+#[derive(Debug)]
+struct LiveTunnel {
     requests: HashSet<RequestKey, Hasher>,
     inbox: VecDeque<ToClientTunnelMessage>,
     inbox_bytes: usize,
-    /// `restore_websockets` was called for this generation.
-    restored: bool,
 }
 
 impl Tunnel {
@@ -148,14 +156,9 @@ impl Tunnel {
         }
     }
 
-    /// Empty per-actor state, with the runner's seeded hasher.
+    /// Empty per-actor state.
     pub(super) fn actor_state(&self) -> ActorTunnel {
-        ActorTunnel {
-            requests: HashSet::with_hasher(self.hasher.clone()),
-            inbox: VecDeque::new(),
-            inbox_bytes: 0,
-            restored: false,
-        }
+        ActorTunnel::default()
     }
 
     pub(super) fn len(&self) -> usize {
@@ -169,7 +172,79 @@ impl Tunnel {
 
 impl ActorTunnel {
     pub(super) fn request_count(&self) -> usize {
-        self.requests.len()
+        self.live.as_ref().map_or(0, |l| l.requests.len())
+    }
+
+    /// Its requests and sockets, in key order (the order outputs are made
+    /// in, so that they are the same on every run).
+    fn request_keys(&self) -> Vec<RequestKey> {
+        let mut keys: Vec<RequestKey> = match &self.live {
+            Some(live) => live.requests.iter().copied().collect(),
+            None => Vec::new(),
+        };
+        keys.sort_unstable();
+        keys
+    }
+
+    fn live(&mut self, hasher: &Hasher) -> &mut LiveTunnel {
+        self.live.get_or_insert_with(|| {
+            Box::new(LiveTunnel {
+                requests: HashSet::with_hasher(hasher.clone()),
+                inbox: VecDeque::new(),
+                inbox_bytes: 0,
+            })
+        })
+    }
+
+    fn add_request(&mut self, key: RequestKey, hasher: &Hasher) {
+        self.live(hasher).requests.insert(key);
+    }
+
+    fn remove_request(&mut self, key: RequestKey) {
+        if let Some(live) = &mut self.live {
+            live.requests.remove(&key);
+        }
+    }
+
+    /// Messages and payload bytes held while the actor starts.
+    fn inbox_size(&self) -> (usize, usize) {
+        self.live
+            .as_ref()
+            .map_or((0, 0), |l| (l.inbox.len(), l.inbox_bytes))
+    }
+
+    fn hold(&mut self, msg: ToClientTunnelMessage, len: usize, hasher: &Hasher) {
+        let live = self.live(hasher);
+        live.inbox_bytes += len;
+        live.inbox.push_back(msg);
+    }
+
+    /// Drops the held messages of `key`.
+    fn purge(&mut self, key: RequestKey) {
+        let Some(live) = &mut self.live else {
+            return;
+        };
+        let before = live.inbox.len();
+        live.inbox
+            .retain(|m| RequestKey::new(m.message_id.gateway_id, m.message_id.request_id) != key);
+        if live.inbox.len() != before {
+            live.inbox_bytes = live
+                .inbox
+                .iter()
+                .map(|m| payload_len(&m.message_kind))
+                .sum();
+        }
+    }
+
+    /// Takes every held message, in arrival order.
+    fn take_inbox(&mut self) -> VecDeque<ToClientTunnelMessage> {
+        match &mut self.live {
+            Some(live) => {
+                live.inbox_bytes = 0;
+                std::mem::take(&mut live.inbox)
+            }
+            None => VecDeque::new(),
+        }
     }
 }
 
@@ -253,18 +328,7 @@ impl Runner {
         let Some(record) = self.record(owner) else {
             return;
         };
-        let inbox = &mut record.tunnel;
-        let before = inbox.inbox.len();
-        inbox
-            .inbox
-            .retain(|m| RequestKey::new(m.message_id.gateway_id, m.message_id.request_id) != key);
-        if inbox.inbox.len() != before {
-            inbox.inbox_bytes = inbox
-                .inbox
-                .iter()
-                .map(|m| payload_len(&m.message_kind))
-                .sum();
-        }
+        record.tunnel.purge(key);
     }
 
     /// Hands one message of a known, not held, entry to its handler.
@@ -293,17 +357,17 @@ impl Runner {
             self.config.limits.max_inbox_bytes,
         );
         let len = payload_len(&msg.message_kind);
+        let hasher = self.tunnel.hasher.clone();
         let Some(record) = self.record(&owner) else {
             return;
         };
-        let inbox = &mut record.tunnel;
-        if inbox.inbox.len() >= limits.0 || inbox.inbox_bytes + len > limits.1 {
+        let (count, bytes) = record.tunnel.inbox_size();
+        if count >= limits.0 || bytes + len > limits.1 {
             warn!(%key, actor = ?owner, "inbox of a starting actor is full; giving the request up");
             self.purge_inbox(&owner, key);
             return self.give_up(key, reasons::TOO_MANY_REQUESTS);
         }
-        inbox.inbox_bytes += len;
-        inbox.inbox.push_back(msg);
+        record.tunnel.hold(msg, len, &hasher);
     }
 
     /// Whether a new request or socket for `actor_id` can be taken, and by
@@ -334,8 +398,9 @@ impl Runner {
 
     /// Registers a new entry for `owner`.
     fn insert_entry(&mut self, key: RequestKey, owner: ActorRef, held: bool, kind: EntryKind) {
+        let hasher = self.tunnel.hasher.clone();
         if let Some(record) = self.record(&owner) {
-            record.tunnel.requests.insert(key);
+            record.tunnel.add_request(key, &hasher);
         }
         self.tunnel.entries.insert(
             key,
@@ -352,7 +417,7 @@ impl Runner {
     fn remove_entry(&mut self, key: RequestKey) -> Option<Entry> {
         let entry = self.tunnel.entries.remove(&key)?;
         if let Some(record) = self.record(&entry.owner) {
-            record.tunnel.requests.remove(&key);
+            record.tunnel.remove_request(key);
         }
         Some(entry)
     }
@@ -538,11 +603,8 @@ impl Runner {
         let Some(record) = self.record(actor) else {
             return;
         };
-        record.tunnel.inbox.clear();
-        record.tunnel.inbox_bytes = 0;
-        let mut keys: Vec<RequestKey> = record.tunnel.requests.iter().copied().collect();
-        keys.sort_unstable();
-        for key in keys {
+        record.tunnel.take_inbox();
+        for key in record.tunnel.request_keys() {
             if self.tunnel.entries.get(&key).is_some_and(|e| e.held) {
                 if let Some(entry) = self.remove_entry(key) {
                     self.end_entry(key, entry, EndCause::ActorStopped);
@@ -566,10 +628,8 @@ impl Runner {
         let Some(record) = self.record(actor) else {
             return;
         };
-        let inbox = std::mem::take(&mut record.tunnel.inbox);
-        record.tunnel.inbox_bytes = 0;
-        let keys: Vec<RequestKey> = record.tunnel.requests.iter().copied().collect();
-        for key in keys {
+        let inbox = record.tunnel.take_inbox();
+        for key in record.tunnel.request_keys() {
             if let Some(entry) = self.tunnel.entries.get_mut(&key) {
                 entry.held = false;
             }
@@ -584,9 +644,7 @@ impl Runner {
 
     /// The owner is gone: end every request and socket it had.
     pub(super) fn end_actor_requests(&mut self, tunnel: ActorTunnel) {
-        let mut keys: Vec<RequestKey> = tunnel.requests.into_iter().collect();
-        keys.sort_unstable();
-        for key in keys {
+        for key in tunnel.request_keys() {
             if let Some(entry) = self.tunnel.entries.remove(&key) {
                 self.end_entry(key, entry, EndCause::ActorStopped);
             }

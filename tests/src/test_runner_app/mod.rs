@@ -36,8 +36,8 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use runner_core::driver::api::{
-    ActorContext, ActorInfo, BoxError, Handler, Request, Response, ShutdownReason, StopReason,
-    WebSocketRequest,
+    ActorContext, ActorInfo, ActorRef, BoxError, Handler, Request, Response, ShutdownReason,
+    StopReason, WebSocketRequest,
 };
 use runner_core::driver::{Builder, Runtime};
 
@@ -99,8 +99,9 @@ type Spawn = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
 
 /// The actor code: every actor of the test runner behaves the same.
 pub struct App {
-    /// How many times this process started each actor id (`/ping`'s `starts`).
-    starts: Mutex<HashMap<String, u32>>,
+    /// How many times this process started each actor id (`/ping`'s
+    /// `starts`). Keyed by the runner's own shared id: no copy per actor.
+    starts: Mutex<HashMap<Arc<str>, u32>>,
     /// `/hws` messages being handled, which an actor's stop waits for.
     in_flight: hibernation::InFlight,
     spawn: Spawn,
@@ -128,9 +129,9 @@ impl App {
         starts.get(actor_id).copied().unwrap_or(0)
     }
 
-    fn count_start(&self, actor_id: &str) {
+    fn count_start(&self, actor: &ActorRef) {
         let mut starts = self.starts.lock().unwrap_or_else(|e| e.into_inner());
-        *starts.entry(actor_id.to_owned()).or_default() += 1;
+        *starts.entry(actor.actor_id.clone()).or_default() += 1;
     }
 
     /// Runs `task` in the background.
@@ -141,7 +142,7 @@ impl App {
 
 impl Handler for App {
     async fn on_actor_start(&self, actor: ActorContext, info: ActorInfo) -> Result<(), BoxError> {
-        self.count_start(actor.actor_id());
+        self.count_start(actor.actor_ref());
         hibernation::restore(&actor, &info).await?;
         output::actor_start(&actor);
         Ok(())

@@ -34,6 +34,17 @@ pub use shutdown::ShutdownMode;
 /// Deterministic hasher state: seeded from the configuration, never from the OS.
 type Hasher = foldhash::fast::FixedState;
 
+/// Capacity an output queue keeps once drained. A burst (10 000 starts in
+/// a few frames) grows a queue to its size; without this the runner would
+/// keep that peak, ~150 B per queued event, for the rest of its life.
+const QUEUE_KEEP: usize = 256;
+
+fn shrink_drained<T>(queue: &mut VecDeque<T>) {
+    if queue.capacity() > QUEUE_KEEP {
+        queue.shrink_to(QUEUE_KEEP);
+    }
+}
+
 /// The runner state machine.
 ///
 /// # Driving it
@@ -162,13 +173,21 @@ impl Runner {
     /// Next transport action, in order.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        let next = self.transmits.pop_front();
+        if next.is_none() {
+            shrink_drained(&mut self.transmits);
+        }
+        next
     }
 
     /// Next event for the user's code.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let next = self.events.pop_front();
+        if next.is_none() {
+            shrink_drained(&mut self.events);
+        }
+        next
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next, if

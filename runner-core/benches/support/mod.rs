@@ -16,6 +16,7 @@ use runner_core::protocol::*;
 use runner_core::{ActorRef, Config, ConnId, Runner, Timestamp, Transmit};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
+pub static GLOBAL_REF: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
@@ -50,8 +51,11 @@ pub fn heap_bytes_per_actor(version: ProtocolVersion, n: usize) -> f64 {
     (bytes - base_bytes) / n as f64
 }
 
+/// Bytes still allocated. (`bytes_reallocated` is not added: stats_alloc
+/// already counts a realloc's growth in `bytes_allocated` and its shrink in
+/// `bytes_deallocated`; adding it counted every growth twice.)
 fn net(stats: stats_alloc::Stats) -> f64 {
-    (stats.bytes_allocated as f64 + stats.bytes_reallocated as f64) - stats.bytes_deallocated as f64
+    stats.bytes_allocated as f64 - stats.bytes_deallocated as f64
 }
 
 /// Prints one `allocs/op` line in a fixed format (collected by the report).

@@ -95,6 +95,17 @@ pub enum RunnerEvent {
 }
 
 impl RunnerEvent {
+    /// The runner ids of the `connected` lines among `events`, in order.
+    pub fn connected_ids(events: &[RunnerEvent]) -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                RunnerEvent::Connected { runner_id } => Some(runner_id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Parses one stdout line; a bad line becomes [`RunnerEvent::Invalid`].
     pub fn parse(line: &str) -> RunnerEvent {
         serde_json::from_str(line).unwrap_or_else(|err| RunnerEvent::Invalid {

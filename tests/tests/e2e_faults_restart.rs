@@ -119,16 +119,6 @@ async fn kv_load(api: Api, actor: String, load: Arc<Load>, stop: Arc<AtomicBool>
     }
 }
 
-fn connections(events: &[RunnerEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            RunnerEvent::Connected { runner_id } => Some(runner_id.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// `GET /ping` on every actor until each has answered 200.
 async fn every_actor_answers(api: &Api, actors: &[String]) -> Result<()> {
     let deadline = Instant::now() + ANSWER_AGAIN;
@@ -181,12 +171,14 @@ async fn ten_restarts(driver: &'static Driver) -> Result<()> {
         own.engine.restart().await?;
         let up = killed.elapsed();
         let events = wait_until(runner, "the reconnect", RECONNECT, |e| {
-            connections(e).len() > round
+            RunnerEvent::connected_ids(e).len() > round
         })
         .await?;
         let reconnected = killed.elapsed();
         ensure!(
-            connections(&events).iter().all(|id| *id == runner_id),
+            RunnerEvent::connected_ids(&events)
+                .iter()
+                .all(|id| *id == runner_id),
             "round {round}: the engine gave the runner another id: {events:?}"
         );
         every_actor_answers(&api, &actors).await?;

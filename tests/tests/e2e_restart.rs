@@ -34,12 +34,12 @@ async fn engine_killed_and_restarted_runner_reconnects(driver: &'static Driver) 
     let down = Instant::now();
     own.engine.restart().await?;
     let events = wait_until(runner, "a second connected", RECONNECT_BOUND, |e| {
-        connects(e).len() >= 2
+        RunnerEvent::connected_ids(e).len() >= 2
     })
     .await?;
     eprintln!("runner reconnected {:?} after the kill", down.elapsed());
     ensure!(
-        connects(&events) == [own.runner.id.clone(), own.runner.id.clone()],
+        RunnerEvent::connected_ids(&events) == [own.runner.id.clone(), own.runner.id.clone()],
         "the engine gave the runner another id: {events:?}"
     );
     let order: Vec<&str> = events.iter().filter_map(connection_line).collect();
@@ -88,17 +88,6 @@ async fn second_signal_cuts_a_slow_drain_short(runner: &mut RunnerProcess) -> Re
         signalled.elapsed()
     );
     Ok(())
-}
-
-/// Runner ids of the `connected` lines.
-fn connects(events: &[RunnerEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            RunnerEvent::Connected { runner_id } => Some(runner_id.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn connection_line(event: &RunnerEvent) -> Option<&'static str> {

@@ -78,7 +78,7 @@ fn a_frozen_connection_is_noticed_and_replaced() {
         let mut timeouts = Timeouts::default();
         timeouts.liveness = LIVENESS;
         timeouts.connect = Duration::from_secs(5);
-        e2e_support::configure_runner_name(&api, "faults-freeze").await?;
+        api.configure_runner_name("faults-freeze").await?;
         let runner =
             InProcess::spawn(&proxy.endpoint(), "faults-freeze", |b| b.timeouts(timeouts))?;
         let runner_id = runner.connected(1, Duration::from_secs(20)).await?;

@@ -48,7 +48,7 @@ fn panicking_hanging_and_failing_handlers_do_not_take_the_actor_down() {
     run(Duration::from_secs(240), async {
         let engine = e2e_support::start_engine().await?;
         let api = engine.api();
-        e2e_support::configure_runner_name(&api, "faults-handlers").await?;
+        api.configure_runner_name("faults-handlers").await?;
         let runner = InProcess::spawn(&engine.endpoint(), "faults-handlers", |b| {
             b.request_timeout(REQUEST_TIMEOUT)
         })?;
@@ -136,7 +136,7 @@ fn a_socket_handler_that_never_reads_gets_its_socket_closed() {
     run(Duration::from_secs(240), async {
         let engine = e2e_support::start_engine().await?;
         let api = engine.api();
-        e2e_support::configure_runner_name(&api, "faults-deaf").await?;
+        api.configure_runner_name("faults-deaf").await?;
         let runner = InProcess::spawn(&engine.endpoint(), "faults-deaf", |b| b)?;
         runner.connected(1, ANSWER).await?;
         let actor = api

@@ -60,7 +60,7 @@ async fn quickstart() -> Result<()> {
 
     say("Declaring the runner name (PUT /runner-configs)");
     let api = engine.api();
-    bounded(STEP, declare_runner_name(&engine)).await?;
+    bounded(STEP, api.configure_runner_name(RUNNER_NAME)).await?;
     show(
         "runner name",
         format!("{RUNNER_NAME}: a pool of normal runners"),
@@ -119,35 +119,6 @@ fn engine_options() -> EngineOptions {
         })),
         ..EngineOptions::default()
     }
-}
-
-/// Declares the runner name before its first runner connects, as a
-/// deployment would. (A runner's first connection would write this itself,
-/// but engine 2.3.19 can then cache "no such runner name" for minutes for an
-/// actor create that comes at the same moment.)
-async fn declare_runner_name(engine: &Engine) -> Result<()> {
-    let url = format!("{}/runner-configs/{RUNNER_NAME}", engine.endpoint());
-    let http = reqwest::Client::builder().no_proxy().build()?;
-    // A just-started engine can answer 5xx for a moment: retry a few times.
-    for attempt in 1.. {
-        let response = http
-            .put(&url)
-            .query(&[("namespace", "default")])
-            .bearer_auth("dev")
-            .json(&serde_json::json!({"datacenters": {"default": {"normal": {}}}}))
-            .send()
-            .await?;
-        let status = response.status();
-        if status.is_success() {
-            break;
-        }
-        let text = response.text().await?;
-        if !status.is_server_error() || attempt == 10 {
-            bail!("PUT {url} answered {status}: {text}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    Ok(())
 }
 
 /// `GET /ping` and `POST /echo` through the gateway.

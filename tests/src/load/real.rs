@@ -93,7 +93,7 @@ pub async fn run_real(spec: &RunnerSpec, plan: &RealPlan) -> Result<RealReport> 
 
 async fn drive(engine: &Engine, spec: &RunnerSpec, plan: &RealPlan) -> Result<RealReport> {
     let runner_name = format!("load-{}", spec.label);
-    configure_runner_name(engine, &runner_name).await?;
+    engine.api().configure_runner_name(&runner_name).await?;
     let mut builder = RunnerProcess::builder(&spec.program).runner_name(&runner_name);
     for arg in &spec.args {
         builder = builder.arg(arg.clone());
@@ -215,35 +215,4 @@ async fn drive(engine: &Engine, spec: &RunnerSpec, plan: &RealPlan) -> Result<Re
     runner.sigterm()?;
     let _ = runner.wait_exit(Duration::from_secs(60)).await;
     Ok(report)
-}
-
-/// Declares `runner_name` (a normal runner config) before its runner
-/// connects, as the e2e suites do.
-async fn configure_runner_name(engine: &Engine, runner_name: &str) -> Result<()> {
-    let api = engine.api();
-    let url = format!("{}/runner-configs/{runner_name}", api.endpoint());
-    let body = serde_json::json!({"datacenters": {"default": {"normal": {}}}});
-    let client = reqwest::Client::builder().no_proxy().build()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let response = client
-            .put(&url)
-            .query(&[("namespace", api.namespace())])
-            .bearer_auth("dev")
-            .json(&body)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        if !status.is_server_error() || Instant::now() > deadline {
-            bail!(
-                "PUT {url} answered {status}: {}",
-                response.text().await.unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }

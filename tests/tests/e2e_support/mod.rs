@@ -261,7 +261,7 @@ pub struct TestRunner {
 }
 
 impl TestRunner {
-    /// Declares the runner name ([`configure_runner_name`]), starts
+    /// Declares the runner name ([`Api::configure_runner_name`]), starts
     /// `driver`'s test runner named `name` on `engine`, configured further
     /// by `configure`, and waits until it is connected.
     pub async fn start(
@@ -270,7 +270,7 @@ impl TestRunner {
         name: &str,
         configure: impl FnOnce(RunnerBuilder) -> RunnerBuilder,
     ) -> Result<TestRunner> {
-        configure_runner_name(&engine.api(), name).await?;
+        engine.api().configure_runner_name(name).await?;
         let builder = RunnerProcess::builder(program(driver).await?).runner_name(name);
         let mut process = configure(builder).spawn(engine)?;
         let id = process.wait_connected(EVENT_TIMEOUT).await?;
@@ -373,52 +373,6 @@ impl Own {
 pub async fn create_actor(api: &Api, runner_name: &str, name: &str) -> Result<String> {
     api.create_actor(name, Some(&unique_key(name)), runner_name)
         .await
-}
-
-/// Declares `runner_name` as a pool of normal runners in the `default`
-/// datacenter (`PUT /runner-configs/<name>`), before any runner of that name
-/// connects.
-///
-/// Without it, a runner's first connection writes that configuration
-/// itself, and an actor create that reads it in the same few milliseconds
-/// can cache "no configuration" for minutes (400
-/// `no_runner_config_configured`; engine 2.3.19: its optimistic read ends
-/// after the write's cache purge and saves the empty answer, seen in the
-/// engine's debug log). Measured here with a create right after the
-/// connect: one runner name of two unusable in 3 of 8 fresh engines; with
-/// this call first, 0 of 40.
-pub async fn configure_runner_name(api: &Api, runner_name: &str) -> Result<()> {
-    static HTTP: OnceLock<reqwest::Client> = OnceLock::new();
-    let http = HTTP.get_or_init(|| {
-        reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client")
-    });
-    let url = format!("{}/runner-configs/{runner_name}", api.endpoint());
-    let body = serde_json::json!({"datacenters": {"default": {"normal": {}}}});
-    // A fresh engine answered one 500 here once (right after a long build):
-    // server errors are retried, briefly.
-    let deadline = Instant::now() + REQUEST_TIMEOUT;
-    loop {
-        let response = http
-            .put(&url)
-            .query(&[("namespace", api.namespace())])
-            .bearer_auth("dev")
-            .json(&body)
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let text = response.text().await?;
-        if !status.is_server_error() || Instant::now() >= deadline {
-            bail!("PUT {url} answered {status}: {text}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// `name-<n>`, unique within the process.

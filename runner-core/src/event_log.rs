@@ -3,14 +3,28 @@
 use std::collections::VecDeque;
 
 use crate::output::ActorRef;
-use crate::protocol::{ActorCheckpoint, Event, EventWrapper};
+use crate::protocol::{ActorCheckpoint, Event, EventWrapper, Id};
 
 /// Indices start at 0 and increase by one per event; entries leave only when
 /// the engine acknowledges them (or the whole log is dropped).
+///
+/// The log keeps bare events: the actor id and generation are the owner's,
+/// and an entry's index follows from its place (indices are contiguous).
+/// The engine acknowledges an actor's events only every 250 of them, so most
+/// generations hold their `Running` event for life: one event is kept inline,
+/// without an allocation.
 #[derive(Debug, Default)]
 pub(crate) struct EventLog {
     next_index: i64,
-    unacked: VecDeque<EventWrapper>,
+    unacked: Unacked,
+}
+
+#[derive(Debug, Default)]
+enum Unacked {
+    #[default]
+    Empty,
+    One(Event),
+    Many(VecDeque<Event>),
 }
 
 impl EventLog {
@@ -22,47 +36,91 @@ impl EventLog {
                 generation: actor.generation,
                 index: self.next_index,
             },
-            inner: event,
+            inner: event.clone(),
         };
         self.next_index += 1;
-        if self.unacked.capacity() == 0 {
-            // Most generations keep one event (`Running`) until they stop:
-            // room for one, not the four a first push would make.
-            self.unacked.reserve_exact(1);
-        }
-        self.unacked.push_back(wrapper.clone());
+        self.unacked = match std::mem::take(&mut self.unacked) {
+            Unacked::Empty => Unacked::One(event),
+            Unacked::One(first) => Unacked::Many(VecDeque::from([first, event])),
+            Unacked::Many(mut all) => {
+                all.push_back(event);
+                Unacked::Many(all)
+            }
+        };
         wrapper
     }
 
     /// Drops every event with an index up to `index`.
     pub(crate) fn ack(&mut self, index: i64) {
-        while self
-            .unacked
-            .front()
-            .is_some_and(|e| e.checkpoint.index <= index)
-        {
-            self.unacked.pop_front();
+        let first = self.next_index - self.len() as i64;
+        let covered = index.saturating_sub(first).saturating_add(1);
+        let drop = usize::try_from(covered).unwrap_or(0).min(self.len());
+        if drop == self.len() {
+            self.unacked = Unacked::Empty;
+        } else if let Unacked::Many(all) = &mut self.unacked {
+            all.drain(..drop);
+            // Back to inline storage: the queue's allocation goes.
+            if all.len() == 1 {
+                if let Some(last) = all.pop_front() {
+                    self.unacked = Unacked::One(last);
+                }
+            }
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.unacked.len()
+        match &self.unacked {
+            Unacked::Empty => 0,
+            Unacked::One(_) => 1,
+            Unacked::Many(all) => all.len(),
+        }
     }
 
     #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.unacked.is_empty()
+        self.len() == 0
     }
 
-    pub(crate) fn unacked(&self) -> impl Iterator<Item = &EventWrapper> {
-        self.unacked.iter()
+    /// The unacknowledged events in wire form, oldest first.
+    pub(crate) fn unacked<'a>(
+        &'a self,
+        actor_id: &'a Id,
+        generation: u32,
+    ) -> impl Iterator<Item = EventWrapper> + 'a {
+        let (one, many) = match &self.unacked {
+            Unacked::Empty => (None, None),
+            Unacked::One(event) => (Some(event), None),
+            Unacked::Many(all) => (None, Some(all.iter())),
+        };
+        let first = self.next_index - self.len() as i64;
+        one.into_iter()
+            .chain(many.into_iter().flatten())
+            .zip(first..)
+            .map(move |(event, index)| EventWrapper {
+                checkpoint: ActorCheckpoint {
+                    actor_id: actor_id.clone(),
+                    generation,
+                    index,
+                },
+                inner: event.clone(),
+            })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{ActorIntent, EventActorIntent};
+    use crate::protocol::{ActorIntent, EventActorIntent, EventActorSetAlarm};
+
+    fn alarm(ts: i64) -> Event {
+        Event::SetAlarm(EventActorSetAlarm { alarm_ts: Some(ts) })
+    }
+
+    fn indices(log: &EventLog, actor: &ActorRef) -> Vec<i64> {
+        log.unacked(&actor.actor_id, actor.generation)
+            .map(|e| e.checkpoint.index)
+            .collect()
+    }
 
     #[test]
     fn indices_increase_and_acks_prune_a_prefix() {
@@ -78,16 +136,41 @@ mod tests {
             .collect();
         assert_eq!(idx, [0, 1, 2, 3]);
         log.ack(1);
-        assert_eq!(
-            log.unacked()
-                .map(|e| e.checkpoint.index)
-                .collect::<Vec<_>>(),
-            [2, 3]
-        );
+        assert_eq!(indices(&log, &actor), [2, 3]);
         log.ack(-1);
         assert_eq!(log.len(), 2);
         log.ack(10);
         assert!(log.is_empty());
         assert_eq!(log.push(&actor, sleep()).checkpoint.index, 4);
+    }
+
+    #[test]
+    fn resent_events_are_the_ones_pushed_with_their_checkpoints() {
+        let mut log = EventLog::default();
+        let actor = ActorRef::new("B", 7);
+        let pushed: Vec<EventWrapper> = (0..5).map(|i| log.push(&actor, alarm(i))).collect();
+        let resent: Vec<EventWrapper> = log.unacked(&actor.actor_id, 7).collect();
+        assert_eq!(resent, pushed);
+        // Down to one (inline) and back up to several.
+        log.ack(3);
+        assert_eq!(
+            log.unacked(&actor.actor_id, 7).collect::<Vec<_>>(),
+            pushed[4..]
+        );
+        let more = log.push(&actor, alarm(5));
+        assert_eq!(indices(&log, &actor), [4, 5]);
+        assert_eq!(log.unacked(&actor.actor_id, 7).last(), Some(more));
+    }
+
+    #[test]
+    fn acks_far_out_of_range_do_not_overflow() {
+        let mut log = EventLog::default();
+        let actor = ActorRef::new("C", 0);
+        log.push(&actor, alarm(0));
+        log.push(&actor, alarm(1));
+        log.ack(i64::MIN);
+        assert_eq!(log.len(), 2);
+        log.ack(i64::MAX);
+        assert!(log.is_empty());
     }
 }

@@ -44,15 +44,18 @@ pub(super) struct ActorRecord {
 
 /// Where a generation is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Reasons are boxed: they are rare (or brief) and a reason inline would
+/// add 24 bytes to every actor's slot.
 pub(super) enum Phase {
     /// `ActorStart` emitted; waiting for `actor_started`. A stop that arrives
     /// meanwhile waits for the start to finish, so the user's start and stop
     /// never run at the same time.
-    Starting { stop_after: Option<StopReason> },
+    Starting { stop_after: Option<Box<StopReason>> },
     /// Started.
     Running,
     /// `ActorStop` emitted (exactly once); waiting for `actor_stopped`.
-    Stopping { reason: StopReason },
+    Stopping { reason: Box<StopReason> },
 }
 
 impl Phase {
@@ -105,10 +108,10 @@ impl Runner {
         debug!(?actor, "starting actor");
         self.actors.insert(
             actor.actor_id.clone(),
-            ActorSlot {
+            Box::new(ActorSlot {
                 current: record,
                 queued: None,
-            },
+            }),
         );
         self.register_hibernating(&actor, &command.hibernating_requests);
         self.events.push_back(Event::ActorStart {
@@ -134,7 +137,7 @@ impl Runner {
     /// refused, or stopped while still queued), and remembers it.
     pub(super) fn report_never_started(&mut self, cp: ActorCheckpoint, reason: &StopReason) {
         let phase = Phase::Stopping {
-            reason: reason.clone(),
+            reason: Box::new(reason.clone()),
         };
         let mut record = self.new_record(cp, phase);
         push_event(
@@ -154,13 +157,13 @@ impl Runner {
         match &mut record.phase {
             Phase::Stopping { .. } => return,
             Phase::Starting { stop_after } if defers_to_start(&reason) => {
-                stop_after.get_or_insert(reason);
+                stop_after.get_or_insert_with(|| Box::new(reason));
                 return;
             }
             _ => {}
         }
         record.phase = Phase::Stopping {
-            reason: reason.clone(),
+            reason: Box::new(reason.clone()),
         };
         if let Some(token) = record.watchdog.take() {
             self.watchdogs.cancel(token);
@@ -190,7 +193,7 @@ impl Runner {
         let ActorSlot {
             current: mut record,
             queued,
-        } = slot;
+        } = *slot;
         if let Some(token) = record.watchdog.take() {
             self.watchdogs.cancel(token);
         }
@@ -292,7 +295,7 @@ impl Runner {
             (Ok(()), stop_after) => {
                 self.release_inbox(actor);
                 if let Some(reason) = stop_after {
-                    self.begin_stop(&actor.actor_id, reason);
+                    self.begin_stop(&actor.actor_id, *reason);
                 }
             }
         }

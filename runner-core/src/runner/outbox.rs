@@ -215,11 +215,16 @@ impl Runner {
         let confirm_at = self.now + self.config.timeouts.retention;
         for key in keys {
             if let Some(gen) = self.retired.get_mut(&key) {
-                self.outgoing_events.extend(gen.events.unacked().cloned());
+                self.outgoing_events
+                    .extend(gen.events.unacked(&key.0, key.1));
                 self.retired.confirms.insert(confirm_at, (key, conn));
             } else if let Some(slot) = self.actors.get(&key.0) {
-                self.outgoing_events
-                    .extend(slot.current.events.unacked().cloned());
+                let actor = &slot.current.actor;
+                self.outgoing_events.extend(
+                    slot.current
+                        .events
+                        .unacked(&actor.actor_id, actor.generation),
+                );
             }
         }
     }

@@ -35,29 +35,36 @@ impl std::fmt::Debug for ActorContext {
     }
 }
 
+/// What a context holds, once per live actor: kept small, a runner may host
+/// a hundred thousand of them. The name is shared between actors of the same
+/// name (see `Names`), and the way back to the event loop between all.
 struct ActorShared {
     actor: ActorRef,
-    name: String,
-    key: Option<String>,
-    tx: CommandTx,
-    spawner: Spawner,
+    name: Arc<str>,
+    key: Option<Box<str>>,
+    link: Arc<ActorLink>,
+}
+
+/// The event loop's command queue and the runtime's spawner, one for the
+/// whole runner.
+pub(crate) struct ActorLink {
+    pub(crate) tx: CommandTx,
+    pub(crate) spawner: Spawner,
 }
 
 impl ActorContext {
     pub(crate) fn new(
         actor: ActorRef,
-        name: String,
-        key: Option<String>,
-        tx: CommandTx,
-        spawner: Spawner,
+        name: Arc<str>,
+        key: Option<Box<str>>,
+        link: Arc<ActorLink>,
     ) -> Self {
         ActorContext {
             shared: Arc::new(ActorShared {
                 actor,
                 name,
                 key,
-                tx,
-                spawner,
+                link,
             }),
         }
     }
@@ -74,7 +81,7 @@ impl ActorContext {
     /// # }
     /// ```
     pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        (self.shared.spawner)(Box::pin(task));
+        (self.shared.link.spawner)(Box::pin(task));
     }
 
     /// The actor id.
@@ -105,6 +112,7 @@ impl ActorContext {
     async fn kv(&self, data: KvRequestData) -> Result<KvResponse, Error> {
         let actor = self.shared.actor.clone();
         self.shared
+            .link
             .tx
             .call(|reply| Command::Kv { actor, data, reply })
             .await
@@ -188,6 +196,7 @@ impl ActorContext {
     async fn intent(&self, intent: Intent) -> Result<(), Error> {
         let actor = self.shared.actor.clone();
         self.shared
+            .link
             .tx
             .call(|reply| Command::Intent {
                 actor,
@@ -235,6 +244,7 @@ impl ActorContext {
     ) -> Result<RestoreReport, Error> {
         let actor = self.shared.actor.clone();
         self.shared
+            .link
             .tx
             .call(|reply| Command::Restore {
                 actor,

@@ -18,10 +18,11 @@ use tracing::{debug, warn};
 
 use super::builder::HostSettings;
 use super::command::{Command, CommandTx, Intent, Reply, SocketOp};
-use super::context::{ActorContext, Published, RunnerHandle, Spawner};
+use super::context::{ActorContext, ActorLink, Published, RunnerHandle, Spawner};
 use super::error::Error;
 use super::handler::{ActorInfo, Handler};
 use super::http::{error_response, from_http_response, to_http_request};
+use super::names::Names;
 use super::runtime::{ConnectRequest, Inbound, Outbound, Runtime, Socket};
 use super::websocket::{CloseFrame, Message, SocketEvent, WebSocketRequest, HANDLER_PANICKED};
 use super::Body;
@@ -83,7 +84,11 @@ impl<R: Runtime, H: Handler> Runner<R, H> {
             requests: HashMap::new(),
             in_flight: HashMap::new(),
             stop_pending: HashSet::new(),
-            spawner,
+            link: Arc::new(ActorLink {
+                tx: tx.clone(),
+                spawner,
+            }),
+            names: Names::default(),
             sockets: HashMap::new(),
             shutdown_waiters: Vec::new(),
             finished: None,
@@ -162,7 +167,9 @@ struct Host<R, H> {
     in_flight: HashMap<ActorRef, usize>,
     /// Actors whose stop callback returned while requests were in flight.
     stop_pending: HashSet<ActorRef>,
-    spawner: Spawner,
+    /// Handed to every actor context.
+    link: Arc<ActorLink>,
+    names: Names,
     sockets: HashMap<RequestKey, mpsc::Sender<SocketEvent>>,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
     finished: Option<ShutdownReason>,
@@ -404,10 +411,9 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             } => {
                 let ctx = ActorContext::new(
                     actor.clone(),
-                    config.name.clone(),
-                    config.key.clone(),
-                    self.tx.clone(),
-                    self.spawner.clone(),
+                    self.names.get(&config.name),
+                    config.key.as_deref().map(Box::from),
+                    self.link.clone(),
                 );
                 self.actors.insert(actor.clone(), ctx.clone());
                 let info = ActorInfo {
@@ -512,13 +518,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
 
     fn context(&self, actor: &ActorRef) -> ActorContext {
         self.actors.get(actor).cloned().unwrap_or_else(|| {
-            ActorContext::new(
-                actor.clone(),
-                String::new(),
-                None,
-                self.tx.clone(),
-                self.spawner.clone(),
-            )
+            ActorContext::new(actor.clone(), Arc::from(""), None, self.link.clone())
         })
     }
 

@@ -20,6 +20,7 @@ mod error;
 mod handler;
 mod host;
 mod http;
+mod names;
 mod runtime;
 #[cfg(feature = "tungstenite")]
 pub mod tungstenite;

@@ -80,7 +80,7 @@ impl<R: Runtime, H: Handler> Runner<R, H> {
             turn: false,
             kv_waiters: HashMap::new(),
             kv_backlog: VecDeque::new(),
-            actors: HashMap::new(),
+            actors: HashSet::new(),
             requests: HashMap::new(),
             in_flight: HashMap::new(),
             stop_pending: HashSet::new(),
@@ -159,7 +159,8 @@ struct Host<R, H> {
     /// start) waits instead of failing with `TooManyPendingKv`. Bounded by
     /// the callers, each of which awaits its one call.
     kv_backlog: VecDeque<(ActorRef, crate::protocol::KvRequestData, Reply<KvResponse>)>,
-    actors: HashMap<ActorRef, ActorContext>,
+    /// The live actors' contexts, found by actor (see [`ByActor`]).
+    actors: HashSet<ByActor>,
     requests: HashMap<RequestKey, RequestTask>,
     /// Unanswered requests per actor: an actor whose stop callback has
     /// returned is reported stopped only once its requests are answered
@@ -180,6 +181,31 @@ impl<R, H> std::fmt::Debug for Host<R, H> {
         f.debug_struct("Host")
             .field("core", &self.core)
             .finish_non_exhaustive()
+    }
+}
+
+/// An actor's context, hashed and compared as its actor: a set of them maps
+/// actors to contexts at one pointer per bucket (a map would repeat the
+/// actor, 24 bytes, in every bucket, empty ones included).
+struct ByActor(ActorContext);
+
+impl std::hash::Hash for ByActor {
+    fn hash<S: std::hash::Hasher>(&self, state: &mut S) {
+        self.0.actor_ref().hash(state);
+    }
+}
+
+impl PartialEq for ByActor {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.actor_ref() == other.0.actor_ref()
+    }
+}
+
+impl Eq for ByActor {}
+
+impl std::borrow::Borrow<ActorRef> for ByActor {
+    fn borrow(&self) -> &ActorRef {
+        self.0.actor_ref()
     }
 }
 
@@ -415,7 +441,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                     config.key.as_deref().map(Box::from),
                     self.link.clone(),
                 );
-                self.actors.insert(actor.clone(), ctx.clone());
+                self.actors.insert(ByActor(ctx.clone()));
                 let info = ActorInfo {
                     name: config.name,
                     key: config.key,
@@ -517,9 +543,12 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     }
 
     fn context(&self, actor: &ActorRef) -> ActorContext {
-        self.actors.get(actor).cloned().unwrap_or_else(|| {
-            ActorContext::new(actor.clone(), Arc::from(""), None, self.link.clone())
-        })
+        self.actors
+            .get(actor)
+            .map(|c| c.0.clone())
+            .unwrap_or_else(|| {
+                ActorContext::new(actor.clone(), Arc::from(""), None, self.link.clone())
+            })
     }
 
     fn spawn_request(&mut self, request: HttpRequest) {

@@ -106,13 +106,10 @@ impl Runner {
             state_event(ActorState::Running),
         );
         debug!(?actor, "starting actor");
-        self.actors.insert(
-            actor.actor_id.clone(),
-            Box::new(ActorSlot {
-                current: record,
-                queued: None,
-            }),
-        );
+        self.actors.insert(Box::new(ActorSlot {
+            current: record,
+            queued: None,
+        }));
         self.register_hibernating(&actor, &command.hibernating_requests);
         self.events.push_back(Event::ActorStart {
             actor,
@@ -223,7 +220,7 @@ impl Runner {
     }
 
     pub(super) fn sorted_actor_ids(&self) -> Vec<Id> {
-        let mut ids: Vec<Id> = self.actors.keys().cloned().collect();
+        let mut ids: Vec<Id> = self.actors.ids().cloned().collect();
         ids.sort_unstable();
         ids
     }
@@ -250,7 +247,7 @@ impl Runner {
     /// The live record of exactly this generation.
     pub(super) fn record(&mut self, actor: &ActorRef) -> Option<&mut ActorRecord> {
         self.actors
-            .get_mut(&*actor.actor_id)
+            .get_mut(&actor.actor_id)
             .map(|slot| &mut slot.current)
             .filter(|r| r.actor.generation == actor.generation)
     }
@@ -404,7 +401,7 @@ impl Runner {
         }
         let record = self
             .actors
-            .get_mut(&*actor.actor_id)
+            .get_mut(&actor.actor_id)
             .map(|slot| &mut slot.current)
             .filter(|r| r.actor.generation == actor.generation)
             .ok_or_else(|| CallError::ActorNotFound(actor.clone()))?;

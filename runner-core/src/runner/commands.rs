@@ -73,7 +73,7 @@ impl Runner {
         {
             return StartDisposition::Seen;
         }
-        let Some(slot) = self.actors.get_mut(&*cp.actor_id) else {
+        let Some(slot) = self.actors.get_mut(&cp.actor_id) else {
             return StartDisposition::New;
         };
         let current = &mut slot.current;
@@ -132,7 +132,7 @@ impl Runner {
     /// The engine moved on to a newer generation: the live one is stopped
     /// (its events no longer matter) and the new one starts after it.
     fn queue_start(&mut self, cp: ActorCheckpoint, command: CommandStartActor) {
-        let Some(slot) = self.actors.get_mut(&*cp.actor_id) else {
+        let Some(slot) = self.actors.get_mut(&cp.actor_id) else {
             return;
         };
         debug!(actor = %cp.actor_id, generation = cp.generation, "newer generation queued behind the live one");
@@ -149,7 +149,7 @@ impl Runner {
             gen.last_command_index = gen.last_command_index.max(cp.index);
             return;
         }
-        let Some(slot) = self.actors.get_mut(&*cp.actor_id) else {
+        let Some(slot) = self.actors.get_mut(&cp.actor_id) else {
             return debug!(actor = %cp.actor_id, "stop for an unknown actor ignored");
         };
         if slot

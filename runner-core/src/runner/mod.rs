@@ -4,6 +4,7 @@
 //! reports, plain verbs for user calls, `poll_*` for outputs. The logic lives
 //! in one submodule per concern; this file only dispatches.
 
+mod actor_table;
 mod actors;
 mod commands;
 mod connection;
@@ -13,7 +14,7 @@ mod shutdown;
 mod timers;
 mod tunnel;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::config::{Config, ConfigError};
 use crate::deadline::DeadlineQueue;
@@ -23,7 +24,8 @@ use crate::protocol::{ActorCheckpoint, EventWrapper, Id, ProtocolMetadata};
 use crate::rng::SplitMix64;
 use crate::Timestamp;
 
-use actors::{ActorSlot, Watchdog};
+use actor_table::ActorTable;
+use actors::Watchdog;
 use connection::ConnState;
 use outbox::Retired;
 use shutdown::ShutdownPhase;
@@ -87,10 +89,7 @@ pub struct Runner {
     timers: TimerTable,
     shutdown: ShutdownPhase,
 
-    /// Slots are boxed: a hash table keeps 15–55 % of its buckets empty,
-    /// and an empty bucket of 24 bytes wastes far less than one of a slot's
-    /// size (this table is most of a big runner's memory).
-    actors: HashMap<Id, Box<ActorSlot>, Hasher>,
+    actors: ActorTable,
     watchdogs: DeadlineQueue<Watchdog>,
     retired: Retired,
     kv: KvTable,
@@ -116,7 +115,7 @@ impl Runner {
         Ok(Runner {
             url: config.connection_url(),
             subprotocols: config.subprotocols(),
-            actors: HashMap::with_hasher(hasher),
+            actors: ActorTable::new(hasher),
             retired: Retired::new(Hasher::with_seed(seeds.next_u64())),
             tunnel: tunnel::Tunnel::new(Hasher::with_seed(seeds.next_u64())),
             config,

@@ -183,7 +183,7 @@ impl Runner {
         for cp in checkpoints {
             // Only the same generation's log is pruned: a late ack for an old
             // generation must not drop a newer generation's events.
-            if let Some(slot) = self.actors.get_mut(&*cp.actor_id) {
+            if let Some(slot) = self.actors.get_mut(&cp.actor_id) {
                 if slot.current.actor.generation == cp.generation {
                     slot.current.events.ack(cp.index);
                     continue;

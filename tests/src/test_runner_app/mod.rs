@@ -143,7 +143,11 @@ impl App {
 impl Handler for App {
     async fn on_actor_start(&self, actor: ActorContext, info: ActorInfo) -> Result<(), BoxError> {
         self.count_start(actor.actor_ref());
-        hibernation::restore(&actor, &info).await?;
+        if !info.hibernating.is_empty() {
+            // Boxed: the restore's KV calls make a ~1 KiB future, and every
+            // pending start (thousands in a burst) would carry that room.
+            Box::pin(hibernation::restore(&actor, &info)).await?;
+        }
         output::actor_start(&actor);
         Ok(())
     }

@@ -12,7 +12,7 @@ use crate::protocol::Id;
 ///
 /// This table is most of a big runner's memory, and a hash table keeps 15–55 %
 /// of its buckets empty: a bucket here is one pointer, where a map of id to
-/// slot would spend the id (16 bytes) and the slot itself (~150 bytes) on
+/// slot would spend the id (16 bytes) and the slot itself (136 bytes) on
 /// every bucket, empty ones included.
 #[derive(Debug)]
 pub(super) struct ActorTable {

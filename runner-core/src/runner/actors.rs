@@ -51,7 +51,11 @@ pub(super) enum Phase {
     /// `ActorStart` emitted; waiting for `actor_started`. A stop that arrives
     /// meanwhile waits for the start to finish, so the user's start and stop
     /// never run at the same time.
-    Starting { stop_after: Option<Box<StopReason>> },
+    Starting {
+        stop_after: Option<Box<StopReason>>,
+        /// `restore_websockets` was called (it may be, once, while starting).
+        restored: bool,
+    },
     /// Started.
     Running,
     /// `ActorStop` emitted (exactly once); waiting for `actor_stopped`.
@@ -91,7 +95,10 @@ enum WatchdogKind {
 impl Runner {
     /// Creates the record, reports `Running` and asks the user to start it.
     pub(super) fn start_actor(&mut self, checkpoint: ActorCheckpoint, command: CommandStartActor) {
-        let phase = Phase::Starting { stop_after: None };
+        let phase = Phase::Starting {
+            stop_after: None,
+            restored: false,
+        };
         let mut record = self.new_record(checkpoint, phase);
         let actor = record.actor.clone();
         let deadline = self.now + self.config.timeouts.actor_start;
@@ -153,7 +160,7 @@ impl Runner {
         let record = &mut slot.current;
         match &mut record.phase {
             Phase::Stopping { .. } => return,
-            Phase::Starting { stop_after } if defers_to_start(&reason) => {
+            Phase::Starting { stop_after, .. } if defers_to_start(&reason) => {
                 stop_after.get_or_insert_with(|| Box::new(reason));
                 return;
             }
@@ -279,7 +286,7 @@ impl Runner {
         result: Result<(), String>,
     ) -> Result<(), CallError> {
         let record = self.live_record(actor)?;
-        let Phase::Starting { stop_after } = record.phase.clone() else {
+        let Phase::Starting { stop_after, .. } = record.phase.clone() else {
             return Err(wrong_state(record, "actor_started"));
         };
         let token = record.watchdog.take();
@@ -440,4 +447,15 @@ fn state_event(state: ActorState) -> WireEvent {
 
 fn intent(intent: ActorIntent) -> WireEvent {
     WireEvent::Intent(EventActorIntent { intent })
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod layout {
+    /// A boxed slot is one allocation per actor: at 136 bytes it takes a
+    /// 144-byte chunk of the usual allocators, 16 bytes less than at 144–152.
+    /// Grow it only knowingly (rare fields go behind a box, like `queued`).
+    #[test]
+    fn an_actor_slot_stays_within_136_bytes() {
+        assert!(std::mem::size_of::<super::ActorSlot>() <= 136);
+    }
 }

@@ -59,19 +59,21 @@ impl Runner {
         let record = self
             .record(actor)
             .ok_or_else(|| CallError::ActorNotFound(actor.clone()))?;
-        if !matches!(record.phase, Phase::Starting { .. }) || record.tunnel.restored {
-            let state = if record.tunnel.restored {
-                "already restored"
-            } else {
-                "past its start"
-            };
+        let state = match &mut record.phase {
+            Phase::Starting { restored, .. } if !*restored => {
+                *restored = true;
+                None
+            }
+            Phase::Starting { .. } => Some("already restored"),
+            _ => Some("past its start"),
+        };
+        if let Some(state) = state {
             return Err(CallError::WrongState {
                 actor: actor.clone(),
                 state,
                 call: "restore_websockets",
             });
         }
-        record.tunnel.restored = true;
         let mut report = RestoreReport::default();
         let mut seen = HashSet::new();
         for socket in persisted {

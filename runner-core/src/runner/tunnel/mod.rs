@@ -134,8 +134,6 @@ pub(super) struct ActorTunnel {
     /// with the first of them: an idle actor carries one null pointer, not
     /// empty tables (this struct is inline in every slot of the actor map).
     live: Option<Box<LiveTunnel>>,
-    /// `restore_websockets` was called for this generation.
-    restored: bool,
 }
 
 #[derive(Debug)]

@@ -237,11 +237,19 @@ impl RunnerBuilder {
 }
 
 /// The `RIVET_*` variables for `endpoint`, overridden by `extra`.
+/// The runner's log filter unless the tests' own `RUST_LOG` says otherwise.
+const ACTOR_LOG: &str = "info,runner_core::runner::actors=debug";
+
 fn contract_env(endpoint: &str, extra: Vec<(String, String)>) -> Vec<(OsString, OsString)> {
     let mut envs: Vec<(String, String)> = vec![
         ("RIVET_ENDPOINT".into(), endpoint.into()),
         ("RIVET_TOKEN".into(), "dev".into()),
         ("RIVET_NAMESPACE".into(), "default".into()),
+        // Each start and stop with its reason, for `actor_story`.
+        (
+            "RUST_LOG".into(),
+            std::env::var("RUST_LOG").unwrap_or_else(|_| ACTOR_LOG.into()),
+        ),
     ];
     envs.retain(|(name, _)| !extra.iter().any(|(n, _)| n == name));
     envs.extend(extra);
@@ -321,6 +329,22 @@ impl RunnerProcess {
     /// The stderr log file.
     pub fn stderr_path(&self) -> &Path {
         &self.stderr_path
+    }
+
+    /// What the runner said about one actor: its `actor_start`/`actor_stop`
+    /// lines and the stderr lines that name it (at most 50), for the message
+    /// of a failing test: the runner's log goes with the engine's data dir.
+    pub fn actor_story(&self, actor_id: &str) -> String {
+        let mut story: Vec<String> = self
+            .events()
+            .into_iter()
+            .filter(|e| e.is_actor_start(actor_id) || e.is_actor_stop(actor_id))
+            .map(|e| format!("stdout: {e:?}"))
+            .collect();
+        let log = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+        let lines = log.lines().filter(|l| l.contains(actor_id));
+        story.extend(lines.take(50).map(|l| format!("stderr: {l}")));
+        story.join("\n")
     }
 
     /// Every event printed so far, in order.

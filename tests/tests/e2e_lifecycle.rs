@@ -132,10 +132,14 @@ async fn two_hundred_actors_at_once(driver: &'static Driver) -> Result<()> {
     let created = started.elapsed();
     let pings = actors.iter().map(|actor| ping_in_crowd(&api, actor));
     let answers = futures::future::try_join_all(pings).await?;
-    for (actor, answer) in actors.iter().zip(&answers) {
-        ensure!(answer.generation == 0, "{actor}: {answer:?}");
-    }
     let runner = &shared.runner.process;
+    for (actor, answer) in actors.iter().zip(&answers) {
+        ensure!(
+            answer.generation == 0,
+            "{actor}: {answer:?}; the runner's story of it:\n{}",
+            runner.actor_story(actor)
+        );
+    }
     wait_until(
         runner,
         "200 actor_start lines",

@@ -32,6 +32,7 @@ fn plan() -> SessionPlan {
         measure: Duration::from_secs(1),
         start_timeout: Duration::from_secs(60),
         start_window: 0,
+        pin: None,
     }
 }
 

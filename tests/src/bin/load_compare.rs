@@ -23,6 +23,8 @@
 //!   100 000: it sums every actor's event history on each event);
 //! * `--real` — also a run through the real engine's gateway
 //!   (`--real-actors 10`, `--real-in-flight 200`, `--real-secs 10`);
+//! * `--pin on` — the load engine on CPU 0 and each runner on CPU 1, one
+//!   core each (`tests/src/load/pin.rs` says why; default `off`);
 //! * `--out FILE` — also write the tables there.
 //!
 //! Each runner runs alone on the machine while it is measured; the load
@@ -34,7 +36,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use tests::load::real::{run_real, RealPlan};
-use tests::load::{parse_list, report, run_session, targets, Mode, SessionPlan, Traffic};
+use tests::load::{parse_list, report, run_session, targets, Mode, Pinning, SessionPlan, Traffic};
 
 #[derive(Debug)]
 struct Options {
@@ -52,6 +54,7 @@ struct Options {
     node_heap: u64,
     start_window: usize,
     start_timeout: f64,
+    pin: bool,
     real: bool,
     real_actors: usize,
     real_in_flight: usize,
@@ -75,6 +78,7 @@ fn parse() -> Result<Options> {
         node_heap: 8192,
         start_window: 1000,
         start_timeout: 300.0,
+        pin: false,
         real: false,
         real_actors: 10,
         real_in_flight: 200,
@@ -110,10 +114,20 @@ fn parse() -> Result<Options> {
             "--real-in-flight" => o.real_in_flight = num(&value)? as usize,
             "--real-secs" => o.real_secs = num(&value)?,
             "--out" => o.out = Some(value),
+            "--pin" => o.pin = on_off(&flag, &value)?,
             other => bail!("unknown option {other} (see the top of tests/src/bin/load_compare.rs)"),
         }
     }
     Ok(o)
+}
+
+/// `on` or `off`.
+fn on_off(flag: &str, value: &str) -> Result<bool> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => bail!("{flag} {other}: say on or off"),
+    }
 }
 
 /// `nproc`, the CPU model and the load, for the table's caption.
@@ -148,7 +162,20 @@ async fn run() -> Result<()> {
     for label in &o.runners {
         specs.push(targets::spec(label, Some(o.node_heap))?);
     }
-    let machine_before = machine();
+    let pin = if o.pin {
+        Some(Pinning::two_cores()?)
+    } else {
+        None
+    };
+    let machine_before = match pin {
+        Some(p) => format!(
+            "{}; load engine pinned to CPU {}, runner to CPU {}",
+            machine(),
+            p.engine_cpu,
+            p.runner_cpu
+        ),
+        None => machine(),
+    };
     eprintln!("load: {machine_before}");
     let traffic = Traffic {
         in_flight: o.in_flight,
@@ -166,6 +193,7 @@ async fn run() -> Result<()> {
             measure: Duration::from_secs_f64(o.secs),
             start_timeout: Duration::from_secs(120),
             start_window: o.start_window,
+            pin,
         };
         for spec in &specs {
             match run_session(spec, &plan).await {
@@ -186,6 +214,7 @@ async fn run() -> Result<()> {
             measure: Duration::from_secs_f64(o.scale_secs),
             start_timeout: Duration::from_secs_f64(o.start_timeout),
             start_window: o.start_window,
+            pin,
         };
         for spec in &specs {
             match run_session(spec, &plan).await {

@@ -9,7 +9,8 @@
 //! `--actors 10`, `--modes http-ping,http-echo,ws,kv,events`,
 //! `--in-flight 128`, `--secs 10`, `--warmup 2`, `--body 1024`,
 //! `--ws-bytes 64`, `--node-heap 8192`, `--start-window 1000` (start
-//! commands outstanding; 0 = all at once), `--start-timeout 600`. The program gets `RIVET_ENDPOINT`
+//! commands outstanding; 0 = all at once), `--start-timeout 600`, `--pin on`
+//! (the load engine on CPU 0, the runner on CPU 1; default `off`). The program gets `RIVET_ENDPOINT`
 //! (and the other `RIVET_*` variables) pointing at the load engine.
 
 use std::ffi::OsString;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use tests::load::{
-    parse_list, report, run_session, targets, Mode, RunnerSpec, SessionPlan, Traffic,
+    parse_list, report, run_session, targets, Mode, Pinning, RunnerSpec, SessionPlan, Traffic,
 };
 
 #[tokio::main(flavor = "current_thread")]
@@ -45,6 +46,7 @@ async fn run() -> Result<()> {
         measure: Duration::from_secs(10),
         start_timeout: Duration::from_secs(600),
         start_window: 1000,
+        pin: None,
     };
     let mut runner = None;
     let mut node_heap = 8192;
@@ -74,6 +76,13 @@ async fn run() -> Result<()> {
             "--node-heap" => node_heap = num(&value)? as u64,
             "--start-window" => plan.start_window = num(&value)? as usize,
             "--start-timeout" => plan.start_timeout = Duration::from_secs_f64(num(&value)?),
+            "--pin" => {
+                plan.pin = match value.as_str() {
+                    "on" => Some(Pinning::two_cores()?),
+                    "off" => None,
+                    other => bail!("--pin {other}: say on or off"),
+                }
+            }
             other => bail!("unknown option {other}"),
         }
     }

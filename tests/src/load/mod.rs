@@ -9,6 +9,7 @@
 //! program of your choice).
 
 pub mod engine;
+pub mod pin;
 pub mod procstat;
 pub mod real;
 pub mod report;
@@ -19,6 +20,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use engine::{Conn, LoadEngine, Traffic};
+pub use pin::Pinning;
 pub use procstat::ProcStats;
 pub use session::{run_session, ModeReport, RunnerSpec, SessionPlan, SessionReport, StartReport};
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::engine::{LoadEngine, Traffic};
+use super::pin::{self, Pinning, RestoreAffinity};
 use super::procstat::ProcStats;
 use super::Mode;
 use crate::runner_process::RunnerProcess;
@@ -43,6 +44,9 @@ pub struct SessionPlan {
     pub start_timeout: Duration,
     /// Most start commands outstanding at once (0: all at once).
     pub start_window: usize,
+    /// One CPU for the load engine and one for the runner (`None`: wherever
+    /// the scheduler puts them).
+    pub pin: Option<Pinning>,
 }
 
 /// Starting the actors.
@@ -173,7 +177,18 @@ pub async fn run_session(spec: &RunnerSpec, plan: &SessionPlan) -> Result<Sessio
     for (name, value) in &spec.env {
         builder = builder.env(name, value);
     }
-    let mut process = builder.spawn_with_endpoint(&engine.endpoint())?;
+    let endpoint = engine.endpoint();
+    // The session's thread runs the load engine; pinned, it stays on its
+    // CPU until the session ends.
+    let _restore = plan.pin.map(|_| RestoreAffinity::save()).transpose()?;
+    let mut process = match plan.pin {
+        Some(p) => {
+            pin::pin_current_thread(p.engine_cpu)?;
+            let spawn = || builder.spawn_with_endpoint(&endpoint);
+            pin::spawn_pinned(p.runner_cpu, p.engine_cpu, spawn)??
+        }
+        None => builder.spawn_with_endpoint(&endpoint)?,
+    };
     let pid = process.pid().context("the runner has no pid")?;
     let result = drive(&engine, pid, plan, &spec.label).await;
     let (mut report, mut conn) = match result {

@@ -229,6 +229,34 @@ struct RequestTask {
     abort: AbortHandle,
 }
 
+/// Inputs the loop handles before it lets the tasks it spawned run. While
+/// the engine keeps the socket busy (a burst of thousands of starts) every
+/// poll finds an input ready, and without a yield the loop would keep its
+/// thread: the start and request tasks it spawns would wait in the run queue
+/// — holding their memory — until the burst ends (seen with the tokio driver
+/// on one CPU: 10 000 starts left ~500 B per actor of heap behind).
+const INPUTS_PER_YIELD: u32 = 32;
+
+/// Pending once, after waking itself: the task goes to the back of the
+/// runtime's queue. Runtime-neutral.
+#[derive(Default)]
+struct YieldNow {
+    yielded: bool,
+}
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
 /// One thing that woke the loop.
 enum Input {
     Connected(ConnId, Result<Socket, TransportClose>),
@@ -245,12 +273,17 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         }
         let now = self.now();
         self.core.start(now);
+        let mut handled = 0u32;
         loop {
             self.drain().await;
             if let Some(reason) = self.finished.take() {
                 return reason;
             }
             self.arm_sleep();
+            handled += 1;
+            if handled % INPUTS_PER_YIELD == 0 {
+                YieldNow::default().await;
+            }
             let input = futures::future::poll_fn(|cx| self.poll_input(cx)).await;
             self.handle(input);
         }

@@ -281,7 +281,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             }
             self.arm_sleep();
             handled += 1;
-            if handled % INPUTS_PER_YIELD == 0 {
+            if handled == INPUTS_PER_YIELD {
+                handled = 0;
                 YieldNow::default().await;
             }
             let input = futures::future::poll_fn(|cx| self.poll_input(cx)).await;

@@ -33,14 +33,7 @@ enum Unacked {
 impl EventLog {
     /// Appends an event and returns the wire form to send.
     pub(crate) fn push(&mut self, actor: &ActorRef, event: Event) -> EventWrapper {
-        let wrapper = EventWrapper {
-            checkpoint: ActorCheckpoint {
-                actor_id: actor.actor_id.clone(),
-                generation: actor.generation,
-                index: self.next_index,
-            },
-            inner: event.clone(),
-        };
+        let wrapper = wire(&actor.actor_id, actor.generation, self.next_index, &event);
         self.next_index += 1;
         self.unacked = match std::mem::take(&mut self.unacked) {
             Unacked::Empty => Unacked::One(event),
@@ -55,8 +48,7 @@ impl EventLog {
 
     /// Drops every event with an index up to `index`.
     pub(crate) fn ack(&mut self, index: i64) {
-        let first = self.next_index - self.len() as i64;
-        let covered = index.saturating_sub(first).saturating_add(1);
+        let covered = index.saturating_sub(self.first_index()).saturating_add(1);
         let drop = usize::try_from(covered).unwrap_or(0).min(self.len());
         if drop == self.len() {
             self.unacked = Unacked::Empty;
@@ -95,18 +87,27 @@ impl EventLog {
             Unacked::One(event) => (Some(event), None),
             Unacked::Many(all) => (None, Some(all.iter())),
         };
-        let first = self.next_index - self.len() as i64;
         one.into_iter()
             .chain(many.into_iter().flatten())
-            .zip(first..)
-            .map(move |(event, index)| EventWrapper {
-                checkpoint: ActorCheckpoint {
-                    actor_id: actor_id.clone(),
-                    generation,
-                    index,
-                },
-                inner: event.clone(),
-            })
+            .zip(self.first_index()..)
+            .map(move |(event, index)| wire(actor_id, generation, index, event))
+    }
+
+    /// The index of the oldest unacknowledged event (indices are contiguous).
+    fn first_index(&self) -> i64 {
+        self.next_index - self.len() as i64
+    }
+}
+
+/// An event in wire form, with its checkpoint.
+fn wire(actor_id: &Id, generation: u32, index: i64, event: &Event) -> EventWrapper {
+    EventWrapper {
+        checkpoint: ActorCheckpoint {
+            actor_id: actor_id.clone(),
+            generation,
+            index,
+        },
+        inner: event.clone(),
     }
 }
 

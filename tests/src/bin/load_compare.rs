@@ -54,7 +54,7 @@ struct Options {
     node_heap: u64,
     start_window: usize,
     start_timeout: f64,
-    pin: bool,
+    pin: Option<Pinning>,
     real: bool,
     real_actors: usize,
     real_in_flight: usize,
@@ -78,7 +78,7 @@ fn parse() -> Result<Options> {
         node_heap: 8192,
         start_window: 1000,
         start_timeout: 300.0,
-        pin: false,
+        pin: None,
         real: false,
         real_actors: 10,
         real_in_flight: 200,
@@ -114,20 +114,11 @@ fn parse() -> Result<Options> {
             "--real-in-flight" => o.real_in_flight = num(&value)? as usize,
             "--real-secs" => o.real_secs = num(&value)?,
             "--out" => o.out = Some(value),
-            "--pin" => o.pin = on_off(&flag, &value)?,
+            "--pin" => o.pin = Pinning::from_flag(&value)?,
             other => bail!("unknown option {other} (see the top of tests/src/bin/load_compare.rs)"),
         }
     }
     Ok(o)
-}
-
-/// `on` or `off`.
-fn on_off(flag: &str, value: &str) -> Result<bool> {
-    match value {
-        "on" => Ok(true),
-        "off" => Ok(false),
-        other => bail!("{flag} {other}: say on or off"),
-    }
 }
 
 /// `nproc`, the CPU model and the load, for the table's caption.
@@ -162,11 +153,7 @@ async fn run() -> Result<()> {
     for label in &o.runners {
         specs.push(targets::spec(label, Some(o.node_heap))?);
     }
-    let pin = if o.pin {
-        Some(Pinning::two_cores()?)
-    } else {
-        None
-    };
+    let pin = o.pin;
     let machine_before = match pin {
         Some(p) => format!(
             "{}; load engine pinned to CPU {}, runner to CPU {}",

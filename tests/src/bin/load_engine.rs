@@ -76,13 +76,7 @@ async fn run() -> Result<()> {
             "--node-heap" => node_heap = num(&value)? as u64,
             "--start-window" => plan.start_window = num(&value)? as usize,
             "--start-timeout" => plan.start_timeout = Duration::from_secs_f64(num(&value)?),
-            "--pin" => {
-                plan.pin = match value.as_str() {
-                    "on" => Some(Pinning::two_cores()?),
-                    "off" => None,
-                    other => bail!("--pin {other}: say on or off"),
-                }
-            }
+            "--pin" => plan.pin = Pinning::from_flag(&value)?,
             other => bail!("unknown option {other}"),
         }
     }

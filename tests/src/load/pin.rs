@@ -20,6 +20,15 @@ pub struct Pinning {
 }
 
 impl Pinning {
+    /// `--pin on|off` of the load binaries: [`Pinning::two_cores`] or none.
+    pub fn from_flag(value: &str) -> Result<Option<Pinning>> {
+        match value {
+            "on" => Pinning::two_cores().map(Some),
+            "off" => Ok(None),
+            other => anyhow::bail!("--pin {other}: say on or off"),
+        }
+    }
+
     /// The load engine on CPU 0, the runner on CPU 1, if the machine has
     /// two CPUs or more.
     pub fn two_cores() -> Result<Pinning> {

@@ -183,7 +183,6 @@ pub async fn run_session(spec: &RunnerSpec, plan: &SessionPlan) -> Result<Sessio
     let _restore = plan.pin.map(|_| RestoreAffinity::save()).transpose()?;
     let mut process = match plan.pin {
         Some(p) => {
-            pin::pin_current_thread(p.engine_cpu)?;
             let spawn = || builder.spawn_with_endpoint(&endpoint);
             pin::spawn_pinned(p.runner_cpu, p.engine_cpu, spawn)??
         }

@@ -38,14 +38,18 @@ pub trait Runtime: Clone + Send + Sync + 'static {
 
     /// A random number (for the runner key and the backoff jitter seed).
     ///
-    /// The default draws from std's hasher keys, which the OS seeds once per
-    /// process; override it to make a runner reproducible.
+    /// The default draws from std's hasher keys: the OS seeds them once per
+    /// thread and every new `RandomState` steps them, so two calls differ.
+    /// Override it to make a runner reproducible.
     fn random_u64(&self) -> u64 {
-        use std::hash::{BuildHasher, Hasher};
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(Instant::now().elapsed().as_nanos());
-        hasher.finish()
+        os_seeded_u64()
     }
+}
+
+/// The default of [`Runtime::random_u64`].
+fn os_seeded_u64() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0u8)
 }
 
 /// Where and how to connect.
@@ -97,4 +101,15 @@ pub enum Outbound {
         /// Close reason.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::os_seeded_u64;
+
+    #[test]
+    fn the_default_random_numbers_differ_call_to_call() {
+        let drawn: std::collections::HashSet<u64> = (0..1000).map(|_| os_seeded_u64()).collect();
+        assert_eq!(drawn.len(), 1000);
+    }
 }

@@ -1,0 +1,474 @@
+//! The event loop around the core: the only place where time is read, the
+//! socket is driven and user handlers are spawned. It makes no protocol
+//! decision; it moves bytes, time and calls between [`crate::Runner`], the
+//! [`Runtime`] and the [`Handler`].
+//!
+//! One concept per file: [`actors`] starts and stops actors, [`requests`]
+//! serves HTTP requests, [`websockets`] serves the actors' WebSockets,
+//! [`commands`] applies what handlers and handles ask for, [`connection`]
+//! holds the socket to the engine and its writer task, [`yield_now`] lets
+//! spawned tasks run during bursts and [`panics`] reads caught panics. This
+//! file holds the loop itself: what wakes it and what it does with the
+//! core's transmits and events.
+
+mod actors;
+mod commands;
+mod connection;
+mod panics;
+mod requests;
+mod websockets;
+mod yield_now;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures::channel::{mpsc, oneshot};
+use futures::future::{AbortHandle, BoxFuture};
+use futures::stream::BoxStream;
+use futures::{FutureExt, SinkExt, StreamExt};
+use tracing::warn;
+
+use super::builder::HostSettings;
+use super::command::{Command, CommandTx, Reply};
+use super::context::{ActorContext, ActorLink, Published, RunnerHandle, Spawner};
+use super::error::Error;
+use super::handler::{ActorInfo, Handler};
+use super::names::Names;
+use super::runtime::{ConnectRequest, Inbound, Outbound, Runtime, Socket};
+use super::websocket::{CloseFrame, SocketEvent};
+use crate::{
+    ActorRef, ConnId, Event, KvRequestId, KvResponse, RequestKey, ShutdownMode, ShutdownReason,
+    Timestamp, Transmit, TransportClose,
+};
+
+use actors::ByActor;
+use connection::OpenSocket;
+use requests::RequestTask;
+use yield_now::{YieldNow, INPUTS_PER_YIELD};
+
+/// Commands waiting for the loop, per runner.
+const COMMAND_BACKLOG: usize = 1024;
+
+/// A runner, built by [`Builder`](super::Builder): [`run`](Self::run) it.
+pub struct Runner<R, H> {
+    pub(crate) handle: RunnerHandle,
+    host: Host<R, H>,
+}
+
+// By hand, so that neither the runtime nor the handler has to be `Debug`.
+impl<R, H> std::fmt::Debug for Runner<R, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").field("host", &self.host).finish()
+    }
+}
+
+impl<R: Runtime, H: Handler> Runner<R, H> {
+    /// Wraps a core created at time zero of the runtime's clock, read now.
+    pub(crate) fn new(runtime: R, core: crate::Runner, handler: H, settings: HostSettings) -> Self {
+        let (tx, commands) = mpsc::channel(COMMAND_BACKLOG);
+        let tx = CommandTx::new(tx);
+        let published = Arc::new(Mutex::new(Published::default()));
+        let origin = runtime.now();
+        let spawner: Spawner = {
+            let runtime = runtime.clone();
+            Arc::new(move |task| runtime.spawn(task))
+        };
+        let host = Host {
+            rt: runtime,
+            handler: Arc::new(handler),
+            core,
+            origin,
+            settings,
+            tx: tx.clone(),
+            commands,
+            published: published.clone(),
+            connecting: None,
+            socket: None,
+            sleep: None,
+            signals: None,
+            turn: false,
+            kv_waiters: HashMap::new(),
+            kv_backlog: VecDeque::new(),
+            actors: HashSet::new(),
+            requests: HashMap::new(),
+            in_flight: HashMap::new(),
+            stop_pending: HashSet::new(),
+            link: Arc::new(ActorLink {
+                tx: tx.clone(),
+                spawner,
+            }),
+            names: Names::default(),
+            sockets: HashMap::new(),
+            shutdown_waiters: Vec::new(),
+            finished: None,
+        };
+        Runner {
+            handle: RunnerHandle::new(tx, published),
+            host,
+        }
+    }
+
+    /// Connects and serves until the runner shuts down (a signal, a
+    /// [`RunnerHandle::shutdown`], or an engine eviction), then returns why.
+    ///
+    /// The event loop runs as a task of its own on the runtime, not inside
+    /// this future: `block_on` (`#[tokio::main]`, `#[async_std::main]`)
+    /// polls its future on a thread outside the runtime's workers, and every
+    /// request would then cross threads twice (a futex wake each way, and
+    /// allocations freed on another thread than the one that made them).
+    /// Dropping this future still stops the loop, and a panic in it comes
+    /// out here.
+    pub async fn run(self) -> ShutdownReason {
+        let rt = self.host.rt.clone();
+        let (task, abort) =
+            futures::future::abortable(AssertUnwindSafe(self.host.run()).catch_unwind());
+        let (done, result) = oneshot::channel();
+        rt.spawn(Box::pin(async move {
+            if let Ok(outcome) = task.await {
+                let _ = done.send(outcome);
+            }
+        }));
+        let _stop_on_drop = AbortOnDrop(abort);
+        match result.await {
+            Ok(Ok(reason)) => reason,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => panic!("the runtime dropped the runner's event loop task"),
+        }
+    }
+}
+
+/// Aborts the event loop task when [`Runner::run`]'s future is dropped.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The event loop's state. Its methods are spread over this module's
+/// files, one concept each; the loop itself is below.
+struct Host<R, H> {
+    rt: R,
+    handler: Arc<H>,
+    core: crate::Runner,
+    origin: Instant,
+    settings: HostSettings,
+    tx: CommandTx,
+    commands: mpsc::Receiver<Command>,
+    published: Arc<Mutex<Published>>,
+    connecting: Option<(ConnId, BoxFuture<'static, Result<Socket, TransportClose>>)>,
+    socket: Option<OpenSocket>,
+    sleep: Option<(Timestamp, BoxFuture<'static, ()>)>,
+    signals: Option<BoxStream<'static, ()>>,
+    /// Alternates which of socket and commands is polled first, for fairness.
+    turn: bool,
+    kv_waiters: HashMap<KvRequestId, Reply<KvResponse>>,
+    /// KV calls made while the core had `limits.max_pending_kv` in flight,
+    /// in call order: they go to the core as answers free its slots, so
+    /// that a burst (every actor of a big runner loading its state at
+    /// start) waits instead of failing with `TooManyPendingKv`. Bounded by
+    /// the callers, each of which awaits its one call.
+    kv_backlog: VecDeque<(ActorRef, crate::protocol::KvRequestData, Reply<KvResponse>)>,
+    /// The live actors' contexts, found by actor (see [`ByActor`]).
+    actors: HashSet<ByActor>,
+    requests: HashMap<RequestKey, RequestTask>,
+    /// Unanswered requests per actor: an actor whose stop callback has
+    /// returned is reported stopped only once its requests are answered
+    /// (bounded by the core's stop timeout, which aborts the rest).
+    in_flight: HashMap<ActorRef, usize>,
+    /// Actors whose stop callback returned while requests were in flight.
+    stop_pending: HashSet<ActorRef>,
+    /// Handed to every actor context.
+    link: Arc<ActorLink>,
+    names: Names,
+    sockets: HashMap<RequestKey, mpsc::Sender<SocketEvent>>,
+    shutdown_waiters: Vec<oneshot::Sender<()>>,
+    finished: Option<ShutdownReason>,
+}
+
+impl<R, H> std::fmt::Debug for Host<R, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("core", &self.core)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One thing that woke the loop.
+enum Input {
+    Connected(ConnId, Result<Socket, TransportClose>),
+    Socket(ConnId, Option<Inbound>),
+    Command(Command),
+    Signal,
+    Timer,
+}
+
+impl<R: Runtime, H: Handler> Host<R, H> {
+    async fn run(mut self) -> ShutdownReason {
+        if self.settings.handle_signals {
+            self.signals = Some(self.rt.shutdown_signals());
+        }
+        let now = self.now();
+        self.core.start(now);
+        let mut handled = 0u32;
+        loop {
+            self.drain().await;
+            if let Some(reason) = self.finished.take() {
+                return reason;
+            }
+            self.arm_sleep();
+            handled += 1;
+            if handled == INPUTS_PER_YIELD {
+                handled = 0;
+                YieldNow::default().await;
+            }
+            let input = futures::future::poll_fn(|cx| self.poll_input(cx)).await;
+            self.handle(input);
+        }
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::from(self.rt.now().saturating_duration_since(self.origin))
+    }
+
+    /// Keeps one sleep future for the core's next deadline.
+    fn arm_sleep(&mut self) {
+        match self.core.poll_timeout() {
+            None => self.sleep = None,
+            Some(at) if self.sleep.as_ref().is_some_and(|(t, _)| *t == at) => {}
+            Some(at) => {
+                let deadline = self.origin + at.as_duration();
+                self.sleep = Some((at, self.rt.sleep_until(deadline)));
+            }
+        }
+    }
+
+    fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
+        if let Some((conn, connect)) = &mut self.connecting {
+            if let Poll::Ready(result) = connect.poll_unpin(cx) {
+                let conn = *conn;
+                self.connecting = None;
+                return Poll::Ready(Input::Connected(conn, result));
+            }
+        }
+        self.turn = !self.turn;
+        for first in [self.turn, !self.turn] {
+            let ready = if first {
+                self.poll_socket(cx)
+            } else {
+                self.poll_command(cx)
+            };
+            if let Poll::Ready(input) = ready {
+                return Poll::Ready(input);
+            }
+        }
+        if let Some(signals) = &mut self.signals {
+            if let Poll::Ready(Some(())) = signals.poll_next_unpin(cx) {
+                return Poll::Ready(Input::Signal);
+            }
+        }
+        if let Some((_, sleep)) = &mut self.sleep {
+            if sleep.poll_unpin(cx).is_ready() {
+                self.sleep = None;
+                return Poll::Ready(Input::Timer);
+            }
+        }
+        Poll::Pending
+    }
+
+    fn poll_socket(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
+        let Some(socket) = &mut self.socket else {
+            return Poll::Pending;
+        };
+        socket
+            .incoming
+            .poll_next_unpin(cx)
+            .map(|item| Input::Socket(socket.conn, item))
+    }
+
+    fn poll_command(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
+        // The loop holds a sender itself, so the stream never ends.
+        match self.commands.poll_next_unpin(cx) {
+            Poll::Ready(Some(command)) => Poll::Ready(Input::Command(command)),
+            _ => Poll::Pending,
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        let now = self.now();
+        match input {
+            Input::Connected(conn, Ok(socket)) => {
+                self.open_socket(conn, socket);
+                self.core.handle_connected(now, conn);
+            }
+            Input::Connected(conn, Err(close)) => self.core.handle_closed(now, conn, close),
+            Input::Socket(conn, Some(Inbound::Binary(frame))) => {
+                self.core.handle_frame(now, conn, &frame)
+            }
+            Input::Socket(conn, Some(Inbound::Text)) => self.core.handle_text_frame(now, conn),
+            Input::Socket(conn, Some(Inbound::Closed(close))) => {
+                self.socket = None;
+                self.core.handle_closed(now, conn, close);
+            }
+            Input::Socket(conn, None) => {
+                self.socket = None;
+                self.core
+                    .handle_closed(now, conn, TransportClose::error("connection ended"));
+            }
+            Input::Command(command) => self.apply(command),
+            Input::Signal => {
+                warn!("shutdown signal received");
+                self.core.shutdown(now, ShutdownMode::Graceful);
+            }
+            Input::Timer => self.core.handle_timeout(now),
+        }
+    }
+
+    /// Carries out everything the core asked for, until it asks for nothing.
+    async fn drain(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(transmit) = self.core.poll_transmit() {
+                self.apply_transmit(transmit).await;
+                progressed = true;
+            }
+            while let Some(event) = self.core.poll_event() {
+                self.dispatch(event);
+                progressed = true;
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    async fn apply_transmit(&mut self, transmit: Transmit) {
+        match transmit {
+            Transmit::Connect {
+                conn,
+                url,
+                subprotocols,
+            } => {
+                self.socket = None;
+                let request = ConnectRequest {
+                    url,
+                    subprotocols,
+                    max_message_size: self.settings.max_message_size,
+                };
+                self.connecting = Some((conn, self.rt.connect(request)));
+            }
+            Transmit::Frame(frame) => {
+                if let Some(socket) = &mut self.socket {
+                    // Waits when the writer is behind: back-pressure on the loop.
+                    let _ = socket.writer.send(Outbound::Binary(frame)).await;
+                }
+            }
+            Transmit::Close { conn, code, reason } => {
+                if self.connecting.as_ref().is_some_and(|(c, _)| *c == conn) {
+                    self.connecting = None;
+                }
+                if let Some(socket) = self.socket.as_mut().filter(|s| s.conn == conn) {
+                    // Keep reading: the close handshake ends the stream.
+                    let _ = socket.writer.send(Outbound::Close { code, reason }).await;
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        match event {
+            Event::Connected { runner_id, .. } => {
+                self.publish(|p| {
+                    p.connected = true;
+                    p.runner_id = Some(runner_id.to_string());
+                });
+                self.handler.on_connected(&runner_id);
+            }
+            Event::Disconnected { code, reason } => {
+                self.publish(|p| p.connected = false);
+                self.handler.on_disconnected(code, &reason);
+            }
+            Event::ActorStart {
+                actor,
+                config,
+                hibernating,
+            } => {
+                let ctx = ActorContext::new(
+                    actor.clone(),
+                    self.names.get(&config.name),
+                    config.key.as_deref().map(Box::from),
+                    self.link.clone(),
+                );
+                self.actors.insert(ByActor(ctx.clone()));
+                let info = ActorInfo {
+                    name: config.name,
+                    key: config.key,
+                    create_ts: config.create_ts,
+                    input: config.input,
+                    hibernating: hibernating.into_iter().map(RequestKey::from).collect(),
+                };
+                self.spawn_actor_start(actor, ctx, info);
+            }
+            Event::ActorStop { actor, reason } => self.spawn_actor_stop(actor, reason),
+            Event::KvResult { id, result } => {
+                if let Some(waiter) = self.kv_waiters.remove(&id) {
+                    let _ = waiter.send(result.map_err(Error::Kv));
+                }
+                self.submit_kv_backlog();
+            }
+            Event::HttpRequest(request) => self.spawn_request(request),
+            Event::HttpRequestChunk { key, data, finish } => self.on_chunk(key, data, finish),
+            Event::HttpRequestAborted { key } => {
+                if let Some(task) = self.request_done(key) {
+                    task.abort.abort();
+                }
+            }
+            Event::WebSocketOpen(open) => self.spawn_websocket(open),
+            Event::WebSocketMessage {
+                key,
+                data,
+                binary,
+                index,
+            } => self.on_socket_message(key, data, binary, index),
+            Event::WebSocketClosed { key, code, reason } => {
+                let frame = code.map(|code| CloseFrame {
+                    code,
+                    reason: reason.unwrap_or_default(),
+                });
+                self.notify_socket(key, SocketEvent::Closed(frame));
+            }
+            Event::WebSocketHibernated { key } => self.notify_socket(key, SocketEvent::Hibernated),
+            Event::ShutdownComplete { reason } => self.finish(reason),
+        }
+    }
+
+    fn publish(&self, update: impl FnOnce(&mut Published)) {
+        if let Ok(mut published) = self.published.lock() {
+            update(&mut published);
+        }
+    }
+
+    fn finish(&mut self, reason: ShutdownReason) {
+        self.publish(|p| {
+            p.connected = false;
+            p.shut_down = true;
+        });
+        for (_, task) in self.requests.drain() {
+            task.abort.abort();
+        }
+        self.in_flight.clear();
+        self.stop_pending.clear();
+        self.sockets.clear();
+        // Their callers see the runner gone.
+        self.kv_backlog.clear();
+        self.handler.on_shutdown();
+        for waiter in self.shutdown_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+        self.finished = Some(reason);
+    }
+}

@@ -1,0 +1,118 @@
+//! HTTP requests: the task that serves each one with the handler, its
+//! streamed body, and the bookkeeping that lets a stopping actor's stop wait
+//! for its requests.
+
+use std::panic::AssertUnwindSafe;
+
+use bytes::Bytes;
+use futures::channel::mpsc;
+use futures::future::{AbortHandle, Abortable, Either};
+use futures::FutureExt;
+use tracing::{debug, warn};
+
+use super::panics::panic_message;
+use super::Host;
+use crate::driver::command::Command;
+use crate::driver::handler::Handler;
+use crate::driver::http::{error_response, from_http_response, to_http_request};
+use crate::driver::runtime::Runtime;
+use crate::driver::Body;
+use crate::{ActorRef, HttpRequest, RequestKey};
+
+/// A request being served: its actor, the sender of its streamed body
+/// (until the body finishes), and the handle that aborts its task.
+pub(super) struct RequestTask {
+    actor: ActorRef,
+    body: Option<mpsc::UnboundedSender<Bytes>>,
+    pub(super) abort: AbortHandle,
+}
+
+impl<R: Runtime, H: Handler> Host<R, H> {
+    pub(super) fn spawn_request(&mut self, request: HttpRequest) {
+        let key = request.key;
+        let actor = request.actor.clone();
+        let ctx = self.context(&actor);
+        let (body, body_tx) = if request.streamed {
+            let (tx, rx) = mpsc::unbounded();
+            if !request.body.is_empty() {
+                let _ = tx.unbounded_send(request.body.clone());
+            }
+            (Body::channel(rx), Some(tx))
+        } else {
+            (Body::from(request.body.clone()), None)
+        };
+        let request = match to_http_request(request, body) {
+            Ok(request) => request,
+            Err(e) => {
+                debug!(%key, error = %e, "request is not valid HTTP: 400");
+                let now = self.now();
+                let _ = self
+                    .core
+                    .respond(now, key, error_response(400, "bad request"));
+                return;
+            }
+        };
+        let handler = self.handler.clone();
+        let tx = self.tx.clone();
+        let limit = self.core.config().limits.max_tunnel_payload;
+        let timeout = self
+            .rt
+            .sleep_until(self.rt.now() + self.settings.request_timeout);
+        let work = async move {
+            let serve = AssertUnwindSafe(handler.on_request(ctx, request)).catch_unwind();
+            let response = match futures::future::select(Box::pin(serve), timeout).await {
+                Either::Left((Ok(response), _)) => from_http_response(response, limit).await,
+                Either::Left((Err(panic), _)) => {
+                    warn!(%key, panic = panic_message(panic), "request handler panicked: 500");
+                    error_response(500, "internal server error")
+                }
+                Either::Right(_) => {
+                    warn!(%key, "request handler timed out: 504");
+                    error_response(504, "handler timed out")
+                }
+            };
+            let _ = tx.send(Command::Respond { key, response }).await;
+        };
+        let (abort, registration) = AbortHandle::new_pair();
+        self.rt
+            .spawn(Abortable::new(work, registration).map(drop).boxed());
+        *self.in_flight.entry(actor.clone()).or_default() += 1;
+        self.requests.insert(
+            key,
+            RequestTask {
+                actor,
+                body: body_tx,
+                abort,
+            },
+        );
+    }
+
+    /// Forgets a finished request; the last one of a stopping actor lets the
+    /// actor's stop be reported.
+    pub(super) fn request_done(&mut self, key: RequestKey) -> Option<RequestTask> {
+        let task = self.requests.remove(&key)?;
+        let count = self.in_flight.get_mut(&task.actor).map(|n| {
+            *n -= 1;
+            *n
+        });
+        if count == Some(0) {
+            self.in_flight.remove(&task.actor);
+            if self.stop_pending.remove(&task.actor) {
+                self.report_stopped(task.actor.clone());
+            }
+        }
+        Some(task)
+    }
+
+    pub(super) fn on_chunk(&mut self, key: RequestKey, data: Bytes, finish: bool) {
+        let Some(task) = self.requests.get_mut(&key) else {
+            return;
+        };
+        if let Some(body) = &task.body {
+            let _ = body.unbounded_send(data);
+        }
+        if finish {
+            task.body = None;
+        }
+    }
+}

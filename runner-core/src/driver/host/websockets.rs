@@ -1,0 +1,171 @@
+//! The actors' WebSockets: the task that serves each one with the handler,
+//! the events it reads, what it asks of the core, and hibernated sockets
+//! restored as open ones.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+
+use bytes::Bytes;
+use futures::channel::mpsc;
+use futures::FutureExt;
+use tracing::warn;
+
+use super::Host;
+use crate::driver::command::{Command, Reply, SocketOp};
+use crate::driver::context::ActorContext;
+use crate::driver::error::Error;
+use crate::driver::handler::Handler;
+use crate::driver::runtime::Runtime;
+use crate::driver::websocket::{Message, SocketEvent, WebSocketRequest, HANDLER_PANICKED};
+use crate::protocol::BareMap;
+use crate::{ActorRef, HibernatedSocket, RequestKey, Timestamp, WebSocketOpen};
+
+/// Messages waiting for a WebSocket handler to read them; past it the
+/// socket is closed (1011 `runner.socket_backlog_full`).
+const SOCKET_BACKLOG: usize = 1024;
+
+impl<R: Runtime, H: Handler> Host<R, H> {
+    pub(super) fn spawn_websocket(&mut self, open: WebSocketOpen) {
+        let ctx = self.context(&open.actor);
+        self.spawn_socket_handler(ctx, open.key, open.path, &open.headers, false);
+    }
+
+    fn spawn_socket_handler(
+        &mut self,
+        ctx: ActorContext,
+        key: RequestKey,
+        path: String,
+        headers: &BareMap<String>,
+        restored: bool,
+    ) {
+        let (events_tx, events) = mpsc::channel(SOCKET_BACKLOG);
+        self.sockets.insert(key, events_tx);
+        let request = WebSocketRequest::new(
+            key,
+            path,
+            header_map(headers),
+            restored,
+            events,
+            self.tx.clone(),
+        );
+        let handler = self.handler.clone();
+        let tx = self.tx.clone();
+        self.rt.spawn(Box::pin(async move {
+            if AssertUnwindSafe(handler.on_websocket(ctx, request))
+                .catch_unwind()
+                .await
+                .is_err()
+            {
+                warn!(%key, "websocket handler panicked: closing");
+                let op = SocketOp::Close {
+                    code: Some(1011),
+                    reason: Some(HANDLER_PANICKED.into()),
+                };
+                tx.send_now(Command::Socket {
+                    key,
+                    op,
+                    reply: None,
+                });
+            }
+        }));
+    }
+
+    pub(super) fn on_socket_message(
+        &mut self,
+        key: RequestKey,
+        data: Bytes,
+        binary: bool,
+        index: u16,
+    ) {
+        let message = if binary {
+            Message::Binary(data)
+        } else {
+            Message::Text(String::from_utf8_lossy(&data).into_owned())
+        };
+        let Some(events) = self.sockets.get_mut(&key) else {
+            return;
+        };
+        match events.try_send(SocketEvent::Message { message, index }) {
+            Ok(()) => {}
+            Err(e) if e.is_full() => {
+                warn!(%key, "websocket handler is not reading: closing the socket");
+                self.sockets.remove(&key);
+                let now = self.now();
+                let _ = self.core.websocket_close(
+                    now,
+                    key,
+                    Some(1011),
+                    Some("runner.socket_backlog_full"),
+                );
+            }
+            Err(_) => {
+                self.sockets.remove(&key);
+            }
+        }
+    }
+
+    pub(super) fn notify_socket(&mut self, key: RequestKey, event: SocketEvent) {
+        if let Some(mut events) = self.sockets.remove(&key) {
+            let _ = events.try_send(event);
+        }
+    }
+
+    pub(super) fn socket_op(
+        &mut self,
+        now: Timestamp,
+        key: RequestKey,
+        op: SocketOp,
+    ) -> Result<(), crate::CallError> {
+        match op {
+            SocketOp::Accept { hibernatable } => self.core.websocket_accept(now, key, hibernatable),
+            SocketOp::Reject { code, reason } => {
+                self.sockets.remove(&key);
+                self.core.websocket_reject(now, key, code, &reason)
+            }
+            SocketOp::Send { data, binary } => self.core.websocket_send(now, key, data, binary),
+            SocketOp::Close { code, reason } => {
+                self.sockets.remove(&key);
+                self.core.websocket_close(now, key, code, reason.as_deref())
+            }
+            SocketOp::Ack(index) => self.core.websocket_ack(now, key, index),
+        }
+    }
+
+    /// Restores hibernated sockets and hands each restored one to the
+    /// handler as an already open socket.
+    pub(super) fn restore(
+        &mut self,
+        actor: ActorRef,
+        sockets: Vec<HibernatedSocket>,
+        reply: Reply<crate::RestoreReport>,
+    ) {
+        let now = self.now();
+        let described: HashMap<RequestKey, (String, BareMap<String>)> = sockets
+            .iter()
+            .map(|s| (s.key, (s.path.clone(), s.headers.clone())))
+            .collect();
+        let result = self.core.restore_websockets(now, &actor, sockets);
+        if let Ok(report) = &result {
+            let ctx = self.context(&actor);
+            for key in &report.restored {
+                if let Some((path, headers)) = described.get(key) {
+                    self.spawn_socket_handler(ctx.clone(), *key, path.clone(), headers, true);
+                }
+            }
+        }
+        let _ = reply.send(result.map_err(Error::Call));
+    }
+}
+
+fn header_map(headers: &BareMap<String>) -> http::HeaderMap {
+    let mut map = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers.iter() {
+        if let (Ok(name), Ok(value)) = (
+            http::header::HeaderName::from_bytes(name.as_bytes()),
+            http::header::HeaderValue::from_str(value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}

@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | [`decode_to_client`] | version byte + one frame | no panic; a decoded message re-encodes and decodes to itself; encoding is canonical |
 //! | [`decode_to_server`] | version byte + one frame | the same for runner → engine messages (and the serverless init) |
-//! | [`core`] | a script of inputs | the invariants of [`core`](mod@core) after every step |
+//! | [`core`] | a script of inputs | the runner's invariants after every step |
 
 mod core;
 mod script;

@@ -121,6 +121,13 @@ impl<R: Runtime, H: Handler> Runner<R, H> {
     /// allocations freed on another thread than the one that made them).
     /// Dropping this future still stops the loop, and a panic in it comes
     /// out here.
+    ///
+    /// # Panics
+    ///
+    /// When the event loop panicked (the panic resumes here; handler panics
+    /// are caught and never reach it), or when the runtime dropped the loop's
+    /// task unfinished — a runtime shut down while this future is still
+    /// polled elsewhere — as awaiting a tokio `JoinHandle` would.
     pub async fn run(self) -> ShutdownReason {
         let rt = self.host.rt.clone();
         let (task, abort) =

@@ -130,6 +130,8 @@ fn immediate_shutdown_closes_at_once_and_stops_everything() {
             reason: ShutdownReason::Requested
         })
     );
+    // Done: no timer is left to wake the driver.
+    assert_eq!(sim.runner().poll_timeout(), None);
     sim.run_for(secs(120));
     assert_eq!(sim.connects().len(), 1);
 }

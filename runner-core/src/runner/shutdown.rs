@@ -206,16 +206,7 @@ impl Runner {
         info!(?reason, "shutdown complete");
         self.shutdown = ShutdownPhase::Complete;
         self.conn = ConnState::Closed;
-        for timer in [
-            Timer::Handshake,
-            Timer::Liveness,
-            Timer::Reconnect,
-            Timer::RunnerLost,
-            Timer::Drain,
-            Timer::CloseWait,
-        ] {
-            self.timers.stop(timer);
-        }
+        self.timers.stop_all();
         self.watchdogs.clear();
         self.drop_all_requests();
         self.events.push_back(Event::ShutdownComplete { reason });

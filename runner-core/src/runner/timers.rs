@@ -50,6 +50,11 @@ impl TimerTable {
         self.deadlines[timer.slot()] = None;
     }
 
+    /// Disarms every timer (the runner is done).
+    pub(super) fn stop_all(&mut self) {
+        self.deadlines = [None; COUNT];
+    }
+
     pub(super) fn is_armed(&self, timer: Timer) -> bool {
         self.deadlines[timer.slot()].is_some()
     }

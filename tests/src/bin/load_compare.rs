@@ -6,26 +6,7 @@
 //!     cargo run --release -p tests --bin load_compare
 //!     cargo run --release -p tests --bin load_compare -- --real --out target/load.md
 //!
-//! Options (defaults in brackets):
-//!
-//! * `--runners tokio,async-std,ts` — which runners, in this order;
-//! * `--modes http-ping,http-echo,ws,kv,events` — throughput modes;
-//! * `--actors 10` — actors of the throughput session;
-//! * `--in-flight 128` — operations in flight (events: stop/start cycles);
-//! * `--secs 10`, `--warmup 2` — measured and warm-up seconds per mode;
-//! * `--body 1024`, `--ws-bytes 64` — `/echo` body and WebSocket message size;
-//! * `--scale 10000,100000` — actor counts of the scale sessions (`none`);
-//! * `--scale-modes events,http-ping`, `--scale-secs 5`;
-//! * `--node-heap 8192` — the TypeScript runner's `--max-old-space-size` (MB);
-//! * `--start-window 1000` — start commands outstanding at once (0: every
-//!   start at once); `--start-timeout 300` — seconds a scale session may take
-//!   to start its actors (the TypeScript runner needs more than 600 s for
-//!   100 000: it sums every actor's event history on each event);
-//! * `--real` — also a run through the real engine's gateway
-//!   (`--real-actors 10`, `--real-in-flight 200`, `--real-secs 10`);
-//! * `--pin on` — the load engine on CPU 0 and each runner on CPU 1, one
-//!   core each (`tests/src/load/pin.rs` says why; default `off`);
-//! * `--out FILE` — also write the tables there.
+//! `--help` lists the options ([`USAGE`]).
 //!
 //! Each runner runs alone on the machine while it is measured; the load
 //! engine runs on one thread of this process. The runners' CPU time and RSS
@@ -37,6 +18,32 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use tests::load::real::{run_real, RealPlan};
 use tests::load::{parse_list, report, run_session, targets, Mode, Pinning, SessionPlan, Traffic};
+
+/// What `--help` prints.
+const USAGE: &str = "\
+Usage: cargo run --release -p tests --bin load_compare -- [OPTIONS]
+
+Options, each shown with its default value:
+
+* `--runners tokio,async-std,ts` — which runners, in this order;
+* `--modes http-ping,http-echo,ws,kv,events` — throughput modes;
+* `--actors 10` — actors of the throughput session;
+* `--in-flight 128` — operations in flight (events: stop/start cycles);
+* `--secs 10`, `--warmup 2` — measured and warm-up seconds per mode;
+* `--body 1024`, `--ws-bytes 64` — `/echo` body and WebSocket message size;
+* `--scale 10000,100000` — actor counts of the scale sessions (`none`);
+* `--scale-modes events,http-ping`, `--scale-secs 5`;
+* `--node-heap 8192` — the TypeScript runner's `--max-old-space-size` (MB);
+* `--start-window 1000` — start commands outstanding at once (0: every
+  start at once); `--start-timeout 300` — seconds a scale session may take
+  to start its actors (the TypeScript runner needs more than 600 s for
+  100 000: it sums every actor's event history on each event);
+* `--real` — also a run through the real engine's gateway
+  (`--real-actors 10`, `--real-in-flight 200`, `--real-secs 10`);
+* `--pin on` — the load engine on CPU 0 and each runner on CPU 1, one
+  core each (`tests/src/load/pin.rs` says why; default `off`);
+* `--out FILE` — also write the tables there.
+";
 
 #[derive(Debug)]
 struct Options {
@@ -62,7 +69,8 @@ struct Options {
     out: Option<String>,
 }
 
-fn parse() -> Result<Options> {
+/// The options, or `None` when `--help` was asked for (and printed).
+fn parse() -> Result<Option<Options>> {
     let mut o = Options {
         runners: targets::ALL.iter().map(|s| s.to_string()).collect(),
         modes: Mode::ALL.to_vec(),
@@ -87,6 +95,10 @@ fn parse() -> Result<Options> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            print!("{USAGE}");
+            return Ok(None);
+        }
         if flag == "--real" {
             o.real = true;
             continue;
@@ -115,10 +127,10 @@ fn parse() -> Result<Options> {
             "--real-secs" => o.real_secs = num(&value)?,
             "--out" => o.out = Some(value),
             "--pin" => o.pin = Pinning::from_flag(&value)?,
-            other => bail!("unknown option {other} (see the top of tests/src/bin/load_compare.rs)"),
+            other => bail!("unknown option {other} (see --help)"),
         }
     }
-    Ok(o)
+    Ok(Some(o))
 }
 
 /// `nproc`, the CPU model and the load, for the table's caption.
@@ -148,7 +160,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<()> {
-    let o = parse()?;
+    let Some(o) = parse()? else {
+        return Ok(());
+    };
     let mut specs = Vec::new();
     for label in &o.runners {
         specs.push(targets::spec(label, Some(o.node_heap))?);

@@ -1,16 +1,10 @@
-//! The load engine against one runner program of your choice (any program
-//! that follows `shared/spec/test-runner.md`), or just listening so that you
-//! start the runner yourself.
+//! The load engine against one runner: one of this repository's, or any
+//! program that follows `shared/spec/test-runner.md`.
 //!
 //!     cargo run --release -p tests --bin load_engine -- [options] -- PROGRAM [ARGS…]
 //!     cargo run --release -p tests --bin load_engine -- --runner tokio
 //!
-//! Options: `--runner tokio|async-std|ts` (instead of a program),
-//! `--actors 10`, `--modes http-ping,http-echo,ws,kv,events`,
-//! `--in-flight 128`, `--secs 10`, `--warmup 2`, `--body 1024`,
-//! `--ws-bytes 64`, `--node-heap 8192`, `--start-window 1000` (start
-//! commands outstanding; 0 = all at once), `--start-timeout 600`, `--pin on`
-//! (the load engine on CPU 0, the runner on CPU 1; default `off`). The program gets `RIVET_ENDPOINT`
+//! `--help` lists the options ([`USAGE`]). The program gets `RIVET_ENDPOINT`
 //! (and the other `RIVET_*` variables) pointing at the load engine.
 
 use std::ffi::OsString;
@@ -21,6 +15,26 @@ use anyhow::{bail, Context, Result};
 use tests::load::{
     parse_list, report, run_session, targets, Mode, Pinning, RunnerSpec, SessionPlan, Traffic,
 };
+
+/// What `--help` prints.
+const USAGE: &str = "\
+Usage: cargo run --release -p tests --bin load_engine -- [OPTIONS] [-- PROGRAM [ARGS...]]
+
+Options, each shown with its default value:
+
+* `--runner tokio|async-std|ts` — a runner of this repository instead of PROGRAM;
+* `--actors 10` — actors started before the load;
+* `--modes http-ping,http-echo,ws,kv,events` — throughput modes;
+* `--in-flight 128` — operations in flight (events: stop/start cycles);
+* `--secs 10`, `--warmup 2` — measured and warm-up seconds per mode;
+* `--body 1024`, `--ws-bytes 64` — `/echo` body and WebSocket message size;
+* `--node-heap 8192` — the TypeScript runner's `--max-old-space-size` (MB);
+* `--start-window 1000` — start commands outstanding at once (0: all at once);
+* `--start-timeout 600` — seconds the actors may take to start;
+* `--pin on` — the load engine on CPU 0, the runner on CPU 1 (default `off`).
+
+One of `--runner` and PROGRAM is needed.
+";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -58,6 +72,10 @@ async fn run() -> Result<()> {
             break;
         }
         let flag = flag.to_string_lossy().into_owned();
+        if flag == "--help" || flag == "-h" {
+            print!("{USAGE}");
+            return Ok(());
+        }
         let value = args
             .next()
             .with_context(|| format!("{flag} needs a value"))?
@@ -77,7 +95,7 @@ async fn run() -> Result<()> {
             "--start-window" => plan.start_window = num(&value)? as usize,
             "--start-timeout" => plan.start_timeout = Duration::from_secs_f64(num(&value)?),
             "--pin" => plan.pin = Pinning::from_flag(&value)?,
-            other => bail!("unknown option {other}"),
+            other => bail!("unknown option {other} (see --help)"),
         }
     }
     let spec = match (runner, program.split_first()) {

@@ -80,3 +80,40 @@ async fn load_engine_drives_the_typescript_runner() {
     });
     session(spec).await;
 }
+
+/// `--help` prints every option the parser takes and exits 0; an unknown
+/// option fails and points at `--help`.
+#[test]
+fn the_load_binaries_list_their_options() {
+    let cases = [
+        (
+            env!("CARGO_BIN_EXE_load_compare"),
+            &["--scale", "--real", "--pin", "--out"][..],
+        ),
+        (
+            env!("CARGO_BIN_EXE_load_engine"),
+            &["--runner", "--start-window", "--pin"][..],
+        ),
+    ];
+    for (binary, options) in cases {
+        let help = std::process::Command::new(binary)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(help.status.success(), "{binary} --help: {help:?}");
+        let text = String::from_utf8_lossy(&help.stdout);
+        for option in options {
+            assert!(
+                text.contains(option),
+                "{binary} --help lacks {option}:\n{text}"
+            );
+        }
+        let wrong = std::process::Command::new(binary)
+            .arg("--bogus")
+            .arg("1")
+            .output()
+            .unwrap();
+        assert!(!wrong.status.success());
+        assert!(String::from_utf8_lossy(&wrong.stderr).contains("see --help"));
+    }
+}

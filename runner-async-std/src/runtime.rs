@@ -5,8 +5,8 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
-use runner_core::driver::{tungstenite, ConnectRequest, Runtime, Socket};
 use runner_core::TransportClose;
+use runner_core::driver::{ConnectRequest, Runtime, Socket, tungstenite};
 
 /// The async-std runtime (its global executor).
 #[derive(Debug, Clone, Copy, Default)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use runner_core::protocol::*;
 
 const V: ProtocolVersion = ProtocolVersion::LATEST;

@@ -14,13 +14,13 @@
 
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use runner_core::protocol::*;
 use runner_core::{ActorRef, Event};
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{allocs_per_op, drain, report_allocs, start_command, Setup, SIZES};
+use support::{SIZES, Setup, allocs_per_op, drain, report_allocs, start_command};
 
 const V: ProtocolVersion = ProtocolVersion::V7;
 

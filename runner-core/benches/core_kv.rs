@@ -9,13 +9,13 @@
 use std::hint::black_box;
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use runner_core::protocol::*;
 use runner_core::{Event, KvRequestId, Transmit};
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{allocs_per_op, report_allocs, Setup, SIZES};
+use support::{SIZES, Setup, allocs_per_op, report_allocs};
 
 const V: ProtocolVersion = ProtocolVersion::V5;
 

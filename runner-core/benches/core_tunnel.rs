@@ -8,13 +8,13 @@
 use std::hint::black_box;
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use runner_core::protocol::*;
 use runner_core::{Event, HttpResponse, RequestKey, Timestamp};
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{allocs_per_op, drain, report_allocs, tunnel_frame, Setup, SIZES};
+use support::{SIZES, Setup, allocs_per_op, drain, report_allocs, tunnel_frame};
 
 const V: ProtocolVersion = ProtocolVersion::V5;
 /// Distinct actors the HTTP requests go to, spread over all of them.

@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 use bytes::Bytes;
 use thiserror::Error;
 
+use crate::Timestamp;
 use crate::deadline::{DeadlineQueue, DeadlineToken};
 use crate::protocol::{
     Id, KvGetResponse, KvListResponse, KvRequestData, KvResponseData, ToServerKvRequest,
 };
-use crate::Timestamp;
 
 /// Identifies one KV call for the lifetime of the runner (never reused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

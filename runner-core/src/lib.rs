@@ -36,6 +36,6 @@ pub use output::{ActorRef, ConnId, Event, ShutdownReason, StopReason, Transmit};
 pub use runner::{Runner, ShutdownMode, TransportClose};
 pub use time::Timestamp;
 pub use tunnel::{
-    tunnel_index_after, HibernatedSocket, HttpRequest, HttpResponse, ParseRequestKeyError,
-    RequestKey, RestoreReport, SocketIndices, WebSocketOpen,
+    HibernatedSocket, HttpRequest, HttpResponse, ParseRequestKeyError, RequestKey, RestoreReport,
+    SocketIndices, WebSocketOpen, tunnel_index_after,
 };

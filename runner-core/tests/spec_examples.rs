@@ -168,7 +168,12 @@ fn to_client_examples() {
         ToClient::Commands(vec![CommandWrapper {
             checkpoint: cp(0, 0),
             inner: Command::StartActor(CommandStartActor {
-                config: ActorConfig { name: "c".into(), key: Some("k".into()), create_ts: 1, input: None },
+                config: ActorConfig {
+                    name: "c".into(),
+                    key: Some("k".into()),
+                    create_ts: 1,
+                    input: None,
+                },
                 hibernating_requests: vec![HibernatingRequest {
                     gateway_id: GatewayId([1, 2, 3, 4]),
                     request_id: RequestId([5, 6, 7, 8]),

@@ -5,8 +5,8 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
-use runner_core::driver::{tungstenite, ConnectRequest, Runtime, Socket};
 use runner_core::TransportClose;
+use runner_core::driver::{ConnectRequest, Runtime, Socket, tungstenite};
 
 /// The tokio runtime (the one the runner is started on).
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,7 +47,7 @@ impl Runtime for Tokio {
 
 #[cfg(unix)]
 fn signals() -> impl futures::Stream<Item = ()> + Send {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     futures::stream::unfold(None, |state| async move {
         let (mut term, mut int) = match state {
             Some(pair) => pair,

@@ -17,15 +17,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-pub use reqwest::header::HeaderMap;
 pub use reqwest::Method;
+pub use reqwest::header::HeaderMap;
 
 /// A WebSocket to an actor through the gateway.
 pub type GatewaySocket =

@@ -34,16 +34,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
-use serde_json::{json, Value};
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::api::Api;
 use proc::{Sig, Spec};
 
 pub use fetch::{
-    cached_engine_path, engine_binary, target_dir, workspace_root, ENGINE_BIN_ENV,
-    ENGINE_NPM_PACKAGE, ENGINE_VERSION,
+    ENGINE_BIN_ENV, ENGINE_NPM_PACKAGE, ENGINE_VERSION, cached_engine_path, engine_binary,
+    target_dir, workspace_root,
 };
 
 /// Environment variable that keeps engine data directories after drop.

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use runner_core::protocol::{
-    decode_to_server, encode_to_client, ActorCheckpoint, ActorConfig, Command, CommandStartActor,
-    CommandWrapper, GatewayId, HibernatingRequest, Id, MessageId, ProtocolMetadata,
-    ProtocolVersion, RequestId, ToClient, ToClientInit, ToClientRequestStart,
-    ToClientTunnelMessage, ToClientTunnelMessageKind, ToClientWebSocketOpen, ToServer,
+    ActorCheckpoint, ActorConfig, Command, CommandStartActor, CommandWrapper, GatewayId,
+    HibernatingRequest, Id, MessageId, ProtocolMetadata, ProtocolVersion, RequestId, ToClient,
+    ToClientInit, ToClientRequestStart, ToClientTunnelMessage, ToClientTunnelMessageKind,
+    ToClientWebSocketOpen, ToServer, decode_to_server, encode_to_client,
 };
 use runner_core::{ActorRef, Config, ConnId, Event, RequestKey, Runner, Timestamp, Transmit};
 

@@ -32,13 +32,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::engine::proc::{self, Sig, Spec};
-use crate::engine::{target_dir, workspace_root, Engine};
+use crate::engine::{Engine, target_dir, workspace_root};
 
 /// Stderr lines quoted when a wait fails.
 const STDERR_TAIL_LINES: usize = 30;
@@ -722,9 +722,11 @@ mod unit {
         runner.wait_shutdown(t).await.unwrap();
         assert!(runner.wait_exit(t).await.unwrap().success());
         assert_eq!(runner.events().len(), 5);
-        assert!(std::fs::read_to_string(&log)
-            .unwrap()
-            .contains("fake runner log line"));
+        assert!(
+            std::fs::read_to_string(&log)
+                .unwrap()
+                .contains("fake runner log line")
+        );
     }
 
     #[tokio::test]

@@ -25,7 +25,7 @@
 
 use bytes::Bytes;
 use runner_core::protocol::*;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// `ToServer` in the TypeScript shape. The JSON does not depend on the version
 /// (a `KvDropRequest` is a `KvDropRequest` whatever its tag number).

@@ -410,10 +410,11 @@ fn sleep_intent_leads_to_a_stop_and_a_sleeping_actor_that_can_wake() {
     sim.engine_do(|e, now| e.wake_actor(now, &actor.actor_id));
     sim.run_for(secs(2));
     let woken = ActorRef::new(actor.actor_id.clone(), 1);
-    assert!(sim
-        .events_since(since)
-        .iter()
-        .any(|e| matches!(e, Event::ActorStart { actor, .. } if *actor == woken)));
+    assert!(
+        sim.events_since(since)
+            .iter()
+            .any(|e| matches!(e, Event::ActorStart { actor, .. } if *actor == woken))
+    );
     assert_eq!(
         sim.engine().actor(&actor.actor_id).unwrap().phase,
         ActorPhase::Running
@@ -483,10 +484,11 @@ fn a_start_beyond_the_actor_limit_is_answered_with_an_error_stop() {
     let since = sim.mark();
     let id = sim.create_actor("b");
     sim.run_for(secs(1));
-    assert!(!sim
-        .events_since(since)
-        .iter()
-        .any(|e| matches!(e, Event::ActorStart { .. })));
+    assert!(
+        !sim.events_since(since)
+            .iter()
+            .any(|e| matches!(e, Event::ActorStart { .. }))
+    );
     let refused = ActorRef::new(id, 0);
     assert_eq!(
         engine_events(&sim, &refused),

@@ -604,10 +604,11 @@ fn engine_restart_keeps_the_runner_id_and_actors() {
     sim.run_until_connected();
     sim.run_for(secs(5));
     assert_eq!(sim.runner().runner_id().map(|id| &**id), Some("runner-1"));
-    assert!(!sim
-        .events_since(since)
-        .iter()
-        .any(|e| matches!(e, Event::ActorStop { .. })));
+    assert!(
+        !sim.events_since(since)
+            .iter()
+            .any(|e| matches!(e, Event::ActorStop { .. }))
+    );
     sim.sleep_actor(&actor).unwrap();
     sim.run_for(secs(2));
     assert_eq!(

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config as ProptestConfig, RngSeed, TestRunner};
-use runner_core::protocol::ProtocolVersion;
 use runner_core::ShutdownMode;
-use tests::sim::ops::{apply, op, Op};
+use runner_core::protocol::ProtocolVersion;
+use tests::sim::ops::{Op, apply, op};
 use tests::sim::seed::seed_or_env;
 use tests::sim::{Callback, Sim, SimConfig};
 

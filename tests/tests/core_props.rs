@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use runner_core::protocol::ProtocolVersion;
 use runner_core::ShutdownMode;
-use tests::sim::ops::{apply, callback, op, Damage, Op, NAMES};
+use runner_core::protocol::ProtocolVersion;
+use tests::sim::ops::{Damage, NAMES, Op, apply, callback, op};
 use tests::sim::{Callback, Sim, SimConfig};
 
 /// Proptest's seed: fixed so CI runs the same cases every time;

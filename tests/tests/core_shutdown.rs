@@ -148,9 +148,11 @@ fn a_second_graceful_shutdown_escalates_to_immediate() {
     let since = sim.mark();
     sim.shutdown(ShutdownMode::Graceful);
     assert!(sim.runner().is_shut_down(), "the second call does not wait");
-    assert!(close_transmits(&sim, since)
-        .iter()
-        .any(|(_, t)| is_shutdown_close(t)));
+    assert!(
+        close_transmits(&sim, since)
+            .iter()
+            .any(|(_, t)| is_shutdown_close(t))
+    );
 }
 
 #[test]

@@ -364,10 +364,11 @@ fn requests_held_while_starting_are_delivered_in_order_once_started() {
         sim.http(&id, ClientRequest::get(path));
         sim.run_for(ms(50));
     }
-    assert!(sim
-        .events_since(since)
-        .iter()
-        .all(|e| event_key(e).is_none()));
+    assert!(
+        sim.events_since(since)
+            .iter()
+            .all(|e| event_key(e).is_none())
+    );
     sim.run_for(secs(4));
     let paths: Vec<String> = sim
         .events_since(since)
@@ -517,9 +518,11 @@ fn the_inbox_of_a_starting_actor_is_bounded_by_count_and_bytes() {
         })
         .collect();
     assert_eq!(paths, ["/1", "/3"]);
-    assert!([fits, fits_too]
-        .iter()
-        .all(|c| sim.http_client(*c).outcome.is_none()));
+    assert!(
+        [fits, fits_too]
+            .iter()
+            .all(|c| sim.http_client(*c).outcome.is_none())
+    );
 }
 
 /// A runner with two requests handed to the user, then cut off from the

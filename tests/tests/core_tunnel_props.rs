@@ -24,10 +24,10 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed, TestRunner};
-use runner_core::protocol::ProtocolVersion;
 use runner_core::ShutdownMode;
-use tests::sim::ops::{callback, NAMES};
-use tests::sim::tunnel_ops::{apply_tunnel, tunnel_op, TunnelOp};
+use runner_core::protocol::ProtocolVersion;
+use tests::sim::ops::{NAMES, callback};
+use tests::sim::tunnel_ops::{TunnelOp, apply_tunnel, tunnel_op};
 use tests::sim::{Callback, HttpPolicy, Sim, SimConfig, TunnelPolicy, WsPolicy};
 
 fn rng_seed() -> RngSeed {

@@ -288,10 +288,12 @@ fn indices_wrap_around_past_65535_both_ways() {
     );
     let received = &sim.socket_client(client).received;
     assert_eq!(received.len(), N, "every echo arrived");
-    assert!(received
-        .iter()
-        .enumerate()
-        .all(|(i, m)| m.data[..] == (i as u32).to_le_bytes()));
+    assert!(
+        received
+            .iter()
+            .enumerate()
+            .all(|(i, m)| m.data[..] == (i as u32).to_le_bytes())
+    );
     let last = sim
         .tunnel_sent_for(key)
         .last()

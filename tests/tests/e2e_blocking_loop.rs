@@ -9,10 +9,10 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
+use anyhow::{Result, ensure};
 use tests::api::{GatewayRequest, Method};
 use tests::engine::Engine;
-use tests::runner_process::{build_example, Profile, RunnerEvent, RunnerProcess};
+use tests::runner_process::{Profile, RunnerEvent, RunnerProcess, build_example};
 
 /// The runner name the example uses unless `RIVET_RUNNER_NAME` says otherwise.
 const RUNNER_NAME: &str = "blocking-loop";

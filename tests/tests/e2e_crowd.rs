@@ -9,8 +9,8 @@ mod e2e_support;
 
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Result};
-use e2e_support::{ping, shared, starts, wait_until, Driver};
+use anyhow::{Result, ensure};
+use e2e_support::{Driver, ping, shared, starts, wait_until};
 use futures::{StreamExt, TryStreamExt};
 use tests::api::Api;
 

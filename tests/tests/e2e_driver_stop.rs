@@ -4,11 +4,11 @@
 //! answered, so the response is not lost to the stop (and the gateway does
 //! not retry the request on the next generation, running it twice).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
+use anyhow::{Result, ensure};
 use runner_tokio::{ActorContext, Handler, Request, Response, StopReason};
 use tests::api::{GatewayRequest, Method};
 use tests::engine::Engine;

@@ -14,8 +14,8 @@ mod e2e_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Result};
-use e2e_support::{starts, Driver, TestRunner};
+use anyhow::{Result, bail, ensure};
+use e2e_support::{Driver, TestRunner, starts};
 use tests::api::{Api, GatewayRequest, Method};
 use tokio::time::Instant;
 
@@ -145,7 +145,7 @@ async fn failover(driver: &'static Driver) -> Result<()> {
                 match ping(&api, &actor, ATTEMPT).await {
                     Ok(generation) => return (actor, Ok(generation), killed.elapsed(), failures),
                     Err(e) if killed.elapsed() > FAILOVER * 2 => {
-                        return (actor, Err(e), killed.elapsed(), failures)
+                        return (actor, Err(e), killed.elapsed(), failures);
                     }
                     Err(_) => failures += 1,
                 }

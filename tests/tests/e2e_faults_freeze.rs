@@ -24,8 +24,8 @@ mod e2e_support;
 
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
-use e2e_faults_support::{connections, run, starts, InProcess, Note};
+use anyhow::{Result, ensure};
+use e2e_faults_support::{InProcess, Note, connections, run, starts};
 use runner_tokio::{StopReason, Timeouts};
 use tests::api::{Api, GatewayRequest, Method};
 use tests::proxy::Proxy;

@@ -12,13 +12,13 @@ mod e2e_support;
 
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context, Result};
-use e2e_faults_support::{run, InProcess, Note};
+use anyhow::{Context, Result, bail, ensure};
+use e2e_faults_support::{InProcess, Note, run};
 use futures::{SinkExt, StreamExt};
 use tests::api::{Api, GatewayRequest, GatewayResponse, Method};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 /// The runner's request timeout in this test.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);

@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Result};
-use e2e_support::{disconnects, wait_until, Driver, Own};
+use anyhow::{Result, bail, ensure};
+use e2e_support::{Driver, Own, disconnects, wait_until};
 use tests::api::{Api, GatewayRequest, Method};
 use tests::runner_process::RunnerEvent;
 use tokio::time::Instant;

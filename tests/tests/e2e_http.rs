@@ -4,9 +4,9 @@
 
 mod e2e_support;
 
-use anyhow::{bail, ensure, Result};
-use e2e_support::{disconnects, expect, get, ping, post, request, shared, Driver};
-use serde_json::{json, Value};
+use anyhow::{Result, bail, ensure};
+use e2e_support::{Driver, disconnects, expect, get, ping, post, request, shared};
+use serde_json::{Value, json};
 use tests::api::Method;
 
 e2e_support::driver_tests!(

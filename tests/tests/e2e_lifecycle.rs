@@ -6,9 +6,9 @@ mod e2e_support;
 
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Result};
+use anyhow::{Result, ensure};
 use e2e_support::{
-    ping, post, request, shared, starts, wait_actor, wait_starts, wait_stops, wait_until, Driver,
+    Driver, ping, post, request, shared, starts, wait_actor, wait_starts, wait_stops, wait_until,
 };
 use tests::api::Method;
 

@@ -7,9 +7,9 @@ mod e2e_support;
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{Result, bail, ensure};
 use e2e_support::{
-    engine, ping, program, stops, wait_actor, wait_starts, ws_echo, Driver, TestRunner,
+    Driver, TestRunner, engine, ping, program, stops, wait_actor, wait_starts, ws_echo,
 };
 use tests::runner_process::{RunnerEvent, RunnerProcess};
 use tokio_tungstenite::tungstenite::Message;

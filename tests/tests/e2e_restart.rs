@@ -7,8 +7,8 @@ mod e2e_support;
 
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Result};
-use e2e_support::{disconnects, ping, wait_until, Driver, Own};
+use anyhow::{Result, ensure};
+use e2e_support::{Driver, Own, disconnects, ping, wait_until};
 use tests::api::{GatewayRequest, Method};
 use tests::runner_process::{RunnerEvent, RunnerProcess};
 

@@ -4,10 +4,10 @@
 
 mod e2e_support;
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{Result, bail, ensure};
 use e2e_support::{
-    disconnects, engine, ping, post, shared, wait_actor, wait_starts, wait_stops, ws_echo, ws_next,
-    ws_send, Driver, TestRunner, WS_TIMEOUT,
+    Driver, TestRunner, WS_TIMEOUT, disconnects, engine, ping, post, shared, wait_actor,
+    wait_starts, wait_stops, ws_echo, ws_next, ws_send,
 };
 use tests::api::{Api, GatewaySocket};
 use tokio_tungstenite::tungstenite::Message;

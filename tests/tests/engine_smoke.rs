@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use tests::api::Api;
-use tests::engine::{engine_binary, Engine};
+use tests::engine::{Engine, engine_binary};
 
 /// Bound on the whole test, so a hung engine fails instead of hanging CI.
 const TEST_TIMEOUT: Duration = Duration::from_secs(300);

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use runner_core::fuzzing;
 use runner_core::protocol::{
-    encode_to_client, encode_to_server, Id, ProtocolMetadata, ProtocolVersion, ToClient,
-    ToClientInit,
+    Id, ProtocolMetadata, ProtocolVersion, ToClient, ToClientInit, encode_to_client,
+    encode_to_server,
 };
 use serde_json::Value;
 use tests::strategies::{versioned_to_client, versioned_to_server};

@@ -15,7 +15,7 @@ use runner_core::protocol::{
     ToServerTunnelMessage, ToServerTunnelMessageKind, WebSocketMessage,
 };
 use runner_core::{ActorRef, CallError, Config, Event, HttpResponse, RequestKey, TransportClose};
-use tests::fuzz_support::{key, Wire};
+use tests::fuzz_support::{Wire, key};
 
 fn config(edit: impl FnOnce(&mut Config)) -> Config {
     let mut config = Wire::config();
@@ -279,9 +279,11 @@ fn a_streamed_body_over_the_limit_is_answered_413_and_aborted_for_the_user() {
         );
     }
     let events = wire.take_events();
-    assert!(events
-        .iter()
-        .any(|e| matches!(e, Event::HttpRequestAborted { key: k } if *k == key(1))));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::HttpRequestAborted { key: k } if *k == key(1)))
+    );
     let kinds = kinds_for(&wire.take_frames(), key(1));
     assert_eq!(response_status(&kinds), Some(413));
     assert_eq!(wire.runner.open_request_count(), 0);
@@ -313,10 +315,11 @@ fn requests_and_sockets_past_the_per_actor_limit_get_a_503_and_a_close() {
     // Another actor is not affected.
     wire.running_actor("b");
     wire.request(key(5), "b", b"");
-    assert!(wire
-        .take_events()
-        .iter()
-        .any(|e| matches!(e, Event::HttpRequest(r) if r.key == key(5))));
+    assert!(
+        wire.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::HttpRequest(r) if r.key == key(5)))
+    );
 }
 
 /// Found by the `core` fuzz target: the hibernated sockets a start command
@@ -510,10 +513,12 @@ fn a_socket_whose_messages_overflow_the_inbox_is_closed() {
     );
     wire.runner.actor_started(wire.now, &actor, Ok(())).unwrap();
     wire.drain();
-    assert!(!wire
-        .take_events()
-        .iter()
-        .any(|e| matches!(e, Event::WebSocketOpen(_))));
+    assert!(
+        !wire
+            .take_events()
+            .iter()
+            .any(|e| matches!(e, Event::WebSocketOpen(_)))
+    );
 }
 
 /// A refused call changes nothing (`CallError`'s contract): a WebSocket

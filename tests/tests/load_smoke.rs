@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use tests::load::{run_session, targets, Mode, RunnerSpec, SessionPlan, SessionReport, Traffic};
+use tests::load::{Mode, RunnerSpec, SessionPlan, SessionReport, Traffic, run_session, targets};
 use tests::runner_process::Profile;
 
 const ACTORS: usize = 4;

@@ -9,10 +9,10 @@
 
 use std::path::Path;
 
-use runner_core::protocol::{
-    decode_to_client, ProtocolVersion, ToClient, ToClientPing, ToServer, ToServerPong,
-};
 use runner_core::Config;
+use runner_core::protocol::{
+    ProtocolVersion, ToClient, ToClientPing, ToServer, ToServerPong, decode_to_client,
+};
 use serde_json::Value;
 use tests::fuzz_support::Wire;
 use tests::ts_json::hex_decode;
@@ -208,9 +208,10 @@ fn regression_a_replayed_start_of_a_superseded_generation_is_not_run_again() {
         started.is_empty(),
         "a stale generation started again: {started:?}"
     );
-    assert!(wire
-        .take_frames()
-        .iter()
-        .any(|f| matches!(f, ToServer::AckCommands(_))));
+    assert!(
+        wire.take_frames()
+            .iter()
+            .any(|f| matches!(f, ToServer::AckCommands(_)))
+    );
     assert_eq!(wire.runner.actor_count(), 0);
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use runner_core::protocol::*;
 use runner_core::{ActorRef, Config, ConnId, Runner, Timestamp, Transmit};
-use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 pub static GLOBAL_REF: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 #[global_allocator]

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::channel::{mpsc, oneshot};
 use futures::SinkExt;
+use futures::channel::{mpsc, oneshot};
 
 use super::error::Error;
 use crate::protocol::{KvRequestData, MessageIndex};

@@ -4,9 +4,9 @@
 use std::time::Instant;
 
 use bytes::Bytes;
+use futures::Sink;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::Sink;
 
 use crate::TransportClose;
 

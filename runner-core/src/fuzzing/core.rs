@@ -34,10 +34,10 @@ use std::time::Duration;
 
 use arbitrary::{Result, Unstructured};
 
-use super::script::{self, Known, ACTORS};
+use super::script::{self, ACTORS, Known};
 use crate::protocol::ProtocolVersion;
 use crate::protocol::{
-    decode_to_client, decode_to_server, encode_to_client, Id, ToClient, ToServer,
+    Id, ToClient, ToServer, decode_to_client, decode_to_server, encode_to_client,
 };
 use crate::{
     ActorRef, Config, ConnId, Event, HibernatedSocket, HttpResponse, KvRequestId, Limits,

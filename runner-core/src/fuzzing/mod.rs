@@ -21,9 +21,8 @@ mod core;
 mod script;
 
 use crate::protocol::{
-    decode_to_client as decode_client, decode_to_server as decode_server,
+    ProtocolVersion, decode_to_client as decode_client, decode_to_server as decode_server,
     decode_to_serverless_server, encode_to_client, encode_to_server, encode_to_serverless_server,
-    ProtocolVersion,
 };
 
 pub use self::core::{core, core_seed};

@@ -8,8 +8,8 @@
 use arbitrary::{Result, Unstructured};
 use bytes::Bytes;
 
-use crate::protocol::*;
 use crate::RequestKey;
+use crate::protocol::*;
 
 /// Actor ids the engine side uses.
 pub(super) const ACTORS: [&str; 4] = ["a0", "a1", "a2", "a3"];

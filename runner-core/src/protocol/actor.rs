@@ -3,9 +3,9 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::Id;
 use super::tunnel::{GatewayId, RequestId};
 use super::wire::strict_option;
-use super::Id;
 
 /// Whether an actor stopped cleanly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

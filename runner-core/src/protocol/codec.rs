@@ -16,14 +16,14 @@
 
 use std::io;
 
-use serde::de::DeserializeSeed;
 use serde::Serialize;
+use serde::de::DeserializeSeed;
 use thiserror::Error;
 
+use super::ProtocolVersion;
 use super::kv::KvRequestData;
 use super::messages::{ToClient, ToServer, ToServerlessServer};
 use super::versioned::{Seed, Versioned};
-use super::ProtocolVersion;
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -2,11 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Id;
 use super::actor::{ActorCheckpoint, ActorName, CommandWrapper, EventWrapper};
 use super::kv::{KvRequestData, KvResponseData};
 use super::tunnel::{ToClientTunnelMessage, ToServerTunnelMessage};
-use super::wire::{strict_option, BareMap};
-use super::Id;
+use super::wire::{BareMap, strict_option};
 
 /// First message of every connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

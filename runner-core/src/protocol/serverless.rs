@@ -1,10 +1,10 @@
 //! The serverless init packet a runner hands to the engine's serverless pool.
 
-use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use thiserror::Error;
 
-use super::codec::{decode_to_serverless_server, encode_to_serverless_server, DecodeError};
+use super::codec::{DecodeError, decode_to_serverless_server, encode_to_serverless_server};
 use super::messages::{ToServerlessServer, ToServerlessServerInit};
 use super::{Id, ProtocolVersion};
 

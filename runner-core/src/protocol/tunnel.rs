@@ -5,8 +5,8 @@ use std::fmt;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::wire::{strict_bool, strict_option, BareMap};
 use super::Id;
+use super::wire::{BareMap, strict_bool, strict_option};
 
 /// Identifies a gateway instance (`data[4]`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]

@@ -16,10 +16,10 @@ use serde::de::{
 };
 use serde::ser::{self, Serialize, SerializeStruct, Serializer};
 
+use super::ProtocolVersion;
 use super::kv::KvRequestData;
 use super::messages::{ProtocolMetadata, ToClient, ToClientInit, ToServer, ToServerKvRequest};
 use super::wire::StrictOption;
-use super::ProtocolVersion;
 
 /// A value paired with the protocol version to encode it for.
 pub(crate) struct Versioned<'a, T>(pub(crate) ProtocolVersion, pub(crate) &'a T);

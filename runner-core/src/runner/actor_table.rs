@@ -4,8 +4,8 @@ use std::hash::BuildHasher;
 
 use hashbrown::hash_table::{Entry, HashTable};
 
-use super::actors::ActorSlot;
 use super::Hasher;
+use super::actors::ActorSlot;
 use crate::protocol::Id;
 
 /// A hash table of boxed slots keyed by the id inside each slot.

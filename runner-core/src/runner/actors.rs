@@ -2,10 +2,10 @@
 
 use tracing::{debug, warn};
 
+use super::Runner;
 use super::outbox::push_event;
 use super::shutdown::ShutdownPhase;
 use super::tunnel::ActorTunnel;
-use super::Runner;
 use crate::deadline::DeadlineToken;
 use crate::error::CallError;
 use crate::event_log::EventLog;

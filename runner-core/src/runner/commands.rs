@@ -9,9 +9,9 @@
 
 use tracing::{debug, warn};
 
+use super::Runner;
 use super::actors::{Phase, QueuedStart};
 use super::tunnel::reasons::TOO_MANY_REQUESTS;
-use super::Runner;
 use crate::output::StopReason;
 use crate::protocol::{
     ActorCheckpoint, Command, CommandStartActor, CommandWrapper, MessageId, ToServer,
@@ -60,8 +60,8 @@ impl Runner {
     }
 
     fn start_disposition(&mut self, cp: &ActorCheckpoint) -> StartDisposition {
-        if let Some(gen) = self.retired.get_mut(&(cp.actor_id.clone(), cp.generation)) {
-            gen.last_command_index = gen.last_command_index.max(cp.index);
+        if let Some(retired) = self.retired.get_mut(&(cp.actor_id.clone(), cp.generation)) {
+            retired.last_command_index = retired.last_command_index.max(cp.index);
             return StartDisposition::Seen;
         }
         // Generations only grow: a start older than one already seen is a
@@ -145,8 +145,8 @@ impl Runner {
     }
 
     fn on_stop_command(&mut self, cp: &ActorCheckpoint) {
-        if let Some(gen) = self.retired.get_mut(&(cp.actor_id.clone(), cp.generation)) {
-            gen.last_command_index = gen.last_command_index.max(cp.index);
+        if let Some(retired) = self.retired.get_mut(&(cp.actor_id.clone(), cp.generation)) {
+            retired.last_command_index = retired.last_command_index.max(cp.index);
             return;
         }
         let Some(slot) = self.actors.get_mut(&cp.actor_id) else {

@@ -10,8 +10,8 @@ use super::timers::Timer;
 use super::{Runner, TransportClose};
 use crate::output::{ConnId, Event, ShutdownReason, Transmit};
 use crate::protocol::{
-    decode_to_client, encode_to_server_into, CloseReason, ToClient, ToClientInit, ToServer,
-    ToServerInit, ToServerPong,
+    CloseReason, ToClient, ToClientInit, ToServer, ToServerInit, ToServerPong, decode_to_client,
+    encode_to_server_into,
 };
 
 /// Where the one connection slot stands.

@@ -3,11 +3,11 @@
 use tracing::debug;
 
 use super::Runner;
+use crate::Timestamp;
 use crate::error::CallError;
 use crate::kv::{KvError, KvRequestId};
 use crate::output::{ActorRef, Event};
 use crate::protocol::{KvListQuery, KvRequestData, ToClientKvResponse, ToServer};
-use crate::Timestamp;
 
 impl Runner {
     /// Starts a KV operation on the actor's storage. The outcome arrives later

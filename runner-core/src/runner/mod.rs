@@ -16,13 +16,13 @@ mod tunnel;
 
 use std::collections::VecDeque;
 
+use crate::Timestamp;
 use crate::config::{Config, ConfigError};
 use crate::deadline::DeadlineQueue;
 use crate::kv::KvTable;
 use crate::output::{ConnId, Event, Transmit};
 use crate::protocol::{ActorCheckpoint, EventWrapper, Id, ProtocolMetadata};
 use crate::rng::SplitMix64;
-use crate::Timestamp;
 
 use actor_table::ActorTable;
 use actors::Watchdog;

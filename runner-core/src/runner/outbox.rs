@@ -16,13 +16,13 @@ use tracing::warn;
 
 use super::actors::ActorRecord;
 use super::{Hasher, Runner};
+use crate::Timestamp;
 use crate::deadline::DeadlineQueue;
 use crate::event_log::EventLog;
 use crate::output::ConnId;
 use crate::protocol::{
     ActorCheckpoint, Event as WireEvent, EventWrapper, Id, ToServer, ToServerAckCommands,
 };
-use crate::Timestamp;
 
 /// (actor id, generation).
 pub(super) type GenKey = (Id, u32);
@@ -111,8 +111,8 @@ impl Retired {
     }
 
     fn remove(&mut self, key: &GenKey) {
-        if let Some(gen) = self.map.remove(key) {
-            self.order.remove(&gen.seq);
+        if let Some(retired) = self.map.remove(key) {
+            self.order.remove(&retired.seq);
             self.forget_generation(key);
         }
     }
@@ -189,8 +189,8 @@ impl Runner {
                     continue;
                 }
             }
-            if let Some(gen) = self.retired.get_mut(&(cp.actor_id, cp.generation)) {
-                gen.events.ack(cp.index);
+            if let Some(retired) = self.retired.get_mut(&(cp.actor_id, cp.generation)) {
+                retired.events.ack(cp.index);
             }
         }
     }
@@ -214,9 +214,9 @@ impl Runner {
         keys.sort_unstable();
         let confirm_at = self.now + self.config.timeouts.retention;
         for key in keys {
-            if let Some(gen) = self.retired.get_mut(&key) {
+            if let Some(retired) = self.retired.get_mut(&key) {
                 self.outgoing_events
-                    .extend(gen.events.unacked(&key.0, key.1));
+                    .extend(retired.events.unacked(&key.0, key.1));
                 self.retired.confirms.insert(confirm_at, (key, conn));
             } else if let Some(slot) = self.actors.get(&key.0) {
                 let actor = &slot.current.actor;

@@ -9,13 +9,13 @@
 
 use tracing::info;
 
-use super::connection::{ConnState, CLOSE_NORMAL};
+use super::connection::{CLOSE_NORMAL, ConnState};
 use super::timers::Timer;
 use super::{Runner, TransportClose};
+use crate::Timestamp;
 use crate::kv::KvError;
 use crate::output::{Event, ShutdownReason, StopReason, Transmit};
 use crate::protocol::ToServer;
-use crate::Timestamp;
 
 const SHUTDOWN_REASON: &str = "pegboard.runner_shutdown";
 

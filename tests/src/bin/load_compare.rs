@@ -15,9 +15,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use tests::load::real::{run_real, RealPlan};
-use tests::load::{parse_list, report, run_session, targets, Mode, Pinning, SessionPlan, Traffic};
+use anyhow::{Context, Result, bail};
+use tests::load::real::{RealPlan, run_real};
+use tests::load::{Mode, Pinning, SessionPlan, Traffic, parse_list, report, run_session, targets};
 
 /// What `--help` prints.
 const USAGE: &str = "\

@@ -11,9 +11,9 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use tests::load::{
-    parse_list, report, run_session, targets, Mode, Pinning, RunnerSpec, SessionPlan, Traffic,
+    Mode, Pinning, RunnerSpec, SessionPlan, Traffic, parse_list, report, run_session, targets,
 };
 
 /// What `--help` prints.

@@ -14,11 +14,11 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use futures::{SinkExt, StreamExt};
 use tests::api::{Api, GatewayRequest, GatewayResponse, Method};
-use tests::engine::{engine_binary, Engine, EngineOptions};
-use tests::runner_process::{build_example, Profile, RunnerProcess};
+use tests::engine::{Engine, EngineOptions, engine_binary};
+use tests::runner_process::{Profile, RunnerProcess, build_example};
 use tokio_tungstenite::tungstenite::Message;
 
 /// The runner name the actor selects.

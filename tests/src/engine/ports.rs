@@ -8,13 +8,13 @@
 //! bind again on `restart()`. The default ports 6420/6421/6430 are never
 //! used, so the engines of other people on the same machine are left alone.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
+use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, TcpListener};
 use std::sync::Mutex;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 
 /// Lowest port we hand out.
 const LOW: u16 = 20_000;

@@ -22,7 +22,7 @@ use std::str::FromStr;
 pub use engine::{Conn, LoadEngine, Traffic};
 pub use pin::Pinning;
 pub use procstat::ProcStats;
-pub use session::{run_session, ModeReport, RunnerSpec, SessionPlan, SessionReport, StartReport};
+pub use session::{ModeReport, RunnerSpec, SessionPlan, SessionReport, StartReport, run_session};
 
 /// What a measured stretch keeps in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

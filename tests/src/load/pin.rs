@@ -8,7 +8,7 @@
 //! anyway), so "at equal CPU" holds by construction.
 
 use anyhow::{Context, Result};
-use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
+use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
 
 /// Which CPU each side runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

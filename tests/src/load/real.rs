@@ -6,14 +6,14 @@
 //! W stays at or below ~500: bursts of more than ~1000 tunnel messages in
 //! flight to one runner can be lost inside the engine (`engine.md`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
-use super::procstat::ProcStats;
 use super::RunnerSpec;
+use super::procstat::ProcStats;
 use crate::engine::{Engine, EngineOptions};
 use crate::runner_process::RunnerProcess;
 

@@ -2,9 +2,9 @@
 
 use std::fmt::Write;
 
+use super::Mode;
 use super::real::RealReport;
 use super::session::SessionReport;
-use super::Mode;
 
 const MIB: f64 = 1024.0 * 1024.0;
 

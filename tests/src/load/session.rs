@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use super::Mode;
 use super::engine::{LoadEngine, Traffic};
 use super::pin::{self, Pinning, RestoreAffinity};
 use super::procstat::ProcStats;
-use super::Mode;
 use crate::runner_process::RunnerProcess;
 
 /// A runner program that follows `shared/spec/test-runner.md`.

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 use super::RunnerSpec;
 use crate::engine::workspace_root;
-use crate::runner_process::{build_example, Profile};
+use crate::runner_process::{Profile, build_example};
 
 /// The pinned TypeScript runner version (`tests/ts-runner/package.json`).
 pub const TS_RUNNER_VERSION: &str = "2.0.33";

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use runner_core::protocol::{
-    decode_to_client, HibernatingRequest, Id, KvRequestData, ProtocolVersion, ToServer,
+    HibernatingRequest, Id, KvRequestData, ProtocolVersion, ToServer, decode_to_client,
 };
 use runner_core::{
     ActorRef, CallError, Config, ConnId, Event, KvError, KvRequestId, KvResponse, Runner,

@@ -27,8 +27,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use runner_core::protocol::{
-    decode_to_server, ActorState, Command, Event as WireEvent, EventWrapper, Id, ProtocolVersion,
-    ToClient, ToServer,
+    ActorState, Command, Event as WireEvent, EventWrapper, Id, ProtocolVersion, ToClient, ToServer,
+    decode_to_server,
 };
 use runner_core::{
     ActorRef, Config, ConnId, Event, KvRequestId, Limits, Runner, Timestamp, Transmit,
@@ -214,32 +214,32 @@ impl Invariants {
             "event {conn_key:?} sent twice on one connection"
         );
         self.drain_events.push(conn_key);
-        let gen = self.gens.entry(key.clone()).or_default();
+        let track = self.gens.entry(key.clone()).or_default();
         assert!(
-            !gen.orphaned,
+            !track.orphaned,
             "event {cp:?} of an orphaned generation was sent"
         );
         assert!(
-            cp.index > gen.acked,
+            cp.index > track.acked,
             "acknowledged event {cp:?} was sent again"
         );
         let index = usize::try_from(cp.index).expect("negative event index");
-        match index.cmp(&gen.events.len()) {
+        match index.cmp(&track.events.len()) {
             std::cmp::Ordering::Less => assert_eq!(
-                gen.events[index], e.inner,
+                track.events[index], e.inner,
                 "event index {cp:?} reused for a different event"
             ),
-            std::cmp::Ordering::Equal => gen.events.push(e.inner.clone()),
+            std::cmp::Ordering::Equal => track.events.push(e.inner.clone()),
             std::cmp::Ordering::Greater => panic!(
                 "event {cp:?} skips indices (next expected {})",
-                gen.events.len()
+                track.events.len()
             ),
         }
-        if is_stopped(&e.inner) && gen.retired.is_none() {
-            gen.retired = Some(self.input_seq);
+        if is_stopped(&e.inner) && track.retired.is_none() {
+            track.retired = Some(self.input_seq);
             if self.phase == ConnPhase::Ready && !self.init_pending {
                 let conn = self.current.expect("ready without a connection");
-                gen.confirms.push((now + self.retention, conn));
+                track.confirms.push((now + self.retention, conn));
             }
             if self.live_gen.get(&key.0) == Some(&key.1) {
                 self.live_gen.remove(&key.0);
@@ -325,9 +325,9 @@ impl Invariants {
             Some(ToClient::Init(init)) if processed => self.before_init(init.runner_id),
             Some(ToClient::AckEvents(ack)) if self.phase == ConnPhase::Ready => {
                 for cp in ack.last_event_checkpoints {
-                    if let Some(gen) = self.gens.get_mut(&(cp.actor_id, cp.generation)) {
-                        let last = i64::try_from(gen.events.len()).unwrap_or(i64::MAX) - 1;
-                        gen.acked = gen.acked.max(cp.index.min(last));
+                    if let Some(track) = self.gens.get_mut(&(cp.actor_id, cp.generation)) {
+                        let last = i64::try_from(track.events.len()).unwrap_or(i64::MAX) - 1;
+                        track.acked = track.acked.max(cp.index.min(last));
                     }
                 }
             }
@@ -349,8 +349,8 @@ impl Invariants {
         };
         if live < generation {
             self.live_gen.remove(actor);
-            if let Some(gen) = self.gens.get_mut(&(actor.clone(), live)) {
-                gen.orphaned = true;
+            if let Some(track) = self.gens.get_mut(&(actor.clone(), live)) {
+                track.orphaned = true;
             }
         }
     }
@@ -359,8 +359,8 @@ impl Invariants {
         if self.runner_id.as_ref().is_some_and(|old| *old != runner_id) {
             self.tunnel.runner_id_changed();
             // Everything belonged to the old runner id.
-            for gen in self.gens.values_mut() {
-                gen.orphaned = true;
+            for track in self.gens.values_mut() {
+                track.orphaned = true;
             }
             self.live_gen.clear();
         }
@@ -385,8 +385,8 @@ impl Invariants {
     }
 
     /// Whether the runner may have forgotten a stopped generation.
-    fn droppable(&self, gen: &GenTrack, now: Timestamp) -> bool {
-        let Some(seq) = gen.retired else {
+    fn droppable(&self, track: &GenTrack, now: Timestamp) -> bool {
+        let Some(seq) = track.retired else {
             return false;
         };
         // Generations retired in the same input or later; the runner
@@ -398,7 +398,7 @@ impl Invariants {
             .count()
             - 1;
         newer >= self.limits.max_retired_generations
-            || gen
+            || track
                 .confirms
                 .iter()
                 .any(|(at, conn)| *at <= now && self.was_ready_at(*conn, *at))
@@ -424,9 +424,9 @@ impl Invariants {
             if self.phase == ConnPhase::Ready {
                 let conn = self.current.expect("ready without a connection");
                 let at = now + self.retention;
-                for gen in self.gens.values_mut() {
-                    if gen.retired.is_some() && !gen.orphaned {
-                        gen.confirms.push((at, conn));
+                for track in self.gens.values_mut() {
+                    if track.retired.is_some() && !track.orphaned {
+                        track.confirms.push((at, conn));
                     }
                 }
             }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use proptest::prelude::*;
 use runner_core::protocol::{
-    encode_to_client, KvDeleteRangeRequest, KvDeleteRequest, KvGetRequest, KvListQuery,
-    KvListRequest, KvPutRequest, KvRequestData, ToClient,
+    KvDeleteRangeRequest, KvDeleteRequest, KvGetRequest, KvListQuery, KvListRequest, KvPutRequest,
+    KvRequestData, ToClient, encode_to_client,
 };
 use runner_core::{ActorRef, ShutdownMode};
 

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use runner_core::protocol::{decode_to_server, ProtocolVersion, ToServer};
+use runner_core::protocol::{ProtocolVersion, ToServer, decode_to_server};
 use runner_core::{ConnId, Event, Timestamp, Transmit};
 
 use super::link::{Packet, Side};

@@ -11,7 +11,7 @@ use http::{Method, StatusCode};
 use runner_core::driver::api::{ActorContext, Body, KvList, Request, Response};
 use serde_json::Value;
 
-use super::routes::{empty, json_response, percent_decode, query_param, Failure, Reply};
+use super::routes::{Failure, Reply, empty, json_response, percent_decode, query_param};
 
 /// Where the routes' keys live in the actor's KV.
 const PREFIX: &str = "kv/";

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use runner_core::driver::api::ActorContext;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// `{"event":"connected","runnerId":…}`
 pub fn connected(runner_id: &str) {

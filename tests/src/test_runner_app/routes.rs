@@ -3,11 +3,11 @@
 use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use http::{header, Method, StatusCode};
+use http::{Method, StatusCode, header};
 use runner_core::driver::api::{ActorContext, Body, BodyError, Error, Request, Response};
 use serde_json::{Map, Value};
 
-use super::{bodies, kv_routes, App};
+use super::{App, bodies, kv_routes};
 
 /// Largest request body `/echo` accepts (the gateway's own limit is 20 MiB).
 const MAX_ECHO_BODY: usize = 32 << 20;

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{Result, anyhow, bail};
 use bytes::Bytes;
 use runner_tokio::{
     ActorContext, ActorInfo, Body, BoxError, Handler, Message, Request, Response, RunnerHandle,

@@ -24,11 +24,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use futures::{SinkExt, StreamExt};
 use tests::api::{Api, GatewayRequest, GatewayResponse, GatewaySocket, Method};
 use tests::engine::{Engine, EngineOptions};
-use tests::runner_process::{build_example, Profile, RunnerBuilder, RunnerEvent, RunnerProcess};
+use tests::runner_process::{Profile, RunnerBuilder, RunnerEvent, RunnerProcess, build_example};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use futures::FutureExt;
 use tracing::{debug, warn};
 
-use super::panics::panic_message;
 use super::Host;
+use super::panics::panic_message;
+use crate::ActorRef;
 use crate::driver::command::Command;
 use crate::driver::context::ActorContext;
 use crate::driver::handler::{ActorInfo, Handler};
 use crate::driver::runtime::Runtime;
-use crate::ActorRef;
 
 /// An actor's context, hashed and compared as its actor: a set of them maps
 /// actors to contexts at one pointer per bucket (a map would repeat the

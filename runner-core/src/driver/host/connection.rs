@@ -7,10 +7,10 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, SinkExt, StreamExt};
 
 use super::Host;
+use crate::ConnId;
+use crate::driver::BoxError;
 use crate::driver::handler::Handler;
 use crate::driver::runtime::{Inbound, Outbound, Runtime, Socket};
-use crate::driver::BoxError;
-use crate::ConnId;
 
 /// Frames waiting for the socket writer.
 const WRITE_BACKLOG: usize = 1024;

@@ -47,7 +47,7 @@ use crate::{
 use actors::ByActor;
 use connection::OpenSocket;
 use requests::RequestTask;
-use yield_now::{YieldNow, INPUTS_PER_YIELD};
+use yield_now::{INPUTS_PER_YIELD, YieldNow};
 
 /// Commands waiting for the loop, per runner.
 const COMMAND_BACKLOG: usize = 1024;

@@ -5,18 +5,18 @@
 use std::panic::AssertUnwindSafe;
 
 use bytes::Bytes;
+use futures::FutureExt;
 use futures::channel::mpsc;
 use futures::future::{AbortHandle, Abortable, Either};
-use futures::FutureExt;
 use tracing::{debug, warn};
 
-use super::panics::panic_message;
 use super::Host;
+use super::panics::panic_message;
+use crate::driver::Body;
 use crate::driver::command::Command;
 use crate::driver::handler::Handler;
 use crate::driver::http::{error_response, from_http_response, to_http_request};
 use crate::driver::runtime::Runtime;
-use crate::driver::Body;
 use crate::{ActorRef, HttpRequest, RequestKey};
 
 /// A request being served: its actor, the sender of its streamed body

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 
 use bytes::Bytes;
-use futures::channel::mpsc;
 use futures::FutureExt;
+use futures::channel::mpsc;
 use tracing::warn;
 
 use super::Host;
@@ -16,7 +16,7 @@ use crate::driver::context::ActorContext;
 use crate::driver::error::Error;
 use crate::driver::handler::Handler;
 use crate::driver::runtime::Runtime;
-use crate::driver::websocket::{Message, SocketEvent, WebSocketRequest, HANDLER_PANICKED};
+use crate::driver::websocket::{HANDLER_PANICKED, Message, SocketEvent, WebSocketRequest};
 use crate::protocol::BareMap;
 use crate::{ActorRef, HibernatedSocket, RequestKey, Timestamp, WebSocketOpen};
 

@@ -12,14 +12,14 @@
 
 use std::collections::HashSet;
 
-use super::{reasons, EntryKind};
+use super::{EntryKind, reasons};
+use crate::Timestamp;
 use crate::error::CallError;
 use crate::output::ActorRef;
 use crate::protocol::{HibernatingRequest, ToServerTunnelMessageKind, ToServerWebSocketMessageAck};
-use crate::runner::actors::Phase;
 use crate::runner::Runner;
+use crate::runner::actors::Phase;
 use crate::tunnel::{HibernatedSocket, RequestKey, RestoreReport};
-use crate::Timestamp;
 
 impl Runner {
     /// Registers the sockets a start command lists as hibernated.

@@ -5,7 +5,8 @@
 
 use tracing::{debug, warn};
 
-use super::{reasons, Admission, EntryKind};
+use super::{Admission, EntryKind, reasons};
+use crate::Timestamp;
 use crate::error::CallError;
 use crate::output::Event;
 use crate::protocol::{
@@ -14,7 +15,6 @@ use crate::protocol::{
 };
 use crate::runner::Runner;
 use crate::tunnel::{HttpRequest, HttpResponse, RequestKey};
-use crate::Timestamp;
 
 impl Runner {
     pub(super) fn admit_request(&mut self, key: RequestKey, msg: ToClientTunnelMessage) {

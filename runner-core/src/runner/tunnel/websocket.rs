@@ -3,7 +3,8 @@
 use bytes::Bytes;
 use tracing::{debug, warn};
 
-use super::{close_reason, reasons, Admission, EntryKind};
+use super::{Admission, EntryKind, close_reason, reasons};
+use crate::Timestamp;
 use crate::error::CallError;
 use crate::output::Event;
 use crate::protocol::{
@@ -12,8 +13,7 @@ use crate::protocol::{
     ToServerWebSocketMessageAck, ToServerWebSocketOpen, WebSocketMessage,
 };
 use crate::runner::Runner;
-use crate::tunnel::{tunnel_index_after, RequestKey, SocketIndices, WebSocketOpen};
-use crate::Timestamp;
+use crate::tunnel::{RequestKey, SocketIndices, WebSocketOpen, tunnel_index_after};
 
 /// Close codes that may appear in a close frame (RFC 6455 §7.4).
 pub(super) fn valid_close_code(code: u16) -> bool {

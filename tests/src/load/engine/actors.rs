@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use runner_core::protocol::{
     ActorCheckpoint, ActorConfig, ActorState, Command, CommandStartActor, CommandWrapper, Event,
     EventWrapper, Id, ToClient,
@@ -11,8 +11,8 @@ use runner_core::protocol::{
 
 use crate::sim::kv_store::KvStore;
 
-use super::traffic::Load;
 use super::Conn;
+use super::traffic::Load;
 
 /// The engine acknowledges an actor's events once this many are new.
 const EVENT_ACK_BATCH: i64 = 250;

@@ -4,17 +4,17 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use bytes::Bytes;
 use futures::stream::SplitStream;
 use futures::{FutureExt, StreamExt};
 use runner_core::protocol::{
-    encode_to_client, BareMap, Id, ProtocolMetadata, ProtocolVersion, ToClient, ToClientAckEvents,
-    ToClientInit, ToClientKvResponse, ToClientPing, ToServer,
+    BareMap, Id, ProtocolMetadata, ProtocolVersion, ToClient, ToClientAckEvents, ToClientInit,
+    ToClientKvResponse, ToClientPing, ToServer, encode_to_client,
 };
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 
 use super::actors::{Actor, Life};
 use super::recorder::Recorder;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use bytes::Bytes;
 use runner_core::protocol::{
     GatewayId, MessageId, RequestId, ToClient, ToClientRequestStart, ToClientTunnelMessage,
@@ -14,9 +14,9 @@ use runner_core::protocol::{
     ToServerTunnelMessage, ToServerTunnelMessageKind, WebSocketMessage,
 };
 
+use super::Conn;
 use super::actors::Life;
 use super::recorder::Recorder;
-use super::Conn;
 use crate::load::Mode;
 
 /// The gateway id of every tunnelled request.

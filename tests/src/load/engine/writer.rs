@@ -4,8 +4,8 @@
 use bytes::Bytes;
 use futures::SinkExt;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 
 /// Writes batches of frames, flushing when no more are waiting.
 pub(super) async fn write_loop(

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use runner_core::protocol::{
-    decode_to_server, Id, ProtocolMetadata, ProtocolVersion, ToClient, ToClientInit, ToClientPing,
-    ToServer, ToServerInit,
+    Id, ProtocolMetadata, ProtocolVersion, ToClient, ToClientInit, ToClientPing, ToServer,
+    ToServerInit, decode_to_server,
 };
 use runner_core::{ConnId, Timestamp};
 

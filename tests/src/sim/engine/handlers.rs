@@ -1,14 +1,14 @@
 //! Messages of a ready connection: events, command acknowledgements, KV,
 //! stopping, pongs (spec §2.7, §3.5, §3.6, §4, §7).
 
+use runner_core::ConnId;
 use runner_core::protocol::{
     ActorCheckpoint, Command, EventWrapper, Id, KvErrorResponse, KvResponseData, ToClient,
     ToClientAckEvents, ToClientKvResponse, ToServer, ToServerKvRequest,
 };
-use runner_core::ConnId;
 
-use super::actors::{ActorPhase, Reaction};
 use super::SimEngine;
+use super::actors::{ActorPhase, Reaction};
 
 impl SimEngine {
     pub(super) fn on_message(&mut self, conn: ConnId, msg: ToServer) {

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use runner_core::protocol::{
-    encode_to_client, ActorConfig, Command, CommandStartActor, Id, ProtocolVersion, ToClient,
-    ToServer, ToServerInit,
+    ActorConfig, Command, CommandStartActor, Id, ProtocolVersion, ToClient, ToServer, ToServerInit,
+    encode_to_client,
 };
 use runner_core::{ConnId, Timestamp};
 

@@ -7,7 +7,7 @@ use runner_core::protocol::{
     BareMap, Id, ToClientTunnelMessageKind, ToClientWebSocketClose, ToClientWebSocketOpen,
     ToServerTunnelMessageKind, ToServerWebSocketClose, WebSocketMessage,
 };
-use runner_core::{tunnel_index_after, RequestKey, Timestamp};
+use runner_core::{RequestKey, Timestamp, tunnel_index_after};
 
 use super::{ClientId, Dispatch, FlightKind, SimEngine};
 use crate::sim::engine::ActorPhase;

@@ -25,6 +25,18 @@ impl<'a> CloseReason<'a> {
     /// Parses `group.code` with an optional `#rayId`. Segments after a second
     /// `.` are ignored, as the reference runner does; an empty group or code
     /// gives `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::CloseReason;
+    ///
+    /// let r = CloseReason::parse("ws.eviction.extra").unwrap();
+    /// assert_eq!((r.group, r.code, r.ray_id), ("ws", "eviction", None));
+    /// assert_eq!(CloseReason::parse("ws.#ray"), None); // empty code
+    /// let r = CloseReason::parse("ws.eviction#r1").unwrap();
+    /// assert_eq!(r.to_string(), "ws.eviction#r1");
+    /// ```
     pub fn parse(reason: &'a str) -> Option<Self> {
         let (main, ray_id) = match reason.split_once('#') {
             Some((main, ray)) => (main, Some(ray)),
@@ -41,6 +53,16 @@ impl<'a> CloseReason<'a> {
     }
 
     /// Whether this is `group.code`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::CloseReason;
+    ///
+    /// let r = CloseReason::parse("ws.going_away#r1").unwrap();
+    /// assert!(r.is("ws", "going_away"));
+    /// assert!(!r.is("ws", "eviction"));
+    /// ```
     pub fn is(&self, group: &str, code: &str) -> bool {
         self.group == group && self.code == code
     }

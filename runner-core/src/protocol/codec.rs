@@ -26,6 +26,25 @@ use super::messages::{ToClient, ToServer, ToServerlessServer};
 use super::versioned::{Seed, Versioned};
 
 /// Why bytes could not be decoded.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::{DecodeError, ProtocolVersion, decode_to_client};
+///
+/// let v5 = ProtocolVersion::V5;
+/// let ping = [5, 1, 0, 0, 0, 0, 0, 0, 0]; // ToClient::Ping { ts: 1 }
+/// assert!(matches!(
+///     decode_to_client(v5, &ping[..4]),
+///     Err(DecodeError::UnexpectedEof { message: "ToClient", len: 4, .. })
+/// ));
+/// assert!(matches!(
+///     decode_to_client(v5, &[&ping[..], &[0]].concat()),
+///     Err(DecodeError::TrailingBytes { offset: 9, trailing: 1, .. })
+/// ));
+/// // No `ToClient` variant has tag 9.
+/// assert!(matches!(decode_to_client(v5, &[9]), Err(DecodeError::Invalid { .. })));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum DecodeError {
@@ -65,6 +84,17 @@ pub enum DecodeError {
 
 impl DecodeError {
     /// Byte offset at which decoding stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::{ProtocolVersion, decode_to_client};
+    ///
+    /// let mut bytes = vec![5, 1, 0, 0, 0, 0, 0, 0, 0]; // ToClient::Ping { ts: 1 }
+    /// bytes.push(0xff);
+    /// let err = decode_to_client(ProtocolVersion::V5, &bytes).unwrap_err();
+    /// assert_eq!(err.offset(), 9); // where the ping ended
+    /// ```
     pub fn offset(&self) -> usize {
         match self {
             DecodeError::UnexpectedEof { offset, .. }
@@ -75,6 +105,31 @@ impl DecodeError {
 }
 
 /// Why a message could not be encoded.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let delete_range = ToServer::KvRequest(ToServerKvRequest {
+///     actor_id: "actor".into(),
+///     request_id: 1,
+///     data: KvRequestData::DeleteRange(KvDeleteRangeRequest { start: "a".into(), end: "b".into() }),
+/// });
+/// assert_eq!(
+///     encode_to_server(ProtocolVersion::V6, &delete_range),
+///     Err(EncodeError::NotInVersion { what: "KvDeleteRangeRequest", version: 6 })
+/// );
+///
+/// let metadata = ProtocolMetadata {
+///     runner_lost_threshold: 15_000,
+///     actor_stop_threshold: None, // required from v6 on
+///     serverless_drain_grace_period: None,
+/// };
+/// let init = ToClient::Init(ToClientInit { runner_id: "runner".into(), metadata });
+/// let err = encode_to_client(ProtocolVersion::V6, &init).unwrap_err();
+/// assert!(matches!(err, EncodeError::MissingField { version: 6, .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum EncodeError {
@@ -111,6 +166,21 @@ pub fn encode_to_server(version: ProtocolVersion, msg: &ToServer) -> Result<Vec<
 
 /// Encodes a runner → engine message, appending to `out` (reuse one buffer to
 /// avoid an allocation per message).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::{ProtocolVersion, ToServer, ToServerPong, encode_to_server_into};
+///
+/// let v5 = ProtocolVersion::V5;
+/// let mut out = Vec::new();
+/// encode_to_server_into(v5, &ToServer::Stopping, &mut out)?;
+/// assert_eq!(out, [3]);
+/// encode_to_server_into(v5, &ToServer::Pong(ToServerPong { ts: 1 }), &mut out)?;
+/// assert_eq!(out, [3, 4, 1, 0, 0, 0, 0, 0, 0, 0]); // appended
+/// out.clear(); // keeps the allocation for the next message
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn encode_to_server_into(
     version: ProtocolVersion,
     msg: &ToServer,
@@ -129,6 +199,18 @@ pub fn encode_to_server_into(
 }
 
 /// Encodes an engine → runner message (used by simulated engines and tests).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let ping = ToClient::Ping(ToClientPing { ts: 1 });
+/// let bytes = encode_to_client(ProtocolVersion::V5, &ping)?;
+/// assert_eq!(bytes, [5, 1, 0, 0, 0, 0, 0, 0, 0]);
+/// assert_eq!(decode_to_client(ProtocolVersion::V5, &bytes)?, ping);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn encode_to_client(version: ProtocolVersion, msg: &ToClient) -> Result<Vec<u8>, EncodeError> {
     if let ToClient::Init(init) = msg {
         if version >= ProtocolVersion::V6 && init.metadata.actor_stop_threshold.is_none() {
@@ -156,12 +238,37 @@ pub fn decode_to_client(version: ProtocolVersion, bytes: &[u8]) -> Result<ToClie
 }
 
 /// Decodes a runner → engine message (used by simulated engines and tests).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::{ProtocolVersion, ToServer, ToServerPong, decode_to_server};
+///
+/// let msg = decode_to_server(ProtocolVersion::V5, &[4, 1, 0, 0, 0, 0, 0, 0, 0])?;
+/// assert_eq!(msg, ToServer::Pong(ToServerPong { ts: 1 }));
+/// // No `ToServer` variant has tag 7.
+/// assert!(decode_to_server(ProtocolVersion::V5, &[7]).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn decode_to_server(version: ProtocolVersion, bytes: &[u8]) -> Result<ToServer, DecodeError> {
     decode("ToServer", bytes, || Seed::<ToServer>::new(version))
 }
 
 /// Encodes a serverless stream message (no version prefix; see
 /// [`serverless_init_packet`](super::serverless_init_packet) for the framed form).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let msg = ToServerlessServer::Init(ToServerlessServerInit {
+///     runner_id: "R".into(),
+///     runner_protocol_version: 5,
+/// });
+/// // Tag 0, the string "R" (length 1), then 5 as a little-endian u16.
+/// assert_eq!(encode_to_serverless_server(&msg), [0, 1, b'R', 5, 0]);
+/// ```
 pub fn encode_to_serverless_server(msg: &ToServerlessServer) -> Vec<u8> {
     let mut out = Vec::new();
     write(&mut out, msg);
@@ -169,6 +276,17 @@ pub fn encode_to_serverless_server(msg: &ToServerlessServer) -> Vec<u8> {
 }
 
 /// Decodes a serverless stream message (no version prefix).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::{ToServerlessServer, decode_to_serverless_server};
+///
+/// let ToServerlessServer::Init(init) = decode_to_serverless_server(&[0, 1, b'R', 5, 0])?;
+/// assert_eq!((&*init.runner_id, init.runner_protocol_version), ("R", 5));
+/// assert!(decode_to_serverless_server(&[0, 1, b'R', 5]).is_err());
+/// # Ok::<(), runner_core::protocol::DecodeError>(())
+/// ```
 pub fn decode_to_serverless_server(bytes: &[u8]) -> Result<ToServerlessServer, DecodeError> {
     decode("ToServerlessServer", bytes, || std::marker::PhantomData)
 }

@@ -46,9 +46,33 @@ pub use tunnel::*;
 pub use wire::BareMap;
 
 /// Actor and runner ids (`Id = str` in the schema); cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use runner_core::protocol::Id;
+///
+/// let id: Id = Id::from("actor-1");
+/// let copy = id.clone(); // bumps a reference count, copies no text
+/// assert!(Arc::ptr_eq(&id, &copy));
+/// assert_eq!(&*copy, "actor-1");
+/// ```
 pub type Id = Arc<str>;
 
 /// A runner protocol version this crate speaks.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::ProtocolVersion;
+///
+/// let version = ProtocolVersion::try_from(6)?;
+/// assert_eq!(version, ProtocolVersion::V6);
+/// assert_eq!(version.to_string(), "v6");
+/// assert!(ProtocolVersion::V5 < version && version < ProtocolVersion::V7);
+/// # Ok::<(), runner_core::protocol::UnsupportedVersion>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum ProtocolVersion {
@@ -61,14 +85,45 @@ pub enum ProtocolVersion {
 }
 
 /// A version number this crate does not speak.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::{ProtocolVersion, UnsupportedVersion};
+///
+/// let err = ProtocolVersion::new(4).unwrap_err();
+/// assert_eq!(err, UnsupportedVersion(4));
+/// assert_eq!(
+///     err.to_string(),
+///     "runner protocol version 4 is not supported (supported: 5, 6, 7)"
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[error("runner protocol version {0} is not supported (supported: 5, 6, 7)")]
 pub struct UnsupportedVersion(pub u16);
 
 impl ProtocolVersion {
     /// Every supported version, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::ProtocolVersion;
+    ///
+    /// assert_eq!(ProtocolVersion::ALL.map(ProtocolVersion::number), [5, 6, 7]);
+    /// assert!(ProtocolVersion::ALL.is_sorted());
+    /// ```
     pub const ALL: [ProtocolVersion; 3] = [Self::V5, Self::V6, Self::V7];
     /// The newest supported version.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::ProtocolVersion;
+    ///
+    /// assert_eq!(ProtocolVersion::ALL.last(), Some(&ProtocolVersion::LATEST));
+    /// assert!(ProtocolVersion::ALL.iter().all(|&v| v <= ProtocolVersion::LATEST));
+    /// ```
     pub const LATEST: ProtocolVersion = Self::V7;
 
     /// The version with this number.
@@ -88,6 +143,20 @@ impl ProtocolVersion {
     }
 
     /// The version number, as sent in `protocol_version=`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::ProtocolVersion;
+    ///
+    /// let version = ProtocolVersion::V6;
+    /// assert_eq!(version.number(), 6);
+    /// assert_eq!(ProtocolVersion::new(version.number()), Ok(version));
+    /// assert_eq!(
+    ///     format!("protocol_version={}", version.number()),
+    ///     "protocol_version=6"
+    /// );
+    /// ```
     pub fn number(self) -> u16 {
         match self {
             Self::V5 => 5,
@@ -97,6 +166,25 @@ impl ProtocolVersion {
     }
 
     /// Whether KV delete-range exists in this version.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::*;
+    ///
+    /// assert!(!ProtocolVersion::V6.has_kv_delete_range());
+    /// assert!(ProtocolVersion::V7.has_kv_delete_range());
+    ///
+    /// // The encoder refuses a delete-range where the version has none.
+    /// let msg = ToServer::KvRequest(ToServerKvRequest {
+    ///     actor_id: "actor".into(),
+    ///     request_id: 1,
+    ///     data: KvRequestData::DeleteRange(KvDeleteRangeRequest { start: "a".into(), end: "b".into() }),
+    /// });
+    /// for version in ProtocolVersion::ALL {
+    ///     assert_eq!(encode_to_server(version, &msg).is_ok(), version.has_kv_delete_range());
+    /// }
+    /// ```
     pub fn has_kv_delete_range(self) -> bool {
         self >= Self::V7
     }

@@ -26,6 +26,18 @@ pub fn serverless_init_packet(version: ProtocolVersion, runner_id: &str) -> Stri
 }
 
 /// Why a serverless init packet could not be read.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::{ServerlessPacketError, parse_serverless_init_packet};
+///
+/// let parse = parse_serverless_init_packet;
+/// assert_eq!(parse("not base64!"), Err(ServerlessPacketError::Base64));
+/// assert_eq!(parse("BQ=="), Err(ServerlessPacketError::MissingVersion)); // one byte
+/// // The version prefix alone: the message after it is missing.
+/// assert!(matches!(parse("BQA="), Err(ServerlessPacketError::Decode(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ServerlessPacketError {

@@ -117,31 +117,92 @@ pub struct BareMap<V>(pub Vec<(String, V)>);
 
 impl<V> BareMap<V> {
     /// An empty map.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::BareMap;
+    ///
+    /// let mut map = BareMap::new();
+    /// assert!(map.is_empty());
+    /// map.insert("key", 1);
+    /// assert_eq!(map.get("key"), Some(&1));
+    /// ```
     pub fn new() -> Self {
         Self(Vec::new())
     }
 
     /// Number of entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::BareMap;
+    ///
+    /// let map: BareMap<u32> = [("a", 1), ("b", 2), ("a", 3)].into_iter().collect();
+    /// assert_eq!(map.len(), 2); // the second "a" replaced the first
+    /// ```
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     /// Whether the map has no entries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::BareMap;
+    ///
+    /// assert!(BareMap::<String>::new().is_empty());
+    /// assert!(!BareMap::from_iter([("a", 1)]).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// The value of `key`, if present (a linear scan: these maps are small).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::BareMap;
+    ///
+    /// let headers: BareMap<String> = [("host", "example.com".to_string())].into_iter().collect();
+    /// assert_eq!(headers.get("host").map(String::as_str), Some("example.com"));
+    /// assert_eq!(headers.get("Host"), None); // keys are compared exactly
+    /// ```
     pub fn get(&self, key: &str) -> Option<&V> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// Entries in wire order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::BareMap;
+    ///
+    /// let map: BareMap<u32> = [("b", 2), ("a", 1)].into_iter().collect();
+    /// let entries: Vec<(&str, &u32)> = map.iter().collect();
+    /// assert_eq!(entries, [("b", &2), ("a", &1)]); // wire order, not sorted
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// Appends an entry, or replaces the value if `key` is already present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::BareMap;
+    ///
+    /// let mut map = BareMap::new();
+    /// map.insert("a", 1);
+    /// map.insert("b", 2);
+    /// map.insert("a", 3); // replaces in place
+    /// assert_eq!(map.iter().collect::<Vec<_>>(), [("a", &3), ("b", &2)]);
+    /// ```
     pub fn insert(&mut self, key: impl Into<String>, value: V) {
         let key = key.into();
         match self.0.iter_mut().find(|(k, _)| *k == key) {

@@ -57,6 +57,24 @@ pub struct Config {
 }
 
 /// Durations of the core's timers.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use runner_core::{Config, ConfigError, Runner, Timestamp};
+///
+/// let mut config = Config::new("http://h:1", "r", "k");
+/// assert_eq!(config.timeouts.connect, Duration::from_secs(15));
+/// config.timeouts.connect = Duration::from_secs(2);
+/// let mut runner = Runner::new(config.clone(), Timestamp::ZERO)?;
+/// runner.start(Timestamp::ZERO);
+/// // The attempt is given up if the transport is not open 2 s later.
+/// assert_eq!(runner.poll_timeout(), Some(Timestamp::from_millis(2_000)));
+/// config.timeouts.init = Duration::ZERO;
+/// assert_eq!(config.validate(), Err(ConfigError::ZeroTimeout("init")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Timeouts {
@@ -99,6 +117,27 @@ impl Default for Timeouts {
 }
 
 /// Reconnect backoff: `min(initial · 2^attempt, max) · (1 + U[0,1) · jitter)`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use runner_core::{Config, Runner, Timestamp, Transmit, TransportClose};
+///
+/// let mut config = Config::new("http://h:1", "r", "k");
+/// config.backoff.initial = Duration::from_millis(500);
+/// config.backoff.jitter = 0.0;
+/// let mut runner = Runner::new(config, Timestamp::ZERO)?;
+/// runner.start(Timestamp::ZERO);
+/// for (failed_at, retry_at) in [(0, 500), (500, 1_500), (1_500, 3_500)] {
+///     runner.handle_timeout(Timestamp::from_millis(failed_at));
+///     let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { panic!() };
+///     let refused = TransportClose::error("connection refused");
+///     runner.handle_closed(Timestamp::from_millis(failed_at), conn, refused);
+///     assert_eq!(runner.poll_timeout(), Some(Timestamp::from_millis(retry_at)));
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Backoff {
@@ -168,6 +207,21 @@ impl Default for Backoff {
 /// * retention confirmations of stopped generations: they expire after
 ///   `timeouts.retention`;
 /// * the core's transmit and event queues: drained after every input.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::{Config, ConfigError};
+///
+/// let mut config = Config::new("http://h:1", "r", "k");
+/// assert_eq!(config.limits.max_pending_kv, 10_000);
+/// assert_eq!(config.limits.max_tunnel_payload, 20 * 1024 * 1024);
+/// config.limits.max_actors = 50;
+/// config.validate()?;
+/// config.limits.max_request_body = 0;
+/// assert_eq!(config.validate(), Err(ConfigError::ZeroLimit("max_request_body")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Limits {
@@ -233,6 +287,20 @@ impl Default for Limits {
 }
 
 /// A configuration the core refuses, with the reason.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::{Config, ConfigError, Runner, Timestamp};
+///
+/// let bad = Config::new("ftp://h:1", "r", "k");
+/// let Err(ConfigError::Endpoint { why, .. }) = Runner::new(bad, Timestamp::ZERO) else { panic!() };
+/// assert_eq!(why, "scheme must be http, https, ws or wss");
+/// let nameless = Config::new("http://h:1", "", "k");
+/// let error = nameless.validate().unwrap_err();
+/// assert_eq!(error, ConfigError::Empty("runner_name"));
+/// assert_eq!(error.to_string(), "runner_name must not be empty");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -264,6 +332,18 @@ pub enum ConfigError {
 impl Config {
     /// A configuration with defaults for everything but the endpoint, the
     /// runner name and the runner key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Config, protocol::ProtocolVersion};
+    ///
+    /// let config = Config::new("https://api.example.com", "my-runner", "key-1");
+    /// assert_eq!((config.runner_name.as_str(), config.runner_key.as_str()), ("my-runner", "key-1"));
+    /// assert_eq!((config.namespace.as_str(), config.token), ("default", None));
+    /// assert_eq!(config.protocol_version, ProtocolVersion::V5);
+    /// assert_eq!(config.total_slots, 1000);
+    /// ```
     pub fn new(
         endpoint: impl Into<String>,
         runner_name: impl Into<String>,
@@ -288,6 +368,20 @@ impl Config {
     }
 
     /// Checks every field; [`Runner::new`](crate::Runner::new) calls it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Config, ConfigError};
+    ///
+    /// let mut config = Config::new("http://h:1", "r", "k");
+    /// assert_eq!(config.validate(), Ok(()));
+    /// config.token = Some("has space".into()); // it must fit in a sub-protocol name
+    /// assert_eq!(config.validate(), Err(ConfigError::Token));
+    /// config.token = Some("dev".into());
+    /// config.backoff.jitter = 1.5;
+    /// assert_eq!(config.validate(), Err(ConfigError::Jitter));
+    /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         crate::url::websocket_base(&self.endpoint)?;
         for (name, value) in [
@@ -359,11 +453,35 @@ impl Config {
     }
 
     /// The WebSocket URL of the runner connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::Config;
+    ///
+    /// let mut config = Config::new("https://api.example.com/", "r", "key 1");
+    /// config.namespace = "prod".into();
+    /// assert_eq!(
+    ///     config.connection_url(),
+    ///     "wss://api.example.com/runners/connect?protocol_version=5&namespace=prod&runner_key=key%201"
+    /// );
+    /// ```
     pub fn connection_url(&self) -> String {
         connection_url(self)
     }
 
     /// The WebSocket sub-protocols to offer: `rivet`, plus the token if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::Config;
+    ///
+    /// let mut config = Config::new("http://h:1", "r", "k");
+    /// assert_eq!(config.subprotocols(), ["rivet"]);
+    /// config.token = Some("dev".into());
+    /// assert_eq!(config.subprotocols(), ["rivet", "rivet_token.dev"]);
+    /// ```
     pub fn subprotocols(&self) -> Vec<String> {
         subprotocols(self.token.as_deref())
     }

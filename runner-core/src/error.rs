@@ -6,6 +6,20 @@ use crate::output::ActorRef;
 use crate::tunnel::RequestKey;
 
 /// Why the core refused a user call. Refusals change nothing.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::{ActorRef, CallError, Config, Runner, Timestamp};
+///
+/// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// let ghost = ActorRef::new("ghost", 0);
+/// let error = runner.sleep_actor(Timestamp::ZERO, &ghost).unwrap_err();
+/// assert_eq!(error.to_string(), "actor ghost@0 is not running on this runner");
+/// assert_eq!(error, CallError::ActorNotFound(ghost));
+/// assert_eq!(runner.poll_transmit(), None); // nothing happened
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum CallError {

@@ -12,10 +12,78 @@ use crate::protocol::{
 };
 
 /// Identifies one KV call for the lifetime of the runner (never reused).
+///
+/// # Examples
+///
+/// ```
+/// # use runner_core::protocol::*;
+/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// # runner.start(Timestamp::ZERO);
+/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+/// # runner.handle_connected(Timestamp::ZERO, conn);
+/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # let actor = ActorRef::new("A", 0);
+/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+/// # while runner.poll_transmit().is_some() {}
+/// # while runner.poll_event().is_some() {}
+/// # use runner_core::{KvError, KvResponse};
+/// # let sent = |r: &mut Runner| -> Vec<ToServer> { std::iter::from_fn(|| r.poll_transmit()).filter_map(|t| match t { Transmit::Frame(b) => decode_to_server(ProtocolVersion::V5, &b).ok(), _ => None }).collect() };
+/// let first = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
+/// let second = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
+/// assert_ne!(first, second);
+/// # let wire: Vec<u32> = sent(&mut runner).into_iter().map(|m| match m { ToServer::KvRequest(k) => k.request_id, _ => unreachable!() }).collect();
+/// // Answers may come in any order; each result carries the id of its call.
+/// let answer = ToClient::KvResponse(ToClientKvResponse { request_id: wire[1], data: KvResponseData::Drop });
+/// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &answer)?);
+/// let done = Event::KvResult { id: second, result: Ok(KvResponse::Done) };
+/// assert_eq!(runner.poll_event(), Some(done));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KvRequestId(pub u64);
 
 /// A successful KV answer.
+///
+/// # Examples
+///
+/// ```
+/// # use runner_core::protocol::*;
+/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// # runner.start(Timestamp::ZERO);
+/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+/// # runner.handle_connected(Timestamp::ZERO, conn);
+/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # let actor = ActorRef::new("A", 0);
+/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+/// # while runner.poll_transmit().is_some() {}
+/// # while runner.poll_event().is_some() {}
+/// # use runner_core::{KvError, KvResponse};
+/// let keys = vec!["a".into(), "b".into()];
+/// let id = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Get(KvGetRequest { keys }))?;
+/// # let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { unreachable!() };
+/// # let ToServer::KvRequest(request) = decode_to_server(ProtocolVersion::V5, &frame)? else { unreachable!() };
+/// // The engine answers with the keys it found...
+/// let found = KvGetResponse { keys: vec!["a".into()], values: vec!["1".into()], metadata: vec![] };
+/// let data = KvResponseData::Get(found);
+/// let answer = ToClient::KvResponse(ToClientKvResponse { request_id: request.request_id, data });
+/// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &answer)?);
+/// // ...and the result has one entry per requested key, in request order.
+/// let values = KvResponse::Values(vec![Some("1".into()), None]);
+/// assert_eq!(runner.poll_event(), Some(Event::KvResult { id, result: Ok(values) }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KvResponse {
     /// Get: one entry per requested key, in request order; `None` if absent.
@@ -27,6 +95,39 @@ pub enum KvResponse {
 }
 
 /// Why a KV call failed.
+///
+/// # Examples
+///
+/// ```
+/// # use runner_core::protocol::*;
+/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// # runner.start(Timestamp::ZERO);
+/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+/// # runner.handle_connected(Timestamp::ZERO, conn);
+/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # let actor = ActorRef::new("A", 0);
+/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+/// # while runner.poll_transmit().is_some() {}
+/// # while runner.poll_event().is_some() {}
+/// # use runner_core::{KvError, KvResponse};
+/// let id = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
+/// # let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { unreachable!() };
+/// # let ToServer::KvRequest(request) = decode_to_server(ProtocolVersion::V5, &frame)? else { unreachable!() };
+/// let data = KvResponseData::Error(KvErrorResponse { message: "quota exceeded".into() });
+/// let answer = ToClient::KvResponse(ToClientKvResponse { request_id: request.request_id, data });
+/// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &answer)?);
+/// let Some(Event::KvResult { id: failed, result: Err(error) }) = runner.poll_event() else { panic!() };
+/// assert_eq!(failed, id);
+/// assert_eq!(error, KvError::Engine("quota exceeded".into()));
+/// assert_eq!(error.to_string(), "engine KV error: quota exceeded");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum KvError {

@@ -13,10 +13,45 @@ use crate::tunnel::{HttpRequest, RequestKey, WebSocketOpen};
 /// Identifies one connection attempt. Every transport event the driver reports
 /// carries the id of the [`Transmit::Connect`] it belongs to, so the core can
 /// ignore events of connections it has already given up on.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::{Config, ConnId, Runner, Timestamp, Transmit};
+///
+/// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// runner.start(Timestamp::ZERO);
+/// let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { panic!() };
+/// // A report about some other attempt is ignored...
+/// runner.handle_connected(Timestamp::ZERO, ConnId(conn.0 + 1));
+/// assert_eq!(runner.poll_transmit(), None);
+/// // ...while the right one gets the runner's hello out.
+/// runner.handle_connected(Timestamp::ZERO, conn);
+/// assert!(matches!(runner.poll_transmit(), Some(Transmit::Frame(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ConnId(pub u64);
 
 /// Work for the transport, in the order it must happen.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::{ProtocolVersion, ToServer, decode_to_server};
+/// use runner_core::{Config, Runner, ShutdownMode, Timestamp, Transmit};
+///
+/// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// runner.start(Timestamp::ZERO);
+/// let Some(Transmit::Connect { conn, url, .. }) = runner.poll_transmit() else { panic!() };
+/// assert!(url.starts_with("ws://h:1/runners/connect?"));
+/// runner.handle_connected(Timestamp::ZERO, conn);
+/// let Some(Transmit::Frame(hello)) = runner.poll_transmit() else { panic!() };
+/// assert!(matches!(decode_to_server(ProtocolVersion::V5, &hello)?, ToServer::Init(_)));
+/// runner.shutdown(Timestamp::ZERO, ShutdownMode::Immediate);
+/// assert!(matches!(runner.poll_transmit(), Some(Transmit::Close { conn: c, .. }) if c == conn));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub enum Transmit {
@@ -46,6 +81,18 @@ pub enum Transmit {
 }
 
 /// One generation of one actor: what every actor call is addressed to.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::ActorRef;
+///
+/// let actor = ActorRef::new("A", 3);
+/// assert_eq!((&*actor.actor_id, actor.generation), ("A", 3));
+/// assert_eq!(format!("{actor:?}"), "A@3");
+/// // Each restart is a new generation, and a different actor to address.
+/// assert_ne!(actor, ActorRef::new("A", 4));
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ActorRef {
     /// The actor id.
@@ -56,6 +103,15 @@ pub struct ActorRef {
 
 impl ActorRef {
     /// An actor reference.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::ActorRef;
+    ///
+    /// let actor = ActorRef::new("A", 0);
+    /// assert_eq!(actor, ActorRef { actor_id: "A".into(), generation: 0 });
+    /// ```
     pub fn new(actor_id: impl Into<Id>, generation: u32) -> Self {
         ActorRef {
             actor_id: actor_id.into(),
@@ -71,6 +127,31 @@ impl fmt::Debug for ActorRef {
 }
 
 /// Why an actor is being stopped.
+///
+/// # Examples
+///
+/// A start callback that fails stops the actor:
+///
+/// ```
+/// # use runner_core::protocol::*;
+/// # use runner_core::{ActorRef, Config, Event, Runner, StopReason, Timestamp, Transmit};
+/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// # runner.start(Timestamp::ZERO);
+/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+/// # runner.handle_connected(Timestamp::ZERO, conn);
+/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # while runner.poll_event().is_some() {}
+/// let actor = ActorRef::new("A", 0);
+/// runner.actor_started(Timestamp::ZERO, &actor, Err("no database".into()))?;
+/// let reason = StopReason::StartFailed("no database".into());
+/// assert_eq!(runner.poll_event(), Some(Event::ActorStop { actor, reason }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StopReason {
@@ -98,6 +179,17 @@ impl StopReason {
     /// The stop code reported to the engine: `OK` for stops the engine asked
     /// for and for shutdown drains, `ERROR` for everything that went wrong, so
     /// that the engine applies the actor's crash policy instead of destroying it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{StopReason, protocol::StopCode};
+    ///
+    /// assert_eq!(StopReason::Engine.code(), StopCode::Ok);
+    /// assert_eq!(StopReason::Shutdown.code(), StopCode::Ok);
+    /// assert_eq!(StopReason::Crashed("boom".into()).code(), StopCode::Error);
+    /// assert_eq!(StopReason::StartTimedOut.code(), StopCode::Error);
+    /// ```
     pub fn code(&self) -> StopCode {
         match self {
             StopReason::Engine | StopReason::Shutdown => StopCode::Ok,
@@ -106,6 +198,17 @@ impl StopReason {
     }
 
     /// Human-readable message sent with an `ERROR` stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::StopReason;
+    ///
+    /// assert_eq!(StopReason::Engine.message(), None);
+    /// let failed = StopReason::StartFailed("no database".into());
+    /// assert_eq!(failed.message().as_deref(), Some("start failed: no database"));
+    /// assert_eq!(StopReason::Crashed("boom".into()).message().as_deref(), Some("boom"));
+    /// ```
     pub fn message(&self) -> Option<String> {
         match self {
             StopReason::Engine | StopReason::Shutdown => None,
@@ -121,6 +224,23 @@ impl StopReason {
 }
 
 /// Why the runner shut down.
+///
+/// # Examples
+///
+/// A handshake the engine refuses for good (HTTP 401) ends the runner:
+///
+/// ```
+/// use runner_core::{Config, Event, Runner, ShutdownReason, Timestamp, Transmit, TransportClose};
+///
+/// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// runner.start(Timestamp::ZERO);
+/// let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { panic!() };
+/// let refused = TransportClose { http_status: Some(401), ..TransportClose::default() };
+/// runner.handle_closed(Timestamp::ZERO, conn, refused);
+/// let Some(Event::ShutdownComplete { reason }) = runner.poll_event() else { panic!() };
+/// assert_eq!(reason, ShutdownReason::Fatal("handshake refused with HTTP 401".into()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ShutdownReason {
@@ -133,6 +253,40 @@ pub enum ShutdownReason {
 }
 
 /// Something the user's code must act on.
+///
+/// # Examples
+///
+/// Drain the events after every input and act on each; here the engine has just
+/// sent a start command:
+///
+/// ```
+/// # use runner_core::protocol::*;
+/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// # runner.start(Timestamp::ZERO);
+/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+/// # runner.handle_connected(Timestamp::ZERO, conn);
+/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # while runner.poll_event().is_some() {}
+/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "counter".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// let mut started = Vec::new();
+/// while let Some(event) = runner.poll_event() {
+///     match event {
+///         Event::ActorStart { actor, config, .. } => {
+///             assert_eq!(config.name, "counter");
+///             runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+///             started.push(actor);
+///         }
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// }
+/// assert_eq!(started, [ActorRef::new("A", 0)]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 #[non_exhaustive]

@@ -10,6 +10,19 @@ use crate::protocol::{BareMap, GatewayId, HibernatingRequest, MessageIndex, Requ
 
 /// Identifies one tunnelled HTTP request or WebSocket: the gateway that holds
 /// the client connection and the request id within that gateway.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::RequestKey;
+/// use runner_core::protocol::{GatewayId, HibernatingRequest, RequestId};
+///
+/// let key = RequestKey::new(GatewayId([0xab, 0, 0, 1]), RequestId([0, 0, 0, 7]));
+/// assert_eq!(key.to_string(), "ab000001-00000007");
+/// // A start command lists hibernated sockets by the same two halves.
+/// let listed = HibernatingRequest { gateway_id: key.gateway_id, request_id: key.request_id };
+/// assert_eq!(RequestKey::from(listed), key);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestKey {
     /// The gateway.
@@ -20,6 +33,19 @@ pub struct RequestKey {
 
 impl RequestKey {
     /// A key from its two halves.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::RequestKey;
+    /// use runner_core::protocol::{GatewayId, RequestId};
+    ///
+    /// let key = RequestKey::new(GatewayId([1, 2, 3, 4]), RequestId([5, 6, 7, 8]));
+    /// assert_eq!(key.gateway_id, GatewayId([1, 2, 3, 4]));
+    /// assert_eq!(key.request_id, RequestId([5, 6, 7, 8]));
+    /// // Request ids are only unique within their gateway.
+    /// assert_ne!(key, RequestKey::new(GatewayId([9; 4]), key.request_id));
+    /// ```
     pub fn new(gateway_id: GatewayId, request_id: RequestId) -> Self {
         RequestKey {
             gateway_id,
@@ -45,6 +71,17 @@ impl RequestKey {
     }
 
     /// The key of [`to_bytes`](Self::to_bytes)' output.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::RequestKey;
+    /// use runner_core::protocol::{GatewayId, RequestId};
+    ///
+    /// let key = RequestKey::from_bytes([1, 2, 3, 4, 5, 6, 7, 8]);
+    /// assert_eq!(key, RequestKey::new(GatewayId([1, 2, 3, 4]), RequestId([5, 6, 7, 8])));
+    /// assert_eq!(key.to_bytes(), [1, 2, 3, 4, 5, 6, 7, 8]);
+    /// ```
     pub fn from_bytes(bytes: [u8; 8]) -> Self {
         let [a, b, c, d, e, f, g, h] = bytes;
         RequestKey::new(GatewayId([a, b, c, d]), RequestId([e, f, g, h]))
@@ -52,6 +89,18 @@ impl RequestKey {
 }
 
 /// A text that is not `gggggggg-rrrrrrrr` (hex).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::{ParseRequestKeyError, RequestKey};
+///
+/// assert!("01020304-05060708".parse::<RequestKey>().is_ok());
+/// for bad in ["0102030405060708", "0102030-405060708", "zz020304-05060708", ""] {
+///     assert_eq!(bad.parse::<RequestKey>(), Err(ParseRequestKeyError));
+/// }
+/// assert_eq!(ParseRequestKeyError.to_string(), "a request key is written gggggggg-rrrrrrrr in hex");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a request key is written gggggggg-rrrrrrrr in hex")]
 pub struct ParseRequestKeyError;
@@ -99,6 +148,40 @@ impl fmt::Display for RequestKey {
 }
 
 /// An HTTP request for an actor.
+///
+/// # Examples
+///
+/// ```
+/// # use runner_core::protocol::*;
+/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// # runner.start(Timestamp::ZERO);
+/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+/// # runner.handle_connected(Timestamp::ZERO, conn);
+/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # let actor = ActorRef::new("A", 0);
+/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+/// # while runner.poll_transmit().is_some() {}
+/// # while runner.poll_event().is_some() {}
+/// # use runner_core::HttpResponse;
+/// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([2; 4]));
+/// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+/// # let start = ToClientRequestStart { actor_id: "A".into(), method: "POST".into(), path: "/echo?x=1".into(), headers: BareMap::new(), body: Some("hi".into()), stream: false };
+/// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
+/// let Some(Event::HttpRequest(request)) = runner.poll_event() else { panic!() };
+/// assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/echo?x=1"));
+/// assert_eq!(request.actor, ActorRef::new("A", 0));
+/// assert_eq!((&request.body[..], request.streamed), (&b"hi"[..], false));
+/// runner.respond(Timestamp::ZERO, request.key, HttpResponse::new(200).body(request.body))?;
+/// assert!(!runner.request_is_open(request.key));
+///
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// Identifies the request in [`Runner::respond`](crate::Runner::respond).
@@ -137,6 +220,16 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     /// A response with `status`, no headers and no body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::HttpResponse;
+    ///
+    /// let response = HttpResponse::new(204);
+    /// assert_eq!(response.status, 204);
+    /// assert!(response.headers.is_empty() && response.body.is_empty());
+    /// ```
     pub fn new(status: u16) -> Self {
         HttpResponse {
             status,
@@ -146,12 +239,35 @@ impl HttpResponse {
     }
 
     /// Adds a header (the name is lower-cased).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::HttpResponse;
+    ///
+    /// let response = HttpResponse::new(200)
+    ///     .header("Content-Type", "text/plain")
+    ///     .header("content-type", "text/html"); // one value per name: this replaces it
+    /// assert_eq!(response.headers.len(), 1);
+    /// assert_eq!(response.headers.get("content-type").map(String::as_str), Some("text/html"));
+    /// ```
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.insert(name.to_ascii_lowercase(), value.into());
         self
     }
 
     /// Sets the body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use runner_core::HttpResponse;
+    ///
+    /// assert_eq!(HttpResponse::new(200).body("hi").body, Bytes::from("hi"));
+    /// assert_eq!(HttpResponse::new(200).body(vec![0u8, 1]).body.len(), 2);
+    /// assert_eq!(HttpResponse::new(200).body(String::from("ok")).body, Bytes::from("ok"));
+    /// ```
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
         self
@@ -161,6 +277,37 @@ impl HttpResponse {
 /// A WebSocket the gateway wants to open to an actor; answer with
 /// [`Runner::websocket_accept`](crate::Runner::websocket_accept) or
 /// [`Runner::websocket_reject`](crate::Runner::websocket_reject).
+///
+/// # Examples
+///
+/// ```
+/// # use runner_core::protocol::*;
+/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// # runner.start(Timestamp::ZERO);
+/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+/// # runner.handle_connected(Timestamp::ZERO, conn);
+/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # let actor = ActorRef::new("A", 0);
+/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+/// # while runner.poll_transmit().is_some() {}
+/// # while runner.poll_event().is_some() {}
+/// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
+/// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+/// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
+/// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
+/// let Some(Event::WebSocketOpen(open)) = runner.poll_event() else { panic!() };
+/// assert_eq!((open.actor, open.path.as_str()), (ActorRef::new("A", 0), "/ws"));
+/// runner.websocket_accept(Timestamp::ZERO, open.key, false)?;
+/// assert!(runner.request_is_open(open.key));
+///
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebSocketOpen {
     /// Identifies the socket in every later call.
@@ -175,6 +322,45 @@ pub struct WebSocketOpen {
 
 /// What a user persisted about a hibernatable WebSocket, handed back on the
 /// actor's next start to [`Runner::restore_websockets`](crate::Runner::restore_websockets).
+///
+/// # Examples
+///
+/// ```
+/// # use runner_core::protocol::*;
+/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+/// # use runner_core::{HibernatedSocket, RequestKey, RestoreReport};
+/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// # runner.start(Timestamp::ZERO);
+/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+/// # runner.handle_connected(Timestamp::ZERO, conn);
+/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # let held = HibernatingRequest { gateway_id: GatewayId([1; 4]), request_id: RequestId([7; 4]) };
+/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![held] });
+/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # let actor = ActorRef::new("A", 0);
+/// # while runner.poll_transmit().is_some() {}
+/// # while runner.poll_event().is_some() {}
+/// // The start command listed `held`; the user had persisted it like this:
+/// let persisted = HibernatedSocket {
+///     key: RequestKey::from(held),
+///     last_received_index: 4,
+///     next_sent_index: 2,
+///     path: "/ws".into(),
+///     headers: BareMap::new(),
+/// };
+/// let report = runner.restore_websockets(Timestamp::ZERO, &actor, vec![persisted])?;
+/// assert_eq!(report.restored, [RequestKey::from(held)]);
+/// // Message 4 is acknowledged at once, so the gateway stops replaying it.
+/// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+/// let ToServer::TunnelMessage(ack) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
+/// let expected = ToServerWebSocketMessageAck { index: 4 };
+/// assert_eq!(ack.message_kind, ToServerTunnelMessageKind::WebSocketMessageAck(expected));
+///
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HibernatedSocket {
     /// The socket.
@@ -190,6 +376,43 @@ pub struct HibernatedSocket {
 }
 
 /// What [`Runner::restore_websockets`](crate::Runner::restore_websockets) did.
+///
+/// # Examples
+///
+/// ```
+/// # use runner_core::protocol::*;
+/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+/// # use runner_core::{HibernatedSocket, RequestKey, RestoreReport};
+/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// # runner.start(Timestamp::ZERO);
+/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+/// # runner.handle_connected(Timestamp::ZERO, conn);
+/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # let held = HibernatingRequest { gateway_id: GatewayId([1; 4]), request_id: RequestId([7; 4]) };
+/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![held] });
+/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # let actor = ActorRef::new("A", 0);
+/// # while runner.poll_transmit().is_some() {}
+/// # while runner.poll_event().is_some() {}
+/// // The gateway listed `held`, but nothing was persisted for it; something was
+/// // persisted for `gone`, which the gateway no longer holds.
+/// let gone = RequestKey::from_bytes([1, 1, 1, 1, 8, 8, 8, 8]);
+/// let persisted = HibernatedSocket {
+///     key: gone,
+///     last_received_index: 0,
+///     next_sent_index: 0,
+///     path: "/ws".into(),
+///     headers: BareMap::new(),
+/// };
+/// let report = runner.restore_websockets(Timestamp::ZERO, &actor, vec![persisted])?;
+/// let closed = vec![RequestKey::from(held)];
+/// assert_eq!(report, RestoreReport { restored: vec![], stale: vec![gone], closed });
+///
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RestoreReport {
     /// Persisted and still held by the gateway: open again, no open event.
@@ -202,6 +425,42 @@ pub struct RestoreReport {
 }
 
 /// Current message indices of a hibernatable socket, to persist with it.
+///
+/// # Examples
+///
+/// ```
+/// # use runner_core::protocol::*;
+/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// # runner.start(Timestamp::ZERO);
+/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+/// # runner.handle_connected(Timestamp::ZERO, conn);
+/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # let actor = ActorRef::new("A", 0);
+/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+/// # while runner.poll_transmit().is_some() {}
+/// # while runner.poll_event().is_some() {}
+/// # use runner_core::SocketIndices;
+/// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
+/// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+/// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
+/// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
+/// # while runner.poll_event().is_some() {}
+/// runner.websocket_accept(Timestamp::ZERO, key, true)?; // sent as runner message 0
+/// let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 1 };
+/// let message_kind = ToClientTunnelMessageKind::WebSocketMessage(WebSocketMessage { data: "hi".into(), binary: false });
+/// let message = ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind });
+/// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &message)?);
+/// let indices = runner.websocket_indices(key);
+/// assert_eq!(indices, Some(SocketIndices { last_received_index: 1, next_sent_index: 1 }));
+///
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SocketIndices {
     /// Index of the last gateway message delivered.

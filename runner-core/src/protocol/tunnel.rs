@@ -9,10 +9,30 @@ use super::Id;
 use super::wire::{BareMap, strict_bool, strict_option};
 
 /// Identifies a gateway instance (`data[4]`).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::GatewayId;
+///
+/// let id = GatewayId([0xde, 0xad, 0xbe, 0xef]);
+/// assert_eq!(format!("{id:?}"), "deadbeef"); // `Debug` prints hex
+/// assert_eq!(GatewayId::default(), GatewayId([0; 4]));
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct GatewayId(pub [u8; 4]);
 
 /// Identifies a request within its gateway (`data[4]`).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::RequestId;
+///
+/// let id = RequestId([0, 0, 1, 0x2a]);
+/// assert_eq!(format!("{id:?}"), "0000012a"); // `Debug` prints hex
+/// assert!(RequestId([0, 0, 0, 1]) < id); // ordered byte by byte
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct RequestId(pub [u8; 4]);
 
@@ -30,9 +50,39 @@ hex_debug!(GatewayId);
 hex_debug!(RequestId);
 
 /// Index of a tunnel message within its request, wrapping at `u16::MAX`.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::MessageIndex;
+///
+/// let last: MessageIndex = MessageIndex::MAX;
+/// assert_eq!(last.wrapping_add(1), 0); // the next index after u16::MAX
+/// ```
 pub type MessageIndex = u16;
 
 /// Header of every tunnel message.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let id = MessageId {
+///     gateway_id: GatewayId([1, 2, 3, 4]),
+///     request_id: RequestId([0, 0, 0, 7]),
+///     message_index: 0, // first message in this direction
+/// };
+/// let next = MessageId { message_index: id.message_index.wrapping_add(1), ..id };
+/// assert_eq!((next.gateway_id, next.request_id), (id.gateway_id, id.request_id));
+/// let msg = ToServer::TunnelMessage(ToServerTunnelMessage {
+///     message_id: next,
+///     message_kind: ToServerTunnelMessageKind::ResponseAbort,
+/// });
+/// let v5 = ProtocolVersion::V5;
+/// assert_eq!(decode_to_server(v5, &encode_to_server(v5, &msg)?)?, msg);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MessageId {
     /// Gateway of the request.
@@ -44,6 +94,29 @@ pub struct MessageId {
 }
 
 /// Start of an HTTP request for an actor.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let start = ToClientRequestStart {
+///     actor_id: "actor".into(),
+///     method: "POST".into(),
+///     path: "/increment?by=2".into(),
+///     headers: [("content-type", "application/json".to_string())].into_iter().collect(),
+///     body: Some(r#"{"n":1}"#.into()), // the whole body: not streamed
+///     stream: false,
+/// };
+/// let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([2; 4]), message_index: 0 };
+/// let msg = ToClient::TunnelMessage(ToClientTunnelMessage {
+///     message_id,
+///     message_kind: ToClientTunnelMessageKind::RequestStart(start),
+/// });
+/// let v5 = ProtocolVersion::V5;
+/// assert_eq!(decode_to_client(v5, &encode_to_client(v5, &msg)?)?, msg);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToClientRequestStart {
     /// The actor.
@@ -63,6 +136,26 @@ pub struct ToClientRequestStart {
 }
 
 /// A piece of a streamed request body.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// // A streamed body arrives in chunks; `finish` marks the last one.
+/// let chunks = [
+///     ToClientRequestChunk { body: "hello, ".into(), finish: false },
+///     ToClientRequestChunk { body: "world".into(), finish: true },
+/// ];
+/// let mut body = Vec::new();
+/// for chunk in &chunks {
+///     body.extend_from_slice(&chunk.body);
+///     if chunk.finish {
+///         break;
+///     }
+/// }
+/// assert_eq!(body, b"hello, world");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToClientRequestChunk {
     /// The bytes.
@@ -73,6 +166,26 @@ pub struct ToClientRequestChunk {
 }
 
 /// Opening of a WebSocket for an actor.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let open = ToClientWebSocketOpen {
+///     actor_id: "actor".into(),
+///     path: "/connect".into(),
+///     headers: [("sec-websocket-protocol", "rivet".to_string())].into_iter().collect(),
+/// };
+/// let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([3; 4]), message_index: 0 };
+/// let msg = ToClient::TunnelMessage(ToClientTunnelMessage {
+///     message_id,
+///     message_kind: ToClientTunnelMessageKind::WebSocketOpen(open),
+/// });
+/// let v5 = ProtocolVersion::V5;
+/// assert_eq!(decode_to_client(v5, &encode_to_client(v5, &msg)?)?, msg);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToClientWebSocketOpen {
     /// The actor.
@@ -84,6 +197,26 @@ pub struct ToClientWebSocketOpen {
 }
 
 /// A WebSocket message, either direction.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// # let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([3; 4]), message_index: 0 };
+/// let text = WebSocketMessage { data: "hi".into(), binary: false };
+/// assert_eq!(std::str::from_utf8(&text.data)?, "hi"); // not binary: UTF-8 text
+///
+/// // The same struct travels both ways.
+/// let kind = ToClientTunnelMessageKind::WebSocketMessage(text.clone());
+/// let from_gateway = ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: kind });
+/// let kind = ToServerTunnelMessageKind::WebSocketMessage(text);
+/// let to_gateway = ToServer::TunnelMessage(ToServerTunnelMessage { message_id, message_kind: kind });
+/// let v5 = ProtocolVersion::V5;
+/// assert_eq!(decode_to_client(v5, &encode_to_client(v5, &from_gateway)?)?, from_gateway);
+/// assert_eq!(decode_to_server(v5, &encode_to_server(v5, &to_gateway)?)?, to_gateway);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebSocketMessage {
     /// Payload.
@@ -94,6 +227,22 @@ pub struct WebSocketMessage {
 }
 
 /// A WebSocket close from the gateway.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let close = ToClientWebSocketClose { code: Some(1000), reason: Some("normal".into()) };
+/// let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([3; 4]), message_index: 4 };
+/// let msg = ToClient::TunnelMessage(ToClientTunnelMessage {
+///     message_id,
+///     message_kind: ToClientTunnelMessageKind::WebSocketClose(close),
+/// });
+/// let v5 = ProtocolVersion::V5;
+/// assert_eq!(decode_to_client(v5, &encode_to_client(v5, &msg)?)?, msg);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToClientWebSocketClose {
     /// Close code.
@@ -105,6 +254,29 @@ pub struct ToClientWebSocketClose {
 }
 
 /// Tunnel payloads from the gateway.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let v5 = ProtocolVersion::V5;
+/// let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([2; 4]), message_index: 1 };
+/// let abort = ToClient::TunnelMessage(ToClientTunnelMessage {
+///     message_id,
+///     message_kind: ToClientTunnelMessageKind::RequestAbort,
+/// });
+/// let ToClient::TunnelMessage(msg) = decode_to_client(v5, &encode_to_client(v5, &abort)?)? else {
+///     panic!("not a tunnel message");
+/// };
+/// let what = match msg.message_kind {
+///     ToClientTunnelMessageKind::RequestStart(_) | ToClientTunnelMessageKind::RequestChunk(_) => "request data",
+///     ToClientTunnelMessageKind::RequestAbort => "request aborted",
+///     _ => "WebSocket traffic",
+/// };
+/// assert_eq!(what, "request aborted");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ToClientTunnelMessageKind {
     /// HTTP request start.
@@ -122,6 +294,22 @@ pub enum ToClientTunnelMessageKind {
 }
 
 /// A tunnel message from the gateway.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let chunk = ToClientRequestChunk { body: "part".into(), finish: true };
+/// let msg = ToClient::TunnelMessage(ToClientTunnelMessage {
+///     // Message 1 of request 02020202 at gateway 01010101.
+///     message_id: MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([2; 4]), message_index: 1 },
+///     message_kind: ToClientTunnelMessageKind::RequestChunk(chunk),
+/// });
+/// let v5 = ProtocolVersion::V5;
+/// assert_eq!(decode_to_client(v5, &encode_to_client(v5, &msg)?)?, msg);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToClientTunnelMessage {
     /// Request and index.
@@ -131,6 +319,27 @@ pub struct ToClientTunnelMessage {
 }
 
 /// Start (and, in practice, all) of an HTTP response.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let response = ToServerResponseStart {
+///     status: 200,
+///     headers: [("content-type", "text/plain".to_string())].into_iter().collect(),
+///     body: Some("ok".into()),
+///     stream: false, // the gateway ignores chunks
+/// };
+/// let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([2; 4]), message_index: 0 };
+/// let msg = ToServer::TunnelMessage(ToServerTunnelMessage {
+///     message_id,
+///     message_kind: ToServerTunnelMessageKind::ResponseStart(response),
+/// });
+/// let v5 = ProtocolVersion::V5;
+/// assert_eq!(decode_to_server(v5, &encode_to_server(v5, &msg)?)?, msg);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToServerResponseStart {
     /// Status code.
@@ -146,6 +355,22 @@ pub struct ToServerResponseStart {
 }
 
 /// A piece of a streamed response (never read by today's gateway).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let chunk = ToServerResponseChunk { body: "tail".into(), finish: true };
+/// let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([2; 4]), message_index: 1 };
+/// let msg = ToServer::TunnelMessage(ToServerTunnelMessage {
+///     message_id,
+///     message_kind: ToServerTunnelMessageKind::ResponseChunk(chunk),
+/// });
+/// let v5 = ProtocolVersion::V5;
+/// assert_eq!(decode_to_server(v5, &encode_to_server(v5, &msg)?)?, msg);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToServerResponseChunk {
     /// The bytes.
@@ -156,6 +381,25 @@ pub struct ToServerResponseChunk {
 }
 
 /// Answer to a WebSocket open.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// // Accept the socket and let the gateway keep it while the actor sleeps.
+/// let accept = ToServerWebSocketOpen { can_hibernate: true };
+/// let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([3; 4]), message_index: 0 };
+/// let msg = ToServer::TunnelMessage(ToServerTunnelMessage {
+///     message_id,
+///     message_kind: ToServerTunnelMessageKind::WebSocketOpen(accept),
+/// });
+/// let v5 = ProtocolVersion::V5;
+/// let bytes = encode_to_server(v5, &msg)?;
+/// assert_eq!(bytes.last(), Some(&1)); // `can_hibernate` is the last byte
+/// assert_eq!(decode_to_server(v5, &bytes)?, msg);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToServerWebSocketOpen {
     /// Whether the gateway should keep the socket while the actor sleeps.
@@ -164,6 +408,23 @@ pub struct ToServerWebSocketOpen {
 }
 
 /// Acknowledges gateway messages up to `index` of a hibernatable socket.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// // Gateway messages up to index 12 of this socket are persisted.
+/// let ack = ToServerWebSocketMessageAck { index: 12 };
+/// let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([3; 4]), message_index: 2 };
+/// let msg = ToServer::TunnelMessage(ToServerTunnelMessage {
+///     message_id,
+///     message_kind: ToServerTunnelMessageKind::WebSocketMessageAck(ack),
+/// });
+/// let v5 = ProtocolVersion::V5;
+/// assert_eq!(decode_to_server(v5, &encode_to_server(v5, &msg)?)?, msg);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToServerWebSocketMessageAck {
     /// Last persisted index.
@@ -171,6 +432,23 @@ pub struct ToServerWebSocketMessageAck {
 }
 
 /// A WebSocket close from the runner.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// // The actor goes to sleep: ask the gateway to hold the socket, not close it.
+/// let close = ToServerWebSocketClose { code: None, reason: None, hibernate: true };
+/// let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([3; 4]), message_index: 3 };
+/// let msg = ToServer::TunnelMessage(ToServerTunnelMessage {
+///     message_id,
+///     message_kind: ToServerTunnelMessageKind::WebSocketClose(close),
+/// });
+/// let v5 = ProtocolVersion::V5;
+/// assert_eq!(decode_to_server(v5, &encode_to_server(v5, &msg)?)?, msg);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToServerWebSocketClose {
     /// Close code.
@@ -185,6 +463,22 @@ pub struct ToServerWebSocketClose {
 }
 
 /// Tunnel payloads to the gateway.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let v5 = ProtocolVersion::V5;
+/// let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([2; 4]), message_index: 0 };
+/// // The request failed; the gateway may retry it elsewhere.
+/// let abort = ToServerTunnelMessage { message_id, message_kind: ToServerTunnelMessageKind::ResponseAbort };
+/// let bytes = encode_to_server(v5, &ToServer::TunnelMessage(abort.clone()))?;
+/// // Tag 6 (`TunnelMessage`), the 10-byte message id, then tag 2 (`ResponseAbort`).
+/// assert_eq!((bytes[0], bytes.len(), bytes[11]), (6, 12, 2));
+/// assert_eq!(decode_to_server(v5, &bytes)?, ToServer::TunnelMessage(abort));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ToServerTunnelMessageKind {
     /// HTTP response.
@@ -204,6 +498,22 @@ pub enum ToServerTunnelMessageKind {
 }
 
 /// A tunnel message to the gateway.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::protocol::*;
+///
+/// let text = WebSocketMessage { data: "pong".into(), binary: false };
+/// let msg = ToServer::TunnelMessage(ToServerTunnelMessage {
+///     // Message 5 the runner sends on socket 03030303 of gateway 01010101.
+///     message_id: MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([3; 4]), message_index: 5 },
+///     message_kind: ToServerTunnelMessageKind::WebSocketMessage(text),
+/// });
+/// let v5 = ProtocolVersion::V5;
+/// assert_eq!(decode_to_server(v5, &encode_to_server(v5, &msg)?)?, msg);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToServerTunnelMessage {
     /// Request and index.

@@ -105,6 +105,19 @@ pub struct Runner {
 
 impl Runner {
     /// Creates a runner; nothing happens until [`start`](Self::start).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Config, ConfigError, Runner, Timestamp};
+    ///
+    /// let runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// assert!(!runner.is_connected());
+    /// assert_eq!(runner.poll_timeout(), None); // idle until `start`
+    /// let keyless = Config::new("http://h:1", "r", "");
+    /// assert!(matches!(Runner::new(keyless, Timestamp::ZERO), Err(ConfigError::Empty("runner_key"))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(config: Config, now: Timestamp) -> Result<Self, ConfigError> {
         config.validate()?;
         // Hash seeds come from their own stream, so that the jitter sequence
@@ -138,41 +151,207 @@ impl Runner {
     }
 
     /// The configuration in use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Config, Runner, Timestamp};
+    ///
+    /// let mut config = Config::new("http://h:1", "r", "k");
+    /// config.total_slots = 8;
+    /// let runner = Runner::new(config, Timestamp::ZERO)?;
+    /// assert_eq!(runner.config().total_slots, 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn config(&self) -> &Config {
         &self.config
     }
 
     /// The id the engine gave this runner, once it has.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::TransportClose;
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # while runner.poll_transmit().is_some() {}
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// assert_eq!(runner.runner_id(), None);
+    /// let init = ToClient::Init(ToClientInit { runner_id: "runner-1".into(), metadata });
+    /// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &init)?);
+    /// assert_eq!(runner.runner_id().map(|id| &**id), Some("runner-1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn runner_id(&self) -> Option<&Id> {
         self.runner_id.as_ref()
     }
 
     /// Timing parameters from the last `ToClientInit`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::TransportClose;
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # while runner.poll_transmit().is_some() {}
+    /// assert_eq!(runner.protocol_metadata(), None);
+    /// let metadata = ProtocolMetadata {
+    ///     runner_lost_threshold: 15_000,
+    ///     actor_stop_threshold: None,
+    ///     serverless_drain_grace_period: None,
+    /// };
+    /// let init = ToClient::Init(ToClientInit { runner_id: "R".into(), metadata });
+    /// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &init)?);
+    /// assert_eq!(runner.protocol_metadata().map(|m| m.runner_lost_threshold), Some(15_000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn protocol_metadata(&self) -> Option<&ProtocolMetadata> {
         self.metadata.as_ref()
     }
 
     /// Whether the engine has accepted the current connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::TransportClose;
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # while runner.poll_transmit().is_some() {}
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// assert!(!runner.is_connected()); // the transport is open, the engine has not answered
+    /// let init = ToClient::Init(ToClientInit { runner_id: "R".into(), metadata });
+    /// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &init)?);
+    /// assert!(runner.is_connected());
+    /// runner.handle_closed(Timestamp::ZERO, conn, TransportClose::error("connection reset"));
+    /// assert!(!runner.is_connected());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_connected(&self) -> bool {
         matches!(self.conn, ConnState::Ready(_))
     }
 
     /// Whether shutdown has completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Config, Runner, ShutdownMode, Timestamp};
+    ///
+    /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// runner.start(Timestamp::ZERO);
+    /// assert!(!runner.is_shut_down());
+    /// runner.shutdown(Timestamp::ZERO, ShutdownMode::Immediate);
+    /// assert!(runner.is_shut_down());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_shut_down(&self) -> bool {
         self.shutdown == ShutdownPhase::Complete
     }
 
     /// Number of actors on this runner (starting, running or stopping).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{ShutdownMode, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # let start_a = encode_to_client(ProtocolVersion::V5, &ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]))?;
+    /// # let actor = ActorRef::new("A", 0);
+    /// assert_eq!(runner.actor_count(), 0);
+    /// runner.handle_frame(Timestamp::ZERO, conn, &start_a); // the engine starts actor "A"
+    /// assert_eq!(runner.actor_count(), 1);
+    /// runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// runner.crash_actor(Timestamp::ZERO, &actor, "boom")?;
+    /// assert_eq!(runner.actor_count(), 1); // stopping, until the user's code confirms
+    /// runner.actor_stopped(Timestamp::ZERO, &actor)?;
+    /// assert_eq!(runner.actor_count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn actor_count(&self) -> usize {
         self.actors.len()
     }
 
     /// Number of KV requests awaiting an answer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{KvError, ShutdownMode, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// let id = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
+    /// assert_eq!(runner.pending_kv_count(), 1);
+    /// runner.shutdown(Timestamp::ZERO, ShutdownMode::Immediate);
+    /// assert_eq!(runner.pending_kv_count(), 0);
+    /// let failed = Event::KvResult { id, result: Err(KvError::Shutdown) };
+    /// assert!(std::iter::from_fn(|| runner.poll_event()).any(|event| event == failed));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pending_kv_count(&self) -> usize {
         self.kv.len()
     }
 
     /// Next transport action, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Config, Runner, Timestamp, Transmit};
+    ///
+    /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// assert_eq!(runner.poll_transmit(), None);
+    /// runner.start(Timestamp::ZERO);
+    /// let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { panic!() };
+    /// runner.handle_connected(Timestamp::ZERO, conn);
+    /// let mut frames = 0;
+    /// while let Some(transmit) = runner.poll_transmit() {
+    ///     assert!(matches!(transmit, Transmit::Frame(_))); // the runner's hello
+    ///     frames += 1;
+    /// }
+    /// assert_eq!(frames, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let next = self.transmits.pop_front();
@@ -183,6 +362,26 @@ impl Runner {
     }
 
     /// Next event for the user's code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::TransportClose;
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # while runner.poll_transmit().is_some() {}
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// assert_eq!(runner.poll_event(), None);
+    /// let init = ToClient::Init(ToClientInit { runner_id: "R".into(), metadata });
+    /// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &init)?);
+    /// assert_eq!(runner.poll_event(), Some(Event::Connected { runner_id: "R".into(), metadata }));
+    /// assert_eq!(runner.poll_event(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         let next = self.events.pop_front();
@@ -194,6 +393,19 @@ impl Runner {
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next, if
     /// ever. Calling it early or more often is harmless.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Config, Runner, Timestamp};
+    ///
+    /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// assert_eq!(runner.poll_timeout(), None); // nothing to wait for yet
+    /// runner.start(Timestamp::from_millis(100));
+    /// // The attempt is given up after `timeouts.connect` (15 s by default).
+    /// assert_eq!(runner.poll_timeout(), Some(Timestamp::from_millis(15_100)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         [
@@ -208,6 +420,22 @@ impl Runner {
     }
 
     /// Runs every timer due at `now`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Config, Runner, Timestamp, Transmit};
+    ///
+    /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// runner.start(Timestamp::ZERO);
+    /// let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { panic!() };
+    /// let deadline = runner.poll_timeout().unwrap();
+    /// runner.handle_timeout(deadline); // the transport never opened
+    /// let reason = "runner.handshake_timeout".to_string();
+    /// assert_eq!(runner.poll_transmit(), Some(Transmit::Close { conn, code: 1011, reason }));
+    /// assert!(runner.poll_timeout() > Some(deadline)); // a new attempt is scheduled
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.advance(now);
         self.run_timers();
@@ -215,6 +443,20 @@ impl Runner {
     }
 
     /// Starts connecting. Calling it again, or after shutdown, does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Config, Runner, Timestamp, Transmit};
+    ///
+    /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// runner.start(Timestamp::ZERO);
+    /// let Some(Transmit::Connect { subprotocols, .. }) = runner.poll_transmit() else { panic!() };
+    /// assert_eq!(subprotocols, ["rivet"]);
+    /// runner.start(Timestamp::ZERO);
+    /// assert_eq!(runner.poll_transmit(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(&mut self, now: Timestamp) {
         self.advance(now);
         if matches!(self.conn, ConnState::Idle) && self.shutdown == ShutdownPhase::Running {
@@ -224,6 +466,22 @@ impl Runner {
     }
 
     /// The transport of `conn` is open (WebSocket handshake done).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::protocol::{ProtocolVersion, ToServer, decode_to_server};
+    /// use runner_core::{Config, Runner, Timestamp, Transmit};
+    ///
+    /// let mut runner = Runner::new(Config::new("http://h:1", "my-runner", "k"), Timestamp::ZERO)?;
+    /// runner.start(Timestamp::ZERO);
+    /// let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { panic!() };
+    /// runner.handle_connected(Timestamp::ZERO, conn);
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// let ToServer::Init(hello) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
+    /// assert_eq!((hello.name.as_str(), hello.total_slots), ("my-runner", 1000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_connected(&mut self, now: Timestamp, conn: ConnId) {
         self.advance(now);
         self.on_transport_open(conn);
@@ -231,6 +489,31 @@ impl Runner {
     }
 
     /// One binary WebSocket message arrived on `conn`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{ShutdownMode, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// let ping = ToClient::Ping(ToClientPing { ts: 42 });
+    /// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &ping)?);
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// assert_eq!(decode_to_server(ProtocolVersion::V5, &frame)?, ToServer::Pong(ToServerPong { ts: 42 }));
+    /// // Bytes that do not decode close the connection (1011); a new one follows.
+    /// runner.handle_frame(Timestamp::ZERO, conn, b"\xff");
+    /// assert!(matches!(runner.poll_transmit(), Some(Transmit::Close { code: 1011, .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_frame(&mut self, now: Timestamp, conn: ConnId, frame: &[u8]) {
         self.advance(now);
         self.on_frame(conn, frame);
@@ -239,6 +522,28 @@ impl Runner {
 
     /// A text WebSocket message arrived on `conn`: the engine never sends
     /// one, so the connection is closed (1011) and re-established.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{ShutdownMode, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// runner.handle_text_frame(Timestamp::ZERO, conn);
+    /// assert!(matches!(runner.poll_transmit(), Some(Transmit::Close { code: 1011, .. })));
+    /// assert!(matches!(runner.poll_event(), Some(Event::Disconnected { code: Some(1011), .. })));
+    /// assert!(!runner.is_connected());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_text_frame(&mut self, now: Timestamp, conn: ConnId) {
         self.advance(now);
         if self.is_current(conn) {
@@ -250,6 +555,31 @@ impl Runner {
     /// The transport of `conn` closed (or failed to open). `code` and
     /// `reason` come from the peer's close frame when there was one;
     /// `http_status` is the handshake's status when the upgrade was refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{ShutdownMode, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// runner.handle_closed(Timestamp::ZERO, conn, TransportClose::frame(1001, "going away"));
+    /// let disconnected = Event::Disconnected { code: Some(1001), reason: "going away".into() };
+    /// assert_eq!(runner.poll_event(), Some(disconnected));
+    /// // A new attempt follows after the backoff.
+    /// let retry = runner.poll_timeout().unwrap();
+    /// runner.handle_timeout(retry);
+    /// assert!(matches!(runner.poll_transmit(), Some(Transmit::Connect { conn: next, .. }) if next != conn));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_closed(&mut self, now: Timestamp, conn: ConnId, close: TransportClose) {
         self.advance(now);
         self.on_transport_closed(conn, close);
@@ -293,6 +623,26 @@ impl Runner {
 }
 
 /// How a transport ended, as far as the driver knows.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::{Config, Runner, Timestamp, Transmit, TransportClose};
+///
+/// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// runner.start(Timestamp::ZERO);
+/// let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { panic!() };
+/// // An unavailable engine is retried after the backoff...
+/// let unavailable = TransportClose { http_status: Some(503), ..TransportClose::error("upgrade refused") };
+/// runner.handle_closed(Timestamp::ZERO, conn, unavailable);
+/// runner.handle_timeout(runner.poll_timeout().unwrap());
+/// let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { panic!() };
+/// // ...a refused token is not: retrying cannot fix it.
+/// let forbidden = TransportClose { http_status: Some(403), ..TransportClose::default() };
+/// runner.handle_closed(Timestamp::from_millis(2_000), conn, forbidden);
+/// assert!(runner.is_shut_down());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TransportClose {
     /// Close code from the peer's close frame.
@@ -305,6 +655,23 @@ pub struct TransportClose {
 
 impl TransportClose {
     /// A close frame from the peer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Config, Event, Runner, ShutdownReason, Timestamp, Transmit, TransportClose};
+    ///
+    /// let close = TransportClose::frame(1000, "ws.eviction");
+    /// assert_eq!((close.code, close.reason.as_str(), close.http_status), (Some(1000), "ws.eviction", None));
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// // Another process took this runner's key: the runner stops for good.
+    /// runner.handle_closed(Timestamp::ZERO, conn, close);
+    /// let evicted = Event::ShutdownComplete { reason: ShutdownReason::Evicted };
+    /// assert_eq!(runner.poll_event(), Some(evicted));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn frame(code: u16, reason: impl Into<String>) -> Self {
         TransportClose {
             code: Some(code),
@@ -314,6 +681,25 @@ impl TransportClose {
     }
 
     /// A transport failure without a close frame.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::TransportClose;
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # while runner.poll_transmit().is_some() {}
+    /// let close = TransportClose::error("connection reset by peer");
+    /// assert_eq!((close.code, close.http_status), (None, None));
+    /// runner.handle_closed(Timestamp::ZERO, conn, close);
+    /// let disconnected = Event::Disconnected { code: None, reason: "connection reset by peer".into() };
+    /// assert_eq!(runner.poll_event(), Some(disconnected));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn error(reason: impl Into<String>) -> Self {
         TransportClose {
             code: None,

@@ -20,6 +20,39 @@ use crate::protocol::ToServer;
 const SHUTDOWN_REASON: &str = "pegboard.runner_shutdown";
 
 /// How to shut down.
+///
+/// # Examples
+///
+/// ```
+/// # use runner_core::protocol::*;
+/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+/// # use runner_core::{KvError, ShutdownMode, StopReason, TransportClose};
+/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// # runner.start(Timestamp::ZERO);
+/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+/// # runner.handle_connected(Timestamp::ZERO, conn);
+/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # let actor = ActorRef::new("A", 0);
+/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+/// # while runner.poll_transmit().is_some() {}
+/// # while runner.poll_event().is_some() {}
+/// # let sent = |r: &mut Runner| -> Vec<ToServer> { std::iter::from_fn(|| r.poll_transmit()).filter_map(|t| match t { Transmit::Frame(b) => decode_to_server(ProtocolVersion::V5, &b).ok(), _ => None }).collect() };
+/// runner.shutdown(Timestamp::ZERO, ShutdownMode::Graceful);
+/// // The engine is told, and stops the actors itself; the runner keeps serving.
+/// assert_eq!(sent(&mut runner), [ToServer::Stopping]);
+/// assert_eq!(runner.actor_count(), 1);
+/// // Asked again (a second Ctrl-C): everything stops now.
+/// runner.shutdown(Timestamp::ZERO, ShutdownMode::Graceful);
+/// let events: Vec<Event> = std::iter::from_fn(|| runner.poll_event()).collect();
+/// assert!(matches!(events[1], Event::ActorStop { reason: StopReason::Shutdown, .. }));
+/// assert!(matches!(events.last(), Some(Event::ShutdownComplete { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShutdownMode {
     /// Let the engine stop every actor first (bounded by `shutdown_drain`).
@@ -41,6 +74,33 @@ pub(super) enum ShutdownPhase {
 impl Runner {
     /// Shuts the runner down. A graceful call while a graceful shutdown is
     /// already under way escalates to immediate (a second Ctrl-C).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{ShutdownMode, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// runner.shutdown(Timestamp::ZERO, ShutdownMode::Graceful);
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// assert_eq!(decode_to_server(ProtocolVersion::V5, &frame)?, ToServer::Stopping);
+    /// // No actor to wait for: the connection is closed at once...
+    /// let Some(Transmit::Close { conn, code: 1000, .. }) = runner.poll_transmit() else { panic!() };
+    /// // ...and once the transport confirms, shutdown is complete.
+    /// runner.handle_closed(Timestamp::ZERO, conn, TransportClose::frame(1000, "bye"));
+    /// assert!(runner.is_shut_down());
+    /// assert!(std::iter::from_fn(|| runner.poll_event()).any(|e| matches!(e, Event::ShutdownComplete { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown(&mut self, now: Timestamp, mode: ShutdownMode) {
         self.advance(now);
         match (&self.shutdown, mode) {

@@ -268,6 +268,41 @@ impl Runner {
     }
 
     /// The user's start callback finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([2; 4]));
+    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+    /// # let start = ToClientRequestStart { actor_id: "A".into(), method: "GET".into(), path: "/ping".into(), headers: BareMap::new(), body: None, stream: false };
+    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// // A request that arrived while the actor was starting waits for it...
+    /// assert_eq!(runner.poll_event(), None);
+    /// runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// // ...and is delivered once it has started.
+    /// assert!(matches!(runner.poll_event(), Some(Event::HttpRequest(_))));
+    /// // Reporting the start twice is refused.
+    /// let again = runner.actor_started(Timestamp::ZERO, &actor, Ok(()));
+    /// assert!(matches!(again, Err(CallError::WrongState { state: "running", .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn actor_started(
         &mut self,
         now: crate::Timestamp,
@@ -307,6 +342,41 @@ impl Runner {
     }
 
     /// The user's stop callback finished; the actor is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 1 };
+    /// let stop = ToClient::Commands(vec![CommandWrapper { checkpoint, inner: Command::StopActor }]);
+    /// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &stop)?);
+    /// let reason = StopReason::Engine;
+    /// assert_eq!(runner.poll_event(), Some(Event::ActorStop { actor: actor.clone(), reason }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// runner.actor_stopped(Timestamp::ZERO, &actor)?;
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// let ToServer::Events(events) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
+    /// let stopped = ActorState::Stopped(ActorStateStopped { code: StopCode::Ok, message: None });
+    /// assert_eq!(events[0].inner, protocol::Event::StateUpdate(EventActorStateUpdate { state: stopped }));
+    /// assert_eq!(runner.actor_count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn actor_stopped(
         &mut self,
         now: crate::Timestamp,
@@ -328,6 +398,36 @@ impl Runner {
     }
 
     /// Asks the engine to put the actor to sleep; the engine answers with a stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// runner.sleep_actor(Timestamp::ZERO, &actor)?;
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// let ToServer::Events(events) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
+    /// let sleep = protocol::Event::Intent(EventActorIntent { intent: ActorIntent::Sleep });
+    /// assert_eq!(events[0].inner, sleep);
+    /// // The actor keeps running until the engine's stop command comes.
+    /// assert_eq!(runner.actor_count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sleep_actor(
         &mut self,
         now: crate::Timestamp,
@@ -338,12 +438,70 @@ impl Runner {
 
     /// Asks the engine to stop the actor (with crash policy `sleep`, a clean
     /// stop destroys it); the engine answers with a stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// runner.stop_actor(Timestamp::ZERO, &actor)?;
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// let ToServer::Events(events) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
+    /// let stop = protocol::Event::Intent(EventActorIntent { intent: ActorIntent::Stop });
+    /// assert_eq!(events[0].inner, stop);
+    /// assert_eq!(runner.actor_count(), 1); // until the engine's stop command
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop_actor(&mut self, now: crate::Timestamp, actor: &ActorRef) -> Result<(), CallError> {
         self.user_event(now, actor, intent(ActorIntent::Stop))
     }
 
     /// Sets (`Some`, absolute Unix epoch ms) or clears (`None`) the actor's
     /// alarm; the engine wakes a sleeping actor when it comes due.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// runner.set_alarm(Timestamp::ZERO, &actor, Some(1_700_000_000_000))?;
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// let ToServer::Events(events) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
+    /// let alarm = EventActorSetAlarm { alarm_ts: Some(1_700_000_000_000) };
+    /// assert_eq!(events[0].inner, protocol::Event::SetAlarm(alarm));
+    /// runner.set_alarm(Timestamp::ZERO, &actor, None)?; // clears it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_alarm(
         &mut self,
         now: crate::Timestamp,
@@ -359,6 +517,38 @@ impl Runner {
 
     /// The actor failed: it is stopped (the user gets `ActorStop`) and
     /// reported with code `ERROR`, so the engine applies its crash policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let sent = |r: &mut Runner| -> Vec<ToServer> { std::iter::from_fn(|| r.poll_transmit()).filter_map(|t| match t { Transmit::Frame(b) => decode_to_server(ProtocolVersion::V5, &b).ok(), _ => None }).collect() };
+    /// runner.crash_actor(Timestamp::ZERO, &actor, "out of memory")?;
+    /// let reason = StopReason::Crashed("out of memory".into());
+    /// assert_eq!(runner.poll_event(), Some(Event::ActorStop { actor: actor.clone(), reason }));
+    /// runner.actor_stopped(Timestamp::ZERO, &actor)?;
+    /// let Some(ToServer::Events(events)) = sent(&mut runner).pop() else { panic!() };
+    /// let message = Some("out of memory".into());
+    /// let stopped = ActorState::Stopped(ActorStateStopped { code: StopCode::Error, message });
+    /// assert_eq!(events[0].inner, protocol::Event::StateUpdate(EventActorStateUpdate { state: stopped }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn crash_actor(
         &mut self,
         now: crate::Timestamp,

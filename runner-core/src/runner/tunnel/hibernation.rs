@@ -39,6 +39,48 @@ impl Runner {
     /// Reconciles the sockets the gateway kept for a starting actor with what
     /// the user persisted. Call it once, while the actor is starting (before
     /// [`Runner::actor_started`]); sockets not restored by then are closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # use runner_core::HibernatedSocket;
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let held = HibernatingRequest { gateway_id: GatewayId([1; 4]), request_id: RequestId([7; 4]) };
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![held] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// // The start command listed `held`, which the user had persisted:
+    /// let key = RequestKey::from(held);
+    /// let persisted = HibernatedSocket {
+    ///     key,
+    ///     last_received_index: 4,
+    ///     next_sent_index: 2,
+    ///     path: "/ws".into(),
+    ///     headers: BareMap::new(),
+    /// };
+    /// let report = runner.restore_websockets(Timestamp::ZERO, &actor, vec![persisted])?;
+    /// assert_eq!(report.restored, [key]);
+    /// runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// // Open again, without an open event; index 2 went to the acknowledgement of 4.
+    /// runner.websocket_send(Timestamp::ZERO, key, "welcome back".into(), false)?;
+    /// assert_eq!(runner.websocket_indices(key).map(|i| i.next_sent_index), Some(4));
+    /// // Restoring happens once, before the start completes.
+    /// let late = runner.restore_websockets(Timestamp::ZERO, &actor, vec![]);
+    /// assert!(matches!(late, Err(CallError::WrongState { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn restore_websockets(
         &mut self,
         now: Timestamp,

@@ -664,17 +664,126 @@ impl Runner {
     }
 
     /// Number of open requests and sockets (all actors).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # assert_eq!(runner.open_request_count(), 0);
+    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([2; 4]));
+    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+    /// # let start = ToClientRequestStart { actor_id: "A".into(), method: "GET".into(), path: "/ping".into(), headers: BareMap::new(), body: None, stream: false };
+    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// assert_eq!(runner.open_request_count(), 1);
+    /// runner.respond(Timestamp::ZERO, key, HttpResponse::new(204))?;
+    /// assert_eq!(runner.open_request_count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open_request_count(&self) -> usize {
         self.tunnel.len()
     }
 
     /// Whether the request or socket `key` is still open: held for its
     /// starting actor, waiting for the user's answer, or open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([2; 4]));
+    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+    /// # let start = ToClientRequestStart { actor_id: "A".into(), method: "GET".into(), path: "/ping".into(), headers: BareMap::new(), body: None, stream: false };
+    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// assert!(runner.request_is_open(key));
+    /// // The client goes away: the gateway aborts the request.
+    /// let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 1 };
+    /// let message_kind = ToClientTunnelMessageKind::RequestAbort;
+    /// let abort = ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind });
+    /// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &abort)?);
+    /// assert_eq!(runner.poll_event(), Some(Event::HttpRequestAborted { key }));
+    /// assert!(!runner.request_is_open(key));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn request_is_open(&self, key: RequestKey) -> bool {
         self.tunnel.entries.contains_key(&key)
     }
 
     /// Number of tunnel messages waiting for a connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([2; 4]));
+    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+    /// # let start = ToClientRequestStart { actor_id: "A".into(), method: "GET".into(), path: "/ping".into(), headers: BareMap::new(), body: None, stream: false };
+    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// runner.handle_closed(Timestamp::ZERO, conn, TransportClose::error("connection reset"));
+    /// runner.respond(Timestamp::ZERO, key, HttpResponse::new(200))?;
+    /// assert_eq!(runner.buffered_tunnel_messages(), 1);
+    /// // Reconnected: the response goes out after the engine's init.
+    /// runner.handle_timeout(runner.poll_timeout().unwrap());
+    /// let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { panic!() };
+    /// runner.handle_connected(Timestamp::ZERO, conn);
+    /// let init = ToClient::Init(ToClientInit { runner_id: "R".into(), metadata });
+    /// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &init)?);
+    /// assert_eq!(runner.buffered_tunnel_messages(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn buffered_tunnel_messages(&self) -> usize {
         self.tunnel.buffered()
     }
@@ -682,6 +791,42 @@ impl Runner {
     /// Aborts and closes the runner decided on itself but dropped because
     /// the outbound buffer was full while disconnected (the gateway times
     /// those requests out instead).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new({ let mut c = Config::new("http://h:1", "r", "k"); c.limits.max_buffered_messages = 1; c }, Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # for id in [1, 2] {
+    /// #     let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([id; 4]), message_index: 0 };
+    /// #     let start = ToClientRequestStart { actor_id: "A".into(), method: "GET".into(), path: "/".into(), headers: BareMap::new(), body: None, stream: false };
+    /// #     feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
+    /// # }
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// // Two requests are open and the outbound buffer holds one message
+    /// // (`limits.max_buffered_messages = 1`). The connection drops...
+    /// runner.handle_closed(Timestamp::ZERO, conn, TransportClose::error("connection reset"));
+    /// // ...and the actor stops: the runner aborts both of its requests.
+    /// runner.crash_actor(Timestamp::ZERO, &actor, "boom")?;
+    /// runner.actor_stopped(Timestamp::ZERO, &actor)?;
+    /// assert_eq!(runner.buffered_tunnel_messages(), 1);
+    /// assert_eq!(runner.dropped_tunnel_messages(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dropped_tunnel_messages(&self) -> u64 {
         self.tunnel.dropped
     }

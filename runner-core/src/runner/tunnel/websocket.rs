@@ -163,6 +163,41 @@ impl Runner {
 
     /// Accepts a socket offered by [`Event::WebSocketOpen`]. A hibernatable
     /// socket survives its actor sleeping (see [`Runner::restore_websockets`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
+    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+    /// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
+    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// runner.websocket_accept(Timestamp::ZERO, key, true)?;
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// let ToServer::TunnelMessage(msg) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
+    /// let accepted = ToServerWebSocketOpen { can_hibernate: true };
+    /// assert_eq!(msg.message_kind, ToServerTunnelMessageKind::WebSocketOpen(accepted));
+    /// assert_eq!(msg.message_id.message_index, 0); // the socket's first runner message
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn websocket_accept(
         &mut self,
         now: Timestamp,
@@ -194,6 +229,41 @@ impl Runner {
 
     /// Refuses a socket offered by [`Event::WebSocketOpen`]; the client's
     /// connection is closed with `code` and `reason` (truncated to 123 bytes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
+    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+    /// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
+    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// runner.websocket_reject(Timestamp::ZERO, key, 4001, "unauthorized")?;
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// let ToServer::TunnelMessage(msg) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
+    /// let close = ToServerWebSocketClose { code: Some(4001), reason: Some("unauthorized".into()), hibernate: false };
+    /// assert_eq!(msg.message_kind, ToServerTunnelMessageKind::WebSocketClose(close));
+    /// assert!(!runner.request_is_open(key));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn websocket_reject(
         &mut self,
         now: Timestamp,
@@ -213,6 +283,46 @@ impl Runner {
 
     /// Sends a message on an open socket. Payloads over the tunnel limit are
     /// refused (they would make the engine drop the whole runner connection).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
+    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+    /// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
+    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # runner.websocket_accept(Timestamp::ZERO, key, false)?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// runner.websocket_send(Timestamp::ZERO, key, "hello".into(), false)?;
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// let ToServer::TunnelMessage(msg) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
+    /// let sent = WebSocketMessage { data: "hello".into(), binary: false };
+    /// assert_eq!(msg.message_kind, ToServerTunnelMessageKind::WebSocketMessage(sent));
+    /// let huge = bytes::Bytes::from(vec![0; runner.config().limits.max_tunnel_payload + 1]);
+    /// let refused = runner.websocket_send(Timestamp::ZERO, key, huge, true);
+    /// assert!(matches!(refused, Err(CallError::PayloadTooLarge { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn websocket_send(
         &mut self,
         now: Timestamp,
@@ -244,6 +354,47 @@ impl Runner {
     }
 
     /// Closes a socket (open, or offered and not yet answered).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
+    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+    /// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
+    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # runner.websocket_accept(Timestamp::ZERO, key, false)?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// // 1005 ("no status") may not appear in a close frame.
+    /// let refused = runner.websocket_close(Timestamp::ZERO, key, Some(1005), None);
+    /// assert_eq!(refused, Err(CallError::InvalidCloseCode(1005)));
+    /// runner.websocket_close(Timestamp::ZERO, key, Some(1000), Some("done"))?;
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// let ToServer::TunnelMessage(msg) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
+    /// let close = ToServerWebSocketClose { code: Some(1000), reason: Some("done".into()), hibernate: false };
+    /// assert_eq!(msg.message_kind, ToServerTunnelMessageKind::WebSocketClose(close));
+    /// assert!(!runner.request_is_open(key));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn websocket_close(
         &mut self,
         now: Timestamp,
@@ -280,6 +431,48 @@ impl Runner {
     /// once they are persisted. Unacknowledged messages are kept (and
     /// replayed) by the gateway, which closes the socket if one stays
     /// unacknowledged for 30 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
+    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+    /// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
+    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # runner.websocket_accept(Timestamp::ZERO, key, true)?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 1 };
+    /// # let message_kind = ToClientTunnelMessageKind::WebSocketMessage(WebSocketMessage { data: "hi".into(), binary: false });
+    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind }));
+    /// let Some(Event::WebSocketMessage { index, .. }) = runner.poll_event() else { panic!() };
+    /// // ...persist the message with its index, then:
+    /// runner.websocket_ack(Timestamp::ZERO, key, index)?;
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// let ToServer::TunnelMessage(msg) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
+    /// let ack = ToServerWebSocketMessageAck { index: 1 };
+    /// assert_eq!(msg.message_kind, ToServerTunnelMessageKind::WebSocketMessageAck(ack));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn websocket_ack(
         &mut self,
         now: Timestamp,
@@ -302,6 +495,42 @@ impl Runner {
     }
 
     /// Message indices of a hibernatable socket, to persist with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
+    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
+    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// # runner.start(Timestamp::ZERO);
+    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
+    /// # runner.handle_connected(Timestamp::ZERO, conn);
+    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
+    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
+    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # let actor = ActorRef::new("A", 0);
+    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
+    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
+    /// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
+    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// # runner.websocket_accept(Timestamp::ZERO, key, true)?;
+    /// # while runner.poll_transmit().is_some() {}
+    /// # while runner.poll_event().is_some() {}
+    /// let indices = SocketIndices { last_received_index: 0, next_sent_index: 1 };
+    /// assert_eq!(runner.websocket_indices(key), Some(indices));
+    /// runner.websocket_send(Timestamp::ZERO, key, "hi".into(), false)?;
+    /// assert_eq!(runner.websocket_indices(key).map(|i| i.next_sent_index), Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn websocket_indices(&self, key: RequestKey) -> Option<SocketIndices> {
         let entry = self.tunnel.entries.get(&key)?;
         match entry.kind {

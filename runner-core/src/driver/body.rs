@@ -47,6 +47,17 @@ impl std::fmt::Debug for Body {
 }
 
 /// The body was larger than allowed, or failed while being read.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::driver::{Body, BodyError};
+/// # futures::executor::block_on(async {
+/// let err = Body::from("too long").collect(3).await.unwrap_err();
+/// assert!(matches!(err, BodyError::TooLarge { limit: 3 }));
+/// assert_eq!(err.to_string(), "body exceeds 3 bytes");
+/// # });
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BodyError {
@@ -63,6 +74,19 @@ pub enum BodyError {
 
 impl Body {
     /// An empty body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http_body::Body as _;
+    /// use runner_core::driver::Body;
+    /// # futures::executor::block_on(async {
+    /// let body = Body::empty();
+    /// assert!(body.is_end_stream());
+    /// assert_eq!(body.size_hint().exact(), Some(0));
+    /// assert!(body.collect(0).await.unwrap().is_empty());
+    /// # });
+    /// ```
     pub fn empty() -> Self {
         Body::with(Inner::Full(None), SizeHint::with_exact(0))
     }
@@ -77,6 +101,18 @@ impl Body {
     }
 
     /// Wraps any `http_body::Body` with `Bytes` chunks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::driver::Body;
+    /// # futures::executor::block_on(async {
+    /// // `String` is an `http_body::Body` too; so are other crates' bodies.
+    /// let body = Body::new(String::from("streamed"));
+    /// assert_eq!(http_body::Body::size_hint(&body).exact(), Some(8));
+    /// assert_eq!(&body.collect(1024).await.unwrap()[..], b"streamed");
+    /// # });
+    /// ```
     pub fn new<B>(body: B) -> Self
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -92,6 +128,17 @@ impl Body {
     }
 
     /// Reads the whole body, failing past `limit` bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::driver::{Body, BodyError};
+    /// # futures::executor::block_on(async {
+    /// assert_eq!(&Body::from(vec![1u8, 2, 3]).collect(3).await.unwrap()[..], [1, 2, 3]);
+    /// let err = Body::from(vec![1u8, 2, 3]).collect(2).await.unwrap_err();
+    /// assert!(matches!(err, BodyError::TooLarge { limit: 2 }));
+    /// # });
+    /// ```
     pub async fn collect(mut self, limit: usize) -> Result<Bytes, BodyError> {
         if let Inner::Full(full) = self.inner.get_mut() {
             let bytes = full.take().unwrap_or_default();

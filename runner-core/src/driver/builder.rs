@@ -60,6 +60,30 @@ pub struct Builder<R> {
 }
 
 /// A configuration that cannot work, with the reason.
+///
+/// # Examples
+///
+/// ```
+/// # use runner_core::driver::{Builder, Handler};
+/// # #[derive(Clone)] struct Rt;
+/// # impl runner_core::driver::Runtime for Rt {
+/// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+/// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
+/// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
+/// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
+/// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
+/// # }
+/// # struct Nothing;
+/// # impl Handler for Nothing {}
+/// use runner_core::driver::BuildError;
+///
+/// let no_endpoint = Builder::new(Rt).runner_name("r").build(Nothing).unwrap_err();
+/// assert_eq!(no_endpoint, BuildError::MissingEndpoint);
+/// let old = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r").protocol_version(4);
+/// let err = old.build(Nothing).unwrap_err();
+/// assert_eq!(err, BuildError::UnsupportedVersion(4));
+/// assert_eq!(err.to_string(), "protocol version 4 is not supported (supported: 5, 6, 7)");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -86,6 +110,54 @@ pub enum BuildError {
 impl<R: Runtime> Builder<R> {
     /// A builder with defaults: namespace `default`, version 1, 1000 slots,
     /// protocol v5, a random runner key, signal handling on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::{FutureExt, StreamExt, executor::block_on};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
+    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
+    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
+    /// # /// An in-memory engine: records the connection and what the runner sends.
+    /// # #[derive(Clone)]
+    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
+    /// # impl Runtime for Rt {
+    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
+    /// #         self.0.lock().unwrap().push(request);
+    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
+    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// #     fn random_u64(&self) -> u64 { 4 }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// # /// Runs the runner until it has connected and sent its init message; returns both.
+    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
+    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
+    /// #     let rt = Rt(Default::default(), tx);
+    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
+    /// #     let handle = runner.handle();
+    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
+    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
+    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// #     running.join().unwrap();
+    /// #     let request = rt.0.lock().unwrap()[0].clone();
+    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
+    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
+    /// #         ToServer::Init(init) => (request, init),
+    /// #         other => panic!("not an init: {other:?}"),
+    /// #     }
+    /// # }
+    /// let (request, init) = connect_once(|rt| Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r"));
+    /// let key = "00000000000000040000000000000004"; // two draws of `Runtime::random_u64`
+    /// let url = format!("ws://127.0.0.1:6420/runners/connect?protocol_version=5&namespace=default&runner_key={key}");
+    /// assert_eq!(request.url, url);
+    /// assert_eq!((init.version, init.total_slots), (1, 1000));
+    /// ```
     pub fn new(runtime: R) -> Self {
         Builder {
             runtime,
@@ -108,96 +180,726 @@ impl<R: Runtime> Builder<R> {
     }
 
     /// Engine endpoint (`http(s)://` or `ws(s)://`).
+    ///
+    /// # Examples
+    ///
+    /// `http(s)` becomes `ws(s)`, and the path is kept:
+    ///
+    /// ```
+    /// # use futures::{FutureExt, StreamExt, executor::block_on};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
+    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
+    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
+    /// # /// An in-memory engine: records the connection and what the runner sends.
+    /// # #[derive(Clone)]
+    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
+    /// # impl Runtime for Rt {
+    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
+    /// #         self.0.lock().unwrap().push(request);
+    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
+    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// #     fn random_u64(&self) -> u64 { 4 }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// # /// Runs the runner until it has connected and sent its init message; returns both.
+    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
+    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
+    /// #     let rt = Rt(Default::default(), tx);
+    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
+    /// #     let handle = runner.handle();
+    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
+    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
+    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// #     running.join().unwrap();
+    /// #     let request = rt.0.lock().unwrap()[0].clone();
+    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
+    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
+    /// #         ToServer::Init(init) => (request, init),
+    /// #         other => panic!("not an init: {other:?}"),
+    /// #     }
+    /// # }
+    /// let (request, _) = connect_once(|rt| {
+    ///     Builder::new(rt).endpoint("https://rivet.example/api").runner_name("r")
+    /// });
+    /// assert!(request.url.starts_with("wss://rivet.example/api/runners/connect?"));
+    /// ```
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = Some(endpoint.into());
         self
     }
 
     /// Auth token.
+    ///
+    /// # Examples
+    ///
+    /// The token goes in the WebSocket sub-protocols, not in the URL:
+    ///
+    /// ```
+    /// # use futures::{FutureExt, StreamExt, executor::block_on};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
+    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
+    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
+    /// # /// An in-memory engine: records the connection and what the runner sends.
+    /// # #[derive(Clone)]
+    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
+    /// # impl Runtime for Rt {
+    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
+    /// #         self.0.lock().unwrap().push(request);
+    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
+    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// #     fn random_u64(&self) -> u64 { 4 }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// # /// Runs the runner until it has connected and sent its init message; returns both.
+    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
+    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
+    /// #     let rt = Rt(Default::default(), tx);
+    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
+    /// #     let handle = runner.handle();
+    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
+    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
+    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// #     running.join().unwrap();
+    /// #     let request = rt.0.lock().unwrap()[0].clone();
+    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
+    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
+    /// #         ToServer::Init(init) => (request, init),
+    /// #         other => panic!("not an init: {other:?}"),
+    /// #     }
+    /// # }
+    /// let (request, _) = connect_once(|rt| {
+    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").token("dev")
+    /// });
+    /// assert_eq!(request.subprotocols, ["rivet", "rivet_token.dev"]);
+    /// ```
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self
     }
 
     /// Namespace (default `default`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::{FutureExt, StreamExt, executor::block_on};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
+    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
+    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
+    /// # /// An in-memory engine: records the connection and what the runner sends.
+    /// # #[derive(Clone)]
+    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
+    /// # impl Runtime for Rt {
+    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
+    /// #         self.0.lock().unwrap().push(request);
+    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
+    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// #     fn random_u64(&self) -> u64 { 4 }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// # /// Runs the runner until it has connected and sent its init message; returns both.
+    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
+    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
+    /// #     let rt = Rt(Default::default(), tx);
+    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
+    /// #     let handle = runner.handle();
+    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
+    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
+    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// #     running.join().unwrap();
+    /// #     let request = rt.0.lock().unwrap()[0].clone();
+    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
+    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
+    /// #         ToServer::Init(init) => (request, init),
+    /// #         other => panic!("not an init: {other:?}"),
+    /// #     }
+    /// # }
+    /// let (request, _) = connect_once(|rt| {
+    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").namespace("games")
+    /// });
+    /// assert!(request.url.contains("&namespace=games&"));
+    /// ```
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
         self
     }
 
     /// Runner name; actors select runners by it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::{FutureExt, StreamExt, executor::block_on};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
+    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
+    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
+    /// # /// An in-memory engine: records the connection and what the runner sends.
+    /// # #[derive(Clone)]
+    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
+    /// # impl Runtime for Rt {
+    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
+    /// #         self.0.lock().unwrap().push(request);
+    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
+    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// #     fn random_u64(&self) -> u64 { 4 }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// # /// Runs the runner until it has connected and sent its init message; returns both.
+    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
+    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
+    /// #     let rt = Rt(Default::default(), tx);
+    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
+    /// #     let handle = runner.handle();
+    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
+    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
+    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// #     running.join().unwrap();
+    /// #     let request = rt.0.lock().unwrap()[0].clone();
+    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
+    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
+    /// #         ToServer::Init(init) => (request, init),
+    /// #         other => panic!("not an init: {other:?}"),
+    /// #     }
+    /// # }
+    /// let (_, init) = connect_once(|rt| Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("chat"));
+    /// assert_eq!(init.name, "chat");
+    /// ```
     pub fn runner_name(mut self, name: impl Into<String>) -> Self {
         self.runner_name = Some(name.into());
         self
     }
 
     /// Runner key (default: random per process). Two live runners must not share one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::{FutureExt, StreamExt, executor::block_on};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
+    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
+    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
+    /// # /// An in-memory engine: records the connection and what the runner sends.
+    /// # #[derive(Clone)]
+    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
+    /// # impl Runtime for Rt {
+    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
+    /// #         self.0.lock().unwrap().push(request);
+    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
+    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// #     fn random_u64(&self) -> u64 { 4 }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// # /// Runs the runner until it has connected and sent its init message; returns both.
+    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
+    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
+    /// #     let rt = Rt(Default::default(), tx);
+    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
+    /// #     let handle = runner.handle();
+    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
+    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
+    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// #     running.join().unwrap();
+    /// #     let request = rt.0.lock().unwrap()[0].clone();
+    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
+    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
+    /// #         ToServer::Init(init) => (request, init),
+    /// #         other => panic!("not an init: {other:?}"),
+    /// #     }
+    /// # }
+    /// let (request, _) = connect_once(|rt| {
+    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").runner_key("host-1")
+    /// });
+    /// assert!(request.url.ends_with("&runner_key=host-1"));
+    /// ```
     pub fn runner_key(mut self, key: impl Into<String>) -> Self {
         self.runner_key = Some(key.into());
         self
     }
 
     /// Runner version (default 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::{FutureExt, StreamExt, executor::block_on};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
+    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
+    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
+    /// # /// An in-memory engine: records the connection and what the runner sends.
+    /// # #[derive(Clone)]
+    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
+    /// # impl Runtime for Rt {
+    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
+    /// #         self.0.lock().unwrap().push(request);
+    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
+    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// #     fn random_u64(&self) -> u64 { 4 }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// # /// Runs the runner until it has connected and sent its init message; returns both.
+    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
+    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
+    /// #     let rt = Rt(Default::default(), tx);
+    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
+    /// #     let handle = runner.handle();
+    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
+    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
+    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// #     running.join().unwrap();
+    /// #     let request = rt.0.lock().unwrap()[0].clone();
+    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
+    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
+    /// #         ToServer::Init(init) => (request, init),
+    /// #         other => panic!("not an init: {other:?}"),
+    /// #     }
+    /// # }
+    /// let (_, init) = connect_once(|rt| {
+    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").version(3)
+    /// });
+    /// assert_eq!(init.version, 3);
+    /// ```
     pub fn version(mut self, version: u32) -> Self {
         self.version = version;
         self
     }
 
     /// How many actors the engine may place here (default 1000).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::{FutureExt, StreamExt, executor::block_on};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
+    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
+    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
+    /// # /// An in-memory engine: records the connection and what the runner sends.
+    /// # #[derive(Clone)]
+    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
+    /// # impl Runtime for Rt {
+    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
+    /// #         self.0.lock().unwrap().push(request);
+    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
+    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// #     fn random_u64(&self) -> u64 { 4 }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// # /// Runs the runner until it has connected and sent its init message; returns both.
+    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
+    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
+    /// #     let rt = Rt(Default::default(), tx);
+    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
+    /// #     let handle = runner.handle();
+    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
+    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
+    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// #     running.join().unwrap();
+    /// #     let request = rt.0.lock().unwrap()[0].clone();
+    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
+    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
+    /// #         ToServer::Init(init) => (request, init),
+    /// #         other => panic!("not an init: {other:?}"),
+    /// #     }
+    /// # }
+    /// let (_, init) = connect_once(|rt| {
+    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").total_slots(50)
+    /// });
+    /// assert_eq!(init.total_slots, 50);
+    /// ```
     pub fn total_slots(mut self, slots: u32) -> Self {
         self.total_slots = slots;
         self
     }
 
     /// Declares an actor name this runner hosts, with metadata (a JSON object).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::{FutureExt, StreamExt, executor::block_on};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
+    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
+    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
+    /// # /// An in-memory engine: records the connection and what the runner sends.
+    /// # #[derive(Clone)]
+    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
+    /// # impl Runtime for Rt {
+    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
+    /// #         self.0.lock().unwrap().push(request);
+    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
+    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// #     fn random_u64(&self) -> u64 { 4 }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// # /// Runs the runner until it has connected and sent its init message; returns both.
+    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
+    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
+    /// #     let rt = Rt(Default::default(), tx);
+    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
+    /// #     let handle = runner.handle();
+    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
+    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
+    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// #     running.join().unwrap();
+    /// #     let request = rt.0.lock().unwrap()[0].clone();
+    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
+    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
+    /// #         ToServer::Init(init) => (request, init),
+    /// #         other => panic!("not an init: {other:?}"),
+    /// #     }
+    /// # }
+    /// use serde_json::json;
+    ///
+    /// let (_, init) = connect_once(|rt| {
+    ///     Builder::new(rt)
+    ///         .endpoint("http://127.0.0.1:6420")
+    ///         .runner_name("r")
+    ///         .actor_name("counter", json!({ "icon": "hash" }))
+    /// });
+    /// let names = init.prepopulate_actor_names.unwrap();
+    /// assert_eq!(names.get("counter").unwrap().metadata, r#"{"icon":"hash"}"#);
+    /// ```
     pub fn actor_name(mut self, name: impl Into<String>, metadata: serde_json::Value) -> Self {
         self.actor_names.insert(name.into(), metadata);
         self
     }
 
     /// Runner metadata (a JSON object).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::{FutureExt, StreamExt, executor::block_on};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
+    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
+    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
+    /// # /// An in-memory engine: records the connection and what the runner sends.
+    /// # #[derive(Clone)]
+    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
+    /// # impl Runtime for Rt {
+    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
+    /// #         self.0.lock().unwrap().push(request);
+    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
+    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// #     fn random_u64(&self) -> u64 { 4 }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// # /// Runs the runner until it has connected and sent its init message; returns both.
+    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
+    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
+    /// #     let rt = Rt(Default::default(), tx);
+    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
+    /// #     let handle = runner.handle();
+    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
+    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
+    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// #     running.join().unwrap();
+    /// #     let request = rt.0.lock().unwrap()[0].clone();
+    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
+    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
+    /// #         ToServer::Init(init) => (request, init),
+    /// #         other => panic!("not an init: {other:?}"),
+    /// #     }
+    /// # }
+    /// use runner_core::driver::BuildError;
+    /// use serde_json::json;
+    ///
+    /// let (_, init) = connect_once(|rt| {
+    ///     let builder = Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    ///     builder.metadata(json!({ "region": "eu" }))
+    /// });
+    /// assert_eq!(init.metadata.as_deref(), Some(r#"{"region":"eu"}"#));
+    /// ```
     pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
         self.metadata = Some(metadata);
         self
     }
 
     /// Runner protocol version: 5 (default), 6 or 7.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::{FutureExt, StreamExt, executor::block_on};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
+    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
+    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
+    /// # /// An in-memory engine: records the connection and what the runner sends.
+    /// # #[derive(Clone)]
+    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
+    /// # impl Runtime for Rt {
+    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
+    /// #         self.0.lock().unwrap().push(request);
+    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
+    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// #     fn random_u64(&self) -> u64 { 4 }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// # /// Runs the runner until it has connected and sent its init message; returns both.
+    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
+    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
+    /// #     let rt = Rt(Default::default(), tx);
+    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
+    /// #     let handle = runner.handle();
+    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
+    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
+    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// #     running.join().unwrap();
+    /// #     let request = rt.0.lock().unwrap()[0].clone();
+    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
+    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
+    /// #         ToServer::Init(init) => (request, init),
+    /// #         other => panic!("not an init: {other:?}"),
+    /// #     }
+    /// # }
+    /// let (request, _) = connect_once(|rt| {
+    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").protocol_version(7)
+    /// });
+    /// assert!(request.url.contains("?protocol_version=7&"));
+    /// ```
     pub fn protocol_version(mut self, version: u16) -> Self {
         self.protocol_version = version;
         self
     }
 
     /// Every core timeout at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::driver::{Builder, Handler};
+    /// # #[derive(Clone)] struct Rt;
+    /// # impl runner_core::driver::Runtime for Rt {
+    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
+    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
+    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
+    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// use std::time::Duration;
+    /// use runner_core::{ConfigError, Timeouts};
+    /// use runner_core::driver::BuildError;
+    ///
+    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let mut timeouts = Timeouts::default();
+    /// timeouts.connect = Duration::from_secs(5);
+    /// assert!(builder.clone().timeouts(timeouts.clone()).build(Nothing).is_ok());
+    /// timeouts.connect = Duration::ZERO;
+    /// let err = builder.timeouts(timeouts).build(Nothing).unwrap_err();
+    /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("connect")));
+    /// ```
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = timeouts;
         self
     }
 
     /// Every core limit at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::driver::{Builder, Handler};
+    /// # #[derive(Clone)] struct Rt;
+    /// # impl runner_core::driver::Runtime for Rt {
+    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
+    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
+    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
+    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// use runner_core::{ConfigError, Limits};
+    /// use runner_core::driver::BuildError;
+    ///
+    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let mut limits = Limits::default();
+    /// limits.max_actors = 10;
+    /// assert!(builder.clone().limits(limits.clone()).build(Nothing).is_ok());
+    /// limits.max_actors = 0;
+    /// let err = builder.limits(limits).build(Nothing).unwrap_err();
+    /// assert_eq!(err, BuildError::Config(ConfigError::ZeroLimit("max_actors")));
+    /// ```
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
     }
 
     /// Longest an `on_actor_start` may run before the actor is stopped with an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::driver::{Builder, Handler};
+    /// # #[derive(Clone)] struct Rt;
+    /// # impl runner_core::driver::Runtime for Rt {
+    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
+    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
+    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
+    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// use std::time::Duration;
+    /// use runner_core::ConfigError;
+    /// use runner_core::driver::BuildError;
+    ///
+    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// assert!(builder.clone().actor_start_timeout(Duration::from_secs(30)).build(Nothing).is_ok());
+    /// let err = builder.actor_start_timeout(Duration::ZERO).build(Nothing).unwrap_err();
+    /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("actor_start")));
+    /// ```
     pub fn actor_start_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts.actor_start = timeout;
         self
     }
 
     /// Longest an `on_actor_stop` may run before the actor is dropped anyway.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::driver::{Builder, Handler};
+    /// # #[derive(Clone)] struct Rt;
+    /// # impl runner_core::driver::Runtime for Rt {
+    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
+    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
+    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
+    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// use std::time::Duration;
+    /// use runner_core::ConfigError;
+    /// use runner_core::driver::BuildError;
+    ///
+    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// assert!(builder.clone().actor_stop_timeout(Duration::from_secs(30)).build(Nothing).is_ok());
+    /// let err = builder.actor_stop_timeout(Duration::ZERO).build(Nothing).unwrap_err();
+    /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("actor_stop")));
+    /// ```
     pub fn actor_stop_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts.actor_stop = timeout;
         self
     }
 
     /// Longest a graceful shutdown waits for the engine to stop every actor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::driver::{Builder, Handler};
+    /// # #[derive(Clone)] struct Rt;
+    /// # impl runner_core::driver::Runtime for Rt {
+    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
+    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
+    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
+    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// use std::time::Duration;
+    /// use runner_core::ConfigError;
+    /// use runner_core::driver::BuildError;
+    ///
+    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// assert!(builder.clone().shutdown_timeout(Duration::from_secs(30)).build(Nothing).is_ok());
+    /// let err = builder.shutdown_timeout(Duration::ZERO).build(Nothing).unwrap_err();
+    /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("shutdown_drain")));
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts.shutdown_drain = timeout;
         self
     }
 
     /// Longest an `on_request` may run before the client gets a 504 (default 300 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::driver::{Builder, Handler};
+    /// # #[derive(Clone)] struct Rt;
+    /// # impl runner_core::driver::Runtime for Rt {
+    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
+    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
+    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
+    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// use std::time::Duration;
+    /// use runner_core::driver::BuildError;
+    ///
+    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// assert!(builder.clone().request_timeout(Duration::from_secs(10)).build(Nothing).is_ok());
+    /// let err = builder.request_timeout(Duration::ZERO).build(Nothing).unwrap_err();
+    /// assert_eq!(err, BuildError::ZeroRequestTimeout);
+    /// ```
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
@@ -205,12 +907,78 @@ impl<R: Runtime> Builder<R> {
 
     /// Whether SIGINT/SIGTERM trigger a graceful shutdown, and a second one
     /// an immediate one (default on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::sync::atomic::{AtomicBool, Ordering};
+    /// # use futures::{FutureExt, StreamExt, executor::block_on};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
+    /// # use runner_core::{ShutdownMode, ShutdownReason, TransportClose};
+    /// # /// A runtime whose one signal arrives at once; it notes being asked for signals.
+    /// # #[derive(Clone, Default)]
+    /// # struct Rt(Arc<AtomicBool>);
+    /// # impl Runtime for Rt {
+    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, _: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, TransportClose>> {
+    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> {
+    /// #         self.0.store(true, Ordering::SeqCst);
+    /// #         futures::stream::once(async {}).chain(futures::stream::pending()).boxed()
+    /// #     }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// // A signal shuts the runner down by itself:
+    /// let runner = Builder::new(Rt::default()).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// assert_eq!(block_on(runner.build(Nothing)?.run()), ShutdownReason::Requested);
+    ///
+    /// // Without signal handling the runtime's signals are not even listened to:
+    /// let rt = Rt::default();
+    /// let builder = Builder::new(rt.clone()).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let runner = builder.handle_signals(false).build(Nothing)?;
+    /// let handle = runner.handle();
+    /// let running = std::thread::spawn(move || block_on(runner.run()));
+    /// block_on(handle.shutdown(ShutdownMode::Immediate));
+    /// running.join().unwrap();
+    /// assert!(!rt.0.load(Ordering::SeqCst));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_signals(mut self, on: bool) -> Self {
         self.handle_signals = on;
         self
     }
 
     /// Validates the configuration and creates the runner (not yet running).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::driver::{Builder, Handler};
+    /// # #[derive(Clone)] struct Rt;
+    /// # impl runner_core::driver::Runtime for Rt {
+    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
+    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
+    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
+    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// use runner_core::driver::BuildError;
+    /// use serde_json::json;
+    ///
+    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let runner = builder.clone().build(Nothing)?;
+    /// assert!(!runner.handle().is_shut_down()); // built, not running
+    /// let err = builder.metadata(json!(["not", "an", "object"])).build(Nothing).unwrap_err();
+    /// assert_eq!(err, BuildError::NotAnObject("runner metadata"));
+    /// # Ok::<(), BuildError>(())
+    /// ```
     pub fn build<H: Handler>(self, handler: H) -> Result<Runner<R, H>, BuildError> {
         let settings = self.host_settings();
         let runtime = self.runtime.clone();
@@ -280,6 +1048,27 @@ fn random_key(runtime: &impl Runtime) -> String {
 
 impl<R, H> Runner<R, H> {
     /// A handle to control the runner (shutdown, state).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::driver::{Builder, Handler};
+    /// # #[derive(Clone)] struct Rt;
+    /// # impl runner_core::driver::Runtime for Rt {
+    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
+    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
+    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
+    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
+    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
+    /// # }
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// let runner = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r").build(Nothing)?;
+    /// let handle = runner.handle();
+    /// assert!(!handle.is_connected());
+    /// assert_eq!(handle.runner_id(), None);
+    /// # Ok::<(), runner_core::driver::BuildError>(())
+    /// ```
     pub fn handle(&self) -> RunnerHandle {
         self.handle.clone()
     }

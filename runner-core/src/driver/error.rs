@@ -6,6 +6,21 @@ use crate::{CallError, KvError};
 
 /// Why a call through an [`ActorContext`](super::ActorContext),
 /// [`WebSocket`](super::WebSocket) or [`RunnerHandle`](super::RunnerHandle) failed.
+///
+/// # Examples
+///
+/// Handlers usually match on it, or pass it on with `?`:
+///
+/// ```
+/// use runner_core::KvError;
+/// use runner_core::driver::Error;
+///
+/// let gone = Error::RunnerGone;
+/// assert_eq!(gone.to_string(), "the runner has stopped");
+/// let timed_out = Error::from(KvError::TimedOut);
+/// assert_eq!(timed_out, Error::Kv(KvError::TimedOut));
+/// assert_eq!(timed_out.to_string(), "KV request timed out");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum Error {

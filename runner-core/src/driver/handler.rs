@@ -11,11 +11,61 @@ use super::websocket::WebSocketRequest;
 use crate::{RequestKey, StopReason};
 
 /// An HTTP request for an actor, as `http` types.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::driver::{Body, Request};
+///
+/// let request: Request = http::Request::builder()
+///     .method("POST")
+///     .uri("/counter/increment")
+///     .body(Body::from("1"))?;
+/// assert_eq!(request.uri().path(), "/counter/increment");
+/// # Ok::<(), http::Error>(())
+/// ```
 pub type Request = http::Request<Body>;
 /// An HTTP response.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::driver::{Body, Response};
+/// # futures::executor::block_on(async {
+/// let response: Response = http::Response::builder()
+///     .status(201)
+///     .header("content-type", "text/plain")
+///     .body(Body::from("created"))?;
+/// assert_eq!(response.status(), http::StatusCode::CREATED);
+/// assert_eq!(&response.into_body().collect(1024).await?[..], b"created");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub type Response = http::Response<Body>;
 
 /// What the engine said about an actor it starts.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::driver::ActorInfo;
+///
+/// /// The room size a chat actor was created with (its input is JSON).
+/// fn capacity(info: &ActorInfo) -> u64 {
+///     let input: serde_json::Value =
+///         serde_json::from_slice(info.input.as_deref().unwrap_or(b"{}")).unwrap_or_default();
+///     input["capacity"].as_u64().unwrap_or(10)
+/// }
+///
+/// let info = ActorInfo {
+///     name: "chat".into(),
+///     key: Some("room-1".into()),
+///     create_ts: 1_700_000_000_000,
+///     input: Some(r#"{"capacity":50}"#.into()),
+///     hibernating: Vec::new(),
+/// };
+/// assert_eq!(capacity(&info), 50);
+/// ```
 #[derive(Debug, Clone)]
 pub struct ActorInfo {
     /// Actor name.
@@ -51,6 +101,24 @@ pub struct ActorInfo {
 pub trait Handler: Send + Sync + 'static {
     /// Starts an actor. An error (or a panic) stops it with code `ERROR`, so
     /// the engine applies its crash policy. Requests wait until this returns.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_actor_start(&self, actor: ActorContext, info: ActorInfo) -> Result<(), BoxError> {
+    ///         if actor.kv_get_one("input").await?.is_none() {
+    ///             // First start: keep what the actor was created with.
+    ///             actor.kv_put([("input", info.input.unwrap_or_default())]).await?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     fn on_actor_start(
         &self,
         actor: ActorContext,
@@ -62,6 +130,22 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Stops an actor. Requests still running for it are cancelled after this
     /// returns.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::StopReason;
+    /// use runner_core::driver::{ActorContext, Handler};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_actor_stop(&self, actor: ActorContext, reason: StopReason) {
+    ///         // Best effort: the actor is stopping whatever happens.
+    ///         let _ = actor.kv_put([("last_stop", format!("{reason:?}"))]).await;
+    ///     }
+    /// }
+    /// ```
     fn on_actor_stop(
         &self,
         actor: ActorContext,
@@ -73,6 +157,23 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Serves an HTTP request. The response body is read whole before it is
     /// sent (the gateway takes one response message).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Body, Handler, Request, Response};
+    ///
+    /// struct Named;
+    ///
+    /// impl Handler for Named {
+    ///     async fn on_request(&self, actor: ActorContext, request: Request) -> Response {
+    ///         match request.uri().path() {
+    ///             "/name" => Response::new(actor.name().to_owned().into()),
+    ///             _ => http::Response::builder().status(404).body(Body::empty()).unwrap(),
+    ///         }
+    ///     }
+    /// }
+    /// ```
     fn on_request(
         &self,
         actor: ActorContext,
@@ -87,6 +188,29 @@ pub trait Handler: Send + Sync + 'static {
     }
 
     /// Handles a WebSocket: accept or reject the request, then talk.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+    ///
+    /// struct Echo;
+    ///
+    /// impl Handler for Echo {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         if socket.path() != "/echo" {
+    ///             let _ = socket.reject(1008, "unknown path").await;
+    ///             return;
+    ///         }
+    ///         let Ok(mut ws) = socket.accept(false).await else { return };
+    ///         while let Some(Message::Text(text)) = ws.recv().await {
+    ///             if ws.send(text).await.is_err() {
+    ///                 break;
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    /// ```
     fn on_websocket(
         &self,
         actor: ActorContext,
@@ -99,15 +223,96 @@ pub trait Handler: Send + Sync + 'static {
     }
 
     /// The engine accepted the runner.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::sync::Mutex;
+    /// use runner_core::driver::Handler;
+    ///
+    /// #[derive(Default)]
+    /// struct Tracked {
+    ///     runner_id: Mutex<Option<String>>,
+    /// }
+    ///
+    /// impl Handler for Tracked {
+    ///     fn on_connected(&self, runner_id: &str) {
+    ///         *self.runner_id.lock().unwrap() = Some(runner_id.to_owned());
+    ///     }
+    /// }
+    /// ```
     fn on_connected(&self, runner_id: &str) {
         let _ = runner_id;
     }
 
     /// The connection to the engine ended (the runner reconnects by itself).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use runner_core::driver::Handler;
+    ///
+    /// #[derive(Default)]
+    /// struct Tracked {
+    ///     disconnections: AtomicU32,
+    /// }
+    ///
+    /// impl Handler for Tracked {
+    ///     fn on_disconnected(&self, code: Option<u16>, reason: &str) {
+    ///         self.disconnections.fetch_add(1, Ordering::Relaxed);
+    ///         eprintln!("engine connection lost ({code:?} {reason}); reconnecting");
+    ///     }
+    /// }
+    /// ```
     fn on_disconnected(&self, code: Option<u16>, reason: &str) {
         let _ = (code, reason);
     }
 
     /// The runner has shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use futures::executor::block_on;
+    /// # use futures::future::{BoxFuture, FutureExt};
+    /// # use futures::stream::{BoxStream, StreamExt};
+    /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
+    /// # use runner_core::TransportClose;
+    /// # #[derive(Clone)]
+    /// # struct Threads;
+    /// # impl Runtime for Threads {
+    /// #     fn now(&self) -> Instant { Instant::now() }
+    /// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
+    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// # }
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use runner_core::ShutdownMode;
+    /// use runner_core::driver::{Builder, Handler};
+    ///
+    /// struct Flag(Arc<AtomicBool>);
+    ///
+    /// impl Handler for Flag {
+    ///     fn on_shutdown(&self) {
+    ///         self.0.store(true, Ordering::SeqCst);
+    ///     }
+    /// }
+    ///
+    /// let done = Arc::new(AtomicBool::new(false));
+    /// let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let runner = runner.build(Flag(done.clone()))?;
+    /// let handle = runner.handle();
+    /// let running = std::thread::spawn(move || block_on(runner.run()));
+    /// block_on(handle.shutdown(ShutdownMode::Immediate));
+    /// running.join().unwrap();
+    /// assert!(done.load(Ordering::SeqCst));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn on_shutdown(&self) {}
 }

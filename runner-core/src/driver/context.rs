@@ -17,6 +17,29 @@ use crate::{ActorRef, HibernatedSocket, KvError, KvResponse, RestoreReport, Shut
 /// One actor generation, as its code sees it: identity, KV storage, intents
 /// and alarms. Cheap to clone; every method goes through the runner's event
 /// loop and fails with [`Error::RunnerGone`] once it has ended.
+///
+/// # Examples
+///
+/// A counter kept in the actor's KV storage; it asks to sleep when idle.
+///
+/// ```no_run
+/// use runner_core::driver::{ActorContext, Handler, Request, Response};
+///
+/// struct Counter;
+///
+/// impl Handler for Counter {
+///     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+///         let count = match actor.kv_get_one("count").await {
+///             Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).parse().unwrap_or(0),
+///             _ => 0u64,
+///         } + 1;
+///         if actor.kv_put([("count", count.to_string())]).await.is_err() {
+///             return http::Response::builder().status(503).body("try again".into()).unwrap();
+///         }
+///         Response::new(format!("{} (generation {}): {count}", actor.actor_id(), actor.generation()).into())
+///     }
+/// }
+/// ```
 #[derive(Clone)]
 pub struct ActorContext {
     // One pointer: the runner keeps one context per live actor and clones
@@ -85,26 +108,108 @@ impl ActorContext {
     }
 
     /// The actor id.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+    ///         Response::new(format!("served by actor {}", actor.actor_id()).into())
+    ///     }
+    /// }
+    /// ```
     pub fn actor_id(&self) -> &str {
         &self.shared.actor.actor_id
     }
 
     /// The generation (one more each time the engine starts the actor again).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_actor_start(&self, actor: ActorContext, info: ActorInfo) -> Result<(), BoxError> {
+    ///         if actor.generation() > 0 {
+    ///             eprintln!("{} woke up again (generation {})", info.name, actor.generation());
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub fn generation(&self) -> u32 {
         self.shared.actor.generation
     }
 
     /// Actor id and generation.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_actor_start(&self, actor: ActorContext, info: ActorInfo) -> Result<(), BoxError> {
+    ///         // Id and generation together, e.g. as a log field.
+    ///         let actor_ref = actor.actor_ref();
+    ///         eprintln!("starting {} generation {}", actor_ref.actor_id, actor_ref.generation);
+    ///         let _ = info;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub fn actor_ref(&self) -> &ActorRef {
         &self.shared.actor
     }
 
     /// The actor's name.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+    ///         // One runner may host several actor names.
+    ///         match actor.name() {
+    ///             "counter" => Response::new("counting".into()),
+    ///             other => Response::new(format!("{other} is not served here").into()),
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub fn name(&self) -> &str {
         &self.shared.name
     }
 
     /// The actor's key, if it was created with one.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+    ///         let room = actor.key().unwrap_or("lobby");
+    ///         Response::new(format!("welcome to {room}").into())
+    ///     }
+    /// }
+    /// ```
     pub fn key(&self) -> Option<&str> {
         self.shared.key.as_deref()
     }
@@ -119,6 +224,24 @@ impl ActorContext {
     }
 
     /// Values of `keys`, in the same order; `None` where a key is absent.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+    ///         let Ok(values) = actor.kv_get(["first", "last"]).await else {
+    ///             return Response::new("storage unavailable".into());
+    ///         };
+    ///         let found = values.iter().filter(|v| v.is_some()).count();
+    ///         Response::new(format!("{found} of 2 names set").into())
+    ///     }
+    /// }
+    /// ```
     pub async fn kv_get<K: Into<Bytes>>(
         &self,
         keys: impl IntoIterator<Item = K>,
@@ -131,11 +254,45 @@ impl ActorContext {
     }
 
     /// Value of one key.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+    ///         match actor.kv_get_one("greeting").await {
+    ///             Ok(Some(greeting)) => Response::new(greeting.into()),
+    ///             Ok(None) => Response::new("hello".into()),
+    ///             Err(e) => Response::new(format!("storage error: {e}").into()),
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub async fn kv_get_one(&self, key: impl Into<Bytes>) -> Result<Option<Bytes>, Error> {
         Ok(self.kv_get([key.into()]).await?.pop().flatten())
     }
 
     /// Writes key/value pairs.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_actor_start(&self, actor: ActorContext, info: ActorInfo) -> Result<(), BoxError> {
+    ///         // Several pairs in one round trip.
+    ///         actor.kv_put([("name", info.name.clone()), ("created", info.create_ts.to_string())]).await?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub async fn kv_put<K: Into<Bytes>, V: Into<Bytes>>(
         &self,
         entries: impl IntoIterator<Item = (K, V)>,
@@ -150,6 +307,23 @@ impl ActorContext {
     }
 
     /// Deletes keys.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_actor_start(&self, actor: ActorContext, info: ActorInfo) -> Result<(), BoxError> {
+    ///         // Drop what only the previous generation needed.
+    ///         actor.kv_delete(["lock", "pending"]).await?;
+    ///         let _ = info;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub async fn kv_delete<K: Into<Bytes>>(
         &self,
         keys: impl IntoIterator<Item = K>,
@@ -161,6 +335,23 @@ impl ActorContext {
     }
 
     /// Deletes the half-open range `[start, end)` (protocol v7 and later).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_actor_start(&self, actor: ActorContext, info: ActorInfo) -> Result<(), BoxError> {
+    ///         // Forget log entries before 2024 (keys are "log/<timestamp>").
+    ///         actor.kv_delete_range("log/", "log/2024").await?;
+    ///         let _ = info;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub async fn kv_delete_range(
         &self,
         start: impl Into<Bytes>,
@@ -174,6 +365,24 @@ impl ActorContext {
     }
 
     /// Deletes every key of the actor.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+    ///         // e.g. behind an authenticated "reset" route
+    ///         match actor.kv_drop().await {
+    ///             Ok(()) => Response::new("all state deleted".into()),
+    ///             Err(e) => Response::new(format!("reset failed: {e}").into()),
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub async fn kv_drop(&self) -> Result<(), Error> {
         self.kv(KvRequestData::Drop).await.map(drop)
     }
@@ -208,28 +417,114 @@ impl ActorContext {
 
     /// Asks the engine to put this actor to sleep (it stops the actor; the
     /// next request or alarm wakes it as a new generation).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+    ///         let response = Response::new("bye for now".into());
+    ///         // The engine stops this generation; the next request starts a new one.
+    ///         let _ = actor.sleep().await;
+    ///         response
+    ///     }
+    /// }
+    /// ```
     pub async fn sleep(&self) -> Result<(), Error> {
         self.intent(Intent::Sleep).await
     }
 
     /// Asks the engine to stop this actor for good.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+    ///         // e.g. a "close account" route: the actor must not come back.
+    ///         let _ = actor.kv_drop().await;
+    ///         let _ = actor.stop().await;
+    ///         Response::new("closed".into())
+    ///     }
+    /// }
+    /// ```
     pub async fn stop(&self) -> Result<(), Error> {
         self.intent(Intent::Stop).await
     }
 
     /// Sets the alarm to `unix_ms` (Unix epoch milliseconds); the engine wakes
     /// the actor then if it sleeps.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+    ///         let now_ms = std::time::SystemTime::now()
+    ///             .duration_since(std::time::UNIX_EPOCH)
+    ///             .map_or(0, |d| d.as_millis() as i64);
+    ///         // Wake up in an hour even if no request comes.
+    ///         let _ = actor.set_alarm(now_ms + 3_600_000).await;
+    ///         Response::new("reminder set".into())
+    ///     }
+    /// }
+    /// ```
     pub async fn set_alarm(&self, unix_ms: i64) -> Result<(), Error> {
         self.intent(Intent::Alarm(Some(unix_ms))).await
     }
 
     /// Clears the alarm.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+    ///         let _ = actor.clear_alarm().await;
+    ///         Response::new("reminder cancelled".into())
+    ///     }
+    /// }
+    /// ```
     pub async fn clear_alarm(&self) -> Result<(), Error> {
         self.intent(Intent::Alarm(None)).await
     }
 
     /// Reports the actor as crashed: it is stopped and the engine applies its
     /// crash policy.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    ///
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_actor_start(&self, actor: ActorContext, info: ActorInfo) -> Result<(), BoxError> {
+    ///         if actor.kv_get_one("schema").await?.as_deref() == Some(b"v0".as_slice()) {
+    ///             // The engine applies its crash policy (e.g. restarts with backoff).
+    ///             actor.crash(format!("{}: stored state is too old", info.name)).await?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub async fn crash(&self, message: impl Into<String>) -> Result<(), Error> {
         self.intent(Intent::Crash(message.into())).await
     }
@@ -238,6 +533,30 @@ impl ActorContext {
     /// [`ActorInfo::hibernating`](super::ActorInfo::hibernating) from what was
     /// persisted. Call it from `on_actor_start`, before returning. Each restored
     /// socket is handed to `on_websocket` as already open.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::api::{ActorContext, ActorInfo, BoxError, Handler, HibernatedSocket};
+    ///
+    /// # fn decode(_: &[u8]) -> Result<HibernatedSocket, BoxError> { unimplemented!() }
+    /// struct Counter;
+    ///
+    /// impl Handler for Counter {
+    ///     async fn on_actor_start(&self, actor: ActorContext, info: ActorInfo) -> Result<(), BoxError> {
+    ///         let mut persisted = Vec::new();
+    ///         for key in &info.hibernating {
+    ///             // What `on_websocket` stored for this socket (path, headers, indices).
+    ///             if let Some(saved) = actor.kv_get_one(format!("ws/{key}")).await? {
+    ///                 persisted.push(decode(&saved)?);
+    ///             }
+    ///         }
+    ///         let report = actor.restore_websockets(persisted).await?;
+    ///         eprintln!("{} sockets restored", report.restored.len());
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub async fn restore_websockets(
         &self,
         sockets: Vec<HibernatedSocket>,
@@ -256,6 +575,23 @@ impl ActorContext {
 }
 
 /// Which keys [`ActorContext::kv_list`] returns.
+///
+/// # Examples
+///
+/// ```no_run
+/// use runner_core::driver::{ActorContext, Handler, KvList, Request, Response};
+///
+/// struct Log;
+///
+/// impl Handler for Log {
+///     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+///         let latest = actor.kv_list(KvList::prefix("log/").reverse().limit(10)).await;
+///         let lines = latest.unwrap_or_default().into_iter().map(|(_, line)| line);
+///         let text: Vec<String> = lines.map(|l| String::from_utf8_lossy(&l).into_owned()).collect();
+///         Response::new(text.join("\n").into())
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct KvList(KvListRequest);
 
@@ -269,11 +605,29 @@ impl KvList {
     }
 
     /// Every key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::driver::KvList;
+    ///
+    /// let every_key = KvList::all();
+    /// assert!(format!("{every_key:?}").contains("query: All"));
+    /// ```
     pub fn all() -> Self {
         Self::new(KvListQuery::All)
     }
 
     /// Keys starting with `prefix`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::driver::KvList;
+    ///
+    /// let users = KvList::prefix("user/");
+    /// assert!(format!("{users:?}").contains(r#"Prefix(KvListPrefixQuery { key: b"user/" })"#));
+    /// ```
     pub fn prefix(prefix: impl Into<Bytes>) -> Self {
         Self::new(KvListQuery::Prefix(KvListPrefixQuery {
             key: prefix.into(),
@@ -281,6 +635,15 @@ impl KvList {
     }
 
     /// Keys from `start` to `end`, both included (see [`exclusive`](Self::exclusive)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::driver::KvList;
+    ///
+    /// let a_to_m = KvList::range("a", "m"); // "m" itself included
+    /// assert!(format!("{a_to_m:?}").contains(r#"start: b"a", end: b"m", exclusive: false"#));
+    /// ```
     pub fn range(start: impl Into<Bytes>, end: impl Into<Bytes>) -> Self {
         let range = KvListRangeQuery {
             start: start.into(),
@@ -291,6 +654,17 @@ impl KvList {
     }
 
     /// Leaves `end` out of a range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::driver::KvList;
+    ///
+    /// let before_m = KvList::range("a", "m").exclusive();
+    /// assert!(format!("{before_m:?}").contains("exclusive: true"));
+    /// // Only ranges have an end to leave out:
+    /// assert!(!format!("{:?}", KvList::prefix("a").exclusive()).contains("exclusive"));
+    /// ```
     pub fn exclusive(mut self) -> Self {
         if let KvListQuery::Range(r) = &mut self.0.query {
             r.exclusive = true;
@@ -299,12 +673,30 @@ impl KvList {
     }
 
     /// Descending key order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::driver::KvList;
+    ///
+    /// let newest_first = KvList::prefix("log/").reverse();
+    /// assert!(format!("{newest_first:?}").contains("reverse: Some(true)"));
+    /// ```
     pub fn reverse(mut self) -> Self {
         self.0.reverse = Some(true);
         self
     }
 
     /// At most `n` pairs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::driver::KvList;
+    ///
+    /// let first_ten = KvList::all().limit(10);
+    /// assert!(format!("{first_ten:?}").contains("limit: Some(10)"));
+    /// ```
     pub fn limit(mut self, n: u64) -> Self {
         self.0.limit = Some(n);
         self
@@ -320,6 +712,42 @@ pub(crate) struct Published {
 }
 
 /// Controls the whole runner. Cheap to clone.
+///
+/// # Examples
+///
+/// Here the runner runs on a test runtime that reaches no engine:
+///
+/// ```
+/// # use std::time::Instant;
+/// # use futures::executor::block_on;
+/// # use futures::future::{BoxFuture, FutureExt};
+/// # use futures::stream::{BoxStream, StreamExt};
+/// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
+/// # use runner_core::TransportClose;
+/// # #[derive(Clone)]
+/// # struct Threads;
+/// # impl Runtime for Threads {
+/// #     fn now(&self) -> Instant { Instant::now() }
+/// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
+/// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+/// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
+/// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
+/// #     }
+/// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
+/// # }
+/// # struct Idle;
+/// # impl Handler for Idle {}
+/// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+/// use runner_core::{ShutdownMode, ShutdownReason};
+///
+/// let handle = runner.handle();
+/// let running = std::thread::spawn(move || block_on(runner.run()));
+/// // e.g. from an admin endpoint or another task:
+/// block_on(handle.clone().shutdown(ShutdownMode::Immediate));
+/// assert!(handle.is_shut_down());
+/// assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct RunnerHandle {
     tx: CommandTx,
@@ -333,6 +761,39 @@ impl RunnerHandle {
 
     /// Shuts the runner down and waits until it has. A graceful shutdown
     /// while one is under way escalates to immediate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use futures::executor::block_on;
+    /// # use futures::future::{BoxFuture, FutureExt};
+    /// # use futures::stream::{BoxStream, StreamExt};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
+    /// # use runner_core::TransportClose;
+    /// # #[derive(Clone)]
+    /// # struct Threads;
+    /// # impl Runtime for Threads {
+    /// #     fn now(&self) -> Instant { Instant::now() }
+    /// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
+    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// # }
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// use runner_core::ShutdownMode;
+    ///
+    /// let handle = runner.handle();
+    /// let running = std::thread::spawn(move || block_on(runner.run()));
+    /// block_on(handle.shutdown(ShutdownMode::Graceful)); // returns once it is down
+    /// assert!(handle.is_shut_down());
+    /// # running.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn shutdown(&self, mode: ShutdownMode) {
         let (done, finished) = futures::channel::oneshot::channel();
         if self.tx.send(Command::Shutdown { mode, done }).await.is_ok() {
@@ -341,16 +802,109 @@ impl RunnerHandle {
     }
 
     /// Whether the engine has accepted the current connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use futures::executor::block_on;
+    /// # use futures::future::{BoxFuture, FutureExt};
+    /// # use futures::stream::{BoxStream, StreamExt};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
+    /// # use runner_core::TransportClose;
+    /// # #[derive(Clone)]
+    /// # struct Threads;
+    /// # impl Runtime for Threads {
+    /// #     fn now(&self) -> Instant { Instant::now() }
+    /// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
+    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// # }
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// let handle = runner.handle();
+    /// let running = std::thread::spawn(move || block_on(runner.run()));
+    /// assert!(!handle.is_connected()); // no engine answers here
+    /// # block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// # running.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_connected(&self) -> bool {
         self.published.lock().map(|p| p.connected).unwrap_or(false)
     }
 
     /// The runner id the engine assigned, once connected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use futures::executor::block_on;
+    /// # use futures::future::{BoxFuture, FutureExt};
+    /// # use futures::stream::{BoxStream, StreamExt};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
+    /// # use runner_core::TransportClose;
+    /// # #[derive(Clone)]
+    /// # struct Threads;
+    /// # impl Runtime for Threads {
+    /// #     fn now(&self) -> Instant { Instant::now() }
+    /// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
+    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// # }
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// let handle = runner.handle();
+    /// assert_eq!(handle.runner_id(), None); // the engine has assigned none yet
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn runner_id(&self) -> Option<String> {
         self.published.lock().ok().and_then(|p| p.runner_id.clone())
     }
 
     /// Whether the runner has shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use futures::executor::block_on;
+    /// # use futures::future::{BoxFuture, FutureExt};
+    /// # use futures::stream::{BoxStream, StreamExt};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
+    /// # use runner_core::TransportClose;
+    /// # #[derive(Clone)]
+    /// # struct Threads;
+    /// # impl Runtime for Threads {
+    /// #     fn now(&self) -> Instant { Instant::now() }
+    /// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
+    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// # }
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// use runner_core::ShutdownMode;
+    ///
+    /// let handle = runner.handle();
+    /// assert!(!handle.is_shut_down());
+    /// let running = std::thread::spawn(move || block_on(runner.run()));
+    /// block_on(handle.shutdown(ShutdownMode::Immediate));
+    /// assert!(handle.is_shut_down());
+    /// # running.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_shut_down(&self) -> bool {
         self.published.lock().map(|p| p.shut_down).unwrap_or(true)
     }

@@ -15,6 +15,19 @@ use crate::protocol::MessageIndex;
 use crate::{RequestKey, SocketIndices};
 
 /// A WebSocket message.
+///
+/// # Examples
+///
+/// Text and bytes convert into messages, so `send` takes either:
+///
+/// ```
+/// use runner_core::driver::{CloseFrame, Message};
+///
+/// assert_eq!(Message::from("hi"), Message::Text("hi".into()));
+/// assert_eq!(Message::from(vec![1u8, 2]), Message::Binary(vec![1u8, 2].into()));
+/// let bye = Message::Close(Some(CloseFrame { code: 1000, reason: "done".into() }));
+/// assert!(matches!(bye, Message::Close(Some(ref f)) if f.code == 1000));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// UTF-8 text.
@@ -26,6 +39,20 @@ pub enum Message {
 }
 
 /// Code and reason of a close.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::driver::{CloseFrame, Message};
+///
+/// /// Whether the peer ended the socket normally (1000) or just went away.
+/// fn clean(message: &Message) -> bool {
+///     matches!(message, Message::Close(Some(CloseFrame { code: 1000 | 1001, .. })))
+/// }
+/// assert!(clean(&Message::Close(Some(CloseFrame { code: 1000, reason: String::new() }))));
+/// assert!(!clean(&Message::Close(Some(CloseFrame { code: 1011, reason: "crash".into() }))));
+/// assert!(!clean(&Message::Close(None)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseFrame {
     /// Close code.
@@ -75,6 +102,26 @@ pub(crate) enum SocketEvent {
 /// A WebSocket a client wants to open: look at its path and headers, then
 /// [`accept`](Self::accept) or [`reject`](Self::reject) it. Dropping it
 /// unanswered rejects it (1011).
+///
+/// # Examples
+///
+/// ```no_run
+/// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+///
+/// struct Chat;
+///
+/// impl Handler for Chat {
+///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+///         let authorized = socket.headers().get("authorization").is_some();
+///         if socket.path() != "/chat" || !authorized {
+///             let _ = socket.reject(1008, "forbidden").await;
+///             return;
+///         }
+///         let Ok(mut ws) = socket.accept(false).await else { return };
+///         let _ = ws.send(Message::from("welcome")).await;
+///     }
+/// }
+/// ```
 #[derive(Debug)]
 pub struct WebSocketRequest {
     key: RequestKey,
@@ -105,16 +152,71 @@ impl WebSocketRequest {
     }
 
     /// The socket's id (persist it for hibernatable sockets).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         // The key identifies the socket, e.g. in logs or in what is persisted.
+    ///         let key = socket.key();
+    ///         eprintln!("socket {key} asks for {}", socket.path());
+    ///         let _ = socket.accept(false).await;
+    ///     }
+    /// }
+    /// ```
     pub fn key(&self) -> RequestKey {
         self.key
     }
 
     /// Path and query, relative to the actor.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         // Path and query string, relative to the actor.
+    ///         let room = socket.path().strip_prefix("/rooms/").map(str::to_owned);
+    ///         match room {
+    ///             Some(room) => drop(socket.accept(false).await.map(|_ws| room)),
+    ///             None => drop(socket.reject(1008, "no such room").await),
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub fn path(&self) -> &str {
         &self.path
     }
 
     /// Headers of the upgrade request.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         let protocol = socket.headers().get("sec-websocket-protocol").cloned();
+    ///         if protocol.as_ref().and_then(|p| p.to_str().ok()) != Some("chat.v1") {
+    ///             let _ = socket.reject(1002, "expected the chat.v1 sub-protocol").await;
+    ///             return;
+    ///         }
+    ///         let _ = socket.accept(false).await;
+    ///     }
+    /// }
+    /// ```
     pub fn headers(&self) -> &http::HeaderMap {
         &self.headers
     }
@@ -122,6 +224,25 @@ impl WebSocketRequest {
     /// Whether this is a hibernated socket coming back after the actor woke
     /// up ([`ActorContext::restore_websockets`](super::ActorContext::restore_websockets)):
     /// it is already open and [`accept`](Self::accept) just hands it over.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         // A restored socket was greeted before its actor went to sleep.
+    ///         let restored = socket.is_restored();
+    ///         let Ok(mut ws) = socket.accept(true).await else { return };
+    ///         if !restored {
+    ///             let _ = ws.send(Message::from("welcome")).await;
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub fn is_restored(&self) -> bool {
         self.restored
     }
@@ -129,6 +250,25 @@ impl WebSocketRequest {
     /// Accepts the socket. A `hibernatable` socket outlives its actor
     /// sleeping: persist its key, path, headers and the index of each message
     /// handled, [`ack`](WebSocket::ack) them, and restore it on the next start.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         let Ok(mut ws) = socket.accept(true).await else { return };
+    ///         while let Some((message, index)) = ws.recv_indexed().await {
+    ///             // Persist what the message changes, then let the gateway forget it.
+    ///             let _ = ws.send(message).await;
+    ///             let _ = ws.ack(index).await;
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub async fn accept(mut self, hibernatable: bool) -> Result<WebSocket, Error> {
         let events = self.events.take().ok_or(Error::RunnerGone)?;
         if !self.restored {
@@ -153,6 +293,25 @@ impl WebSocketRequest {
     }
 
     /// Refuses the socket with a close code and reason.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         if socket.path() != "/live" {
+    ///             // The client sees the socket closed with code 1008 and this reason.
+    ///             let _ = socket.reject(1008, "unknown path").await;
+    ///             return;
+    ///         }
+    ///         let _ = socket.accept(false).await;
+    ///     }
+    /// }
+    /// ```
     pub async fn reject(mut self, code: u16, reason: &str) -> Result<(), Error> {
         self.events.take();
         let op = SocketOp::Reject {
@@ -187,6 +346,28 @@ impl Drop for WebSocketRequest {
 }
 
 /// An open tunnelled WebSocket. Also a [`Stream`] of messages.
+///
+/// # Examples
+///
+/// ```no_run
+/// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+///
+/// struct Chat;
+///
+/// impl Handler for Chat {
+///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+///         let Ok(mut ws) = socket.accept(false).await else { return };
+///         ws.send("hello").await.ok();
+///         while let Some(message) = ws.recv().await {
+///             match message {
+///                 Message::Text(text) => { let _ = ws.send(text.to_uppercase()).await; }
+///                 Message::Binary(bytes) => { let _ = ws.send(bytes).await; }
+///                 Message::Close(_) => break,
+///             }
+///         }
+///     }
+/// }
+/// ```
 #[derive(Debug)]
 pub struct WebSocket {
     key: RequestKey,
@@ -199,17 +380,71 @@ pub struct WebSocket {
 
 impl WebSocket {
     /// The socket's id.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         let key = socket.key();
+    ///         let Ok(ws) = socket.accept(false).await else { return };
+    ///         assert_eq!(ws.key(), key); // the same id as the request's
+    ///     }
+    /// }
+    /// ```
     pub fn key(&self) -> RequestKey {
         self.key
     }
 
     /// The next message, with its gateway index (persist it for hibernatable
     /// sockets). After a [`Message::Close`], or when the actor stops, `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         let Ok(mut ws) = socket.accept(true).await else { return };
+    ///         while let Some((message, index)) = ws.recv_indexed().await {
+    ///             let _ = ws.send(message).await;
+    ///             // Acknowledged indices are not replayed after the actor wakes up.
+    ///             let _ = ws.ack(index).await;
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub async fn recv_indexed(&mut self) -> Option<(Message, MessageIndex)> {
         futures::future::poll_fn(|cx| self.poll_event(cx)).await
     }
 
     /// The next message; `None` once the socket is closed or hibernated.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         let Ok(mut ws) = socket.accept(false).await else { return };
+    ///         while let Some(message) = ws.recv().await {
+    ///             if matches!(message, Message::Close(_)) || ws.send(message).await.is_err() {
+    ///                 break;
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub async fn recv(&mut self) -> Option<Message> {
         self.recv_indexed().await.map(|(m, _)| m)
     }
@@ -242,11 +477,49 @@ impl WebSocket {
 
     /// Whether the socket ended because its actor stopped while the gateway
     /// keeps the client connected (hibernation): keep what was persisted.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         let Ok(mut ws) = socket.accept(true).await else { return };
+    ///         while let Some((_message, index)) = ws.recv_indexed().await {
+    ///             let _ = ws.ack(index).await;
+    ///         }
+    ///         if ws.is_hibernated() {
+    ///             // The client is still connected: the next start restores the socket.
+    ///             return;
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub fn is_hibernated(&self) -> bool {
         self.hibernated
     }
 
     /// Sends a message. `Message::Close` closes the socket.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         let Ok(mut ws) = socket.accept(false).await else { return };
+    ///         ws.send("text").await.ok();
+    ///         ws.send(vec![0u8, 1, 2]).await.ok(); // binary
+    ///         ws.send(Message::Close(None)).await.ok(); // and closed
+    ///     }
+    /// }
+    /// ```
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let op = match message.into() {
             Message::Text(t) => SocketOp::Send {
@@ -276,6 +549,27 @@ impl WebSocket {
     }
 
     /// Closes the socket with a code and reason.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         let Ok(mut ws) = socket.accept(false).await else { return };
+    ///         if let Some(Message::Text(name)) = ws.recv().await {
+    ///             if name.is_empty() {
+    ///                 let _ = ws.close(4000, "a name is required").await;
+    ///                 return;
+    ///             }
+    ///             let _ = ws.send(format!("hello, {name}")).await;
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
         self.send(Message::Close(Some(CloseFrame {
             code,
@@ -286,6 +580,26 @@ impl WebSocket {
 
     /// Acknowledges gateway messages up to `index` once they are persisted
     /// (hibernatable sockets only).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         let Ok(mut ws) = socket.accept(true).await else { return };
+    ///         let mut log = Vec::new();
+    ///         while let Some((message, index)) = ws.recv_indexed().await {
+    ///             log.push(format!("{message:?}"));
+    ///             // Once it is stored for good (e.g. with `ActorContext::kv_put`):
+    ///             let _ = ws.ack(index).await;
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub async fn ack(&self, index: MessageIndex) -> Result<(), Error> {
         let key = self.key;
         self.tx
@@ -298,6 +612,25 @@ impl WebSocket {
     }
 
     /// Current message indices (hibernatable sockets only), to persist.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    ///
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+    ///         let Ok(mut ws) = socket.accept(true).await else { return };
+    ///         let _ = ws.send("state").await;
+    ///         if let Some(indices) = ws.indices().await {
+    ///             // Persist these with the socket's key, path and headers.
+    ///             eprintln!("received up to {}, next sent {}", indices.last_received_index, indices.next_sent_index);
+    ///         }
+    ///     }
+    /// }
+    /// ```
     pub async fn indices(&self) -> Option<SocketIndices> {
         let (reply, answer) = futures::channel::oneshot::channel();
         self.tx

@@ -9,6 +9,32 @@ use runner_core::TransportClose;
 use runner_core::driver::{ConnectRequest, Runtime, Socket, tungstenite};
 
 /// The async-std runtime (its global executor).
+///
+/// # Examples
+///
+/// [`builder()`](crate::builder) uses it; name it for generic code. Here a
+/// runner that finds no engine (nothing listens on the port) is shut down:
+///
+/// ```
+/// use runner_async_std::{AsyncStd, Builder, Handler, ShutdownMode, ShutdownReason};
+///
+/// struct Idle;
+/// impl Handler for Idle {}
+///
+/// async_std::task::block_on(async {
+///     let runner = Builder::new(AsyncStd)
+///         .endpoint("http://127.0.0.1:9")
+///         .runner_name("r")
+///         .handle_signals(false)
+///         .build(Idle)?;
+///     let handle = runner.handle();
+///     let running = async_std::task::spawn(runner.run());
+///     handle.shutdown(ShutdownMode::Immediate).await;
+///     assert_eq!(running.await, ShutdownReason::Requested);
+///     Ok::<(), runner_async_std::BuildError>(())
+/// })?;
+/// # Ok::<(), runner_async_std::BuildError>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AsyncStd;
 

@@ -9,6 +9,32 @@ use runner_core::TransportClose;
 use runner_core::driver::{ConnectRequest, Runtime, Socket, tungstenite};
 
 /// The tokio runtime (the one the runner is started on).
+///
+/// # Examples
+///
+/// [`builder()`](crate::builder) uses it; name it for generic code. Here a
+/// runner that finds no engine (nothing listens on the port) is shut down:
+///
+/// ```
+/// use runner_tokio::{Builder, Handler, ShutdownMode, ShutdownReason, Tokio};
+///
+/// struct Idle;
+/// impl Handler for Idle {}
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), runner_tokio::BuildError> {
+///     let runner = Builder::new(Tokio)
+///         .endpoint("http://127.0.0.1:9")
+///         .runner_name("r")
+///         .handle_signals(false)
+///         .build(Idle)?;
+///     let handle = runner.handle();
+///     let running = tokio::spawn(runner.run());
+///     handle.shutdown(ShutdownMode::Immediate).await;
+///     assert_eq!(running.await.unwrap(), ShutdownReason::Requested);
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tokio;
 

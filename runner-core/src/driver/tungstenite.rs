@@ -45,6 +45,25 @@ where
 }
 
 /// The handshake request: URL plus the `Sec-WebSocket-Protocol` offer.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::driver::{ConnectRequest, tungstenite::client_request};
+///
+/// let request = ConnectRequest {
+///     url: "ws://127.0.0.1:6420/runners/connect?protocol_version=5".into(),
+///     subprotocols: vec!["rivet".into(), "rivet_token.dev".into()],
+///     max_message_size: 64 << 20,
+/// };
+/// let http = client_request(&request)?;
+/// assert_eq!(http.uri().path(), "/runners/connect");
+/// assert_eq!(http.headers()["sec-websocket-protocol"], "rivet, rivet_token.dev");
+///
+/// let bad = ConnectRequest { url: "not a url".into(), ..request };
+/// assert!(client_request(&bad).unwrap_err().reason.starts_with("invalid connection request"));
+/// # Ok::<(), runner_core::TransportClose>(())
+/// ```
 pub fn client_request(request: &ConnectRequest) -> Result<Request, TransportClose> {
     let mut http = request
         .url
@@ -67,6 +86,22 @@ const READ_BUFFER_SIZE: usize = 16 * 1024;
 
 /// WebSocket limits: messages up to `max_message_size`, and a bounded write
 /// buffer (tungstenite's default is unbounded).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::driver::{ConnectRequest, tungstenite::websocket_config};
+///
+/// let request = ConnectRequest {
+///     url: "ws://127.0.0.1:6420/runners/connect".into(),
+///     subprotocols: vec!["rivet".into()],
+///     max_message_size: 1 << 20,
+/// };
+/// let config = websocket_config(&request);
+/// assert_eq!(config.max_message_size, Some(1 << 20));
+/// assert_eq!(config.max_frame_size, Some(1 << 20));
+/// assert_eq!(config.max_write_buffer_size, 2 << 20);
+/// ```
 pub fn websocket_config(request: &ConnectRequest) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_SIZE)
@@ -77,6 +112,21 @@ pub fn websocket_config(request: &ConnectRequest) -> WebSocketConfig {
 
 /// Why a connection attempt failed, keeping the HTTP status of a refused
 /// upgrade (401/403 are fatal to the core).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::driver::tungstenite::connect_error;
+/// use tungstenite::http::Response;
+///
+/// let refused = Response::builder().status(401).body(None).unwrap();
+/// let close = connect_error(tungstenite::Error::Http(Box::new(refused)));
+/// assert_eq!(close.http_status, Some(401));
+/// assert_eq!(close.reason, "upgrade refused with HTTP 401 Unauthorized");
+///
+/// let dropped = connect_error(tungstenite::Error::ConnectionClosed);
+/// assert_eq!((dropped.code, dropped.http_status), (None, None));
+/// ```
 pub fn connect_error(error: WsError) -> TransportClose {
     match error {
         WsError::Http(response) => TransportClose {
@@ -89,6 +139,47 @@ pub fn connect_error(error: WsError) -> TransportClose {
 }
 
 /// Turns an open tungstenite stream into the host's [`Socket`].
+///
+/// # Examples
+///
+/// A peer that sends one message and closes; what the host sends is kept:
+///
+/// ```
+/// # use std::pin::Pin;
+/// # use std::sync::{Arc, Mutex};
+/// # use std::task::{Context, Poll};
+/// # use tungstenite::{Error, Message};
+/// # /// An in-memory WebSocket: scripted messages in, sent messages kept.
+/// # struct Peer(futures::stream::Iter<std::vec::IntoIter<Result<Message, Error>>>, Arc<Mutex<Vec<Message>>>);
+/// # impl futures::Stream for Peer {
+/// #     type Item = Result<Message, Error>;
+/// #     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+/// #         Pin::new(&mut self.0).poll_next(cx)
+/// #     }
+/// # }
+/// # impl futures::Sink<Message> for Peer {
+/// #     type Error = Error;
+/// #     fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Error>> { Poll::Ready(Ok(())) }
+/// #     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> { self.1.lock().unwrap().push(item); Ok(()) }
+/// #     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Error>> { Poll::Ready(Ok(())) }
+/// #     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Error>> { Poll::Ready(Ok(())) }
+/// # }
+/// use futures::executor::block_on;
+/// use futures::{SinkExt, StreamExt};
+/// use runner_core::driver::{Inbound, Outbound, tungstenite::socket};
+///
+/// let script = vec![Ok(Message::Binary(vec![1u8, 2].into())), Ok(Message::Ping(Vec::new().into()))];
+/// let sent = Arc::new(Mutex::new(Vec::new()));
+/// let mut socket = socket(Peer(futures::stream::iter(script), sent.clone()));
+///
+/// block_on(socket.outgoing.send(Outbound::Binary(vec![9u8].into())))?;
+/// assert_eq!(sent.lock().unwrap()[0], Message::Binary(vec![9u8].into()));
+/// let incoming: Vec<Inbound> = block_on(socket.incoming.collect());
+/// assert_eq!(incoming[0], Inbound::Binary(vec![1u8, 2].into())); // pings are dropped
+/// assert!(matches!(&incoming[1], Inbound::Closed(close) if close.code.is_none()));
+/// assert_eq!(incoming.len(), 2);
+/// # Ok::<(), runner_core::driver::BoxError>(())
+/// ```
 pub fn socket<S>(ws: S) -> Socket
 where
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Send + 'static,

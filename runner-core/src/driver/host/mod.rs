@@ -53,6 +53,42 @@ use yield_now::{INPUTS_PER_YIELD, YieldNow};
 const COMMAND_BACKLOG: usize = 1024;
 
 /// A runner, built by [`Builder`](super::Builder): [`run`](Self::run) it.
+///
+/// # Examples
+///
+/// Here on a test runtime that reaches no engine (a driver crate provides
+/// the real one):
+///
+/// ```
+/// # use std::time::Instant;
+/// # use futures::executor::block_on;
+/// # use futures::future::{BoxFuture, FutureExt};
+/// # use futures::stream::{BoxStream, StreamExt};
+/// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
+/// # use runner_core::TransportClose;
+/// # /// A thread per task; no engine to reach.
+/// # #[derive(Clone)]
+/// # struct Threads;
+/// # impl Runtime for Threads {
+/// #     fn now(&self) -> Instant { Instant::now() }
+/// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
+/// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+/// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
+/// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
+/// #     }
+/// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
+/// # }
+/// # struct Idle;
+/// # impl Handler for Idle {}
+/// use runner_core::{ShutdownMode, ShutdownReason};
+///
+/// let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+/// let handle = runner.handle();
+/// let running = std::thread::spawn(move || block_on(runner.run()));
+/// block_on(handle.shutdown(ShutdownMode::Immediate));
+/// assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Runner<R, H> {
     pub(crate) handle: RunnerHandle,
     host: Host<R, H>,
@@ -128,6 +164,39 @@ impl<R: Runtime, H: Handler> Runner<R, H> {
     /// are caught and never reach it), or when the runtime dropped the loop's
     /// task unfinished — a runtime shut down while this future is still
     /// polled elsewhere — as awaiting a tokio `JoinHandle` would.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Instant;
+    /// # use futures::executor::block_on;
+    /// # use futures::future::{BoxFuture, FutureExt};
+    /// # use futures::stream::{BoxStream, StreamExt};
+    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
+    /// # use runner_core::TransportClose;
+    /// # /// A thread per task; no engine to reach.
+    /// # #[derive(Clone)]
+    /// # struct Threads;
+    /// # impl Runtime for Threads {
+    /// #     fn now(&self) -> Instant { Instant::now() }
+    /// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
+    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
+    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
+    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
+    /// #     }
+    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
+    /// # }
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    /// use runner_core::{ShutdownMode, ShutdownReason};
+    ///
+    /// let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// let handle = runner.handle();
+    /// // Stop it from elsewhere once it runs; `run` then returns why.
+    /// std::thread::spawn(move || block_on(handle.shutdown(ShutdownMode::Graceful)));
+    /// assert_eq!(block_on(runner.run()), ShutdownReason::Requested);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn run(self) -> ShutdownReason {
         let rt = self.host.rt.clone();
         let (task, abort) =

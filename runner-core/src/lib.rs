@@ -25,6 +25,7 @@ mod output;
 pub mod protocol;
 mod rng;
 mod runner;
+pub mod testing;
 mod time;
 mod tunnel;
 mod url;

@@ -22,6 +22,7 @@ mod host;
 mod http;
 mod names;
 mod runtime;
+pub mod testing;
 #[cfg(feature = "tungstenite")]
 pub mod tungstenite;
 mod websocket;

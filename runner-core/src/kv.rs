@@ -17,23 +17,10 @@ use crate::protocol::{
 ///
 /// ```
 /// # use runner_core::protocol::*;
-/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// # runner.start(Timestamp::ZERO);
-/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-/// # runner.handle_connected(Timestamp::ZERO, conn);
-/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-/// # let actor = ActorRef::new("A", 0);
-/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-/// # while runner.poll_transmit().is_some() {}
-/// # while runner.poll_event().is_some() {}
-/// # use runner_core::{KvError, KvResponse};
-/// # let sent = |r: &mut Runner| -> Vec<ToServer> { std::iter::from_fn(|| r.poll_transmit()).filter_map(|t| match t { Transmit::Frame(b) => decode_to_server(ProtocolVersion::V5, &b).ok(), _ => None }).collect() };
+/// # use runner_core::{testing, Event, KvResponse, Runner, Timestamp};
+/// # let (mut runner, conn) = testing::connected(testing::config())?;
+/// # let actor = testing::started_actor(&mut runner, conn, "A")?;
+/// # let sent = |r: &mut Runner| testing::sent(r).unwrap();
 /// let first = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
 /// let second = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
 /// assert_ne!(first, second);
@@ -54,26 +41,12 @@ pub struct KvRequestId(pub u64);
 ///
 /// ```
 /// # use runner_core::protocol::*;
-/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// # runner.start(Timestamp::ZERO);
-/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-/// # runner.handle_connected(Timestamp::ZERO, conn);
-/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-/// # let actor = ActorRef::new("A", 0);
-/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-/// # while runner.poll_transmit().is_some() {}
-/// # while runner.poll_event().is_some() {}
-/// # use runner_core::{KvError, KvResponse};
+/// # use runner_core::{testing, Event, KvResponse, Timestamp, Transmit};
+/// # let (mut runner, conn) = testing::connected(testing::config())?;
+/// # let actor = testing::started_actor(&mut runner, conn, "A")?;
 /// let keys = vec!["a".into(), "b".into()];
 /// let id = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Get(KvGetRequest { keys }))?;
-/// # let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { unreachable!() };
-/// # let ToServer::KvRequest(request) = decode_to_server(ProtocolVersion::V5, &frame)? else { unreachable!() };
+/// # let Some(ToServer::KvRequest(request)) = testing::sent(&mut runner)?.pop() else { unreachable!() };
 /// // The engine answers with the keys it found...
 /// let found = KvGetResponse { keys: vec!["a".into()], values: vec!["1".into()], metadata: vec![] };
 /// let data = KvResponseData::Get(found);
@@ -100,25 +73,11 @@ pub enum KvResponse {
 ///
 /// ```
 /// # use runner_core::protocol::*;
-/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// # runner.start(Timestamp::ZERO);
-/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-/// # runner.handle_connected(Timestamp::ZERO, conn);
-/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-/// # let actor = ActorRef::new("A", 0);
-/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-/// # while runner.poll_transmit().is_some() {}
-/// # while runner.poll_event().is_some() {}
-/// # use runner_core::{KvError, KvResponse};
+/// # use runner_core::{testing, Event, KvError, KvResponse, Timestamp, Transmit};
+/// # let (mut runner, conn) = testing::connected(testing::config())?;
+/// # let actor = testing::started_actor(&mut runner, conn, "A")?;
 /// let id = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
-/// # let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { unreachable!() };
-/// # let ToServer::KvRequest(request) = decode_to_server(ProtocolVersion::V5, &frame)? else { unreachable!() };
+/// # let Some(ToServer::KvRequest(request)) = testing::sent(&mut runner)?.pop() else { unreachable!() };
 /// let data = KvResponseData::Error(KvErrorResponse { message: "quota exceeded".into() });
 /// let answer = ToClient::KvResponse(ToClientKvResponse { request_id: request.request_id, data });
 /// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &answer)?);

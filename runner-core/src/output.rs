@@ -134,17 +134,9 @@ impl fmt::Debug for ActorRef {
 ///
 /// ```
 /// # use runner_core::protocol::*;
-/// # use runner_core::{ActorRef, Config, Event, Runner, StopReason, Timestamp, Transmit};
-/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// # runner.start(Timestamp::ZERO);
-/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-/// # runner.handle_connected(Timestamp::ZERO, conn);
-/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # use runner_core::{testing, ActorRef, Event, StopReason, Timestamp};
+/// # let (mut runner, conn) = testing::connected(testing::config())?;
+/// # testing::start_actor(&mut runner, conn, "A")?;
 /// # while runner.poll_event().is_some() {}
 /// let actor = ActorRef::new("A", 0);
 /// runner.actor_started(Timestamp::ZERO, &actor, Err("no database".into()))?;
@@ -261,18 +253,11 @@ pub enum ShutdownReason {
 ///
 /// ```
 /// # use runner_core::protocol::*;
-/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// # runner.start(Timestamp::ZERO);
-/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-/// # runner.handle_connected(Timestamp::ZERO, conn);
-/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-/// # while runner.poll_event().is_some() {}
-/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "counter".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+/// # use runner_core::{testing, ActorRef, Event, Timestamp};
+/// # let (mut runner, conn) = testing::connected(testing::config())?;
 /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "counter".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
+/// # testing::feed(&mut runner, conn, &ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]))?;
 /// let mut started = Vec::new();
 /// while let Some(event) = runner.poll_event() {
 ///     match event {

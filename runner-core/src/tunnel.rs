@@ -153,26 +153,11 @@ impl fmt::Display for RequestKey {
 ///
 /// ```
 /// # use runner_core::protocol::*;
-/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// # runner.start(Timestamp::ZERO);
-/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-/// # runner.handle_connected(Timestamp::ZERO, conn);
-/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-/// # let actor = ActorRef::new("A", 0);
-/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-/// # while runner.poll_transmit().is_some() {}
-/// # while runner.poll_event().is_some() {}
-/// # use runner_core::HttpResponse;
-/// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([2; 4]));
-/// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-/// # let start = ToClientRequestStart { actor_id: "A".into(), method: "POST".into(), path: "/echo?x=1".into(), headers: BareMap::new(), body: Some("hi".into()), stream: false };
-/// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
+/// # use runner_core::{testing, ActorRef, Event, HttpResponse, Timestamp};
+/// # let (mut runner, conn) = testing::connected(testing::config())?;
+/// # let actor = testing::started_actor(&mut runner, conn, "A")?;
+/// # let post = ToClientRequestStart { method: "POST".into(), body: Some("hi".into()), ..testing::get("A", "/echo?x=1") };
+/// # testing::http_request(&mut runner, conn, 2, post)?;
 /// let Some(Event::HttpRequest(request)) = runner.poll_event() else { panic!() };
 /// assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/echo?x=1"));
 /// assert_eq!(request.actor, ActorRef::new("A", 0));
@@ -282,25 +267,10 @@ impl HttpResponse {
 ///
 /// ```
 /// # use runner_core::protocol::*;
-/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// # runner.start(Timestamp::ZERO);
-/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-/// # runner.handle_connected(Timestamp::ZERO, conn);
-/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-/// # let actor = ActorRef::new("A", 0);
-/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-/// # while runner.poll_transmit().is_some() {}
-/// # while runner.poll_event().is_some() {}
-/// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
-/// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-/// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
-/// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
+/// # use runner_core::{testing, ActorRef, Event, Timestamp};
+/// # let (mut runner, conn) = testing::connected(testing::config())?;
+/// # let actor = testing::started_actor(&mut runner, conn, "A")?;
+/// # let key = testing::websocket(&mut runner, conn, 3, "A", "/ws")?;
 /// let Some(Event::WebSocketOpen(open)) = runner.poll_event() else { panic!() };
 /// assert_eq!((open.actor, open.path.as_str()), (ActorRef::new("A", 0), "/ws"));
 /// runner.websocket_accept(Timestamp::ZERO, open.key, false)?;
@@ -327,22 +297,12 @@ pub struct WebSocketOpen {
 ///
 /// ```
 /// # use runner_core::protocol::*;
-/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-/// # use runner_core::{HibernatedSocket, RequestKey, RestoreReport};
-/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// # runner.start(Timestamp::ZERO);
-/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-/// # runner.handle_connected(Timestamp::ZERO, conn);
-/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # use runner_core::{testing, ActorRef, HibernatedSocket, RequestKey, Timestamp, Transmit};
+/// # let (mut runner, conn) = testing::connected(testing::config())?;
 /// # let held = HibernatingRequest { gateway_id: GatewayId([1; 4]), request_id: RequestId([7; 4]) };
-/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![held] });
-/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # testing::feed(&mut runner, conn, &testing::start_command("A", vec![held]))?;
 /// # let actor = ActorRef::new("A", 0);
-/// # while runner.poll_transmit().is_some() {}
-/// # while runner.poll_event().is_some() {}
+/// # testing::drain(&mut runner);
 /// // The start command listed `held`; the user had persisted it like this:
 /// let persisted = HibernatedSocket {
 ///     key: RequestKey::from(held),
@@ -381,22 +341,12 @@ pub struct HibernatedSocket {
 ///
 /// ```
 /// # use runner_core::protocol::*;
-/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-/// # use runner_core::{HibernatedSocket, RequestKey, RestoreReport};
-/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// # runner.start(Timestamp::ZERO);
-/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-/// # runner.handle_connected(Timestamp::ZERO, conn);
-/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+/// # use runner_core::{testing, ActorRef, HibernatedSocket, RequestKey, RestoreReport, Timestamp};
+/// # let (mut runner, conn) = testing::connected(testing::config())?;
 /// # let held = HibernatingRequest { gateway_id: GatewayId([1; 4]), request_id: RequestId([7; 4]) };
-/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![held] });
-/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+/// # testing::feed(&mut runner, conn, &testing::start_command("A", vec![held]))?;
 /// # let actor = ActorRef::new("A", 0);
-/// # while runner.poll_transmit().is_some() {}
-/// # while runner.poll_event().is_some() {}
+/// # testing::drain(&mut runner);
 /// // The gateway listed `held`, but nothing was persisted for it; something was
 /// // persisted for `gone`, which the gateway no longer holds.
 /// let gone = RequestKey::from_bytes([1, 1, 1, 1, 8, 8, 8, 8]);
@@ -430,26 +380,10 @@ pub struct RestoreReport {
 ///
 /// ```
 /// # use runner_core::protocol::*;
-/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// # runner.start(Timestamp::ZERO);
-/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-/// # runner.handle_connected(Timestamp::ZERO, conn);
-/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-/// # let actor = ActorRef::new("A", 0);
-/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-/// # while runner.poll_transmit().is_some() {}
-/// # while runner.poll_event().is_some() {}
-/// # use runner_core::SocketIndices;
-/// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
-/// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-/// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
-/// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
+/// # use runner_core::{testing, SocketIndices, Timestamp};
+/// # let (mut runner, conn) = testing::connected(testing::config())?;
+/// # testing::started_actor(&mut runner, conn, "A")?;
+/// # let key = testing::websocket(&mut runner, conn, 3, "A", "/ws")?;
 /// # while runner.poll_event().is_some() {}
 /// runner.websocket_accept(Timestamp::ZERO, key, true)?; // sent as runner message 0
 /// let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 1 };

@@ -273,25 +273,11 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([2; 4]));
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-    /// # let start = ToClientRequestStart { actor_id: "A".into(), method: "GET".into(), path: "/ping".into(), headers: BareMap::new(), body: None, stream: false };
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
+    /// # use runner_core::{testing, CallError, Event, Timestamp};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # let actor = testing::start_actor(&mut runner, conn, "A")?;
+    /// # testing::drain(&mut runner);
+    /// # let key = testing::http_request(&mut runner, conn, 2, testing::get("A", "/ping"))?;
     /// # while runner.poll_transmit().is_some() {}
     /// // A request that arrived while the actor was starting waits for it...
     /// assert_eq!(runner.poll_event(), None);
@@ -347,22 +333,9 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Event, StopReason, Timestamp, Transmit, protocol};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # let actor = testing::started_actor(&mut runner, conn, "A")?;
     /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 1 };
     /// let stop = ToClient::Commands(vec![CommandWrapper { checkpoint, inner: Command::StopActor }]);
     /// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &stop)?);
@@ -403,22 +376,9 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Event, Timestamp, Transmit, protocol};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # let actor = testing::started_actor(&mut runner, conn, "A")?;
     /// runner.sleep_actor(Timestamp::ZERO, &actor)?;
     /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
     /// let ToServer::Events(events) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
@@ -443,22 +403,9 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Event, Timestamp, Transmit, protocol};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # let actor = testing::started_actor(&mut runner, conn, "A")?;
     /// runner.stop_actor(Timestamp::ZERO, &actor)?;
     /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
     /// let ToServer::Events(events) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
@@ -478,22 +425,9 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Event, Timestamp, Transmit, protocol};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # let actor = testing::started_actor(&mut runner, conn, "A")?;
     /// runner.set_alarm(Timestamp::ZERO, &actor, Some(1_700_000_000_000))?;
     /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
     /// let ToServer::Events(events) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
@@ -522,23 +456,10 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let sent = |r: &mut Runner| -> Vec<ToServer> { std::iter::from_fn(|| r.poll_transmit()).filter_map(|t| match t { Transmit::Frame(b) => decode_to_server(ProtocolVersion::V5, &b).ok(), _ => None }).collect() };
+    /// # use runner_core::{testing, Event, Runner, StopReason, Timestamp, protocol};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # let actor = testing::started_actor(&mut runner, conn, "A")?;
+    /// # let sent = |r: &mut Runner| testing::sent(r).unwrap();
     /// runner.crash_actor(Timestamp::ZERO, &actor, "out of memory")?;
     /// let reason = StopReason::Crashed("out of memory".into());
     /// assert_eq!(runner.poll_event(), Some(Event::ActorStop { actor: actor.clone(), reason }));

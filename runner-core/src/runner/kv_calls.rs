@@ -28,23 +28,9 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # use runner_core::{KvError, KvResponse};
-    /// # use runner_core::CallError;
+    /// # use runner_core::{testing, ActorRef, CallError, Event, Timestamp, Transmit};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # let actor = testing::started_actor(&mut runner, conn, "A")?;
     /// let put = KvPutRequest { keys: vec!["count".into()], values: vec!["1".into()] };
     /// let id = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Put(put))?;
     /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };

@@ -173,13 +173,8 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::TransportClose;
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # while runner.poll_transmit().is_some() {}
+    /// # use runner_core::{testing, Timestamp, TransportClose};
+    /// # let (mut runner, conn) = testing::open(testing::config())?;
     /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
     /// assert_eq!(runner.runner_id(), None);
     /// let init = ToClient::Init(ToClientInit { runner_id: "runner-1".into(), metadata });
@@ -197,13 +192,8 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::TransportClose;
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # while runner.poll_transmit().is_some() {}
+    /// # use runner_core::{testing, Timestamp, TransportClose};
+    /// # let (mut runner, conn) = testing::open(testing::config())?;
     /// assert_eq!(runner.protocol_metadata(), None);
     /// let metadata = ProtocolMetadata {
     ///     runner_lost_threshold: 15_000,
@@ -225,13 +215,8 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::TransportClose;
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # while runner.poll_transmit().is_some() {}
+    /// # use runner_core::{testing, Timestamp, TransportClose};
+    /// # let (mut runner, conn) = testing::open(testing::config())?;
     /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
     /// assert!(!runner.is_connected()); // the transport is open, the engine has not answered
     /// let init = ToClient::Init(ToClientInit { runner_id: "R".into(), metadata });
@@ -269,20 +254,9 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{ShutdownMode, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # let start_a = encode_to_client(ProtocolVersion::V5, &ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]))?;
+    /// # use runner_core::{testing, ActorRef, Timestamp};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # let start_a = encode_to_client(ProtocolVersion::V5, &testing::start_command("A", vec![]))?;
     /// # let actor = ActorRef::new("A", 0);
     /// assert_eq!(runner.actor_count(), 0);
     /// runner.handle_frame(Timestamp::ZERO, conn, &start_a); // the engine starts actor "A"
@@ -304,22 +278,9 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{KvError, ShutdownMode, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Event, KvError, ShutdownMode, Timestamp};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # let actor = testing::started_actor(&mut runner, conn, "A")?;
     /// let id = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
     /// assert_eq!(runner.pending_kv_count(), 1);
     /// runner.shutdown(Timestamp::ZERO, ShutdownMode::Immediate);
@@ -367,13 +328,8 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::TransportClose;
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # while runner.poll_transmit().is_some() {}
+    /// # use runner_core::{testing, Event, Timestamp, TransportClose};
+    /// # let (mut runner, conn) = testing::open(testing::config())?;
     /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
     /// assert_eq!(runner.poll_event(), None);
     /// let init = ToClient::Init(ToClientInit { runner_id: "R".into(), metadata });
@@ -494,17 +450,8 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{ShutdownMode, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Timestamp, Transmit};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
     /// let ping = ToClient::Ping(ToClientPing { ts: 42 });
     /// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &ping)?);
     /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
@@ -527,17 +474,8 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{ShutdownMode, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Event, Timestamp, Transmit};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
     /// runner.handle_text_frame(Timestamp::ZERO, conn);
     /// assert!(matches!(runner.poll_transmit(), Some(Transmit::Close { code: 1011, .. })));
     /// assert!(matches!(runner.poll_event(), Some(Event::Disconnected { code: Some(1011), .. })));
@@ -560,17 +498,8 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{ShutdownMode, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Event, Timestamp, Transmit, TransportClose};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
     /// runner.handle_closed(Timestamp::ZERO, conn, TransportClose::frame(1001, "going away"));
     /// let disconnected = Event::Disconnected { code: Some(1001), reason: "going away".into() };
     /// assert_eq!(runner.poll_event(), Some(disconnected));
@@ -686,13 +615,8 @@ impl TransportClose {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::TransportClose;
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # while runner.poll_transmit().is_some() {}
+    /// # use runner_core::{testing, Event, Timestamp, TransportClose};
+    /// # let (mut runner, conn) = testing::open(testing::config())?;
     /// let close = TransportClose::error("connection reset by peer");
     /// assert_eq!((close.code, close.http_status), (None, None));
     /// runner.handle_closed(Timestamp::ZERO, conn, close);

@@ -25,23 +25,10 @@ const SHUTDOWN_REASON: &str = "pegboard.runner_shutdown";
 ///
 /// ```
 /// # use runner_core::protocol::*;
-/// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-/// # use runner_core::{KvError, ShutdownMode, StopReason, TransportClose};
-/// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// # runner.start(Timestamp::ZERO);
-/// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-/// # runner.handle_connected(Timestamp::ZERO, conn);
-/// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-/// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-/// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-/// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-/// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-/// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-/// # let actor = ActorRef::new("A", 0);
-/// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-/// # while runner.poll_transmit().is_some() {}
-/// # while runner.poll_event().is_some() {}
-/// # let sent = |r: &mut Runner| -> Vec<ToServer> { std::iter::from_fn(|| r.poll_transmit()).filter_map(|t| match t { Transmit::Frame(b) => decode_to_server(ProtocolVersion::V5, &b).ok(), _ => None }).collect() };
+/// # use runner_core::{testing, Event, Runner, ShutdownMode, StopReason, Timestamp};
+/// # let (mut runner, conn) = testing::connected(testing::config())?;
+/// # testing::started_actor(&mut runner, conn, "A")?;
+/// # let sent = |r: &mut Runner| testing::sent(r).unwrap();
 /// runner.shutdown(Timestamp::ZERO, ShutdownMode::Graceful);
 /// // The engine is told, and stops the actors itself; the runner keeps serving.
 /// assert_eq!(sent(&mut runner), [ToServer::Stopping]);
@@ -79,17 +66,8 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{ShutdownMode, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Event, ShutdownMode, Timestamp, Transmit, TransportClose};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
     /// runner.shutdown(Timestamp::ZERO, ShutdownMode::Graceful);
     /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
     /// assert_eq!(decode_to_server(ProtocolVersion::V5, &frame)?, ToServer::Stopping);

@@ -44,23 +44,12 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # use runner_core::HibernatedSocket;
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
+    /// # use runner_core::{testing, ActorRef, CallError, HibernatedSocket, RequestKey, Timestamp};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
     /// # let held = HibernatingRequest { gateway_id: GatewayId([1; 4]), request_id: RequestId([7; 4]) };
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![held] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
+    /// # testing::feed(&mut runner, conn, &testing::start_command("A", vec![held]))?;
     /// # let actor = ActorRef::new("A", 0);
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # testing::drain(&mut runner);
     /// // The start command listed `held`, which the user had persisted:
     /// let key = RequestKey::from(held);
     /// let persisted = HibernatedSocket {

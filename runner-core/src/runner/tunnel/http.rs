@@ -137,28 +137,11 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([2; 4]));
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-    /// # let start = ToClientRequestStart { actor_id: "A".into(), method: "GET".into(), path: "/ping".into(), headers: BareMap::new(), body: None, stream: false };
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, CallError, HttpResponse, Timestamp, Transmit};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # testing::started_actor(&mut runner, conn, "A")?;
+    /// # let key = testing::http_request(&mut runner, conn, 2, testing::get("A", "/ping"))?;
+    /// # testing::drain(&mut runner);
     /// runner.respond(Timestamp::ZERO, key, HttpResponse::new(200).body("pong"))?;
     /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
     /// let ToServer::TunnelMessage(msg) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
@@ -204,28 +187,11 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([2; 4]));
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-    /// # let start = ToClientRequestStart { actor_id: "A".into(), method: "GET".into(), path: "/ping".into(), headers: BareMap::new(), body: None, stream: false };
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Timestamp, Transmit};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # testing::started_actor(&mut runner, conn, "A")?;
+    /// # let key = testing::http_request(&mut runner, conn, 2, testing::get("A", "/ping"))?;
+    /// # testing::drain(&mut runner);
     /// runner.abort_request(Timestamp::ZERO, key)?;
     /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
     /// let ToServer::TunnelMessage(msg) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };

@@ -669,29 +669,12 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, HttpResponse, Timestamp};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # testing::started_actor(&mut runner, conn, "A")?;
     /// # assert_eq!(runner.open_request_count(), 0);
-    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([2; 4]));
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-    /// # let start = ToClientRequestStart { actor_id: "A".into(), method: "GET".into(), path: "/ping".into(), headers: BareMap::new(), body: None, stream: false };
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # let key = testing::http_request(&mut runner, conn, 2, testing::get("A", "/ping"))?;
+    /// # testing::drain(&mut runner);
     /// assert_eq!(runner.open_request_count(), 1);
     /// runner.respond(Timestamp::ZERO, key, HttpResponse::new(204))?;
     /// assert_eq!(runner.open_request_count(), 0);
@@ -708,28 +691,11 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([2; 4]));
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-    /// # let start = ToClientRequestStart { actor_id: "A".into(), method: "GET".into(), path: "/ping".into(), headers: BareMap::new(), body: None, stream: false };
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Event, Timestamp};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # testing::started_actor(&mut runner, conn, "A")?;
+    /// # let key = testing::http_request(&mut runner, conn, 2, testing::get("A", "/ping"))?;
+    /// # testing::drain(&mut runner);
     /// assert!(runner.request_is_open(key));
     /// // The client goes away: the gateway aborts the request.
     /// let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 1 };
@@ -750,28 +716,12 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
+    /// # use runner_core::{testing, HttpResponse, Timestamp, Transmit, TransportClose};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
     /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([2; 4]));
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-    /// # let start = ToClientRequestStart { actor_id: "A".into(), method: "GET".into(), path: "/ping".into(), headers: BareMap::new(), body: None, stream: false };
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # testing::started_actor(&mut runner, conn, "A")?;
+    /// # let key = testing::http_request(&mut runner, conn, 2, testing::get("A", "/ping"))?;
+    /// # testing::drain(&mut runner);
     /// runner.handle_closed(Timestamp::ZERO, conn, TransportClose::error("connection reset"));
     /// runner.respond(Timestamp::ZERO, key, HttpResponse::new(200))?;
     /// assert_eq!(runner.buffered_tunnel_messages(), 1);
@@ -796,27 +746,11 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new({ let mut c = Config::new("http://h:1", "r", "k"); c.limits.max_buffered_messages = 1; c }, Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # for id in [1, 2] {
-    /// #     let message_id = MessageId { gateway_id: GatewayId([1; 4]), request_id: RequestId([id; 4]), message_index: 0 };
-    /// #     let start = ToClientRequestStart { actor_id: "A".into(), method: "GET".into(), path: "/".into(), headers: BareMap::new(), body: None, stream: false };
-    /// #     feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::RequestStart(start) }));
-    /// # }
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Config, Timestamp, TransportClose};
+    /// # let (mut runner, conn) = testing::connected({ let mut c = Config::new("http://h:1", "r", "k"); c.limits.max_buffered_messages = 1; c })?;
+    /// # let actor = testing::started_actor(&mut runner, conn, "A")?;
+    /// # for id in [1, 2] { testing::http_request(&mut runner, conn, id, testing::get("A", "/"))?; }
+    /// # testing::drain(&mut runner);
     /// // Two requests are open and the outbound buffer holds one message
     /// // (`limits.max_buffered_messages = 1`). The connection drops...
     /// runner.handle_closed(Timestamp::ZERO, conn, TransportClose::error("connection reset"));

@@ -168,28 +168,11 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-    /// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Timestamp, Transmit};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # testing::started_actor(&mut runner, conn, "A")?;
+    /// # let key = testing::websocket(&mut runner, conn, 3, "A", "/ws")?;
+    /// # testing::drain(&mut runner);
     /// runner.websocket_accept(Timestamp::ZERO, key, true)?;
     /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
     /// let ToServer::TunnelMessage(msg) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
@@ -234,28 +217,11 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-    /// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Timestamp, Transmit};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # testing::started_actor(&mut runner, conn, "A")?;
+    /// # let key = testing::websocket(&mut runner, conn, 3, "A", "/ws")?;
+    /// # testing::drain(&mut runner);
     /// runner.websocket_reject(Timestamp::ZERO, key, 4001, "unauthorized")?;
     /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
     /// let ToServer::TunnelMessage(msg) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
@@ -288,31 +254,13 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-    /// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, CallError, Timestamp, Transmit};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # testing::started_actor(&mut runner, conn, "A")?;
+    /// # let key = testing::websocket(&mut runner, conn, 3, "A", "/ws")?;
+    /// # testing::drain(&mut runner);
     /// # runner.websocket_accept(Timestamp::ZERO, key, false)?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # testing::drain(&mut runner);
     /// runner.websocket_send(Timestamp::ZERO, key, "hello".into(), false)?;
     /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
     /// let ToServer::TunnelMessage(msg) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
@@ -359,31 +307,13 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-    /// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, CallError, Timestamp, Transmit};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # testing::started_actor(&mut runner, conn, "A")?;
+    /// # let key = testing::websocket(&mut runner, conn, 3, "A", "/ws")?;
+    /// # testing::drain(&mut runner);
     /// # runner.websocket_accept(Timestamp::ZERO, key, false)?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # testing::drain(&mut runner);
     /// // 1005 ("no status") may not appear in a close frame.
     /// let refused = runner.websocket_close(Timestamp::ZERO, key, Some(1005), None);
     /// assert_eq!(refused, Err(CallError::InvalidCloseCode(1005)));
@@ -436,34 +366,15 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-    /// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, Event, Timestamp, Transmit};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # testing::started_actor(&mut runner, conn, "A")?;
+    /// # let key = testing::websocket(&mut runner, conn, 3, "A", "/ws")?;
+    /// # testing::drain(&mut runner);
     /// # runner.websocket_accept(Timestamp::ZERO, key, true)?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 1 };
-    /// # let message_kind = ToClientTunnelMessageKind::WebSocketMessage(WebSocketMessage { data: "hi".into(), binary: false });
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind }));
+    /// # testing::drain(&mut runner);
+    /// # let hi = ToClientTunnelMessageKind::WebSocketMessage(WebSocketMessage { data: "hi".into(), binary: false });
+    /// # testing::feed(&mut runner, conn, &testing::tunnel_message(key, 1, hi))?;
     /// let Some(Event::WebSocketMessage { index, .. }) = runner.poll_event() else { panic!() };
     /// // ...persist the message with its index, then:
     /// runner.websocket_ack(Timestamp::ZERO, key, index)?;
@@ -500,31 +411,13 @@ impl Runner {
     ///
     /// ```
     /// # use runner_core::protocol::*;
-    /// # use runner_core::{ActorRef, Config, Event, Runner, Timestamp, Transmit};
-    /// # use runner_core::{protocol, CallError, HttpResponse, RequestKey, ShutdownMode, SocketIndices, StopReason, TransportClose};
-    /// # let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// # runner.start(Timestamp::ZERO);
-    /// # let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { unreachable!() };
-    /// # runner.handle_connected(Timestamp::ZERO, conn);
-    /// # let feed = move |r: &mut Runner, msg: ToClient| r.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &msg).unwrap());
-    /// # let metadata = ProtocolMetadata { runner_lost_threshold: 15_000, actor_stop_threshold: None, serverless_drain_grace_period: None };
-    /// # feed(&mut runner, ToClient::Init(ToClientInit { runner_id: "R".into(), metadata }));
-    /// # let start = Command::StartActor(CommandStartActor { config: ActorConfig { name: "n".into(), key: None, create_ts: 0, input: None }, hibernating_requests: vec![] });
-    /// # let checkpoint = ActorCheckpoint { actor_id: "A".into(), generation: 0, index: 0 };
-    /// # feed(&mut runner, ToClient::Commands(vec![CommandWrapper { checkpoint, inner: start }]));
-    /// # let actor = ActorRef::new("A", 0);
-    /// # runner.actor_started(Timestamp::ZERO, &actor, Ok(()))?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
-    /// # let key = runner_core::RequestKey::new(GatewayId([1; 4]), RequestId([3; 4]));
-    /// # let message_id = MessageId { gateway_id: key.gateway_id, request_id: key.request_id, message_index: 0 };
-    /// # let open = ToClientWebSocketOpen { actor_id: "A".into(), path: "/ws".into(), headers: BareMap::new() };
-    /// # feed(&mut runner, ToClient::TunnelMessage(ToClientTunnelMessage { message_id, message_kind: ToClientTunnelMessageKind::WebSocketOpen(open) }));
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # use runner_core::{testing, SocketIndices, Timestamp};
+    /// # let (mut runner, conn) = testing::connected(testing::config())?;
+    /// # testing::started_actor(&mut runner, conn, "A")?;
+    /// # let key = testing::websocket(&mut runner, conn, 3, "A", "/ws")?;
+    /// # testing::drain(&mut runner);
     /// # runner.websocket_accept(Timestamp::ZERO, key, true)?;
-    /// # while runner.poll_transmit().is_some() {}
-    /// # while runner.poll_event().is_some() {}
+    /// # testing::drain(&mut runner);
     /// let indices = SocketIndices { last_received_index: 0, next_sent_index: 1 };
     /// assert_eq!(runner.websocket_indices(key), Some(indices));
     /// runner.websocket_send(Timestamp::ZERO, key, "hi".into(), false)?;

@@ -16,15 +16,7 @@ use crate::{Config, ConfigError, Limits, Timeouts};
 ///
 /// ```
 /// use runner_core::driver::{Builder, Handler};
-/// # #[derive(Clone)] struct Rt;
-/// # impl runner_core::driver::Runtime for Rt {
-/// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-/// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
-/// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
-/// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
-/// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
-/// #   fn random_u64(&self) -> u64 { 4 }
-/// # }
+/// # use runner_core::driver::testing::NoEngine as Rt;
 /// struct Nothing;
 /// impl Handler for Nothing {}
 ///
@@ -65,14 +57,7 @@ pub struct Builder<R> {
 ///
 /// ```
 /// # use runner_core::driver::{Builder, Handler};
-/// # #[derive(Clone)] struct Rt;
-/// # impl runner_core::driver::Runtime for Rt {
-/// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-/// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
-/// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
-/// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
-/// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
-/// # }
+/// # use runner_core::driver::testing::NoEngine as Rt;
 /// # struct Nothing;
 /// # impl Handler for Nothing {}
 /// use runner_core::driver::BuildError;
@@ -114,44 +99,11 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use futures::{FutureExt, StreamExt, executor::block_on};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
-    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
-    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
-    /// # /// An in-memory engine: records the connection and what the runner sends.
-    /// # #[derive(Clone)]
-    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
-    /// # impl Runtime for Rt {
-    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
-    /// #         self.0.lock().unwrap().push(request);
-    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
-    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// #     fn random_u64(&self) -> u64 { 4 }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # /// Runs the runner until it has connected and sent its init message; returns both.
-    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
-    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
-    /// #     let rt = Rt(Default::default(), tx);
-    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
-    /// #     let handle = runner.handle();
-    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
-    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
-    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// #     running.join().unwrap();
-    /// #     let request = rt.0.lock().unwrap()[0].clone();
-    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
-    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
-    /// #         ToServer::Init(init) => (request, init),
-    /// #         other => panic!("not an init: {other:?}"),
-    /// #     }
-    /// # }
+    /// # let rt = MemoryRuntime::new().random(4);
+    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
     /// let (request, init) = connect_once(|rt| Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r"));
     /// let key = "00000000000000040000000000000004"; // two draws of `Runtime::random_u64`
     /// let url = format!("ws://127.0.0.1:6420/runners/connect?protocol_version=5&namespace=default&runner_key={key}");
@@ -186,44 +138,11 @@ impl<R: Runtime> Builder<R> {
     /// `http(s)` becomes `ws(s)`, and the path is kept:
     ///
     /// ```
-    /// # use futures::{FutureExt, StreamExt, executor::block_on};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
-    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
-    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
-    /// # /// An in-memory engine: records the connection and what the runner sends.
-    /// # #[derive(Clone)]
-    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
-    /// # impl Runtime for Rt {
-    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
-    /// #         self.0.lock().unwrap().push(request);
-    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
-    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// #     fn random_u64(&self) -> u64 { 4 }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # /// Runs the runner until it has connected and sent its init message; returns both.
-    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
-    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
-    /// #     let rt = Rt(Default::default(), tx);
-    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
-    /// #     let handle = runner.handle();
-    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
-    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
-    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// #     running.join().unwrap();
-    /// #     let request = rt.0.lock().unwrap()[0].clone();
-    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
-    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
-    /// #         ToServer::Init(init) => (request, init),
-    /// #         other => panic!("not an init: {other:?}"),
-    /// #     }
-    /// # }
+    /// # let rt = MemoryRuntime::new().random(4);
+    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
     /// let (request, _) = connect_once(|rt| {
     ///     Builder::new(rt).endpoint("https://rivet.example/api").runner_name("r")
     /// });
@@ -241,44 +160,11 @@ impl<R: Runtime> Builder<R> {
     /// The token goes in the WebSocket sub-protocols, not in the URL:
     ///
     /// ```
-    /// # use futures::{FutureExt, StreamExt, executor::block_on};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
-    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
-    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
-    /// # /// An in-memory engine: records the connection and what the runner sends.
-    /// # #[derive(Clone)]
-    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
-    /// # impl Runtime for Rt {
-    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
-    /// #         self.0.lock().unwrap().push(request);
-    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
-    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// #     fn random_u64(&self) -> u64 { 4 }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # /// Runs the runner until it has connected and sent its init message; returns both.
-    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
-    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
-    /// #     let rt = Rt(Default::default(), tx);
-    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
-    /// #     let handle = runner.handle();
-    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
-    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
-    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// #     running.join().unwrap();
-    /// #     let request = rt.0.lock().unwrap()[0].clone();
-    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
-    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
-    /// #         ToServer::Init(init) => (request, init),
-    /// #         other => panic!("not an init: {other:?}"),
-    /// #     }
-    /// # }
+    /// # let rt = MemoryRuntime::new().random(4);
+    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
     /// let (request, _) = connect_once(|rt| {
     ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").token("dev")
     /// });
@@ -294,44 +180,11 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use futures::{FutureExt, StreamExt, executor::block_on};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
-    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
-    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
-    /// # /// An in-memory engine: records the connection and what the runner sends.
-    /// # #[derive(Clone)]
-    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
-    /// # impl Runtime for Rt {
-    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
-    /// #         self.0.lock().unwrap().push(request);
-    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
-    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// #     fn random_u64(&self) -> u64 { 4 }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # /// Runs the runner until it has connected and sent its init message; returns both.
-    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
-    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
-    /// #     let rt = Rt(Default::default(), tx);
-    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
-    /// #     let handle = runner.handle();
-    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
-    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
-    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// #     running.join().unwrap();
-    /// #     let request = rt.0.lock().unwrap()[0].clone();
-    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
-    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
-    /// #         ToServer::Init(init) => (request, init),
-    /// #         other => panic!("not an init: {other:?}"),
-    /// #     }
-    /// # }
+    /// # let rt = MemoryRuntime::new().random(4);
+    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
     /// let (request, _) = connect_once(|rt| {
     ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").namespace("games")
     /// });
@@ -347,44 +200,11 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use futures::{FutureExt, StreamExt, executor::block_on};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
-    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
-    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
-    /// # /// An in-memory engine: records the connection and what the runner sends.
-    /// # #[derive(Clone)]
-    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
-    /// # impl Runtime for Rt {
-    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
-    /// #         self.0.lock().unwrap().push(request);
-    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
-    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// #     fn random_u64(&self) -> u64 { 4 }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # /// Runs the runner until it has connected and sent its init message; returns both.
-    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
-    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
-    /// #     let rt = Rt(Default::default(), tx);
-    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
-    /// #     let handle = runner.handle();
-    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
-    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
-    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// #     running.join().unwrap();
-    /// #     let request = rt.0.lock().unwrap()[0].clone();
-    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
-    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
-    /// #         ToServer::Init(init) => (request, init),
-    /// #         other => panic!("not an init: {other:?}"),
-    /// #     }
-    /// # }
+    /// # let rt = MemoryRuntime::new().random(4);
+    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
     /// let (_, init) = connect_once(|rt| Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("chat"));
     /// assert_eq!(init.name, "chat");
     /// ```
@@ -398,44 +218,11 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use futures::{FutureExt, StreamExt, executor::block_on};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
-    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
-    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
-    /// # /// An in-memory engine: records the connection and what the runner sends.
-    /// # #[derive(Clone)]
-    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
-    /// # impl Runtime for Rt {
-    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
-    /// #         self.0.lock().unwrap().push(request);
-    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
-    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// #     fn random_u64(&self) -> u64 { 4 }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # /// Runs the runner until it has connected and sent its init message; returns both.
-    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
-    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
-    /// #     let rt = Rt(Default::default(), tx);
-    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
-    /// #     let handle = runner.handle();
-    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
-    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
-    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// #     running.join().unwrap();
-    /// #     let request = rt.0.lock().unwrap()[0].clone();
-    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
-    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
-    /// #         ToServer::Init(init) => (request, init),
-    /// #         other => panic!("not an init: {other:?}"),
-    /// #     }
-    /// # }
+    /// # let rt = MemoryRuntime::new().random(4);
+    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
     /// let (request, _) = connect_once(|rt| {
     ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").runner_key("host-1")
     /// });
@@ -451,44 +238,11 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use futures::{FutureExt, StreamExt, executor::block_on};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
-    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
-    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
-    /// # /// An in-memory engine: records the connection and what the runner sends.
-    /// # #[derive(Clone)]
-    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
-    /// # impl Runtime for Rt {
-    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
-    /// #         self.0.lock().unwrap().push(request);
-    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
-    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// #     fn random_u64(&self) -> u64 { 4 }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # /// Runs the runner until it has connected and sent its init message; returns both.
-    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
-    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
-    /// #     let rt = Rt(Default::default(), tx);
-    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
-    /// #     let handle = runner.handle();
-    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
-    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
-    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// #     running.join().unwrap();
-    /// #     let request = rt.0.lock().unwrap()[0].clone();
-    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
-    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
-    /// #         ToServer::Init(init) => (request, init),
-    /// #         other => panic!("not an init: {other:?}"),
-    /// #     }
-    /// # }
+    /// # let rt = MemoryRuntime::new().random(4);
+    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
     /// let (_, init) = connect_once(|rt| {
     ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").version(3)
     /// });
@@ -504,44 +258,11 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use futures::{FutureExt, StreamExt, executor::block_on};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
-    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
-    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
-    /// # /// An in-memory engine: records the connection and what the runner sends.
-    /// # #[derive(Clone)]
-    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
-    /// # impl Runtime for Rt {
-    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
-    /// #         self.0.lock().unwrap().push(request);
-    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
-    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// #     fn random_u64(&self) -> u64 { 4 }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # /// Runs the runner until it has connected and sent its init message; returns both.
-    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
-    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
-    /// #     let rt = Rt(Default::default(), tx);
-    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
-    /// #     let handle = runner.handle();
-    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
-    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
-    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// #     running.join().unwrap();
-    /// #     let request = rt.0.lock().unwrap()[0].clone();
-    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
-    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
-    /// #         ToServer::Init(init) => (request, init),
-    /// #         other => panic!("not an init: {other:?}"),
-    /// #     }
-    /// # }
+    /// # let rt = MemoryRuntime::new().random(4);
+    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
     /// let (_, init) = connect_once(|rt| {
     ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").total_slots(50)
     /// });
@@ -557,44 +278,11 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use futures::{FutureExt, StreamExt, executor::block_on};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
-    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
-    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
-    /// # /// An in-memory engine: records the connection and what the runner sends.
-    /// # #[derive(Clone)]
-    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
-    /// # impl Runtime for Rt {
-    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
-    /// #         self.0.lock().unwrap().push(request);
-    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
-    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// #     fn random_u64(&self) -> u64 { 4 }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # /// Runs the runner until it has connected and sent its init message; returns both.
-    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
-    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
-    /// #     let rt = Rt(Default::default(), tx);
-    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
-    /// #     let handle = runner.handle();
-    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
-    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
-    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// #     running.join().unwrap();
-    /// #     let request = rt.0.lock().unwrap()[0].clone();
-    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
-    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
-    /// #         ToServer::Init(init) => (request, init),
-    /// #         other => panic!("not an init: {other:?}"),
-    /// #     }
-    /// # }
+    /// # let rt = MemoryRuntime::new().random(4);
+    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
     /// use serde_json::json;
     ///
     /// let (_, init) = connect_once(|rt| {
@@ -616,44 +304,11 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use futures::{FutureExt, StreamExt, executor::block_on};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
-    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
-    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
-    /// # /// An in-memory engine: records the connection and what the runner sends.
-    /// # #[derive(Clone)]
-    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
-    /// # impl Runtime for Rt {
-    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
-    /// #         self.0.lock().unwrap().push(request);
-    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
-    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// #     fn random_u64(&self) -> u64 { 4 }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # /// Runs the runner until it has connected and sent its init message; returns both.
-    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
-    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
-    /// #     let rt = Rt(Default::default(), tx);
-    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
-    /// #     let handle = runner.handle();
-    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
-    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
-    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// #     running.join().unwrap();
-    /// #     let request = rt.0.lock().unwrap()[0].clone();
-    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
-    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
-    /// #         ToServer::Init(init) => (request, init),
-    /// #         other => panic!("not an init: {other:?}"),
-    /// #     }
-    /// # }
+    /// # let rt = MemoryRuntime::new().random(4);
+    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
     /// use runner_core::driver::BuildError;
     /// use serde_json::json;
     ///
@@ -673,44 +328,11 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use futures::{FutureExt, StreamExt, executor::block_on};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Outbound, Runtime, Socket};
-    /// # use runner_core::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
-    /// # type Frames = futures::channel::mpsc::UnboundedSender<Outbound>;
-    /// # /// An in-memory engine: records the connection and what the runner sends.
-    /// # #[derive(Clone)]
-    /// # struct Rt(std::sync::Arc<std::sync::Mutex<Vec<ConnectRequest>>>, Frames);
-    /// # impl Runtime for Rt {
-    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, request: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, runner_core::TransportClose>> {
-    /// #         self.0.lock().unwrap().push(request);
-    /// #         let outgoing = futures::SinkExt::sink_map_err(self.1.clone(), |e| Box::new(e) as runner_core::driver::BoxError);
-    /// #         futures::future::ready(Ok(Socket { incoming: futures::stream::pending().boxed(), outgoing: Box::pin(outgoing) })).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// #     fn random_u64(&self) -> u64 { 4 }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # /// Runs the runner until it has connected and sent its init message; returns both.
-    /// # fn connect_once(builder: impl FnOnce(Rt) -> Builder<Rt>) -> (ConnectRequest, ToServerInit) {
-    /// #     let (tx, mut frames) = futures::channel::mpsc::unbounded();
-    /// #     let rt = Rt(Default::default(), tx);
-    /// #     let runner = builder(rt.clone()).build(Nothing).unwrap();
-    /// #     let handle = runner.handle();
-    /// #     let running = std::thread::spawn(move || block_on(runner.run()));
-    /// #     let Some(Outbound::Binary(init)) = block_on(frames.next()) else { panic!("no init") };
-    /// #     block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// #     running.join().unwrap();
-    /// #     let request = rt.0.lock().unwrap()[0].clone();
-    /// #     let version = request.url.split("protocol_version=").nth(1).unwrap()[..1].parse().unwrap();
-    /// #     match decode_to_server(ProtocolVersion::new(version).unwrap(), &init).unwrap() {
-    /// #         ToServer::Init(init) => (request, init),
-    /// #         other => panic!("not an init: {other:?}"),
-    /// #     }
-    /// # }
+    /// # let rt = MemoryRuntime::new().random(4);
+    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
     /// let (request, _) = connect_once(|rt| {
     ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").protocol_version(7)
     /// });
@@ -727,14 +349,7 @@ impl<R: Runtime> Builder<R> {
     ///
     /// ```
     /// # use runner_core::driver::{Builder, Handler};
-    /// # #[derive(Clone)] struct Rt;
-    /// # impl runner_core::driver::Runtime for Rt {
-    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
-    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
-    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
-    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
-    /// # }
+    /// # use runner_core::driver::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
@@ -760,14 +375,7 @@ impl<R: Runtime> Builder<R> {
     ///
     /// ```
     /// # use runner_core::driver::{Builder, Handler};
-    /// # #[derive(Clone)] struct Rt;
-    /// # impl runner_core::driver::Runtime for Rt {
-    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
-    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
-    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
-    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
-    /// # }
+    /// # use runner_core::driver::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use runner_core::{ConfigError, Limits};
@@ -792,14 +400,7 @@ impl<R: Runtime> Builder<R> {
     ///
     /// ```
     /// # use runner_core::driver::{Builder, Handler};
-    /// # #[derive(Clone)] struct Rt;
-    /// # impl runner_core::driver::Runtime for Rt {
-    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
-    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
-    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
-    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
-    /// # }
+    /// # use runner_core::driver::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
@@ -822,14 +423,7 @@ impl<R: Runtime> Builder<R> {
     ///
     /// ```
     /// # use runner_core::driver::{Builder, Handler};
-    /// # #[derive(Clone)] struct Rt;
-    /// # impl runner_core::driver::Runtime for Rt {
-    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
-    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
-    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
-    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
-    /// # }
+    /// # use runner_core::driver::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
@@ -852,14 +446,7 @@ impl<R: Runtime> Builder<R> {
     ///
     /// ```
     /// # use runner_core::driver::{Builder, Handler};
-    /// # #[derive(Clone)] struct Rt;
-    /// # impl runner_core::driver::Runtime for Rt {
-    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
-    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
-    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
-    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
-    /// # }
+    /// # use runner_core::driver::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
@@ -882,14 +469,7 @@ impl<R: Runtime> Builder<R> {
     ///
     /// ```
     /// # use runner_core::driver::{Builder, Handler};
-    /// # #[derive(Clone)] struct Rt;
-    /// # impl runner_core::driver::Runtime for Rt {
-    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
-    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
-    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
-    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
-    /// # }
+    /// # use runner_core::driver::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
@@ -911,26 +491,12 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use std::sync::atomic::{AtomicBool, Ordering};
-    /// # use futures::{FutureExt, StreamExt, executor::block_on};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
+    /// # use futures::executor::block_on;
+    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
     /// # use runner_core::{ShutdownMode, ShutdownReason, TransportClose};
-    /// # /// A runtime whose one signal arrives at once; it notes being asked for signals.
-    /// # #[derive(Clone, Default)]
-    /// # struct Rt(Arc<AtomicBool>);
-    /// # impl Runtime for Rt {
-    /// #     fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #     fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, _: ConnectRequest) -> futures::future::BoxFuture<'static, Result<Socket, TransportClose>> {
-    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> {
-    /// #         self.0.store(true, Ordering::SeqCst);
-    /// #         futures::stream::once(async {}).chain(futures::stream::pending()).boxed()
-    /// #     }
-    /// # }
+    /// # /// A runtime whose one signal arrives at once and that reaches no engine.
+    /// # struct Rt;
+    /// # impl Rt { fn default() -> MemoryRuntime { MemoryRuntime::new().signals(1).refuse_connects(TransportClose::error("no engine here")) } }
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// // A signal shuts the runner down by itself:
@@ -945,7 +511,7 @@ impl<R: Runtime> Builder<R> {
     /// let running = std::thread::spawn(move || block_on(runner.run()));
     /// block_on(handle.shutdown(ShutdownMode::Immediate));
     /// running.join().unwrap();
-    /// assert!(!rt.0.load(Ordering::SeqCst));
+    /// assert_eq!(rt.signal_streams(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_signals(mut self, on: bool) -> Self {
@@ -959,14 +525,7 @@ impl<R: Runtime> Builder<R> {
     ///
     /// ```
     /// # use runner_core::driver::{Builder, Handler};
-    /// # #[derive(Clone)] struct Rt;
-    /// # impl runner_core::driver::Runtime for Rt {
-    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
-    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
-    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
-    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
-    /// # }
+    /// # use runner_core::driver::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use runner_core::driver::BuildError;
@@ -1053,14 +612,7 @@ impl<R, H> Runner<R, H> {
     ///
     /// ```
     /// # use runner_core::driver::{Builder, Handler};
-    /// # #[derive(Clone)] struct Rt;
-    /// # impl runner_core::driver::Runtime for Rt {
-    /// #   fn now(&self) -> std::time::Instant { std::time::Instant::now() }
-    /// #   fn sleep_until(&self, _: std::time::Instant) -> futures::future::BoxFuture<'static, ()> { unimplemented!() }
-    /// #   fn spawn(&self, _: futures::future::BoxFuture<'static, ()>) {}
-    /// #   fn connect(&self, _: runner_core::driver::ConnectRequest) -> futures::future::BoxFuture<'static, Result<runner_core::driver::Socket, runner_core::TransportClose>> { unimplemented!() }
-    /// #   fn shutdown_signals(&self) -> futures::stream::BoxStream<'static, ()> { unimplemented!() }
-    /// # }
+    /// # use runner_core::driver::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// let runner = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r").build(Nothing)?;

@@ -718,23 +718,8 @@ pub(crate) struct Published {
 /// Here the runner runs on a test runtime that reaches no engine:
 ///
 /// ```
-/// # use std::time::Instant;
 /// # use futures::executor::block_on;
-/// # use futures::future::{BoxFuture, FutureExt};
-/// # use futures::stream::{BoxStream, StreamExt};
-/// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
-/// # use runner_core::TransportClose;
-/// # #[derive(Clone)]
-/// # struct Threads;
-/// # impl Runtime for Threads {
-/// #     fn now(&self) -> Instant { Instant::now() }
-/// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
-/// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-/// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-/// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-/// #     }
-/// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
-/// # }
+/// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
 /// # struct Idle;
 /// # impl Handler for Idle {}
 /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
@@ -765,23 +750,8 @@ impl RunnerHandle {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Instant;
     /// # use futures::executor::block_on;
-    /// # use futures::future::{BoxFuture, FutureExt};
-    /// # use futures::stream::{BoxStream, StreamExt};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
-    /// # use runner_core::TransportClose;
-    /// # #[derive(Clone)]
-    /// # struct Threads;
-    /// # impl Runtime for Threads {
-    /// #     fn now(&self) -> Instant { Instant::now() }
-    /// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
     /// # struct Idle;
     /// # impl Handler for Idle {}
     /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
@@ -806,23 +776,8 @@ impl RunnerHandle {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Instant;
     /// # use futures::executor::block_on;
-    /// # use futures::future::{BoxFuture, FutureExt};
-    /// # use futures::stream::{BoxStream, StreamExt};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
-    /// # use runner_core::TransportClose;
-    /// # #[derive(Clone)]
-    /// # struct Threads;
-    /// # impl Runtime for Threads {
-    /// #     fn now(&self) -> Instant { Instant::now() }
-    /// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
     /// # struct Idle;
     /// # impl Handler for Idle {}
     /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
@@ -842,23 +797,8 @@ impl RunnerHandle {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Instant;
     /// # use futures::executor::block_on;
-    /// # use futures::future::{BoxFuture, FutureExt};
-    /// # use futures::stream::{BoxStream, StreamExt};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
-    /// # use runner_core::TransportClose;
-    /// # #[derive(Clone)]
-    /// # struct Threads;
-    /// # impl Runtime for Threads {
-    /// #     fn now(&self) -> Instant { Instant::now() }
-    /// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
     /// # struct Idle;
     /// # impl Handler for Idle {}
     /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
@@ -875,23 +815,8 @@ impl RunnerHandle {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Instant;
     /// # use futures::executor::block_on;
-    /// # use futures::future::{BoxFuture, FutureExt};
-    /// # use futures::stream::{BoxStream, StreamExt};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
-    /// # use runner_core::TransportClose;
-    /// # #[derive(Clone)]
-    /// # struct Threads;
-    /// # impl Runtime for Threads {
-    /// #     fn now(&self) -> Instant { Instant::now() }
-    /// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
     /// # struct Idle;
     /// # impl Handler for Idle {}
     /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;

@@ -274,23 +274,8 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Instant;
     /// # use futures::executor::block_on;
-    /// # use futures::future::{BoxFuture, FutureExt};
-    /// # use futures::stream::{BoxStream, StreamExt};
-    /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
-    /// # use runner_core::TransportClose;
-    /// # #[derive(Clone)]
-    /// # struct Threads;
-    /// # impl Runtime for Threads {
-    /// #     fn now(&self) -> Instant { Instant::now() }
-    /// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// # }
+    /// # use runner_core::driver::testing::NoEngine as Threads;
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicBool, Ordering};
     /// use runner_core::ShutdownMode;

@@ -102,6 +102,7 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// # use futures::stream::{BoxStream, StreamExt};
     /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
     /// # use runner_core::TransportClose;
+    /// # use runner_core::driver::testing::NoEngine;
     /// #[derive(Clone)]
     /// struct Threads;
     ///
@@ -109,23 +110,10 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     ///     fn now(&self) -> Instant {
     ///         Instant::now()
     ///     }
-    /// #     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
-    /// #         let (wake, woken) = futures::channel::oneshot::channel::<()>();
-    /// #         std::thread::spawn(move || {
-    /// #             std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-    /// #             let _ = wake.send(());
-    /// #         });
-    /// #         woken.map(drop).boxed()
-    /// #     }
-    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) {
-    /// #         std::thread::spawn(move || block_on(task));
-    /// #     }
-    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> {
-    /// #         futures::stream::pending().boxed()
-    /// #     }
+    /// #     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> { NoEngine.sleep_until(deadline) }
+    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { NoEngine.spawn(task) }
+    /// #     fn connect(&self, request: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> { NoEngine.connect(request) }
+    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { NoEngine.shutdown_signals() }
     /// }
     ///
     /// let rt = Threads;
@@ -146,13 +134,12 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// # use futures::stream::{BoxStream, StreamExt};
     /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
     /// # use runner_core::TransportClose;
+    /// # use runner_core::driver::testing::NoEngine;
     /// #[derive(Clone)]
     /// struct Threads;
     ///
     /// impl Runtime for Threads {
-    /// #     fn now(&self) -> Instant {
-    /// #         Instant::now()
-    /// #     }
+    /// #     fn now(&self) -> Instant { NoEngine.now() }
     ///     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
     ///         let (wake, woken) = futures::channel::oneshot::channel::<()>();
     ///         std::thread::spawn(move || {
@@ -161,15 +148,9 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     ///         });
     ///         woken.map(drop).boxed()
     ///     }
-    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) {
-    /// #         std::thread::spawn(move || block_on(task));
-    /// #     }
-    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> {
-    /// #         futures::stream::pending().boxed()
-    /// #     }
+    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { NoEngine.spawn(task) }
+    /// #     fn connect(&self, request: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> { NoEngine.connect(request) }
+    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { NoEngine.shutdown_signals() }
     /// }
     ///
     /// let deadline = Instant::now() + std::time::Duration::from_millis(20);
@@ -189,30 +170,18 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// # use futures::stream::{BoxStream, StreamExt};
     /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
     /// # use runner_core::TransportClose;
+    /// # use runner_core::driver::testing::NoEngine;
     /// #[derive(Clone)]
     /// struct Threads;
     ///
     /// impl Runtime for Threads {
-    /// #     fn now(&self) -> Instant {
-    /// #         Instant::now()
-    /// #     }
-    /// #     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
-    /// #         let (wake, woken) = futures::channel::oneshot::channel::<()>();
-    /// #         std::thread::spawn(move || {
-    /// #             std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-    /// #             let _ = wake.send(());
-    /// #         });
-    /// #         woken.map(drop).boxed()
-    /// #     }
+    /// #     fn now(&self) -> Instant { NoEngine.now() }
+    /// #     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> { NoEngine.sleep_until(deadline) }
     ///     fn spawn(&self, task: BoxFuture<'static, ()>) {
     ///         std::thread::spawn(move || block_on(task));
     ///     }
-    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> {
-    /// #         futures::stream::pending().boxed()
-    /// #     }
+    /// #     fn connect(&self, request: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> { NoEngine.connect(request) }
+    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { NoEngine.shutdown_signals() }
     /// }
     ///
     /// let (answer, answered) = futures::channel::oneshot::channel();
@@ -235,30 +204,18 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// # use futures::stream::{BoxStream, StreamExt};
     /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
     /// # use runner_core::TransportClose;
+    /// # use runner_core::driver::testing::NoEngine;
     /// #[derive(Clone)]
     /// struct Threads;
     ///
     /// impl Runtime for Threads {
-    /// #     fn now(&self) -> Instant {
-    /// #         Instant::now()
-    /// #     }
-    /// #     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
-    /// #         let (wake, woken) = futures::channel::oneshot::channel::<()>();
-    /// #         std::thread::spawn(move || {
-    /// #             std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-    /// #             let _ = wake.send(());
-    /// #         });
-    /// #         woken.map(drop).boxed()
-    /// #     }
-    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) {
-    /// #         std::thread::spawn(move || block_on(task));
-    /// #     }
+    /// #     fn now(&self) -> Instant { NoEngine.now() }
+    /// #     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> { NoEngine.sleep_until(deadline) }
+    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { NoEngine.spawn(task) }
     ///     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
     ///         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
     ///     }
-    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> {
-    /// #         futures::stream::pending().boxed()
-    /// #     }
+    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { NoEngine.shutdown_signals() }
     /// }
     ///
     /// let request = ConnectRequest {
@@ -288,27 +245,15 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// # use futures::stream::{BoxStream, StreamExt};
     /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
     /// # use runner_core::TransportClose;
+    /// # use runner_core::driver::testing::NoEngine;
     /// #[derive(Clone)]
     /// struct Threads;
     ///
     /// impl Runtime for Threads {
-    /// #     fn now(&self) -> Instant {
-    /// #         Instant::now()
-    /// #     }
-    /// #     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
-    /// #         let (wake, woken) = futures::channel::oneshot::channel::<()>();
-    /// #         std::thread::spawn(move || {
-    /// #             std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-    /// #             let _ = wake.send(());
-    /// #         });
-    /// #         woken.map(drop).boxed()
-    /// #     }
-    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) {
-    /// #         std::thread::spawn(move || block_on(task));
-    /// #     }
-    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-    /// #     }
+    /// #     fn now(&self) -> Instant { NoEngine.now() }
+    /// #     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> { NoEngine.sleep_until(deadline) }
+    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { NoEngine.spawn(task) }
+    /// #     fn connect(&self, request: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> { NoEngine.connect(request) }
     ///     fn shutdown_signals(&self) -> BoxStream<'static, ()> {
     ///         futures::stream::pending().boxed()
     ///     }
@@ -334,30 +279,16 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// # use futures::stream::{BoxStream, StreamExt};
     /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
     /// # use runner_core::TransportClose;
+    /// # use runner_core::driver::testing::NoEngine;
     /// #[derive(Clone)]
     /// struct Threads;
     ///
     /// impl Runtime for Threads {
-    /// #     fn now(&self) -> Instant {
-    /// #         Instant::now()
-    /// #     }
-    /// #     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
-    /// #         let (wake, woken) = futures::channel::oneshot::channel::<()>();
-    /// #         std::thread::spawn(move || {
-    /// #             std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-    /// #             let _ = wake.send(());
-    /// #         });
-    /// #         woken.map(drop).boxed()
-    /// #     }
-    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) {
-    /// #         std::thread::spawn(move || block_on(task));
-    /// #     }
-    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> {
-    /// #         futures::stream::pending().boxed()
-    /// #     }
+    /// #     fn now(&self) -> Instant { NoEngine.now() }
+    /// #     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> { NoEngine.sleep_until(deadline) }
+    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { NoEngine.spawn(task) }
+    /// #     fn connect(&self, request: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> { NoEngine.connect(request) }
+    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { NoEngine.shutdown_signals() }
     /// }
     ///
     /// // The default: two draws differ.

@@ -60,24 +60,8 @@ const COMMAND_BACKLOG: usize = 1024;
 /// the real one):
 ///
 /// ```
-/// # use std::time::Instant;
 /// # use futures::executor::block_on;
-/// # use futures::future::{BoxFuture, FutureExt};
-/// # use futures::stream::{BoxStream, StreamExt};
-/// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
-/// # use runner_core::TransportClose;
-/// # /// A thread per task; no engine to reach.
-/// # #[derive(Clone)]
-/// # struct Threads;
-/// # impl Runtime for Threads {
-/// #     fn now(&self) -> Instant { Instant::now() }
-/// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
-/// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-/// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-/// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-/// #     }
-/// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
-/// # }
+/// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
 /// # struct Idle;
 /// # impl Handler for Idle {}
 /// use runner_core::{ShutdownMode, ShutdownReason};
@@ -168,24 +152,8 @@ impl<R: Runtime, H: Handler> Runner<R, H> {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Instant;
     /// # use futures::executor::block_on;
-    /// # use futures::future::{BoxFuture, FutureExt};
-    /// # use futures::stream::{BoxStream, StreamExt};
-    /// # use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
-    /// # use runner_core::TransportClose;
-    /// # /// A thread per task; no engine to reach.
-    /// # #[derive(Clone)]
-    /// # struct Threads;
-    /// # impl Runtime for Threads {
-    /// #     fn now(&self) -> Instant { Instant::now() }
-    /// #     fn sleep_until(&self, _: Instant) -> BoxFuture<'static, ()> { futures::future::pending().boxed() }
-    /// #     fn spawn(&self, task: BoxFuture<'static, ()>) { std::thread::spawn(move || block_on(task)); }
-    /// #     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-    /// #         futures::future::ready(Err(TransportClose::error("no engine here"))).boxed()
-    /// #     }
-    /// #     fn shutdown_signals(&self) -> BoxStream<'static, ()> { futures::stream::pending().boxed() }
-    /// # }
+    /// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
     /// # struct Idle;
     /// # impl Handler for Idle {}
     /// use runner_core::{ShutdownMode, ShutdownReason};

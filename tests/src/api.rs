@@ -334,7 +334,7 @@ impl Api {
     /// engine's debug log). Measured with a create right after the connect:
     /// one runner name of two unusable in 3 of 8 fresh engines; with this
     /// call first, 0 of 40. A just-started engine can answer 5xx for a
-    /// moment: server errors are retried for up to [`REST_TIMEOUT`].
+    /// moment: server errors are retried for up to `REST_TIMEOUT` (60 s).
     pub async fn configure_runner_name(&self, runner_name: &str) -> Result<()> {
         let url = format!("{}/runner-configs/{runner_name}", self.endpoint());
         let body = json!({"datacenters": {"default": {"normal": {}}}});

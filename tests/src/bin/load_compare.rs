@@ -3,8 +3,10 @@
 //! the same run, through the load engine of `tests::load` (and optionally
 //! through the real engine), with Markdown tables at the end.
 //!
-//!     cargo run --release -p tests --bin load_compare
-//!     cargo run --release -p tests --bin load_compare -- --real --out target/load.md
+//! ```sh
+//! cargo run --release -p tests --bin load_compare
+//! cargo run --release -p tests --bin load_compare -- --real --out target/load.md
+//! ```
 //!
 //! `--help` lists the options ([`USAGE`]).
 //!

@@ -1,8 +1,10 @@
 //! The load engine against one runner: one of this repository's, or any
 //! program that follows `shared/spec/test-runner.md`.
 //!
-//!     cargo run --release -p tests --bin load_engine -- [options] -- PROGRAM [ARGS…]
-//!     cargo run --release -p tests --bin load_engine -- --runner tokio
+//! ```sh
+//! cargo run --release -p tests --bin load_engine -- [options] -- PROGRAM [ARGS…]
+//! cargo run --release -p tests --bin load_engine -- --runner tokio
+//! ```
 //!
 //! `--help` lists the options ([`USAGE`]). The program gets `RIVET_ENDPOINT`
 //! (and the other `RIVET_*` variables) pointing at the load engine.

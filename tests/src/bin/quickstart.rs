@@ -1,7 +1,9 @@
 //! Quick start: a real runner serving a real actor through the real engine,
 //! in one command.
 //!
-//!     cargo run -p tests --bin quickstart
+//! ```sh
+//! cargo run -p tests --bin quickstart
+//! ```
 //!
 //! Fetches the pinned Rivet engine from npm (cached under `target/`), builds
 //! runner-tokio's `test_runner` example, starts the engine on loopback with

@@ -2,7 +2,7 @@
 //! driving `runner_core::Runner` through scripted and random scenarios
 //! without sockets, threads or wall-clock time.
 //!
-//! * [`SimEngine`](engine::SimEngine): the engine, sans-IO (init, command
+//! * [`SimEngine`]: the engine, sans-IO (init, command
 //!   replay, pings, event dedup and acks, KV, intents, drain, eviction,
 //!   restart, runner lost).
 //! * [`Link`](link::Link): ordered per-connection delivery with seeded delays
@@ -12,7 +12,7 @@
 //!   user's HTTP and WebSocket handlers, with persisted hibernation state.
 //! * The engine's [`gateway`](engine::gateway): clients' HTTP requests and
 //!   WebSockets to actors, hibernation included.
-//! * [`Sim`](harness::Sim): all of it on one virtual clock, with a
+//! * [`Sim`]: all of it on one virtual clock, with a
 //!   [`Transcript`](transcript::Transcript) of everything and the
 //!   [`Invariants`](invariants::Invariants) checked after every input.
 //!

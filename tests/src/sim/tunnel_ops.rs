@@ -1,7 +1,7 @@
 //! Random tunnel operations on a [`Sim`], for property tests: clients'
 //! requests, chunks, aborts, socket opens, messages and closes (through the
 //! gateway), the user's answers at random times, plus the lifecycle and
-//! fault operations of [`ops`](super::ops) that matter to the tunnel.
+//! fault operations of [`ops`] that matter to the tunnel.
 
 use std::time::Duration;
 

@@ -59,6 +59,10 @@ pub enum Error {
     /// The runner refused a call the helper made for the user.
     #[error(transparent)]
     Call(#[from] CallError),
+    /// A started runner did not ask to connect first (never seen: a fresh
+    /// runner's first transmit is its connect).
+    #[error("the started runner did not ask to connect")]
+    NoConnect,
 }
 
 /// A valid configuration: engine `http://h:1`, runner name `r`, key `k`.
@@ -92,10 +96,8 @@ pub fn config() -> Config {
 pub fn open(config: Config) -> Result<(Runner, ConnId), Error> {
     let mut runner = Runner::new(config, Timestamp::ZERO)?;
     runner.start(Timestamp::ZERO);
-    // A fresh started runner's first transmit is always its connect.
-    let conn = match runner.poll_transmit() {
-        Some(Transmit::Connect { conn, .. }) => conn,
-        _ => unreachable!("a started runner connects first"),
+    let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else {
+        return Err(Error::NoConnect);
     };
     runner.handle_connected(Timestamp::ZERO, conn);
     drain(&mut runner);

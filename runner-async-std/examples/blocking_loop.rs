@@ -65,7 +65,7 @@ fn config_from_env() -> Config {
         var("RIVET_RUNNER_NAME", "blocking-loop"),
         var("RIVET_RUNNER_KEY", &format!("blocking-loop-{seed:x}")),
     );
-    config.token = Some(var("RIVET_TOKEN", "dev"));
+    config.token = Some(var("RIVET_TOKEN", "dev").into());
     config.namespace = var("RIVET_NAMESPACE", "default");
     config.rng_seed = seed;
     config

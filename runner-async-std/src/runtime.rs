@@ -5,6 +5,8 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
+#[cfg(feature = "tls")]
+use futures_rustls::TlsConnector;
 use runner_core::TransportClose;
 use runner_core::driver::{ConnectRequest, Runtime, Socket, tungstenite};
 
@@ -54,21 +56,50 @@ impl Runtime for AsyncStd {
         drop(async_std::task::spawn(task));
     }
 
-    #[expect(
-        deprecated,
-        reason = "async-tungstenite deprecates its async-std support because async-std is \
+    #[cfg_attr(
+        not(feature = "tls"),
+        expect(
+            deprecated,
+            reason = "async-tungstenite deprecates its async-std support because async-std is \
                   discontinued upstream; this crate exists to run on async-std"
+        )
     )]
     fn connect(
         &self,
         request: ConnectRequest,
     ) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-        tungstenite::connect(request, |http, config| async move {
-            let (ws, _) =
-                async_tungstenite::async_std::connect_async_with_config(http, Some(config)).await?;
-            // Acks and events are small frames: send them at once, as
-            // tokio-tungstenite's `disable_nagle` does.
-            let _ = ws.get_ref().set_nodelay(true);
+        tungstenite::connect(request, |http, config, tls| async move {
+            #[cfg(feature = "tls")]
+            let ws = {
+                // async-tungstenite's rustls support (futures-rustls) is
+                // runtime-neutral but lives in its `smol` module: it takes
+                // any futures-io stream, here async-std's TcpStream.
+                let (host, port) = tungstenite::host_and_port(&http)?;
+                let tcp = async_std::net::TcpStream::connect((host.as_str(), port)).await?;
+                tcp.set_nodelay(true)?;
+                let connector = tls.map(|tls| TlsConnector::from(tls.rustls_config().clone()));
+                let (ws, _) = async_tungstenite::smol::client_async_tls_with_connector_and_config(
+                    http,
+                    tcp,
+                    connector,
+                    Some(config),
+                )
+                .await?;
+                ws
+            };
+            // Without TLS there is no `ClientTls` value (the builder refuses
+            // `wss://`), and async-tungstenite refuses a `wss://` URL by itself.
+            #[cfg(not(feature = "tls"))]
+            let ws = {
+                drop(tls);
+                let (ws, _) =
+                    async_tungstenite::async_std::connect_async_with_config(http, Some(config))
+                        .await?;
+                // Acks and events are small frames: send them at once, as
+                // tokio-tungstenite's `disable_nagle` does.
+                let _ = ws.get_ref().set_nodelay(true);
+                ws
+            };
             Ok(ws)
         })
         .boxed()

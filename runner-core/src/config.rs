@@ -6,6 +6,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::protocol::ProtocolVersion;
+use crate::secret::Token;
 use crate::url::{connection_url, subprotocols};
 
 /// Everything the core needs to know up front.
@@ -28,8 +29,9 @@ use crate::url::{connection_url, subprotocols};
 pub struct Config {
     /// Engine endpoint: `http://`, `https://`, `ws://` or `wss://`, optionally with a path.
     pub endpoint: String,
-    /// Auth token, sent as the `rivet_token.<token>` WebSocket sub-protocol.
-    pub token: Option<String>,
+    /// Auth token, sent as the `rivet_token.<token>` WebSocket sub-protocol
+    /// (a [`Token`]: never shown by `Debug`).
+    pub token: Option<Token>,
     /// Namespace.
     pub namespace: String,
     /// Runner name: actors select runners by it.
@@ -393,7 +395,7 @@ impl Config {
                 return Err(ConfigError::Empty(name));
             }
         }
-        if let Some(token) = &self.token {
+        if let Some(token) = self.token.as_ref().map(Token::expose) {
             if token.is_empty() || !token.bytes().all(is_tchar) {
                 return Err(ConfigError::Token);
             }
@@ -483,7 +485,7 @@ impl Config {
     /// assert_eq!(config.subprotocols(), ["rivet", "rivet_token.dev"]);
     /// ```
     pub fn subprotocols(&self) -> Vec<String> {
-        subprotocols(self.token.as_deref())
+        subprotocols(self.token.as_ref().map(Token::expose))
     }
 }
 

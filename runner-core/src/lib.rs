@@ -25,6 +25,7 @@ mod output;
 pub mod protocol;
 mod rng;
 mod runner;
+mod secret;
 pub mod testing;
 mod time;
 mod tunnel;
@@ -35,6 +36,8 @@ pub use error::CallError;
 pub use kv::{KvError, KvRequestId, KvResponse};
 pub use output::{ActorRef, ConnId, Event, ShutdownReason, StopReason, Transmit};
 pub use runner::{Runner, ShutdownMode, TransportClose};
+pub(crate) use secret::RedactedSubprotocols;
+pub use secret::Token;
 pub use time::Timestamp;
 pub use tunnel::{
     HibernatedSocket, HttpRequest, HttpResponse, ParseRequestKeyError, RequestKey, RestoreReport,

@@ -52,7 +52,7 @@ pub struct ConnId(pub u64);
 /// assert!(matches!(runner.poll_transmit(), Some(Transmit::Close { conn: c, .. }) if c == conn));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[must_use]
 pub enum Transmit {
     /// Open a WebSocket to `url` offering `subprotocols`; report the result
@@ -78,6 +78,32 @@ pub enum Transmit {
         /// Close reason (at most 123 bytes).
         reason: String,
     },
+}
+
+/// Written by hand so that the token in a `Connect`'s sub-protocols is
+/// never printed.
+impl fmt::Debug for Transmit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transmit::Connect {
+                conn,
+                url,
+                subprotocols,
+            } => f
+                .debug_struct("Connect")
+                .field("conn", conn)
+                .field("url", url)
+                .field("subprotocols", &crate::RedactedSubprotocols(subprotocols))
+                .finish(),
+            Transmit::Frame(bytes) => f.debug_tuple("Frame").field(bytes).finish(),
+            Transmit::Close { conn, code, reason } => f
+                .debug_struct("Close")
+                .field("conn", conn)
+                .field("code", code)
+                .field("reason", reason)
+                .finish(),
+        }
+    }
 }
 
 /// One generation of one actor: what every actor call is addressed to.

@@ -1,6 +1,7 @@
 //! The runner connection's URL and sub-protocols.
 
 use crate::config::{Config, ConfigError};
+use crate::secret::TOKEN_SUBPROTOCOL_PREFIX;
 
 /// The endpoint with its scheme turned into `ws`/`wss` and one trailing `/`
 /// removed. Unlike the reference runner (which replaces `http://` anywhere in
@@ -50,7 +51,7 @@ pub(crate) fn connection_url(config: &Config) -> String {
 pub(crate) fn subprotocols(token: Option<&str>) -> Vec<String> {
     let mut protocols = vec!["rivet".to_owned()];
     if let Some(token) = token.filter(|t| !t.is_empty()) {
-        protocols.push(format!("rivet_token.{token}"));
+        protocols.push(format!("{TOKEN_SUBPROTOCOL_PREFIX}{token}"));
     }
     protocols
 }

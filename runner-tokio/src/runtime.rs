@@ -7,6 +7,8 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use runner_core::TransportClose;
 use runner_core::driver::{ConnectRequest, Runtime, Socket, tungstenite};
+#[cfg(feature = "tls")]
+use tokio_tungstenite::Connector;
 
 /// The tokio runtime (the one the runner is started on).
 ///
@@ -56,11 +58,27 @@ impl Runtime for Tokio {
         &self,
         request: ConnectRequest,
     ) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-        tungstenite::connect(request, |http, config| async move {
+        tungstenite::connect(request, |http, config, tls| async move {
             let disable_nagle = true;
-            let (ws, _) =
+            #[cfg(feature = "tls")]
+            let (ws, _) = {
+                let connector = tls.map(|tls| Connector::Rustls(tls.rustls_config().clone()));
+                tokio_tungstenite::connect_async_tls_with_config(
+                    http,
+                    Some(config),
+                    disable_nagle,
+                    connector,
+                )
+                .await?
+            };
+            // Without TLS there is no `ClientTls` value (the builder refuses
+            // `wss://`), and tungstenite refuses a `wss://` URL by itself.
+            #[cfg(not(feature = "tls"))]
+            let (ws, _) = {
+                drop(tls);
                 tokio_tungstenite::connect_async_with_config(http, Some(config), disable_nagle)
-                    .await?;
+                    .await?
+            };
             Ok(ws)
         })
         .boxed()

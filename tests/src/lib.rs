@@ -10,4 +10,5 @@ pub mod runner_process;
 pub mod sim;
 pub mod strategies;
 pub mod test_runner_app;
+pub mod tls_proxy;
 pub mod ts_json;

@@ -40,14 +40,19 @@
 //! ```
 
 pub use super::{
-    ActorContext, ActorInfo, Body, BodyError, BoxError, BuildError, CloseFrame, Error, Handler,
-    KvList, Message, Request, Response, RunnerHandle, WebSocket, WebSocketRequest,
+    ActorContext, ActorInfo, Body, BodyError, BoxError, BuildError, ClientTls, CloseFrame, Error,
+    Handler, KvList, Message, Request, Response, RunnerHandle, TlsError, WebSocket,
+    WebSocketRequest,
 };
 pub use crate::protocol::{BareMap, GatewayId, MessageIndex, ProtocolVersion, RequestId};
 pub use crate::{
     ActorRef, CallError, HibernatedSocket, KvError, Limits, ParseRequestKeyError, RequestKey,
     RestoreReport, ShutdownMode, ShutdownReason, SocketIndices, StopReason, Timeouts,
 };
+/// The TLS library behind `wss://` (feature `tls`), for
+/// [`Builder::tls_client_config`](super::Builder::tls_client_config).
+#[cfg(feature = "tls")]
+pub use ::rustls;
 
 /// Declares a driver crate's public API: re-exports [`api`](self) whole and
 /// defines the names bound to the crate's runtime — `Builder`, `Runner<H>`

@@ -9,8 +9,9 @@ use super::context::RunnerHandle;
 use super::handler::Handler;
 use super::host::Runner;
 use super::runtime::Runtime;
+use super::tls::{ClientTls, TlsError, TlsSettings, is_tls_endpoint};
 use crate::protocol::ProtocolVersion;
-use crate::{Config, ConfigError, Limits, Timeouts};
+use crate::{Config, ConfigError, Limits, Timeouts, Token};
 
 /// Builds a runner.
 ///
@@ -35,7 +36,7 @@ use crate::{Config, ConfigError, Limits, Timeouts};
 pub struct Builder<R> {
     runtime: R,
     endpoint: Option<String>,
-    token: Option<String>,
+    token: Option<Token>,
     namespace: String,
     runner_name: Option<String>,
     runner_key: Option<String>,
@@ -49,6 +50,7 @@ pub struct Builder<R> {
     request_timeout: Duration,
     handle_signals: bool,
     max_message_size: usize,
+    tls: TlsSettings,
 }
 
 /// A configuration that cannot work, with the reason.
@@ -90,6 +92,16 @@ pub enum BuildError {
     /// The core refused the configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The endpoint is `https://`/`wss://` (or TLS settings were given) but
+    /// this build has no TLS support.
+    #[error(
+        "TLS is needed for {0} but this build has no TLS support: enable the `tls` feature \
+         of the driver crate (runner-tokio, runner-async-std; on by default) or runner-core"
+    )]
+    TlsNotCompiled(String),
+    /// The TLS settings cannot be used.
+    #[error("TLS settings: {0}")]
+    Tls(#[from] TlsError),
 }
 
 impl<R: Runtime> Builder<R> {
@@ -128,6 +140,7 @@ impl<R: Runtime> Builder<R> {
             request_timeout: Duration::from_secs(300),
             handle_signals: true,
             max_message_size: 64 << 20,
+            tls: TlsSettings::default(),
         }
     }
 
@@ -170,7 +183,7 @@ impl<R: Runtime> Builder<R> {
     /// });
     /// assert_eq!(request.subprotocols, ["rivet", "rivet_token.dev"]);
     /// ```
-    pub fn token(mut self, token: impl Into<String>) -> Self {
+    pub fn token(mut self, token: impl Into<Token>) -> Self {
         self.token = Some(token.into());
         self
     }
@@ -519,6 +532,107 @@ impl<R: Runtime> Builder<R> {
         self
     }
 
+    /// Trusts the certificates of a PEM text (one or more `CERTIFICATE`
+    /// blocks) as roots for `wss://`, besides Mozilla's roots: for an engine
+    /// behind a private certificate authority. May be called more than once.
+    /// Read at [`build`](Self::build), which fails on a text with no
+    /// certificate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::driver::{Builder, BuildError, Handler, TlsError};
+    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let builder = Builder::new(Rt).endpoint("https://engine.internal:6420").runner_name("r");
+    /// // In a real program: std::fs::read("internal-ca.pem")?
+    /// let not_pem = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+    /// let err = builder.tls_root_certificates_pem(not_pem).build(Nothing).unwrap_err();
+    /// # #[cfg(feature = "tls")]
+    /// assert_eq!(err, BuildError::Tls(TlsError::NoCertificate));
+    /// # Ok(()) }
+    /// ```
+    pub fn tls_root_certificates_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.tls.roots_pem.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Whether Mozilla's roots (compiled in, from webpki-roots) are trusted
+    /// for `wss://` (default on). Turn them off to trust only the roots given
+    /// to [`tls_root_certificates_pem`](Self::tls_root_certificates_pem).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::driver::{Builder, Handler};
+    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// let builder = Builder::new(Rt).endpoint("https://engine.internal").runner_name("r");
+    /// let only_mine = builder.tls_builtin_roots(false);
+    /// # #[cfg(feature = "tls")]
+    /// assert!(only_mine.build(Nothing).is_ok());
+    /// ```
+    pub fn tls_builtin_roots(mut self, on: bool) -> Self {
+        self.tls.no_builtin_roots = !on;
+        self
+    }
+
+    /// **For tests only**: accepts a server that presents exactly this
+    /// certificate (PEM), e.g. a self-signed one made by the test, without
+    /// checking its issuer, validity dates or host names. The server must
+    /// still prove it holds the certificate's key. Replaces every root of
+    /// trust: no other certificate is accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::driver::{Builder, BuildError, Handler, TlsError};
+    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// let builder = Builder::new(Rt).endpoint("https://127.0.0.1:8443").runner_name("r");
+    /// let err = builder.danger_accept_self_signed("").build(Nothing).unwrap_err();
+    /// # #[cfg(feature = "tls")]
+    /// assert_eq!(err, BuildError::Tls(TlsError::NoCertificate));
+    /// ```
+    pub fn danger_accept_self_signed(mut self, certificate_pem: impl AsRef<[u8]>) -> Self {
+        self.tls.accept_pem.push(certificate_pem.as_ref().to_vec());
+        self
+    }
+
+    /// A whole rustls configuration for `wss://` (client certificates,
+    /// another crypto provider, the platform's verifier…); the other `tls_*`
+    /// settings are then unused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::driver::{Builder, Handler};
+    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// use std::sync::Arc;
+    /// use runner_core::driver::api::rustls::{ClientConfig, RootCertStore, crypto::ring};
+    ///
+    /// let roots = RootCertStore::empty(); // yours
+    /// let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+    ///     .with_safe_default_protocol_versions()?
+    ///     .with_root_certificates(roots)
+    ///     .with_no_client_auth();
+    /// let builder = Builder::new(Rt).endpoint("https://rivet.example").runner_name("r");
+    /// let runner = builder.tls_client_config(Arc::new(config)).build(Nothing)?;
+    /// # drop(runner);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_client_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls.client = Some(ClientTls::from(config));
+        self
+    }
+
     /// Validates the configuration and creates the runner (not yet running).
     ///
     /// # Examples
@@ -539,18 +653,35 @@ impl<R: Runtime> Builder<R> {
     /// # Ok::<(), BuildError>(())
     /// ```
     pub fn build<H: Handler>(self, handler: H) -> Result<Runner<R, H>, BuildError> {
-        let settings = self.host_settings();
+        let settings = self.host_settings()?;
         let runtime = self.runtime.clone();
         let core = crate::Runner::new(self.core_config()?, crate::Timestamp::ZERO)?;
         Ok(Runner::new(runtime, core, handler, settings))
     }
 
-    fn host_settings(&self) -> HostSettings {
-        HostSettings {
+    fn host_settings(&self) -> Result<HostSettings, BuildError> {
+        Ok(HostSettings {
             request_timeout: self.request_timeout,
             handle_signals: self.handle_signals,
             max_message_size: self.max_message_size,
+            tls: self.client_tls()?,
+        })
+    }
+
+    /// The TLS configuration for a `wss://` endpoint, read and checked now
+    /// so that a setting that cannot work fails here, not at every connect.
+    fn client_tls(&self) -> Result<Option<ClientTls>, BuildError> {
+        let endpoint = self
+            .endpoint
+            .as_deref()
+            .ok_or(BuildError::MissingEndpoint)?;
+        if !is_tls_endpoint(endpoint) && !self.tls.is_set() {
+            return Ok(None);
         }
+        #[cfg(feature = "tls")]
+        return Ok(Some(super::tls::client_tls(&self.tls, endpoint)?));
+        #[cfg(not(feature = "tls"))]
+        return Err(BuildError::TlsNotCompiled(endpoint.to_owned()));
     }
 
     fn core_config(self) -> Result<Config, BuildError> {
@@ -591,6 +722,8 @@ pub(crate) struct HostSettings {
     pub(crate) request_timeout: Duration,
     pub(crate) handle_signals: bool,
     pub(crate) max_message_size: usize,
+    /// For `wss://` connections; `None` for `ws://`.
+    pub(crate) tls: Option<ClientTls>,
 }
 
 fn json_object(value: serde_json::Value, what: &'static str) -> Result<String, BuildError> {

@@ -23,6 +23,7 @@ mod http;
 mod names;
 mod runtime;
 pub mod testing;
+mod tls;
 #[cfg(feature = "tungstenite")]
 pub mod tungstenite;
 mod websocket;
@@ -34,4 +35,21 @@ pub use error::Error;
 pub use handler::{ActorInfo, Handler, Request, Response};
 pub use host::Runner;
 pub use runtime::{BoxError, ConnectRequest, Inbound, Outbound, Runtime, Socket};
+pub use tls::{ClientTls, TlsError};
+
+/// A `tracing-subscriber` filter directive to add to any filter a runner
+/// logs with: tungstenite logs its whole WebSocket handshake request at
+/// trace level, and the request carries the token (as the `rivet_token.`
+/// sub-protocol). The runner's own logs never show the token; this keeps
+/// tungstenite's from showing it too.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::driver::TOKEN_SAFE_LOG_DIRECTIVE;
+///
+/// // e.g. EnvFilter::from_default_env().add_directive(TOKEN_SAFE_LOG_DIRECTIVE.parse()?)
+/// assert_eq!(TOKEN_SAFE_LOG_DIRECTIVE, "tungstenite::handshake::client=debug");
+/// ```
+pub const TOKEN_SAFE_LOG_DIRECTIVE: &str = "tungstenite::handshake::client=debug";
 pub use websocket::{CloseFrame, Message, WebSocket, WebSocketRequest};

@@ -1,6 +1,7 @@
 //! What a driver crate provides: a clock, timers, task spawning, a WebSocket
 //! client and shutdown signals. Nothing protocol-related.
 
+use std::fmt;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -8,6 +9,7 @@ use futures::Sink;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
+use super::tls::ClientTls;
 use crate::TransportClose;
 
 /// Boxed error type used at the driver boundary.
@@ -222,6 +224,7 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     ///     url: "ws://127.0.0.1:6420/runners/connect?protocol_version=5".into(),
     ///     subprotocols: vec!["rivet".into()],
     ///     max_message_size: 64 << 20,
+    ///     tls: None,
     /// };
     /// let refused = block_on(Threads.connect(request)).unwrap_err();
     /// assert_eq!(refused.reason, "no engine here");
@@ -307,6 +310,9 @@ fn os_seeded_u64() -> u64 {
 
 /// Where and how to connect.
 ///
+/// Its `Debug` output never shows the token: the `rivet_token.` sub-protocol
+/// is printed as `rivet_token.<redacted>`.
+///
 /// # Examples
 ///
 /// ```
@@ -314,20 +320,38 @@ fn os_seeded_u64() -> u64 {
 ///
 /// let request = ConnectRequest {
 ///     url: "wss://rivet.example/runners/connect?protocol_version=5".into(),
-///     subprotocols: vec!["rivet".into(), "rivet_token.dev".into()],
+///     subprotocols: vec!["rivet".into(), "rivet_token.s3cret".into()],
 ///     max_message_size: 64 << 20,
+///     tls: None,
 /// };
 /// assert!(request.url.starts_with("wss://"));
 /// assert!(request.subprotocols.iter().any(|p| p.starts_with("rivet_token.")));
+/// assert!(!format!("{request:?}").contains("s3cret"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnectRequest {
     /// `ws://` or `wss://` URL.
     pub url: String,
-    /// Sub-protocols to offer.
+    /// Sub-protocols to offer (the token among them: keep it out of logs).
     pub subprotocols: Vec<String>,
     /// Largest message to accept from the engine.
     pub max_message_size: usize,
+    /// TLS settings for a `wss://` URL (`None` for `ws://`).
+    pub tls: Option<ClientTls>,
+}
+
+impl fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("url", &self.url)
+            .field(
+                "subprotocols",
+                &crate::RedactedSubprotocols(&self.subprotocols),
+            )
+            .field("max_message_size", &self.max_message_size)
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 /// One open WebSocket, split into what arrives and what to send.

@@ -140,7 +140,7 @@ impl MemoryRuntime {
     /// use runner_core::driver::{ConnectRequest, Runtime};
     ///
     /// let rt = MemoryRuntime::new().refuse_connects(TransportClose::error("no engine here"));
-    /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20 };
+    /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
     /// let refused = block_on(rt.connect(request)).unwrap_err();
     /// assert_eq!(refused.reason, "no engine here");
     /// assert_eq!(rt.connects()[0].url, "ws://engine");
@@ -196,7 +196,7 @@ impl MemoryRuntime {
     /// use runner_core::driver::{ConnectRequest, Runtime};
     ///
     /// let rt = MemoryRuntime::new();
-    /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec!["rivet".into()], max_message_size: 1 << 20 };
+    /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec!["rivet".into()], max_message_size: 1 << 20, tls: None };
     /// let _socket = block_on(rt.clone().connect(request))?;
     /// assert_eq!(rt.connects()[0].subprotocols, ["rivet"]);
     /// # Ok::<(), runner_core::TransportClose>(())
@@ -236,7 +236,7 @@ impl MemoryRuntime {
     ///
     /// let rt = MemoryRuntime::new();
     /// assert!(rt.accept().now_or_never().is_none()); // nobody connected yet
-    /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20 };
+    /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
     /// let _socket = block_on(rt.connect(request))?;
     /// assert_eq!(block_on(rt.accept()).request().url, "ws://engine");
     /// # Ok::<(), runner_core::TransportClose>(())
@@ -414,7 +414,7 @@ fn socket_pair(request: ConnectRequest) -> (Socket, EngineSocket) {
 /// use runner_core::driver::{ConnectRequest, Inbound, Outbound, Runtime};
 ///
 /// let rt = MemoryRuntime::new();
-/// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20 };
+/// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
 /// let mut socket = block_on(rt.connect(request))?;
 /// let mut engine = block_on(rt.accept());
 /// block_on(socket.outgoing.send(Outbound::Binary("ping".into()))).unwrap();
@@ -441,7 +441,7 @@ impl EngineSocket {
     /// use runner_core::driver::{ConnectRequest, Runtime};
     ///
     /// let rt = MemoryRuntime::new();
-    /// let request = ConnectRequest { url: "ws://engine/a".into(), subprotocols: vec![], max_message_size: 1 << 20 };
+    /// let request = ConnectRequest { url: "ws://engine/a".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
     /// let _socket = block_on(rt.connect(request))?;
     /// assert_eq!(block_on(rt.accept()).request().url, "ws://engine/a");
     /// # Ok::<(), runner_core::TransportClose>(())
@@ -461,7 +461,7 @@ impl EngineSocket {
     /// use runner_core::driver::{ConnectRequest, Outbound, Runtime};
     ///
     /// let rt = MemoryRuntime::new();
-    /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20 };
+    /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
     /// let mut socket = block_on(rt.connect(request))?;
     /// let mut engine = block_on(rt.accept());
     /// let close = Outbound::Close { code: 1000, reason: "bye".into() };
@@ -486,7 +486,7 @@ impl EngineSocket {
     /// use runner_core::driver::{ConnectRequest, Inbound, Runtime};
     ///
     /// let rt = MemoryRuntime::new();
-    /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20 };
+    /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
     /// let mut socket = block_on(rt.connect(request))?;
     /// let mut engine = block_on(rt.accept());
     /// block_on(engine.send(Inbound::Binary(vec![1, 2].into()))).unwrap();
@@ -510,7 +510,7 @@ impl EngineSocket {
     /// use runner_core::driver::{ConnectRequest, Inbound, Runtime};
     ///
     /// let rt = MemoryRuntime::new();
-    /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20 };
+    /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
     /// let mut socket = block_on(rt.connect(request))?;
     /// block_on(block_on(rt.accept()).close(1012, "restarting"));
     /// let Some(Inbound::Closed(close)) = block_on(socket.incoming.next()) else { panic!("not closed") };

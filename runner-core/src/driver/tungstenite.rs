@@ -15,30 +15,34 @@ use tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tungstenite::{Error as WsError, Message};
 
 use super::runtime::{BoxError, ConnectRequest, Inbound, Outbound, Socket};
+use super::tls::ClientTls;
 use crate::TransportClose;
 
 /// Opens the runner WebSocket: builds the handshake request and the limits
-/// from `request`, calls `open` (the WebSocket library's connect function),
-/// and turns the result into the host's [`Socket`].
+/// from `request`, calls `open` (the WebSocket library's connect function,
+/// given the TLS configuration for `wss://`), and turns the result into the
+/// host's [`Socket`].
 ///
 /// runner-tokio's `Runtime::connect` (compiled there, in
 /// `runner-tokio/src/runtime.rs`; it needs a runtime this crate does not have):
 ///
 /// ```text
-/// tungstenite::connect(request, |http, config| async move {
-///     let (ws, _) = tokio_tungstenite::connect_async_with_config(http, Some(config), true).await?;
+/// tungstenite::connect(request, |http, config, tls| async move {
+///     let tls = tls.map(|tls| Connector::Rustls(tls.rustls_config().clone()));
+///     let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(http, Some(config), true, tls).await?;
 ///     Ok(ws)
 /// })
 /// .boxed()
 /// ```
 pub async fn connect<F, Fut, S>(request: ConnectRequest, open: F) -> Result<Socket, TransportClose>
 where
-    F: FnOnce(Request, WebSocketConfig) -> Fut,
+    F: FnOnce(Request, WebSocketConfig, Option<ClientTls>) -> Fut,
     Fut: Future<Output = Result<S, WsError>>,
     S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Send + 'static,
 {
     let http = client_request(&request)?;
-    let ws = open(http, websocket_config(&request))
+    let config = websocket_config(&request);
+    let ws = open(http, config, request.tls)
         .await
         .map_err(connect_error)?;
     Ok(socket(ws))
@@ -55,6 +59,7 @@ where
 ///     url: "ws://127.0.0.1:6420/runners/connect?protocol_version=5".into(),
 ///     subprotocols: vec!["rivet".into(), "rivet_token.dev".into()],
 ///     max_message_size: 64 << 20,
+///     tls: None,
 /// };
 /// let http = client_request(&request)?;
 /// assert_eq!(http.uri().path(), "/runners/connect");
@@ -78,6 +83,35 @@ pub fn client_request(request: &ConnectRequest) -> Result<Request, TransportClos
     Ok(http)
 }
 
+/// Where to open the TCP connection for a handshake request: its host
+/// (without IPv6 brackets) and its port, 80 for `ws://` and 443 for
+/// `wss://` when the URL names none. For drivers that open the TCP
+/// connection themselves.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::driver::tungstenite::host_and_port;
+/// use tungstenite::client::IntoClientRequest;
+///
+/// let at = |url: &str| host_and_port(&url.into_client_request().unwrap()).unwrap();
+/// assert_eq!(at("wss://rivet.example/runners/connect"), ("rivet.example".into(), 443));
+/// assert_eq!(at("ws://[::1]:6420/"), ("::1".into(), 6420));
+/// ```
+pub fn host_and_port(request: &Request) -> Result<(String, u16), WsError> {
+    let uri = request.uri();
+    let host = uri
+        .host()
+        .ok_or(WsError::Url(tungstenite::error::UrlError::NoHostName))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let default_port = if uri.scheme_str() == Some("wss") {
+        443
+    } else {
+        80
+    };
+    Ok((host.to_owned(), uri.port_u16().unwrap_or(default_port)))
+}
+
 /// Bytes asked of the socket per read. tungstenite zero-fills this much of
 /// its read buffer before every read (its default, 128 KiB, cost a 128 KiB
 /// memset per read: 3 % of the runner's CPU under tunnel load); larger
@@ -96,6 +130,7 @@ const READ_BUFFER_SIZE: usize = 16 * 1024;
 ///     url: "ws://127.0.0.1:6420/runners/connect".into(),
 ///     subprotocols: vec!["rivet".into()],
 ///     max_message_size: 1 << 20,
+///     tls: None,
 /// };
 /// let config = websocket_config(&request);
 /// assert_eq!(config.max_message_size, Some(1 << 20));
@@ -113,6 +148,15 @@ pub fn websocket_config(request: &ConnectRequest) -> WebSocketConfig {
 /// Why a connection attempt failed, keeping the HTTP status of a refused
 /// upgrade (401/403 are fatal to the core).
 ///
+/// TLS failures (a certificate the runner does not trust, an expired one, a
+/// host name it does not cover, a build without TLS given `wss://`) are
+/// logged at error level, with the reason, and named as TLS failures in the
+/// reason the user's `on_disconnected` hook receives. The core retries them
+/// like any other failed attempt: a server's certificate can be fixed
+/// without restarting its runners. What retrying can never fix (no TLS in
+/// the build, a host that is not a valid TLS name, unreadable certificates)
+/// is refused earlier, by the builder.
+///
 /// # Examples
 ///
 /// ```
@@ -126,6 +170,9 @@ pub fn websocket_config(request: &ConnectRequest) -> WebSocketConfig {
 ///
 /// let dropped = connect_error(tungstenite::Error::ConnectionClosed);
 /// assert_eq!((dropped.code, dropped.http_status), (None, None));
+///
+/// let no_tls = tungstenite::Error::Url(tungstenite::error::UrlError::TlsFeatureNotEnabled);
+/// assert!(connect_error(no_tls).reason.starts_with("TLS failed: "));
 /// ```
 pub fn connect_error(error: WsError) -> TransportClose {
     match error {
@@ -134,7 +181,30 @@ pub fn connect_error(error: WsError) -> TransportClose {
             reason: format!("upgrade refused with HTTP {}", response.status()),
             http_status: Some(response.status().as_u16()),
         },
-        other => TransportClose::error(format!("connect failed: {other}")),
+        other => match tls_failure(&other) {
+            Some(why) => {
+                tracing::error!(error = %why, "TLS failed: the engine's connection cannot be secured");
+                TransportClose::error(format!("TLS failed: {why}"))
+            }
+            None => TransportClose::error(format!("connect failed: {other}")),
+        },
+    }
+}
+
+/// The TLS failure inside a connect error, if it is one: tungstenite's own
+/// TLS errors, and the TLS library's errors that reach it as I/O errors.
+fn tls_failure(error: &WsError) -> Option<String> {
+    match error {
+        WsError::Tls(e) => Some(e.to_string()),
+        WsError::Url(tungstenite::error::UrlError::TlsFeatureNotEnabled) => {
+            Some("TLS support not compiled in (enable the `tls` feature)".into())
+        }
+        #[cfg(feature = "tls")]
+        WsError::Io(e) => e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .map(|e| e.to_string()),
+        _ => None,
     }
 }
 

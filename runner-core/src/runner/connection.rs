@@ -67,7 +67,9 @@ impl Runner {
         self.transmits.push_back(Transmit::Connect {
             conn,
             url: self.url.clone(),
-            subprotocols: self.subprotocols.clone(),
+            // Built per attempt rather than kept: the runner's `Debug` must
+            // not show the token.
+            subprotocols: self.config.subprotocols(),
         });
     }
 

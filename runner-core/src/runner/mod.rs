@@ -77,7 +77,6 @@ fn shrink_drained<T>(queue: &mut VecDeque<T>) {
 pub struct Runner {
     config: Config,
     url: String,
-    subprotocols: Vec<String>,
     rng: SplitMix64,
     now: Timestamp,
 
@@ -127,7 +126,6 @@ impl Runner {
         let hasher = Hasher::with_seed(seeds.next_u64());
         Ok(Runner {
             url: config.connection_url(),
-            subprotocols: config.subprotocols(),
             actors: ActorTable::new(hasher),
             retired: Retired::new(Hasher::with_seed(seeds.next_u64())),
             tunnel: tunnel::Tunnel::new(Hasher::with_seed(seeds.next_u64())),

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use runner_core::Token;
 use runner_core::driver::api::ProtocolVersion;
 use runner_core::driver::{Builder, Runtime};
 
@@ -11,8 +12,8 @@ use runner_core::driver::{Builder, Runtime};
 pub struct Config {
     /// `RIVET_ENDPOINT`, default `http://127.0.0.1:6420`.
     pub endpoint: String,
-    /// `RIVET_TOKEN`, default `dev`.
-    pub token: String,
+    /// `RIVET_TOKEN`, default `dev` (never shown by `Debug`).
+    pub token: Token,
     /// `RIVET_NAMESPACE`, default `default`.
     pub namespace: String,
     /// `RIVET_RUNNER_NAME`, default `test-runner`.
@@ -25,6 +26,8 @@ pub struct Config {
     pub total_slots: u32,
     /// `RIVET_PROTOCOL_VERSION`, default the newest the core speaks.
     pub protocol_version: u16,
+    /// The contents of `RIVET_TLS_CA_FILE`: extra roots for `wss://`.
+    pub tls_ca_pem: Option<Vec<u8>>,
 }
 
 /// A variable that cannot be used, named so the user knows what to fix.
@@ -67,7 +70,7 @@ impl Config {
         let number = |name| text(name)?.map(|v| parse_number(name, &v)).transpose();
         let config = Config {
             endpoint: or("RIVET_ENDPOINT", "http://127.0.0.1:6420")?,
-            token: or("RIVET_TOKEN", "dev")?,
+            token: Token::new(or("RIVET_TOKEN", "dev")?),
             namespace: or("RIVET_NAMESPACE", "default")?,
             runner_name: or("RIVET_RUNNER_NAME", "test-runner")?,
             runner_key: text("RIVET_RUNNER_KEY")?,
@@ -77,6 +80,9 @@ impl Config {
                 Some(v) => protocol_version(v)?,
                 None => ProtocolVersion::LATEST.number(),
             },
+            tls_ca_pem: text("RIVET_TLS_CA_FILE")?
+                .map(|path| read_file("RIVET_TLS_CA_FILE", &path))
+                .transpose()?,
         };
         check_endpoint(&config.endpoint)?;
         Ok(config)
@@ -86,17 +92,28 @@ impl Config {
     pub fn apply<R: Runtime>(&self, builder: Builder<R>) -> Builder<R> {
         let builder = builder
             .endpoint(&self.endpoint)
-            .token(&self.token)
+            .token(self.token.clone())
             .namespace(&self.namespace)
             .runner_name(&self.runner_name)
             .version(self.version)
             .total_slots(self.total_slots)
             .protocol_version(self.protocol_version);
+        let builder = match &self.tls_ca_pem {
+            Some(pem) => builder.tls_root_certificates_pem(pem),
+            None => builder,
+        };
         match &self.runner_key {
             Some(key) => builder.runner_key(key),
             None => builder,
         }
     }
+}
+
+fn read_file(variable: &'static str, path: &str) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|e| ConfigError {
+        variable,
+        problem: format!("cannot read {path:?}: {e}"),
+    })
 }
 
 fn parse_number(variable: &'static str, value: &str) -> Result<u32, ConfigError> {
@@ -153,7 +170,8 @@ mod unit {
     fn defaults_follow_the_contract() {
         let config = parse(&[]).unwrap();
         assert_eq!(config.endpoint, "http://127.0.0.1:6420");
-        assert_eq!(config.token, "dev");
+        assert_eq!(config.token.expose(), "dev");
+        assert_eq!(config.tls_ca_pem, None);
         assert_eq!(config.namespace, "default");
         assert_eq!(config.runner_name, "test-runner");
         assert_eq!(config.runner_key, None);
@@ -192,6 +210,7 @@ mod unit {
             ("RIVET_ENDPOINT", "not a url"),
             ("RIVET_ENDPOINT", "http://"),
             ("RIVET_ENDPOINT", "ftp://host"),
+            ("RIVET_TLS_CA_FILE", "/nonexistent/ca.pem"),
         ];
         for (variable, value) in cases {
             let err = parse(&[(variable, value)]).unwrap_err();

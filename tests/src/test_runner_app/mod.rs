@@ -76,12 +76,19 @@ pub async fn main<R: Runtime>(runtime: R) -> ExitCode {
     }
 }
 
-/// `tracing` to stderr, filtered by `RUST_LOG` (default `info`), colours
-/// only on a terminal. Stdout is kept for the JSON lines.
+/// `tracing` to stderr, filtered by `RUST_LOG` (default `info`) but never
+/// showing the token, colours only on a terminal. Stdout is kept for the JSON lines.
 fn init_logging() {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        // tungstenite logs its whole handshake request, the token's
+        // sub-protocol included, at trace level: never let that through.
+        .add_directive(
+            runner_core::driver::TOKEN_SAFE_LOG_DIRECTIVE
+                .parse()
+                .expect("a valid directive"),
+        );
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

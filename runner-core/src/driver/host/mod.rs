@@ -402,6 +402,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                     url,
                     subprotocols,
                     max_message_size: self.settings.max_message_size,
+                    tls: self.settings.tls.clone(),
                 };
                 self.connecting = Some((conn, self.rt.connect(request)));
             }

@@ -91,7 +91,7 @@ impl Runtime for AsyncStd {
             // `wss://`), and async-tungstenite refuses a `wss://` URL by itself.
             #[cfg(not(feature = "tls"))]
             let ws = {
-                drop(tls);
+                let _ = tls;
                 let (ws, _) =
                     async_tungstenite::async_std::connect_async_with_config(http, Some(config))
                         .await?;

@@ -75,7 +75,7 @@ impl Runtime for Tokio {
             // `wss://`), and tungstenite refuses a `wss://` URL by itself.
             #[cfg(not(feature = "tls"))]
             let (ws, _) = {
-                drop(tls);
+                let _ = tls;
                 tokio_tungstenite::connect_async_with_config(http, Some(config), disable_nagle)
                     .await?
             };

@@ -349,4 +349,29 @@ mod tests {
         assert_eq!(endpoint_host("wss://[::1]:6420"), "::1");
         assert_eq!(endpoint_host("wss://127.0.0.1:6420"), "127.0.0.1");
     }
+
+    /// Run by CI as `cargo test -p runner-core --features driver --lib`.
+    #[test]
+    #[cfg(not(feature = "tls"))]
+    fn a_build_without_tls_refuses_https_at_build_time() {
+        use crate::driver::testing::NoEngine;
+        use crate::driver::{BuildError, Builder, Handler};
+        struct Nothing;
+        impl Handler for Nothing {}
+        let builder = |endpoint: &str| Builder::new(NoEngine).endpoint(endpoint).runner_name("r");
+        for endpoint in ["https://rivet.example", "wss://rivet.example"] {
+            let err = builder(endpoint).build(Nothing).unwrap_err();
+            assert_eq!(err, BuildError::TlsNotCompiled(endpoint.into()));
+            assert!(
+                err.to_string().contains("enable the `tls` feature"),
+                "{err}"
+            );
+        }
+        let with_ca = builder("http://127.0.0.1:6420").tls_root_certificates_pem("x");
+        assert!(matches!(
+            with_ca.build(Nothing),
+            Err(BuildError::TlsNotCompiled(_))
+        ));
+        assert!(builder("http://127.0.0.1:6420").build(Nothing).is_ok());
+    }
 }

@@ -26,8 +26,8 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed, TestRunner};
 use runner_core::ShutdownMode;
 use runner_core::protocol::ProtocolVersion;
+use tests::sim::ops::tunnel::{TunnelOp, apply_tunnel, tunnel_op};
 use tests::sim::ops::{NAMES, callback};
-use tests::sim::tunnel_ops::{TunnelOp, apply_tunnel, tunnel_op};
 use tests::sim::{Callback, HttpPolicy, Sim, SimConfig, TunnelPolicy, WsPolicy};
 
 fn rng_seed() -> RngSeed {

@@ -28,7 +28,7 @@ use super::link::{Delivery, Link, LinkConfig, Packet, Side};
 use super::rng::SimRng;
 use super::seed::SeedGuard;
 use super::transcript::{Entry, Transcript};
-use super::tunnel_user::TunnelUser;
+use super::user::tunnel::TunnelUser;
 use super::user::{User, UserAction, UserConfig};
 
 /// Everything a simulation is made of.

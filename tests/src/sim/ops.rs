@@ -1,6 +1,9 @@
 //! Random operations on a [`Sim`], for property tests and long random runs:
 //! engine actions (valid ones chosen from the engine's state, plus mutated
-//! and garbage frames), user calls, time, and transport faults.
+//! and garbage frames), user calls, time, and transport faults. The tunnel's
+//! operations (clients' requests and sockets) are in [`tunnel`].
+
+pub mod tunnel;
 
 use std::time::Duration;
 

@@ -10,7 +10,7 @@ use runner_core::{
 use super::Sim;
 use crate::sim::engine::{ClientHttp, ClientId, ClientRequest, ClientSocket, Dispatch};
 use crate::sim::tunnel_check::TunnelCall;
-use crate::sim::tunnel_user::{
+use crate::sim::user::tunnel::{
     HttpPolicy, TunnelAction, TunnelUser, UserRequest, UserSocket, WsPolicy,
 };
 

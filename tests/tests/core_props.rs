@@ -1,8 +1,8 @@
 //! Property tests: random runs of engine frames (valid, mutated, garbage),
 //! timer advances, transport faults, engine restarts and user calls. The
-//! simulation checks its invariants (`tests::sim::invariants`) after every
-//! input; a run ends with a shutdown, after which every KV call must have
-//! ended. Set `CORE_PROPS_CASES` to run more cases than the default and
+//! simulation checks the runner's invariants
+//! (`runner_core::fuzzing::invariants`) after every input; a run ends with a
+//! shutdown, after which every KV call must have ended. Set `CORE_PROPS_CASES` to run more cases than the default and
 //! `CORE_PROPS_SEED` to explore other cases.
 
 use std::time::Duration;

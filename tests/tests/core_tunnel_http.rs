@@ -1,6 +1,6 @@
 //! Scenarios of tunnelled HTTP (issue 4, spec §5, §9.7, §9.10, §9.20,
 //! §9.22, §9.23) against the simulated engine's gateway. The tunnel
-//! invariants (`tests::sim::tunnel_check`) are checked on every input too.
+//! invariants (`runner_core::fuzzing::invariants::tunnel`) are checked on every input too.
 
 use std::time::Duration;
 

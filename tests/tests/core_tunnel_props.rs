@@ -6,7 +6,7 @@
 //! engine restarts and runner-id changes.
 //!
 //! After every input the simulation checks the tunnel invariants
-//! (`tests::sim::tunnel_check`: no second end on the wire, consecutive
+//! (`runner_core::fuzzing::invariants::tunnel`: no second end on the wire, consecutive
 //! indices across the `u16` wrap, no event after an end, the user told
 //! exactly once, nothing open in the runner that ended, bounds). At the end
 //! of each run, once the user has answered everything it holds and every
@@ -229,7 +229,7 @@ fn random_runs_carry_real_tunnel_traffic() {
         rng_seed: RngSeed::Fixed(11),
         ..ProptestConfig::default()
     });
-    let mut totals = tests::sim::tunnel_check::TunnelStats::default();
+    let mut totals = runner_core::fuzzing::invariants::tunnel::TunnelStats::default();
     for _ in 0..6 {
         let setup = setup().new_tree(&mut runner).unwrap().current();
         let ops = prop::collection::vec(tunnel_op(), 150)

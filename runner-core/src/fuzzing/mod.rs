@@ -1,4 +1,5 @@
-//! Fuzz target bodies (feature `fuzzing`).
+//! Fuzz target bodies and the runner's invariant checker (feature
+//! `fuzzing`).
 //!
 //! Each function here is the whole body of one cargo-fuzz target in `fuzz/`:
 //! it takes the fuzzer's bytes, never reads a clock or draws randomness, and
@@ -16,8 +17,12 @@
 //! | [`decode_to_client`] | version byte + one frame | no panic; a decoded message re-encodes and decodes to itself; encoding is canonical |
 //! | [`decode_to_server`] | version byte + one frame | the same for runner → engine messages (and the serverless init) |
 //! | [`core`] | a script of inputs | the runner's invariants after every step |
+//!
+//! The invariants are [`Invariants`], which the `tests` crate's simulation
+//! checks after every input too.
 
 mod core;
+pub mod invariants;
 mod script;
 
 use crate::protocol::{
@@ -26,6 +31,7 @@ use crate::protocol::{
 };
 
 pub use self::core::{core, core_seed};
+pub use self::invariants::Invariants;
 
 /// The protocol version selected by an input's first byte, and the rest.
 fn split_version(data: &[u8]) -> Option<(ProtocolVersion, &[u8])> {

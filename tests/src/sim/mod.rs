@@ -14,7 +14,9 @@
 //!   WebSockets to actors, hibernation included.
 //! * [`Sim`]: all of it on one virtual clock, with a
 //!   [`Transcript`](transcript::Transcript) of everything and the
-//!   [`Invariants`](invariants::Invariants) checked after every input.
+//!   runner's invariants checked after every input
+//!   ([`runner_core::fuzzing::Invariants`], the checker the `core` fuzz
+//!   target uses too).
 //!
 //! Runs are reproducible from their seed; set `SIM_SEED=…` to replay one
 //! (see [`seed`]).
@@ -34,14 +36,12 @@
 //! | the user's callbacks | [`user`] | [`user::tunnel`] |
 //! | random operations (property tests) | [`ops`] | [`ops::tunnel`] |
 //! | scenario shortcuts | [`scenario`] | [`scenario::tunnel`] |
-//! | the invariants | [`invariants`] | [`tunnel_check`] |
 //!
 //! The plumbing ([`link`], [`transcript`], [`rng`], [`seed`]) serves every
 //! role.
 
 pub mod engine;
 pub mod harness;
-pub mod invariants;
 pub mod kv_store;
 pub mod link;
 pub mod ops;
@@ -49,7 +49,6 @@ pub mod rng;
 pub mod scenario;
 pub mod seed;
 pub mod transcript;
-pub mod tunnel_check;
 pub mod user;
 
 pub use engine::{

@@ -194,15 +194,6 @@ impl Invariants {
         self.kv_pending.len()
     }
 
-    /// Events the runner sent for (actor, generation), by index.
-    pub fn events_of(&self, actor: &ActorRef) -> Vec<WireEvent> {
-        let key = (actor.actor_id.clone(), actor.generation);
-        self.gens
-            .get(&key)
-            .map(|g| g.events.clone())
-            .unwrap_or_default()
-    }
-
     // ----- hooks called by the harness ---------------------------------
 
     /// The runner's transmit, as polled; `conn` is the connection a frame

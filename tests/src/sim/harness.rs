@@ -284,18 +284,6 @@ impl Sim {
         }
     }
 
-    /// Steps until nothing is scheduled; `true` if that did not happen
-    /// within `max_steps` (the engine pings forever while connected, so a
-    /// connected simulation never settles).
-    pub fn drive_bounded(&mut self, max_steps: usize) -> bool {
-        for _ in 0..max_steps {
-            if !self.step() {
-                return false;
-            }
-        }
-        self.next_wakeup().is_some()
-    }
-
     // ----- user calls -------------------------------------------------------
 
     /// `Runner::start`.

@@ -27,7 +27,7 @@ use proptest::test_runner::{Config as ProptestConfig, RngSeed, TestRunner};
 use runner_core::ShutdownMode;
 use runner_core::protocol::ProtocolVersion;
 use tests::sim::ops::tunnel::{TunnelOp, apply_tunnel, tunnel_op};
-use tests::sim::ops::{NAMES, callback};
+use tests::sim::ops::{NAMES, callback, callbacks_by_name};
 use tests::sim::{Callback, HttpPolicy, Sim, SimConfig, TunnelPolicy, WsPolicy};
 
 fn rng_seed() -> RngSeed {
@@ -121,13 +121,7 @@ fn config_for(setup: &Setup) -> SimConfig {
         limits.max_buffered_bytes = 150;
     }
     config.user.tunnel = setup.policy.clone();
-    for (i, name) in NAMES.iter().enumerate() {
-        let user = &mut config.user;
-        user.start_by_name
-            .insert((*name).to_owned(), setup.starts[i].clone());
-        user.stop_by_name
-            .insert((*name).to_owned(), setup.stops[i].clone());
-    }
+    callbacks_by_name(&mut config.user, &setup.starts, &setup.stops);
     config
 }
 

@@ -394,17 +394,6 @@ impl Api {
             .await
     }
 
-    /// `POST` with a body through the gateway, defaults of [`GatewayRequest::new`].
-    pub async fn gateway_post(
-        &self,
-        actor_id: &str,
-        path: &str,
-        body: impl Into<Vec<u8>>,
-    ) -> Result<GatewayResponse> {
-        self.gateway(GatewayRequest::new(Method::POST, actor_id, path).body(body))
-            .await
-    }
-
     /// Sends a request to an actor through the gateway. Each attempt is
     /// bounded by `request.timeout`; attempts that got no answer are
     /// repeated, up to `request.attempts`, since requests that reach the

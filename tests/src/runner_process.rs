@@ -511,40 +511,6 @@ pub enum Profile {
     Release,
 }
 
-impl Profile {
-    fn dir_name(self) -> &'static str {
-        match self {
-            Profile::Debug => "debug",
-            Profile::Release => "release",
-        }
-    }
-}
-
-/// `target/<profile>/examples/<example>`, as left by `cargo build
-/// --examples`; fails with a hint if it is not there.
-///
-/// Examples of different packages with the same name (`test_runner` of
-/// both drivers) share this path, and the one built last wins; use
-/// [`build_example`] to get a given package's one.
-pub fn example_path(example: &str, profile: Profile) -> Result<PathBuf> {
-    let path = target_dir()
-        .join(profile.dir_name())
-        .join("examples")
-        .join(example);
-    if !path.is_file() {
-        bail!(
-            "{} does not exist: build it first (cargo build {}--examples)",
-            path.display(),
-            if profile == Profile::Release {
-                "--release "
-            } else {
-                ""
-            }
-        );
-    }
-    Ok(path)
-}
-
 /// Builds `example` of `package` (`cargo build -p PACKAGE --example
 /// EXAMPLE`) and returns the path of that package's binary.
 ///

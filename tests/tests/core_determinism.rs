@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config as ProptestConfig, RngSeed, TestRunner};
-use runner_core::ShutdownMode;
 use runner_core::protocol::ProtocolVersion;
-use tests::sim::ops::{Op, apply, op};
+use tests::sim::ops::{Op, op, run_then_shut_down};
 use tests::sim::seed::seed_or_env;
 use tests::sim::{Callback, Sim, SimConfig};
 
@@ -42,13 +41,7 @@ fn play(seed: u64, version: ProtocolVersion, ops: &[Op]) -> String {
         .stop_by_name
         .insert("c".into(), Callback::After(Duration::from_millis(700)));
     let mut sim = Sim::new(config);
-    sim.start();
-    sim.run_for(Duration::from_secs(1));
-    for op in ops {
-        apply(&mut sim, op);
-    }
-    sim.shutdown(ShutdownMode::Graceful);
-    sim.run_until(|s| s.runner().is_shut_down(), Duration::from_secs(600));
+    run_then_shut_down(&mut sim, ops);
     sim.transcript().to_text()
 }
 

@@ -1,8 +1,8 @@
 //! Property tests: random runs of engine frames (valid, mutated, garbage),
 //! timer advances, transport faults, engine restarts and user calls. The
-//! simulation checks its invariants (`tests::sim::invariants`) after every
-//! input; a run ends with a shutdown, after which every KV call must have
-//! ended. Set `CORE_PROPS_CASES` to run more cases than the default and
+//! simulation checks the runner's invariants
+//! (`runner_core::fuzzing::invariants`) after every input; a run ends with a
+//! shutdown, after which every KV call must have ended. Set `CORE_PROPS_CASES` to run more cases than the default and
 //! `CORE_PROPS_SEED` to explore other cases.
 
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use runner_core::ShutdownMode;
 use runner_core::protocol::ProtocolVersion;
-use tests::sim::ops::{Damage, NAMES, Op, apply, callback, op};
+use tests::sim::ops::{Damage, NAMES, Op, callback, callbacks_by_name, op, run_then_shut_down};
 use tests::sim::{Callback, Sim, SimConfig};
 
 /// Proptest's seed: fixed so CI runs the same cases every time;
@@ -70,30 +70,14 @@ fn sim_for(setup: &Setup) -> Sim {
     config.engine.event_ack_batch = setup.ack_batch;
     config.link.max_delay = Duration::from_millis(setup.max_delay_ms);
     config.runner.limits.max_retired_generations = setup.max_retired;
-    for (i, name) in NAMES.iter().enumerate() {
-        let name = (*name).to_owned();
-        config
-            .user
-            .start_by_name
-            .insert(name.clone(), setup.starts[i].clone());
-        config
-            .user
-            .stop_by_name
-            .insert(name, setup.stops[i].clone());
-    }
+    callbacks_by_name(&mut config.user, &setup.starts, &setup.stops);
     Sim::new(config)
 }
 
 /// Runs `ops`, then shuts down; every check happens inside the simulation.
 fn run(setup: &Setup, ops: &[Op]) -> Sim {
     let mut sim = sim_for(setup);
-    sim.start();
-    sim.run_for(Duration::from_secs(1));
-    for op in ops {
-        apply(&mut sim, op);
-    }
-    sim.shutdown(ShutdownMode::Graceful);
-    sim.run_until(|s| s.runner().is_shut_down(), Duration::from_secs(600));
+    run_then_shut_down(&mut sim, ops);
     if !sim.runner().is_shut_down() {
         sim.shutdown(ShutdownMode::Immediate);
     }

@@ -1,13 +1,13 @@
 //! Scenarios of tunnelled HTTP (issue 4, spec §5, §9.7, §9.10, §9.20,
 //! §9.22, §9.23) against the simulated engine's gateway. The tunnel
-//! invariants (`tests::sim::tunnel_check`) are checked on every input too.
+//! invariants (`runner_core::fuzzing::invariants::tunnel`) are checked on every input too.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use runner_core::protocol::{ToServerResponseStart, ToServerTunnelMessageKind};
 use runner_core::{ActorRef, CallError, Event, HttpResponse, RequestKey};
-use tests::sim::tunnel_scenario::event_key;
+use tests::sim::scenario::tunnel::event_key;
 use tests::sim::{Callback, ClientRequest, HttpPolicy, Sim, SimConfig};
 
 const MIB: usize = 1024 * 1024;
@@ -565,7 +565,7 @@ fn responses_are_buffered_while_disconnected_and_flushed_in_order() {
     let flushed: Vec<RequestKey> = sim
         .tunnel_sent_since(since)
         .iter()
-        .map(tests::sim::tunnel_scenario::key_of_sent)
+        .map(tests::sim::scenario::tunnel::key_of_sent)
         .collect();
     assert_eq!(flushed, [keys[1], keys[0]]);
     assert_eq!(sim.runner().buffered_tunnel_messages(), 0);

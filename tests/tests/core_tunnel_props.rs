@@ -6,7 +6,7 @@
 //! engine restarts and runner-id changes.
 //!
 //! After every input the simulation checks the tunnel invariants
-//! (`tests::sim::tunnel_check`: no second end on the wire, consecutive
+//! (`runner_core::fuzzing::invariants::tunnel`: no second end on the wire, consecutive
 //! indices across the `u16` wrap, no event after an end, the user told
 //! exactly once, nothing open in the runner that ended, bounds). At the end
 //! of each run, once the user has answered everything it holds and every
@@ -26,8 +26,8 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed, TestRunner};
 use runner_core::ShutdownMode;
 use runner_core::protocol::ProtocolVersion;
-use tests::sim::ops::{NAMES, callback};
-use tests::sim::tunnel_ops::{TunnelOp, apply_tunnel, tunnel_op};
+use tests::sim::ops::tunnel::{TunnelOp, apply_tunnel, tunnel_op};
+use tests::sim::ops::{NAMES, callback, callbacks_by_name};
 use tests::sim::{Callback, HttpPolicy, Sim, SimConfig, TunnelPolicy, WsPolicy};
 
 fn rng_seed() -> RngSeed {
@@ -121,13 +121,7 @@ fn config_for(setup: &Setup) -> SimConfig {
         limits.max_buffered_bytes = 150;
     }
     config.user.tunnel = setup.policy.clone();
-    for (i, name) in NAMES.iter().enumerate() {
-        let user = &mut config.user;
-        user.start_by_name
-            .insert((*name).to_owned(), setup.starts[i].clone());
-        user.stop_by_name
-            .insert((*name).to_owned(), setup.stops[i].clone());
-    }
+    callbacks_by_name(&mut config.user, &setup.starts, &setup.stops);
     config
 }
 
@@ -229,7 +223,7 @@ fn random_runs_carry_real_tunnel_traffic() {
         rng_seed: RngSeed::Fixed(11),
         ..ProptestConfig::default()
     });
-    let mut totals = tests::sim::tunnel_check::TunnelStats::default();
+    let mut totals = runner_core::fuzzing::invariants::tunnel::TunnelStats::default();
     for _ in 0..6 {
         let setup = setup().new_tree(&mut runner).unwrap().current();
         let ops = prop::collection::vec(tunnel_op(), 150)

@@ -1,4 +1,4 @@
-//! End to end: `runner-async-std/examples/blocking_loop.rs`, the core driven
+//! End to end: `runner-core/examples/blocking_loop.rs`, the core driven
 //! by a plain blocking loop (std + tungstenite, no async runtime), against
 //! the real engine.
 //!
@@ -106,7 +106,7 @@ async fn bounded(test: impl Future<Output = Result<()>>) {
 /// starts it against `engine` with the default runner name.
 async fn spawn_runner(engine: &Engine) -> Result<RunnerProcess> {
     let program: PathBuf = tokio::task::spawn_blocking(|| {
-        build_example("runner-async-std", "blocking_loop", Profile::Debug)
+        build_example("runner-core", "blocking_loop", Profile::Debug)
     })
     .await??;
     RunnerProcess::builder(program).spawn(engine)

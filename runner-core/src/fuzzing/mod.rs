@@ -1,4 +1,5 @@
-//! Fuzz target bodies (feature `fuzzing`).
+//! Fuzz target bodies and the runner's invariant checker (feature
+//! `fuzzing`).
 //!
 //! Each function here is the whole body of one cargo-fuzz target in `fuzz/`:
 //! it takes the fuzzer's bytes, never reads a clock or draws randomness, and
@@ -16,16 +17,24 @@
 //! | [`decode_to_client`] | version byte + one frame | no panic; a decoded message re-encodes and decodes to itself; encoding is canonical |
 //! | [`decode_to_server`] | version byte + one frame | the same for runner → engine messages (and the serverless init) |
 //! | [`core`] | a script of inputs | the runner's invariants after every step |
+//!
+//! The invariants are [`Invariants`], which the `tests` crate's simulation
+//! checks after every input too.
 
 mod core;
+pub mod invariants;
 mod script;
 
+use std::fmt::Debug;
+
 use crate::protocol::{
-    ProtocolVersion, decode_to_client as decode_client, decode_to_server as decode_server,
-    decode_to_serverless_server, encode_to_client, encode_to_server, encode_to_serverless_server,
+    DecodeError, EncodeError, ProtocolVersion, decode_to_client as decode_client,
+    decode_to_server as decode_server, decode_to_serverless_server, encode_to_client,
+    encode_to_server, encode_to_serverless_server,
 };
 
 pub use self::core::{core, core_seed};
+pub use self::invariants::Invariants;
 
 /// The protocol version selected by an input's first byte, and the rest.
 fn split_version(data: &[u8]) -> Option<(ProtocolVersion, &[u8])> {
@@ -41,17 +50,7 @@ pub fn decode_to_client(data: &[u8]) {
     let Some((version, frame)) = split_version(data) else {
         return;
     };
-    let Ok(msg) = decode_client(version, frame) else {
-        return;
-    };
-    let bytes = encode_to_client(version, &msg)
-        .unwrap_or_else(|e| panic!("decoded {msg:?} but cannot encode it for {version}: {e}"));
-    let again = decode_client(version, &bytes)
-        .unwrap_or_else(|e| panic!("re-encoded {msg:?} does not decode for {version}: {e}"));
-    assert_eq!(again, msg, "{version}: decode(encode(m)) != m");
-    let canonical = encode_to_client(version, &again).expect("encodes once, encodes twice");
-    assert_eq!(canonical, bytes, "{version}: encoding is not canonical");
-    assert!(bytes.len() <= frame.len(), "re-encoding grew the message");
+    round_trip(version, frame, decode_client, encode_to_client);
 }
 
 /// Decodes a runner → engine frame (first byte: version; versions cycle
@@ -69,15 +68,27 @@ pub fn decode_to_server(data: &[u8]) {
         return;
     }
     let version = ProtocolVersion::ALL[usize::from(first % 4)];
-    let Ok(msg) = decode_server(version, frame) else {
+    round_trip(version, frame, decode_server, encode_to_server);
+}
+
+/// When `frame` decodes, encoding the message gives bytes that decode to
+/// the same message, re-encode to the same bytes, and are no longer than
+/// `frame`: the check of both directions' targets.
+fn round_trip<M: PartialEq + Debug>(
+    version: ProtocolVersion,
+    frame: &[u8],
+    decode: fn(ProtocolVersion, &[u8]) -> Result<M, DecodeError>,
+    encode: fn(ProtocolVersion, &M) -> Result<Vec<u8>, EncodeError>,
+) {
+    let Ok(msg) = decode(version, frame) else {
         return;
     };
-    let bytes = encode_to_server(version, &msg)
+    let bytes = encode(version, &msg)
         .unwrap_or_else(|e| panic!("decoded {msg:?} but cannot encode it for {version}: {e}"));
-    let again = decode_server(version, &bytes)
+    let again = decode(version, &bytes)
         .unwrap_or_else(|e| panic!("re-encoded {msg:?} does not decode for {version}: {e}"));
     assert_eq!(again, msg, "{version}: decode(encode(m)) != m");
-    let canonical = encode_to_server(version, &again).expect("encodes once, encodes twice");
+    let canonical = encode(version, &again).expect("encodes once, encodes twice");
     assert_eq!(canonical, bytes, "{version}: encoding is not canonical");
     assert!(bytes.len() <= frame.len(), "re-encoding grew the message");
 }

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
+use runner_core::fuzzing::invariants::{self as check, Invariants};
 use runner_core::protocol::{
     HibernatingRequest, Id, KvRequestData, ProtocolVersion, ToServer, decode_to_client,
 };
@@ -23,13 +24,15 @@ use runner_core::{
 };
 
 use super::engine::{EngineTransmit, SimEngine, SimEngineConfig};
-use super::invariants::Invariants;
 use super::link::{Delivery, Link, LinkConfig, Packet, Side};
 use super::rng::SimRng;
 use super::seed::SeedGuard;
 use super::transcript::{Entry, Transcript};
-use super::tunnel_user::TunnelUser;
+use super::user::tunnel::TunnelUser;
 use super::user::{User, UserAction, UserConfig};
+
+/// Bound on messages in flight on the link and callbacks in progress.
+const MAX_IN_FLIGHT: usize = 100_000;
 
 /// Everything a simulation is made of.
 #[derive(Debug, Clone)]
@@ -281,18 +284,6 @@ impl Sim {
         }
     }
 
-    /// Steps until nothing is scheduled; `true` if that did not happen
-    /// within `max_steps` (the engine pings forever while connected, so a
-    /// connected simulation never settles).
-    pub fn drive_bounded(&mut self, max_steps: usize) -> bool {
-        for _ in 0..max_steps {
-            if !self.step() {
-                return false;
-            }
-        }
-        self.next_wakeup().is_some()
-    }
-
     // ----- user calls -------------------------------------------------------
 
     /// `Runner::start`.
@@ -358,10 +349,25 @@ impl Sim {
         self.after_call(format!("actor_stopped({actor:?}) = {r:?}"), r)
     }
 
-    fn after_call<T>(&mut self, what: String, result: T) -> T {
+    fn after_call<T>(
+        &mut self,
+        what: String,
+        result: Result<T, CallError>,
+    ) -> Result<T, CallError> {
         self.record_call(what);
-        self.drain_runner();
+        self.drain_call(&result);
         result
+    }
+
+    /// Drains the outputs of a user call that returned `result`.
+    fn drain_call<T>(&mut self, result: &Result<T, CallError>) {
+        if let Some(inv) = &mut self.invariants {
+            inv.before_call();
+        }
+        self.drain_runner();
+        if let Some(inv) = &self.invariants {
+            inv.after_call(result);
+        }
     }
 
     fn record_call(&mut self, what: String) {
@@ -419,11 +425,16 @@ impl Sim {
     fn deliver_to_runner(&mut self, conn: ConnId, packet: Packet) {
         let now = self.now;
         if let Some(inv) = &mut self.invariants {
-            let decoded = match &packet {
-                Packet::Frame(b) => decode_to_client(self.version, b).ok(),
-                _ => None,
+            let delivery = match &packet {
+                Packet::Open => check::Delivery::Open,
+                Packet::Frame(b) => check::Delivery::Frame(decode_to_client(self.version, b).ok()),
+                Packet::Text(_) => check::Delivery::Text,
+                Packet::Refused { .. } | Packet::Close { .. } | Packet::Reset(_) => {
+                    check::Delivery::Closed
+                }
+                Packet::Connect { .. } => unreachable!("connects go to the engine"),
             };
-            inv.before_delivery(now, conn, &packet, decoded, &self.runner);
+            inv.before_delivery(now, conn, delivery, &self.runner);
         }
         match packet {
             Packet::Open => self.runner.handle_connected(now, conn),
@@ -505,7 +516,7 @@ impl Sim {
             self.on_event(event);
         }
         if let Some(inv) = &mut self.invariants {
-            inv.tunnel.after_drain(&self.runner);
+            inv.after_drain(&self.runner);
         }
     }
 
@@ -617,12 +628,15 @@ impl Sim {
     }
 
     fn check_bounds(&mut self) {
-        if let Some(inv) = &mut self.invariants {
-            inv.check_bounds(
-                &self.runner,
-                self.link.in_flight(),
-                self.engine.queued(),
-                self.user.in_progress(),
+        if let Some(inv) = &self.invariants {
+            inv.check_bounds(&self.runner);
+            let in_flight = self.link.in_flight();
+            assert!(in_flight <= MAX_IN_FLIGHT, "{in_flight} messages in flight");
+            assert_eq!(self.engine.queued(), 0, "engine output not drained");
+            let callbacks = self.user.in_progress();
+            assert!(
+                callbacks <= MAX_IN_FLIGHT,
+                "{callbacks} callbacks in progress"
             );
         }
     }

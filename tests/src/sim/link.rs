@@ -184,11 +184,6 @@ impl Link {
         self.queue.retain(|_, d| d.conn != conn);
     }
 
-    /// Whether `conn` was reset or forgotten.
-    pub fn is_dead(&self, conn: ConnId) -> bool {
-        self.dead.contains(&conn)
-    }
-
     /// When the next delivery arrives.
     pub fn next_delivery(&self) -> Option<Timestamp> {
         self.queue.first_key_value().map(|((at, _), _)| *at)

@@ -1,6 +1,9 @@
 //! Random operations on a [`Sim`], for property tests and long random runs:
 //! engine actions (valid ones chosen from the engine's state, plus mutated
-//! and garbage frames), user calls, time, and transport faults.
+//! and garbage frames), user calls, time, and transport faults. The tunnel's
+//! operations (clients' requests and sockets) are in [`tunnel`].
+
+pub mod tunnel;
 
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ use runner_core::protocol::{
 use runner_core::{ActorRef, ShutdownMode};
 
 use super::harness::Sim;
-use super::user::Callback;
+use super::user::{Callback, UserConfig};
 
 /// Actor names; each can get its own callback behaviour.
 pub const NAMES: [&str; 4] = ["a", "b", "c", "d"];
@@ -117,6 +120,28 @@ pub enum Damage {
     /// message the engine can never send (a start for a generation the
     /// runner was told to forget), not damage.
     Xor(u8),
+}
+
+/// Gives actor `NAMES[i]` the start callback `starts[i]` and the stop
+/// callback `stops[i]` (as the property tests draw them).
+pub fn callbacks_by_name(user: &mut UserConfig, starts: &[Callback], stops: &[Callback]) {
+    for ((name, start), stop) in NAMES.iter().zip(starts).zip(stops) {
+        user.start_by_name.insert((*name).to_owned(), start.clone());
+        user.stop_by_name.insert((*name).to_owned(), stop.clone());
+    }
+}
+
+/// Starts the runner, lets it connect, applies `ops` in order, then shuts
+/// down gracefully and runs until the shutdown completes or ten virtual
+/// minutes pass.
+pub fn run_then_shut_down(sim: &mut Sim, ops: &[Op]) {
+    sim.start();
+    sim.run_for(Duration::from_secs(1));
+    for op in ops {
+        apply(sim, op);
+    }
+    sim.shutdown(ShutdownMode::Graceful);
+    sim.run_until(|s| s.runner().is_shut_down(), Duration::from_secs(600));
 }
 
 /// Callback behaviours to draw from.

@@ -1,4 +1,8 @@
 //! Shortcuts for scenario tests: common sequences and transcript queries.
+//! The tunnel's shortcuts (tunnel events, clients, one request's wire
+//! messages) are in [`tunnel`].
+
+pub mod tunnel;
 
 use std::time::Duration;
 

@@ -1,11 +1,14 @@
-//! "The user": the code behind the runner's start and stop callbacks.
+//! "The user": the code behind the runner's start and stop callbacks. Its
+//! HTTP and WebSocket handlers are in [`tunnel`].
+
+pub mod tunnel;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use runner_core::{ActorRef, Timestamp};
 
-use super::tunnel_user::{TunnelAction, TunnelPolicy};
+use self::tunnel::{TunnelAction, TunnelPolicy};
 
 /// How a start or stop callback behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -263,16 +263,6 @@ impl SimEngine {
         self.conns.contains_key(&conn)
     }
 
-    /// Open connections (awaiting init or ready).
-    pub fn open_conns(&self) -> usize {
-        self.conns.len()
-    }
-
-    /// Whether the runner sent `ToServerStopping`.
-    pub fn is_draining(&self) -> bool {
-        self.draining
-    }
-
     // ----- sans-IO surface ----------------------------------------------
 
     /// Next thing for the link.
@@ -373,15 +363,6 @@ impl SimEngine {
         self.advance(now);
         for conn in self.conn_ids() {
             self.close(conn, 1011, "ws.going_away");
-        }
-    }
-
-    /// Closes the newest connection with any code and reason (the ray id is
-    /// appended).
-    pub fn close_current(&mut self, now: Timestamp, code: u16, reason: &str) {
-        self.advance(now);
-        if let Some(conn) = self.conns.keys().next_back().copied() {
-            self.close(conn, code, reason);
         }
     }
 

@@ -9,10 +9,10 @@ use runner_core::{
 
 use super::Sim;
 use crate::sim::engine::{ClientHttp, ClientId, ClientRequest, ClientSocket, Dispatch};
-use crate::sim::tunnel_check::TunnelCall;
-use crate::sim::tunnel_user::{
+use crate::sim::user::tunnel::{
     HttpPolicy, TunnelAction, TunnelUser, UserRequest, UserSocket, WsPolicy,
 };
+use runner_core::fuzzing::invariants::tunnel::TunnelCall;
 
 impl Sim {
     // ----- clients -------------------------------------------------------
@@ -212,7 +212,7 @@ impl Sim {
                 _ => {}
             }
         }
-        self.drain_runner();
+        self.drain_call(&r);
         r
     }
 

@@ -238,30 +238,12 @@ impl SimEngine {
         self.gateway.sockets.keys().copied().collect()
     }
 
-    /// The socket client whose request id is `key`.
-    pub fn socket_by_key(&self, key: RequestKey) -> Option<&ClientSocket> {
-        let client = self.gateway.flights.get(&key)?.client;
-        self.gateway.sockets.get(&client)
-    }
-
     /// Unacknowledged messages the gateway keeps for a hibernatable socket.
     pub fn pending_messages(&self, key: RequestKey) -> Vec<u16> {
         match self.gateway.flights.get(&key).map(|f| &f.kind) {
             Some(FlightKind::Ws(ws)) => ws.pending.iter().map(|p| p.index).collect(),
             _ => Vec::new(),
         }
-    }
-
-    /// Requests and sockets the gateway still waits on the runner for.
-    pub fn flights_in_progress(&self) -> usize {
-        self.gateway
-            .flights
-            .values()
-            .filter(|f| match &f.kind {
-                FlightKind::Http(h) => h.awaiting,
-                FlightKind::Ws(w) => w.is_live(),
-            })
-            .count()
     }
 
     // ----- plumbing shared by http.rs and ws.rs ----------------------------

@@ -2,7 +2,7 @@
 //! they persist for hibernatable sockets.
 //!
 //! Policies answer automatically (for random runs and simple scenarios);
-//! with `Manual` the test answers through the [`Sim`](super::Sim) calls.
+//! with `Manual` the test answers through the [`Sim`](crate::sim::Sim) calls.
 //! Whatever the policy, the user keeps track of the requests and sockets it
 //! holds, and persists every hibernatable socket's indices after each change,
 //! the way the runner's documentation asks, so that a restore after a sleep

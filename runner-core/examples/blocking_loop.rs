@@ -1,7 +1,7 @@
 //! The runner core in a plain blocking loop: no async runtime, only
 //! `std::net::TcpStream`, `tungstenite` and the sans-IO contract of
-//! [`runner_core::Runner`]. It sits in this crate for convenience but uses
-//! nothing of async-std.
+//! [`runner_core::Runner`]: the core's own example of driving it without a
+//! driver crate.
 //!
 //! Every actor answers `GET /` with a fixed body and anything else with 404;
 //! `POST /shutdown` shuts the whole runner down gracefully (std has no
@@ -9,7 +9,7 @@
 //! as the test-runner contract (`shared/spec/test-runner.md`) prints them.
 //!
 //! ```text
-//! RIVET_ENDPOINT=http://127.0.0.1:6420 cargo run -p runner-async-std --example blocking_loop
+//! RIVET_ENDPOINT=http://127.0.0.1:6420 cargo run -p runner-core --example blocking_loop
 //! ```
 //!
 //! The whole contract is the loop in [`BlockingLoop::run`]:
@@ -27,6 +27,10 @@
 //! thread, a connection attempt blocks the loop (at most [`CONNECT_TIMEOUT`]
 //! for the TCP connect and again for the upgrade); an async driver keeps
 //! serving its timers meanwhile.
+//!
+//! For a `wss://` engine, wrap the `TcpStream` in a `rustls::StreamOwned` (a
+//! `rustls::ClientConnection` built from a `ClientConfig` with the roots you
+//! trust) before handing it to `tungstenite::client`.
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant, SystemTime};

@@ -10,9 +10,9 @@ use proptest::prelude::*;
 use runner_core::protocol::WebSocketMessage;
 use runner_core::{HttpResponse, RequestKey};
 
-use super::engine::{ClientId, ClientRequest};
-use super::harness::Sim;
-use super::ops::{self, Op};
+use super::{self as ops, Op};
+use crate::sim::engine::{ClientId, ClientRequest};
+use crate::sim::harness::Sim;
 
 /// One step of a random tunnel run. Indices pick among what exists (modulo
 /// its number), so every step means something whatever came before.

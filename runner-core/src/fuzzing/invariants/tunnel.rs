@@ -40,11 +40,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use runner_core::protocol::{
+use crate::protocol::{
     ToClient, ToClientTunnelMessage, ToClientTunnelMessageKind, ToServerTunnelMessage,
     ToServerTunnelMessageKind,
 };
-use runner_core::{Event, Limits, RequestKey, RestoreReport, Runner};
+use crate::{Event, Limits, RequestKey, RestoreReport, Runner};
 
 /// The engine drops the whole runner connection past this payload size.
 pub const ENGINE_MAX_PAYLOAD: usize = 20 * 1024 * 1024;
@@ -170,19 +170,34 @@ pub struct TunnelStats {
 #[derive(Debug)]
 pub struct TunnelCheck {
     limits: Limits,
+    /// Follow each request's instances (the gateway follows the protocol);
+    /// without, only what holds whatever the gateway sends is checked.
+    per_request: bool,
     keys: BTreeMap<RequestKey, Track>,
     touched: BTreeSet<RequestKey>,
     stats: TunnelStats,
 }
 
 impl TunnelCheck {
-    /// A checker for a runner with these limits.
+    /// A checker for a runner with these limits, fed by a gateway that
+    /// follows the protocol.
     pub fn new(limits: &Limits) -> Self {
         TunnelCheck {
             limits: limits.clone(),
+            per_request: true,
             keys: BTreeMap::new(),
             touched: BTreeSet::new(),
             stats: TunnelStats::default(),
+        }
+    }
+
+    /// A checker for a gateway that may send anything: the instance model
+    /// above assumes a gateway that follows the protocol, so only the
+    /// runner's payloads and bounds are checked.
+    pub fn any_gateway(limits: &Limits) -> Self {
+        TunnelCheck {
+            per_request: false,
+            ..TunnelCheck::new(limits)
         }
     }
 
@@ -206,11 +221,14 @@ impl TunnelCheck {
     /// The runner (in the state `runner` shows, just before) processes `msg`
     /// on its ready connection.
     pub fn on_delivery(&mut self, msg: &ToClient, runner: &Runner) {
+        if !self.per_request {
+            return;
+        }
         match msg {
             ToClient::TunnelMessage(m) => self.on_gateway_message(m, runner),
             ToClient::Commands(commands) => {
                 for c in commands {
-                    if let runner_core::protocol::Command::StartActor(start) = &c.inner {
+                    if let crate::protocol::Command::StartActor(start) = &c.inner {
                         for h in &start.hibernating_requests {
                             self.resume(RequestKey::from(*h));
                         }
@@ -273,6 +291,9 @@ impl TunnelCheck {
 
     /// The runner got a new id: every instance was dropped with the old one.
     pub fn runner_id_changed(&mut self) {
+        if !self.per_request {
+            return;
+        }
         for (key, t) in self.keys.iter_mut() {
             t.end("a runner id change");
             t.resync = true;
@@ -288,6 +309,9 @@ impl TunnelCheck {
         let key = RequestKey::new(msg.message_id.gateway_id, msg.message_id.request_id);
         self.touched.insert(key);
         check_payload(key, &msg.message_kind);
+        if !self.per_request {
+            return;
+        }
         let Some(track) = self.keys.get_mut(&key) else {
             panic!("tunnel message for {key}, which the gateway never sent: {msg:?}");
         };
@@ -311,6 +335,9 @@ impl TunnelCheck {
 
     /// The runner emitted `event`.
     pub fn on_event(&mut self, event: &Event) {
+        if !self.per_request {
+            return;
+        }
         match event {
             Event::HttpRequest(r) => self.user_step(r.key, "HttpRequest", |t| {
                 t.introducible(Kind::Http).then_some(UserView::Known)
@@ -386,6 +413,9 @@ impl TunnelCheck {
 
     /// A user call on `key` succeeded.
     pub fn on_call(&mut self, key: RequestKey, call: &TunnelCall) {
+        if !self.per_request {
+            return;
+        }
         let what = format!("{call:?}");
         self.user_step(key, &what, |t| match (call, t.user) {
             (TunnelCall::Respond | TunnelCall::AbortRequest, UserView::Known) => {
@@ -403,6 +433,9 @@ impl TunnelCheck {
 
     /// `restore_websockets` succeeded with `report`.
     pub fn on_restore(&mut self, report: &RestoreReport) {
+        if !self.per_request {
+            return;
+        }
         for key in &report.restored {
             self.user_step(*key, "restored", |t| {
                 matches!(t.user, UserView::Unknown | UserView::Hibernated)

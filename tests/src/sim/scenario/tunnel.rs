@@ -8,8 +8,8 @@ use runner_core::protocol::{
 };
 use runner_core::{Event, HttpRequest, RequestKey, WebSocketOpen};
 
-use super::engine::ClientId;
-use super::harness::Sim;
+use crate::sim::engine::ClientId;
+use crate::sim::harness::Sim;
 
 /// Longest a shortcut waits.
 const PATIENCE: Duration = Duration::from_secs(600);
@@ -46,7 +46,7 @@ impl Sim {
     pub fn await_socket(
         &mut self,
         client: ClientId,
-        mut pred: impl FnMut(&super::engine::ClientSocket) -> bool,
+        mut pred: impl FnMut(&crate::sim::engine::ClientSocket) -> bool,
     ) {
         let done = self.run_until(|s| pred(s.socket_client(client)), PATIENCE);
         assert!(

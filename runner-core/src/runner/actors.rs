@@ -295,10 +295,7 @@ impl Runner {
         actor: &ActorRef,
         result: Result<(), String>,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self.on_actor_started(actor, result);
-        self.flush();
-        outcome
+        self.step(now, |r| r.on_actor_started(actor, result))
     }
 
     fn on_actor_started(
@@ -355,10 +352,7 @@ impl Runner {
         now: crate::Timestamp,
         actor: &ActorRef,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self.on_actor_stopped(actor);
-        self.flush();
-        outcome
+        self.step(now, |r| r.on_actor_stopped(actor))
     }
 
     fn on_actor_stopped(&mut self, actor: &ActorRef) -> Result<(), CallError> {
@@ -393,7 +387,7 @@ impl Runner {
         now: crate::Timestamp,
         actor: &ActorRef,
     ) -> Result<(), CallError> {
-        self.user_event(now, actor, intent(ActorIntent::Sleep))
+        self.step(now, |r| r.user_event(actor, intent(ActorIntent::Sleep)))
     }
 
     /// Asks the engine to stop the actor (with crash policy `sleep`, a clean
@@ -415,7 +409,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stop_actor(&mut self, now: crate::Timestamp, actor: &ActorRef) -> Result<(), CallError> {
-        self.user_event(now, actor, intent(ActorIntent::Stop))
+        self.step(now, |r| r.user_event(actor, intent(ActorIntent::Stop)))
     }
 
     /// Sets (`Some`, absolute Unix epoch ms) or clears (`None`) the actor's
@@ -442,11 +436,8 @@ impl Runner {
         actor: &ActorRef,
         alarm_ts: Option<i64>,
     ) -> Result<(), CallError> {
-        self.user_event(
-            now,
-            actor,
-            WireEvent::SetAlarm(EventActorSetAlarm { alarm_ts }),
-        )
+        let alarm = WireEvent::SetAlarm(EventActorSetAlarm { alarm_ts });
+        self.step(now, |r| r.user_event(actor, alarm))
     }
 
     /// The actor failed: it is stopped (the user gets `ActorStop`) and
@@ -476,36 +467,28 @@ impl Runner {
         actor: &ActorRef,
         message: impl Into<String>,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self.live_record(actor).map(|_| ());
-        if outcome.is_ok() {
-            self.begin_stop(&actor.actor_id, StopReason::Crashed(message.into()));
-        }
-        self.flush();
-        outcome
+        let reason = StopReason::Crashed(message.into());
+        self.step(now, |r| r.on_crash_actor(actor, reason))
     }
 
-    fn user_event(
-        &mut self,
-        now: crate::Timestamp,
-        actor: &ActorRef,
-        event: WireEvent,
-    ) -> Result<(), CallError> {
-        self.advance(now);
+    fn on_crash_actor(&mut self, actor: &ActorRef, reason: StopReason) -> Result<(), CallError> {
+        self.live_record(actor)?;
+        self.begin_stop(&actor.actor_id, reason);
+        Ok(())
+    }
+
+    /// Records an event the user asked for (an intent, an alarm).
+    fn user_event(&mut self, actor: &ActorRef, event: WireEvent) -> Result<(), CallError> {
         let limit = self.config.limits.max_unacked_events_per_actor;
-        let outcome = match self.live_record_split(actor) {
-            Ok((record, _)) if record.events.len() >= limit => Err(CallError::EventBacklogFull {
+        let (record, outgoing) = self.live_record_split(actor)?;
+        if record.events.len() >= limit {
+            return Err(CallError::EventBacklogFull {
                 actor: actor.clone(),
                 limit,
-            }),
-            Ok((record, outgoing)) => {
-                push_event(outgoing, record, event);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        };
-        self.flush();
-        outcome
+            });
+        }
+        push_event(outgoing, record, event);
+        Ok(())
     }
 
     /// Like `live_record`, also lending the outgoing event buffer (a disjoint

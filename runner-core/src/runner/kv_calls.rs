@@ -50,10 +50,7 @@ impl Runner {
         actor: &ActorRef,
         data: KvRequestData,
     ) -> Result<KvRequestId, CallError> {
-        self.advance(now);
-        let outcome = self.start_kv(actor, data);
-        self.flush();
-        outcome
+        self.step(now, |r| r.start_kv(actor, data))
     }
 
     fn start_kv(

@@ -80,13 +80,15 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shutdown(&mut self, now: Timestamp, mode: ShutdownMode) {
-        self.advance(now);
+        self.step(now, |r| r.on_shutdown(mode));
+    }
+
+    fn on_shutdown(&mut self, mode: ShutdownMode) {
         match (&self.shutdown, mode) {
             (ShutdownPhase::Complete, _) => {}
             (ShutdownPhase::Running, ShutdownMode::Graceful) => self.begin_drain(),
             _ => self.shutdown_now(ShutdownReason::Requested),
         }
-        self.flush();
     }
 
     fn begin_drain(&mut self) {

@@ -76,10 +76,7 @@ impl Runner {
         actor: &ActorRef,
         persisted: Vec<HibernatedSocket>,
     ) -> Result<RestoreReport, CallError> {
-        self.advance(now);
-        let outcome = self.restore_inner(actor, persisted);
-        self.flush();
-        outcome
+        self.step(now, |r| r.restore_inner(actor, persisted))
     }
 
     fn restore_inner(

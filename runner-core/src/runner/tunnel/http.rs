@@ -158,10 +158,7 @@ impl Runner {
         key: RequestKey,
         response: HttpResponse,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self.respond_inner(key, response);
-        self.flush();
-        outcome
+        self.step(now, |r| r.respond_inner(key, response))
     }
 
     fn respond_inner(&mut self, key: RequestKey, response: HttpResponse) -> Result<(), CallError> {
@@ -200,12 +197,10 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn abort_request(&mut self, now: Timestamp, key: RequestKey) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self
-            .http_entry(key, "abort_request")
-            .and_then(|()| self.finish_entry(key, ToServerTunnelMessageKind::ResponseAbort));
-        self.flush();
-        outcome
+        self.step(now, |r| {
+            r.http_entry(key, "abort_request")?;
+            r.finish_entry(key, ToServerTunnelMessageKind::ResponseAbort)
+        })
     }
 
     fn http_entry(&self, key: RequestKey, call: &'static str) -> Result<(), CallError> {

@@ -2,8 +2,7 @@
 
 use thiserror::Error;
 
-use crate::output::ActorRef;
-use crate::tunnel::RequestKey;
+use crate::ids::{ActorRef, RequestKey};
 
 /// Why the core refused a user call. Refusals change nothing.
 ///

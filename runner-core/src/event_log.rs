@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use crate::output::ActorRef;
+use crate::ids::ActorRef;
 use crate::protocol::{ActorCheckpoint, Event, EventWrapper, Id};
 
 /// Indices start at 0 and increase by one per event; entries leave only when

@@ -1,4 +1,4 @@
-//! KV requests: ids, results, and the table of requests awaiting an answer.
+//! KV requests: results, errors, and the table of requests awaiting an answer.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -7,33 +7,10 @@ use thiserror::Error;
 
 use crate::Timestamp;
 use crate::deadline::{DeadlineQueue, DeadlineToken};
+use crate::ids::KvRequestId;
 use crate::protocol::{
     Id, KvGetResponse, KvListResponse, KvRequestData, KvResponseData, ToServerKvRequest,
 };
-
-/// Identifies one KV call for the lifetime of the runner (never reused).
-///
-/// # Examples
-///
-/// ```
-/// # use runner_core::protocol::*;
-/// # use runner_core::{testing, Event, KvResponse, Runner, Timestamp};
-/// # let (mut runner, conn) = testing::connected(testing::config())?;
-/// # let actor = testing::started_actor(&mut runner, conn, "A")?;
-/// # let sent = |r: &mut Runner| testing::sent(r).unwrap();
-/// let first = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
-/// let second = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
-/// assert_ne!(first, second);
-/// # let wire: Vec<u32> = sent(&mut runner).into_iter().map(|m| match m { ToServer::KvRequest(k) => k.request_id, _ => unreachable!() }).collect();
-/// // Answers may come in any order; each result carries the id of its call.
-/// let answer = ToClient::KvResponse(ToClientKvResponse { request_id: wire[1], data: KvResponseData::Drop });
-/// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &answer)?);
-/// let done = Event::KvResult { id: second, result: Ok(KvResponse::Done) };
-/// assert_eq!(runner.poll_event(), Some(done));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct KvRequestId(pub u64);
 
 /// A successful KV answer.
 ///

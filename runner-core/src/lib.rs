@@ -20,6 +20,7 @@ mod error;
 mod event_log;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod ids;
 mod kv;
 mod output;
 pub mod protocol;
@@ -32,11 +33,12 @@ mod url;
 
 pub use config::{Backoff, Config, ConfigError, Limits, Timeouts};
 pub use error::CallError;
-pub use kv::{KvError, KvRequestId, KvResponse};
-pub use output::{ActorRef, ConnId, Event, ShutdownReason, StopReason, Transmit};
+pub use ids::{ActorRef, ConnId, KvRequestId, ParseRequestKeyError, RequestKey};
+pub use kv::{KvError, KvResponse};
+pub use output::{Event, ShutdownReason, StopReason, Transmit};
 pub use runner::{Runner, ShutdownMode, TransportClose};
 pub use time::Timestamp;
 pub use tunnel::{
-    HibernatedSocket, HttpRequest, HttpResponse, ParseRequestKeyError, RequestKey, RestoreReport,
-    SocketIndices, WebSocketOpen, tunnel_index_after,
+    HibernatedSocket, HttpRequest, HttpResponse, RestoreReport, SocketIndices, WebSocketOpen,
+    tunnel_index_after,
 };

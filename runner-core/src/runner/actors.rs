@@ -9,7 +9,8 @@ use super::tunnel::ActorTunnel;
 use crate::deadline::DeadlineToken;
 use crate::error::CallError;
 use crate::event_log::EventLog;
-use crate::output::{ActorRef, Event, StopReason};
+use crate::ids::ActorRef;
+use crate::output::{Event, StopReason};
 use crate::protocol::{
     ActorCheckpoint, ActorIntent, ActorState, ActorStateStopped, CommandStartActor,
     Event as WireEvent, EventActorIntent, EventActorSetAlarm, EventActorStateUpdate, EventWrapper,

@@ -8,7 +8,8 @@ use tracing::{debug, info, warn};
 use super::shutdown::ShutdownPhase;
 use super::timers::Timer;
 use super::{Runner, TransportClose};
-use crate::output::{ConnId, Event, ShutdownReason, Transmit};
+use crate::ids::ConnId;
+use crate::output::{Event, ShutdownReason, Transmit};
 use crate::protocol::{
     CloseReason, ToClient, ToClientInit, ToServer, ToServerInit, ToServerPong, decode_to_client,
     encode_to_server_into,

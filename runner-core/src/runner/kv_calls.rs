@@ -5,8 +5,9 @@ use tracing::debug;
 use super::Runner;
 use crate::Timestamp;
 use crate::error::CallError;
-use crate::kv::{KvError, KvRequestId};
-use crate::output::{ActorRef, Event};
+use crate::ids::{ActorRef, KvRequestId};
+use crate::kv::KvError;
+use crate::output::Event;
 use crate::protocol::{KvListQuery, KvRequestData, ToClientKvResponse, ToServer};
 
 impl Runner {

@@ -21,8 +21,9 @@ use std::collections::VecDeque;
 use crate::Timestamp;
 use crate::config::{Config, ConfigError};
 use crate::deadline::DeadlineQueue;
+use crate::ids::ConnId;
 use crate::kv::KvTable;
-use crate::output::{ConnId, Event, Transmit};
+use crate::output::{Event, Transmit};
 use crate::protocol::{ActorCheckpoint, EventWrapper, Id, ProtocolMetadata};
 use crate::rng::SplitMix64;
 

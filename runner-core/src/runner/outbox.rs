@@ -19,7 +19,7 @@ use super::{Hasher, Runner};
 use crate::Timestamp;
 use crate::deadline::DeadlineQueue;
 use crate::event_log::EventLog;
-use crate::output::ConnId;
+use crate::ids::ConnId;
 use crate::protocol::{
     ActorCheckpoint, Event as WireEvent, EventWrapper, Id, ToServer, ToServerAckCommands,
 };

@@ -15,11 +15,12 @@ use std::collections::HashSet;
 use super::{EntryKind, reasons};
 use crate::Timestamp;
 use crate::error::CallError;
-use crate::output::ActorRef;
+use crate::ids::ActorRef;
+use crate::ids::RequestKey;
 use crate::protocol::{HibernatingRequest, ToServerTunnelMessageKind, ToServerWebSocketMessageAck};
 use crate::runner::Runner;
 use crate::runner::actors::Phase;
-use crate::tunnel::{HibernatedSocket, RequestKey, RestoreReport};
+use crate::tunnel::{HibernatedSocket, RestoreReport};
 
 impl Runner {
     /// Registers the sockets a start command lists as hibernated.

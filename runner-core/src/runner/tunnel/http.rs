@@ -8,13 +8,14 @@ use tracing::{debug, warn};
 use super::{Admission, EntryKind, reasons};
 use crate::Timestamp;
 use crate::error::CallError;
+use crate::ids::RequestKey;
 use crate::output::Event;
 use crate::protocol::{
     BareMap, ToClientRequestChunk, ToClientRequestStart, ToClientTunnelMessage,
     ToClientTunnelMessageKind, ToServerResponseStart, ToServerTunnelMessageKind,
 };
 use crate::runner::Runner;
-use crate::tunnel::{HttpRequest, HttpResponse, RequestKey};
+use crate::tunnel::{HttpRequest, HttpResponse};
 
 impl Runner {
     pub(super) fn admit_request(&mut self, key: RequestKey, msg: ToClientTunnelMessage) {

@@ -32,12 +32,12 @@ use tracing::{debug, warn};
 use super::actors::Phase;
 use super::{Hasher, Runner};
 use crate::error::CallError;
-use crate::output::{ActorRef, Event};
+use crate::ids::{ActorRef, RequestKey};
+use crate::output::Event;
 use crate::protocol::{
     MessageId, MessageIndex, ToClientTunnelMessage, ToClientTunnelMessageKind, ToServer,
     ToServerTunnelMessage, ToServerTunnelMessageKind, ToServerWebSocketClose,
 };
-use crate::tunnel::RequestKey;
 
 /// Close reasons the runner puts on the wire (at most 123 bytes each).
 pub(super) mod reasons {

@@ -6,6 +6,7 @@ use tracing::{debug, warn};
 use super::{Admission, EntryKind, close_reason, reasons};
 use crate::Timestamp;
 use crate::error::CallError;
+use crate::ids::RequestKey;
 use crate::output::Event;
 use crate::protocol::{
     MessageIndex, ToClientTunnelMessage, ToClientTunnelMessageKind, ToClientWebSocketClose,
@@ -13,7 +14,7 @@ use crate::protocol::{
     ToServerWebSocketMessageAck, ToServerWebSocketOpen, WebSocketMessage,
 };
 use crate::runner::Runner;
-use crate::tunnel::{RequestKey, SocketIndices, WebSocketOpen, tunnel_index_after};
+use crate::tunnel::{SocketIndices, WebSocketOpen, tunnel_index_after};
 
 /// Close codes that may appear in a close frame (RFC 6455 §7.4).
 pub(super) fn valid_close_code(code: u16) -> bool {

@@ -3,10 +3,8 @@
 use tracing::{debug, warn};
 
 use super::Runner;
-use super::outbox::push_event;
-use super::shutdown::ShutdownPhase;
-use super::tunnel::ActorTunnel;
-use crate::deadline::DeadlineToken;
+use super::actor_table::{ActorRecord, ActorSlot, Phase};
+use super::shutdown_phase::ShutdownPhase;
 use crate::error::CallError;
 use crate::event_log::EventLog;
 use crate::ids::ActorRef;
@@ -16,69 +14,6 @@ use crate::protocol::{
     Event as WireEvent, EventActorIntent, EventActorSetAlarm, EventActorStateUpdate, EventWrapper,
     Id,
 };
-
-/// Everything the runner holds for one actor id.
-#[derive(Debug)]
-pub(super) struct ActorSlot {
-    pub(super) current: ActorRecord,
-    /// A newer generation the engine started while `current` was still
-    /// present; it starts once `current` is gone. Boxed: rare, and large
-    /// enough to make every slot of the actor map 60 % bigger if inline.
-    pub(super) queued: Option<Box<QueuedStart>>,
-}
-
-/// One live generation.
-#[derive(Debug)]
-pub(super) struct ActorRecord {
-    pub(super) actor: ActorRef,
-    pub(super) phase: Phase,
-    /// Highest command index processed for this generation.
-    pub(super) last_command_index: i64,
-    pub(super) events: EventLog,
-    /// The engine no longer cares about this generation (runner id changed,
-    /// or a newer generation exists): its events are neither kept nor sent.
-    pub(super) orphaned: bool,
-    watchdog: Option<DeadlineToken>,
-    /// Its requests and sockets, and what waits for its start.
-    pub(super) tunnel: ActorTunnel,
-}
-
-/// Where a generation is in its life.
-#[derive(Debug, Clone, PartialEq, Eq)]
-///
-/// Reasons are boxed: they are rare (or brief) and a reason inline would
-/// add 24 bytes to every actor's slot.
-pub(super) enum Phase {
-    /// `ActorStart` emitted; waiting for `actor_started`. A stop that arrives
-    /// meanwhile waits for the start to finish, so the user's start and stop
-    /// never run at the same time.
-    Starting {
-        stop_after: Option<Box<StopReason>>,
-        /// `restore_websockets` was called (it may be, once, while starting).
-        restored: bool,
-    },
-    /// Started.
-    Running,
-    /// `ActorStop` emitted (exactly once); waiting for `actor_stopped`.
-    Stopping { reason: Box<StopReason> },
-}
-
-impl Phase {
-    fn name(&self) -> &'static str {
-        match self {
-            Phase::Starting { .. } => "starting",
-            Phase::Running => "running",
-            Phase::Stopping { .. } => "stopping",
-        }
-    }
-}
-
-/// A start command waiting for the previous generation to go.
-#[derive(Debug)]
-pub(super) struct QueuedStart {
-    pub(super) checkpoint: ActorCheckpoint,
-    pub(super) command: CommandStartActor,
-}
 
 /// A per-actor deadline: start or stop took too long.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,11 +43,7 @@ impl Runner {
             kind: WatchdogKind::Start,
         };
         record.watchdog = Some(self.watchdogs.insert(deadline, watchdog));
-        push_event(
-            &mut self.outgoing_events,
-            &mut record,
-            state_event(ActorState::Running),
-        );
+        record.push_event(&mut self.outgoing_events, state_event(ActorState::Running));
         debug!(?actor, "starting actor");
         self.actors.insert(Box::new(ActorSlot {
             current: record,
@@ -145,11 +76,7 @@ impl Runner {
             reason: Box::new(reason.clone()),
         };
         let mut record = self.new_record(cp, phase);
-        push_event(
-            &mut self.outgoing_events,
-            &mut record,
-            stopped_event(reason),
-        );
+        record.push_event(&mut self.outgoing_events, stopped_event(reason));
         self.retire(record);
     }
 
@@ -204,11 +131,7 @@ impl Runner {
         }
         let tunnel = std::mem::replace(&mut record.tunnel, self.tunnel.actor_state());
         self.end_actor_requests(tunnel);
-        push_event(
-            &mut self.outgoing_events,
-            &mut record,
-            stopped_event(reason),
-        );
+        record.push_event(&mut self.outgoing_events, stopped_event(reason));
         debug!(actor = ?record.actor, ?reason, "actor removed");
         if !record.orphaned {
             self.retire(record);
@@ -488,7 +411,7 @@ impl Runner {
                 limit,
             });
         }
-        push_event(outgoing, record, event);
+        record.push_event(outgoing, event);
         Ok(())
     }
 
@@ -542,15 +465,4 @@ fn state_event(state: ActorState) -> WireEvent {
 
 fn intent(intent: ActorIntent) -> WireEvent {
     WireEvent::Intent(EventActorIntent { intent })
-}
-
-#[cfg(all(test, target_pointer_width = "64"))]
-mod layout {
-    /// A boxed slot is one allocation per actor: at 136 bytes it takes a
-    /// 144-byte chunk of the usual allocators, 16 bytes less than at 144–152.
-    /// Grow it only knowingly (rare fields go behind a box, like `queued`).
-    #[test]
-    fn an_actor_slot_stays_within_136_bytes() {
-        assert!(std::mem::size_of::<super::ActorSlot>() <= 136);
-    }
 }

@@ -10,7 +10,7 @@
 use tracing::{debug, warn};
 
 use super::Runner;
-use super::actors::{Phase, QueuedStart};
+use super::actor_table::{Phase, QueuedStart};
 use super::tunnel::reasons::TOO_MANY_REQUESTS;
 use crate::output::StopReason;
 use crate::protocol::{

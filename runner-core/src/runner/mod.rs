@@ -9,10 +9,12 @@
 mod actor_table;
 mod actors;
 mod commands;
+mod conn_state;
 mod connection;
 mod kv_calls;
 mod outbox;
 mod shutdown;
+mod shutdown_phase;
 mod timers;
 mod tunnel;
 
@@ -29,9 +31,9 @@ use crate::rng::SplitMix64;
 
 use actor_table::ActorTable;
 use actors::Watchdog;
-use connection::ConnState;
+use conn_state::ConnState;
 use outbox::Retired;
-use shutdown::ShutdownPhase;
+use shutdown_phase::ShutdownPhase;
 use timers::{Timer, TimerTable};
 
 pub use shutdown::ShutdownMode;

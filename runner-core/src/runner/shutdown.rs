@@ -9,7 +9,9 @@
 
 use tracing::info;
 
-use super::connection::{CLOSE_NORMAL, ConnState};
+use super::actor_table::Phase;
+use super::conn_state::{CLOSE_NORMAL, ConnState};
+use super::shutdown_phase::ShutdownPhase;
 use super::timers::Timer;
 use super::{Runner, TransportClose};
 use crate::Timestamp;
@@ -46,16 +48,6 @@ pub enum ShutdownMode {
     Graceful,
     /// Close now.
     Immediate,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum ShutdownPhase {
-    Running,
-    /// `ToServerStopping` sent; the engine is stopping the actors.
-    Draining,
-    /// Disconnected for good; the last actors are being stopped locally.
-    Finishing(ShutdownReason),
-    Complete,
 }
 
 impl Runner {
@@ -146,7 +138,7 @@ impl Runner {
         for id in self.sorted_actor_ids() {
             if let Some(slot) = self.actors.get_mut(&id) {
                 // Starting actors too: the run is over, there is no start to wait for.
-                slot.current.phase = super::actors::Phase::Running;
+                slot.current.phase = Phase::Running;
             }
             self.begin_stop(&id, StopReason::Shutdown);
         }

@@ -19,7 +19,7 @@ use crate::ids::ActorRef;
 use crate::ids::RequestKey;
 use crate::protocol::{HibernatingRequest, ToServerTunnelMessageKind, ToServerWebSocketMessageAck};
 use crate::runner::Runner;
-use crate::runner::actors::Phase;
+use crate::runner::actor_table::Phase;
 use crate::tunnel::{HibernatedSocket, RestoreReport};
 
 impl Runner {

@@ -21,15 +21,16 @@
 //! index, only once it is sent or buffered, so they stay consecutive (with
 //! `u16` wrap-around) whatever is refused.
 
+pub(super) mod actor_tunnel;
 mod hibernation;
 mod http;
 mod websocket;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use tracing::{debug, warn};
 
-use super::actors::Phase;
+use super::actor_table::Phase;
 use super::{Hasher, Runner};
 use crate::error::CallError;
 use crate::ids::{ActorRef, RequestKey};
@@ -38,6 +39,9 @@ use crate::protocol::{
     MessageId, MessageIndex, ToClientTunnelMessage, ToClientTunnelMessageKind, ToServer,
     ToServerTunnelMessage, ToServerTunnelMessageKind, ToServerWebSocketClose,
 };
+
+use actor_tunnel::ActorTunnel;
+use actor_tunnel::payload_len;
 
 /// Close reasons the runner puts on the wire (at most 123 bytes each).
 pub(super) mod reasons {
@@ -127,22 +131,6 @@ enum EndCause {
     ConnectionGone,
 }
 
-/// The tunnel state each actor generation keeps.
-#[derive(Debug, Default)]
-pub(super) struct ActorTunnel {
-    /// Its requests and sockets and the messages held for it, allocated
-    /// with the first of them: an idle actor carries one null pointer, not
-    /// empty tables (this struct is inline in every slot of the actor map).
-    live: Option<Box<LiveTunnel>>,
-}
-
-#[derive(Debug)]
-struct LiveTunnel {
-    requests: HashSet<RequestKey, Hasher>,
-    inbox: VecDeque<ToClientTunnelMessage>,
-    inbox_bytes: usize,
-}
-
 impl Tunnel {
     pub(super) fn new(hasher: Hasher) -> Self {
         Tunnel {
@@ -165,94 +153,6 @@ impl Tunnel {
 
     pub(super) fn buffered(&self) -> usize {
         self.buffer.len()
-    }
-}
-
-impl ActorTunnel {
-    pub(super) fn request_count(&self) -> usize {
-        self.live.as_ref().map_or(0, |l| l.requests.len())
-    }
-
-    /// Its requests and sockets, in key order (the order outputs are made
-    /// in, so that they are the same on every run).
-    fn request_keys(&self) -> Vec<RequestKey> {
-        let mut keys: Vec<RequestKey> = match &self.live {
-            Some(live) => live.requests.iter().copied().collect(),
-            None => Vec::new(),
-        };
-        keys.sort_unstable();
-        keys
-    }
-
-    fn live(&mut self, hasher: &Hasher) -> &mut LiveTunnel {
-        self.live.get_or_insert_with(|| {
-            Box::new(LiveTunnel {
-                requests: HashSet::with_hasher(hasher.clone()),
-                inbox: VecDeque::new(),
-                inbox_bytes: 0,
-            })
-        })
-    }
-
-    fn add_request(&mut self, key: RequestKey, hasher: &Hasher) {
-        self.live(hasher).requests.insert(key);
-    }
-
-    fn remove_request(&mut self, key: RequestKey) {
-        if let Some(live) = &mut self.live {
-            live.requests.remove(&key);
-        }
-    }
-
-    /// Messages and payload bytes held while the actor starts.
-    fn inbox_size(&self) -> (usize, usize) {
-        self.live
-            .as_ref()
-            .map_or((0, 0), |l| (l.inbox.len(), l.inbox_bytes))
-    }
-
-    fn hold(&mut self, msg: ToClientTunnelMessage, len: usize, hasher: &Hasher) {
-        let live = self.live(hasher);
-        live.inbox_bytes += len;
-        live.inbox.push_back(msg);
-    }
-
-    /// Drops the held messages of `key`.
-    fn purge(&mut self, key: RequestKey) {
-        let Some(live) = &mut self.live else {
-            return;
-        };
-        let before = live.inbox.len();
-        live.inbox
-            .retain(|m| RequestKey::new(m.message_id.gateway_id, m.message_id.request_id) != key);
-        if live.inbox.len() != before {
-            live.inbox_bytes = live
-                .inbox
-                .iter()
-                .map(|m| payload_len(&m.message_kind))
-                .sum();
-        }
-    }
-
-    /// Takes every held message, in arrival order.
-    fn take_inbox(&mut self) -> VecDeque<ToClientTunnelMessage> {
-        match &mut self.live {
-            Some(live) => {
-                live.inbox_bytes = 0;
-                std::mem::take(&mut live.inbox)
-            }
-            None => VecDeque::new(),
-        }
-    }
-}
-
-/// Payload bytes of a gateway message, for the inbox's byte bound.
-fn payload_len(kind: &ToClientTunnelMessageKind) -> usize {
-    match kind {
-        ToClientTunnelMessageKind::RequestStart(s) => s.body.as_ref().map_or(0, |b| b.len()),
-        ToClientTunnelMessageKind::RequestChunk(c) => c.body.len(),
-        ToClientTunnelMessageKind::WebSocketMessage(m) => m.data.len(),
-        _ => 0,
     }
 }
 

@@ -24,7 +24,7 @@ use crate::ids::{ActorRef, RequestKey};
 pub enum CallError {
     /// The runner has shut down (or is shutting down immediately).
     #[error("the runner is shut down")]
-    ShutDown,
+    Shutdown,
     /// No such actor generation is live on this runner.
     #[error("actor {0:?} is not running on this runner")]
     ActorNotFound(ActorRef),

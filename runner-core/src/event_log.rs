@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 
 use crate::ids::ActorRef;
-use crate::protocol::{ActorCheckpoint, Event, EventWrapper, Id};
+use crate::protocol::{self, ActorCheckpoint, EventWrapper, Id};
 
 /// Indices start at 0 and increase by one per event; entries leave only when
 /// the engine acknowledges them (or the whole log is dropped).
@@ -23,16 +23,16 @@ pub(crate) struct EventLog {
 enum Unacked {
     #[default]
     Empty,
-    One(Event),
+    One(protocol::Event),
     /// Boxed: keeps the log (inline in every actor's slot) at 40 bytes;
     /// the extra allocation is only for generations with several events.
     #[allow(clippy::box_collection)]
-    Many(Box<VecDeque<Event>>),
+    Many(Box<VecDeque<protocol::Event>>),
 }
 
 impl EventLog {
     /// Appends an event and returns the wire form to send.
-    pub(crate) fn push(&mut self, actor: &ActorRef, event: Event) -> EventWrapper {
+    pub(crate) fn push(&mut self, actor: &ActorRef, event: protocol::Event) -> EventWrapper {
         let wrapper = wire(&actor.actor_id, actor.generation, self.next_index, &event);
         self.next_index += 1;
         self.unacked = match std::mem::take(&mut self.unacked) {
@@ -100,7 +100,7 @@ impl EventLog {
 }
 
 /// An event in wire form, with its checkpoint.
-fn wire(actor_id: &Id, generation: u32, index: i64, event: &Event) -> EventWrapper {
+fn wire(actor_id: &Id, generation: u32, index: i64, event: &protocol::Event) -> EventWrapper {
     EventWrapper {
         checkpoint: ActorCheckpoint {
             actor_id: actor_id.clone(),
@@ -116,8 +116,8 @@ mod tests {
     use super::*;
     use crate::protocol::{ActorIntent, EventActorIntent, EventActorSetAlarm};
 
-    fn alarm(ts: i64) -> Event {
-        Event::SetAlarm(EventActorSetAlarm { alarm_ts: Some(ts) })
+    fn alarm(ts: i64) -> protocol::Event {
+        protocol::Event::SetAlarm(EventActorSetAlarm { alarm_ts: Some(ts) })
     }
 
     fn indices(log: &EventLog, actor: &ActorRef) -> Vec<i64> {
@@ -131,7 +131,7 @@ mod tests {
         let mut log = EventLog::default();
         let actor = ActorRef::new("A", 3);
         let sleep = || {
-            Event::Intent(EventActorIntent {
+            protocol::Event::Intent(EventActorIntent {
                 intent: ActorIntent::Sleep,
             })
         };

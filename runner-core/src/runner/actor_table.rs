@@ -10,7 +10,7 @@ use crate::deadline::DeadlineToken;
 use crate::event_log::EventLog;
 use crate::ids::ActorRef;
 use crate::output::StopReason;
-use crate::protocol::{ActorCheckpoint, CommandStartActor, Event as WireEvent, EventWrapper, Id};
+use crate::protocol::{self, ActorCheckpoint, CommandStartActor, EventWrapper, Id};
 
 /// Everything the runner holds for one actor id.
 #[derive(Debug)]
@@ -80,7 +80,7 @@ impl ActorRecord {
     /// Records an event in the generation's log and queues it for sending at
     /// the end of the current input. Orphaned generations record nothing: the
     /// engine ignores their events.
-    pub(super) fn push_event(&mut self, outgoing: &mut Vec<EventWrapper>, event: WireEvent) {
+    pub(super) fn push_event(&mut self, outgoing: &mut Vec<EventWrapper>, event: protocol::Event) {
         if self.orphaned {
             return;
         }

@@ -10,9 +10,8 @@ use crate::event_log::EventLog;
 use crate::ids::ActorRef;
 use crate::output::{Event, StopReason};
 use crate::protocol::{
-    ActorCheckpoint, ActorIntent, ActorState, ActorStateStopped, CommandStartActor,
-    Event as WireEvent, EventActorIntent, EventActorSetAlarm, EventActorStateUpdate, EventWrapper,
-    Id,
+    self, ActorCheckpoint, ActorIntent, ActorState, ActorStateStopped, CommandStartActor,
+    EventActorIntent, EventActorSetAlarm, EventActorStateUpdate, EventWrapper, Id,
 };
 
 /// A per-actor deadline: start or stop took too long.
@@ -185,7 +184,7 @@ impl Runner {
 
     fn live_record(&mut self, actor: &ActorRef) -> Result<&mut ActorRecord, CallError> {
         if self.shutdown == ShutdownPhase::Complete {
-            return Err(CallError::ShutDown);
+            return Err(CallError::Shutdown);
         }
         self.record(actor)
             .ok_or_else(|| CallError::ActorNotFound(actor.clone()))
@@ -360,7 +359,7 @@ impl Runner {
         actor: &ActorRef,
         alarm_ts: Option<i64>,
     ) -> Result<(), CallError> {
-        let alarm = WireEvent::SetAlarm(EventActorSetAlarm { alarm_ts });
+        let alarm = protocol::Event::SetAlarm(EventActorSetAlarm { alarm_ts });
         self.step(now, |r| r.user_event(actor, alarm))
     }
 
@@ -402,7 +401,7 @@ impl Runner {
     }
 
     /// Records an event the user asked for (an intent, an alarm).
-    fn user_event(&mut self, actor: &ActorRef, event: WireEvent) -> Result<(), CallError> {
+    fn user_event(&mut self, actor: &ActorRef, event: protocol::Event) -> Result<(), CallError> {
         let limit = self.config.limits.max_unacked_events_per_actor;
         let (record, outgoing) = self.live_record_split(actor)?;
         if record.events.len() >= limit {
@@ -422,7 +421,7 @@ impl Runner {
         actor: &ActorRef,
     ) -> Result<(&mut ActorRecord, &mut Vec<EventWrapper>), CallError> {
         if self.shutdown == ShutdownPhase::Complete {
-            return Err(CallError::ShutDown);
+            return Err(CallError::Shutdown);
         }
         let record = self
             .actors
@@ -451,7 +450,7 @@ fn wrong_state(record: &ActorRecord, call: &'static str) -> CallError {
     }
 }
 
-fn stopped_event(reason: &StopReason) -> WireEvent {
+fn stopped_event(reason: &StopReason) -> protocol::Event {
     let stopped = ActorStateStopped {
         code: reason.code(),
         message: reason.message(),
@@ -459,10 +458,10 @@ fn stopped_event(reason: &StopReason) -> WireEvent {
     state_event(ActorState::Stopped(stopped))
 }
 
-fn state_event(state: ActorState) -> WireEvent {
-    WireEvent::StateUpdate(EventActorStateUpdate { state })
+fn state_event(state: ActorState) -> protocol::Event {
+    protocol::Event::StateUpdate(EventActorStateUpdate { state })
 }
 
-fn intent(intent: ActorIntent) -> WireEvent {
-    WireEvent::Intent(EventActorIntent { intent })
+fn intent(intent: ActorIntent) -> protocol::Event {
+    protocol::Event::Intent(EventActorIntent { intent })
 }

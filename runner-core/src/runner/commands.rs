@@ -1,4 +1,5 @@
-//! Engine commands: start and stop, deduplicated and acknowledged promptly.
+//! The engine's actor commands (`protocol::Command`): start and stop, deduplicated
+//! and acknowledged promptly.
 //!
 //! The engine stores every command until it is acknowledged and replays all
 //! unacknowledged ones after each init, so commands arrive more than once.

@@ -61,7 +61,7 @@ impl Runner {
     ) -> Result<KvRequestId, CallError> {
         // Once the connection is gone for good nothing could answer.
         if self.is_finishing_or_done() {
-            return Err(CallError::ShutDown);
+            return Err(CallError::Shutdown);
         }
         if self.record(actor).is_none() {
             return Err(CallError::ActorNotFound(actor.clone()));

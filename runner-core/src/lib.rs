@@ -9,6 +9,17 @@
 //!
 //! Start with [`Runner`]: its documentation states the drain contract every
 //! driver follows.
+//!
+//! # Layout
+//!
+//! One rule decides where a type lives. The crate root's modules hold what a
+//! user of the crate sees (identities in `ids`, [`Config`], the outputs
+//! [`Transmit`] and [`Event`], the KV and tunnel value types, errors,
+//! [`Timestamp`]) and generic building blocks that know nothing of the runner
+//! (a deadline queue, the seeded RNG, URL building). `runner/` is the state
+//! machine: one chapter per concern, each an `impl Runner` block, and the
+//! private tables those chapters keep (actors, KV requests, event logs,
+//! tunnel entries). Chapters import tables, never each other's types.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -17,7 +28,6 @@ mod deadline;
 #[cfg(feature = "driver")]
 pub mod driver;
 mod error;
-mod event_log;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod ids;

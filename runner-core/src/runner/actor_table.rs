@@ -5,9 +5,9 @@ use std::hash::BuildHasher;
 use hashbrown::hash_table::{Entry, HashTable};
 
 use super::Hasher;
+use super::event_log::EventLog;
 use super::tunnel::actor_tunnel::ActorTunnel;
 use crate::deadline::DeadlineToken;
-use crate::event_log::EventLog;
 use crate::ids::ActorRef;
 use crate::output::StopReason;
 use crate::protocol::{self, ActorCheckpoint, CommandStartActor, EventWrapper, Id};

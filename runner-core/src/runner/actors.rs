@@ -4,9 +4,9 @@ use tracing::{debug, warn};
 
 use super::Runner;
 use super::actor_table::{ActorRecord, ActorSlot, Phase};
+use super::event_log::EventLog;
 use super::shutdown_phase::ShutdownPhase;
 use crate::error::CallError;
-use crate::event_log::EventLog;
 use crate::ids::ActorRef;
 use crate::output::{Event, StopReason};
 use crate::protocol::{

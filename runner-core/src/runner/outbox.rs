@@ -15,10 +15,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tracing::warn;
 
 use super::actor_table::ActorRecord;
+use super::event_log::EventLog;
 use super::{Hasher, Runner};
 use crate::Timestamp;
 use crate::deadline::DeadlineQueue;
-use crate::event_log::EventLog;
 use crate::ids::ConnId;
 use crate::protocol::{ActorCheckpoint, Id, ToServer, ToServerAckCommands};
 

@@ -17,6 +17,10 @@
 //! a runner-decided abort or close it cannot take is dropped and counted
 //! ([`Runner::dropped_tunnel_messages`]).
 //!
+//! This file routes and ends entries. An actor's side of the tunnel (its
+//! keys and inbox) is in `actor_tunnel`, the outbound buffer in `outbound`,
+//! and the user's calls in `http`, `websocket` and `hibernation`.
+//!
 //! Indices: every runner → gateway message of a request takes the next
 //! index, only once it is sent or buffered, so they stay consecutive (with
 //! `u16` wrap-around) whatever is refused.
@@ -24,9 +28,11 @@
 pub(super) mod actor_tunnel;
 mod hibernation;
 mod http;
+mod outbound;
+pub(super) mod reasons;
 mod websocket;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use tracing::{debug, warn};
 
@@ -40,18 +46,8 @@ use crate::protocol::{
     ToServerTunnelMessage, ToServerTunnelMessageKind, ToServerWebSocketClose,
 };
 
-use actor_tunnel::ActorTunnel;
-use actor_tunnel::payload_len;
-
-/// Close reasons the runner puts on the wire (at most 123 bytes each).
-pub(super) mod reasons {
-    pub(crate) const ACTOR_NOT_FOUND: &str = "actor.not_found";
-    pub(crate) const ACTOR_STOPPED: &str = "actor.stopped";
-    pub(crate) const TOO_MANY_REQUESTS: &str = "runner.too_many_requests";
-    pub(crate) const INDEX_SKIP: &str = "ws.message_index_skip";
-    pub(crate) const META_NOT_FOUND: &str = "ws.meta_not_found_during_restore";
-    pub(crate) const SHUTDOWN: &str = "ws.tunnel_shutdown";
-}
+use actor_tunnel::{ActorTunnel, payload_len};
+use outbound::OutboundBuffer;
 
 /// Gateway-side state of the tunnel for the whole runner.
 #[derive(Debug)]
@@ -59,10 +55,7 @@ pub(super) struct Tunnel {
     entries: HashMap<RequestKey, Entry, Hasher>,
     hasher: Hasher,
     /// Outbound messages held while disconnected.
-    buffer: VecDeque<ToServerTunnelMessage>,
-    buffer_bytes: usize,
-    /// Runner-decided messages dropped because the buffer was full.
-    dropped: u64,
+    outbound: OutboundBuffer,
 }
 
 /// One request or socket.
@@ -136,9 +129,7 @@ impl Tunnel {
         Tunnel {
             entries: HashMap::with_hasher(hasher.clone()),
             hasher,
-            buffer: VecDeque::new(),
-            buffer_bytes: 0,
-            dropped: 0,
+            outbound: OutboundBuffer::default(),
         }
     }
 
@@ -152,7 +143,7 @@ impl Tunnel {
     }
 
     pub(super) fn buffered(&self) -> usize {
-        self.buffer.len()
+        self.outbound.len()
     }
 }
 
@@ -162,16 +153,6 @@ fn ends_request(kind: &ToClientTunnelMessageKind) -> bool {
         kind,
         ToClientTunnelMessageKind::RequestAbort | ToClientTunnelMessageKind::WebSocketClose(_)
     )
-}
-
-/// Payload bytes of a runner message, for the outbound buffer's byte bound.
-fn outbound_len(kind: &ToServerTunnelMessageKind) -> usize {
-    match kind {
-        ToServerTunnelMessageKind::ResponseStart(r) => r.body.as_ref().map_or(0, |b| b.len()),
-        ToServerTunnelMessageKind::ResponseChunk(c) => c.body.len(),
-        ToServerTunnelMessageKind::WebSocketMessage(m) => m.data.len(),
-        _ => 0,
-    }
 }
 
 /// Truncates a close reason to the 123 bytes a close frame can carry, at a
@@ -399,16 +380,13 @@ impl Runner {
     /// if the buffer has room.
     fn room_for(&self, kind: &ToServerTunnelMessageKind) -> Result<(), CallError> {
         let limits = &self.config.limits;
-        let t = &self.tunnel;
-        if self.is_ready()
-            || (t.buffer.len() < limits.max_buffered_messages
-                && t.buffer_bytes + outbound_len(kind) <= limits.max_buffered_bytes)
-        {
+        let outbound = &self.tunnel.outbound;
+        if self.is_ready() || outbound.has_room(kind, limits) {
             return Ok(());
         }
         Err(CallError::TunnelBufferFull {
-            messages: t.buffer.len(),
-            bytes: t.buffer_bytes,
+            messages: outbound.len(),
+            bytes: outbound.bytes(),
         })
     }
 
@@ -434,8 +412,7 @@ impl Runner {
             self.send(&ToServer::TunnelMessage(msg));
             return Ok(());
         }
-        self.tunnel.buffer_bytes += outbound_len(&msg.message_kind);
-        self.tunnel.buffer.push_back(msg);
+        self.tunnel.outbound.push(msg);
         Ok(())
     }
 
@@ -482,7 +459,7 @@ impl Runner {
         kind: ToServerTunnelMessageKind,
     ) {
         if let Err(e) = self.send_tunnel(key, index, kind) {
-            self.tunnel.dropped += 1;
+            self.tunnel.outbound.count_dropped();
             warn!(%key, error = %e, "runner tunnel message dropped");
         }
     }
@@ -490,7 +467,7 @@ impl Runner {
     /// Like `send_on_entry`, for messages the runner itself decided on.
     fn send_on_entry_system(&mut self, key: RequestKey, kind: ToServerTunnelMessageKind) {
         if let Err(e) = self.send_on_entry(key, kind) {
-            self.tunnel.dropped += 1;
+            self.tunnel.outbound.count_dropped();
             warn!(%key, error = %e, "runner tunnel message dropped");
         }
     }
@@ -513,9 +490,7 @@ impl Runner {
 
     /// After an init: what was buffered while disconnected, in order.
     pub(super) fn resend_tunnel(&mut self) {
-        let buffered = std::mem::take(&mut self.tunnel.buffer);
-        self.tunnel.buffer_bytes = 0;
-        for msg in buffered {
+        for msg in self.tunnel.outbound.take() {
             self.send(&ToServer::TunnelMessage(msg));
         }
     }
@@ -552,8 +527,7 @@ impl Runner {
     /// The runner id changed or the runner shut down: every request belongs
     /// to a connection that is gone. The user is told; the gateway is not.
     pub(super) fn drop_all_requests(&mut self) {
-        self.tunnel.buffer.clear();
-        self.tunnel.buffer_bytes = 0;
+        self.tunnel.outbound.clear();
         let mut keys: Vec<RequestKey> = self.tunnel.entries.keys().copied().collect();
         keys.sort_unstable();
         for key in keys {
@@ -662,6 +636,6 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn dropped_tunnel_messages(&self) -> u64 {
-        self.tunnel.dropped
+        self.tunnel.outbound.dropped()
     }
 }

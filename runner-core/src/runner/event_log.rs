@@ -14,7 +14,7 @@ use crate::protocol::{self, ActorCheckpoint, EventWrapper, Id};
 /// generations hold their `Running` event for life: one event is kept inline,
 /// without an allocation.
 #[derive(Debug, Default)]
-pub(crate) struct EventLog {
+pub(super) struct EventLog {
     next_index: i64,
     unacked: Unacked,
 }
@@ -32,7 +32,7 @@ enum Unacked {
 
 impl EventLog {
     /// Appends an event and returns the wire form to send.
-    pub(crate) fn push(&mut self, actor: &ActorRef, event: protocol::Event) -> EventWrapper {
+    pub(super) fn push(&mut self, actor: &ActorRef, event: protocol::Event) -> EventWrapper {
         let wrapper = wire(&actor.actor_id, actor.generation, self.next_index, &event);
         self.next_index += 1;
         self.unacked = match std::mem::take(&mut self.unacked) {
@@ -47,7 +47,7 @@ impl EventLog {
     }
 
     /// Drops every event with an index up to `index`.
-    pub(crate) fn ack(&mut self, index: i64) {
+    pub(super) fn ack(&mut self, index: i64) {
         let covered = index.saturating_sub(self.first_index()).saturating_add(1);
         let drop = usize::try_from(covered).unwrap_or(0).min(self.len());
         if drop == self.len() {
@@ -63,7 +63,7 @@ impl EventLog {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         match &self.unacked {
             Unacked::Empty => 0,
             Unacked::One(_) => 1,
@@ -72,12 +72,12 @@ impl EventLog {
     }
 
     #[cfg(test)]
-    pub(crate) fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The unacknowledged events in wire form, oldest first.
-    pub(crate) fn unacked<'a>(
+    pub(super) fn unacked<'a>(
         &'a self,
         actor_id: &'a Id,
         generation: u32,

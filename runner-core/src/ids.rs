@@ -8,8 +8,9 @@ use std::fmt;
 use crate::protocol::{GatewayId, HibernatingRequest, Id, RequestId};
 
 /// Identifies one connection attempt. Every transport event the driver reports
-/// carries the id of the [`Transmit::Connect`] it belongs to, so the core can
-/// ignore events of connections it has already given up on.
+/// carries the id of the [`Transmit::Connect`](crate::Transmit::Connect) it
+/// belongs to, so the core can ignore events of connections it has already
+/// given up on.
 ///
 /// # Examples
 ///

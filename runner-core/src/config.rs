@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::protocol::ProtocolVersion;
 use crate::secret::Token;
-use crate::url::{connection_url, subprotocols};
+use crate::url::{connection_url, subprotocols, websocket_base};
 
 /// Everything the core needs to know up front.
 ///
@@ -385,7 +385,10 @@ impl Config {
     /// assert_eq!(config.validate(), Err(ConfigError::Jitter));
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
-        crate::url::websocket_base(&self.endpoint)?;
+        websocket_base(&self.endpoint).map_err(|why| ConfigError::Endpoint {
+            endpoint: self.endpoint.clone(),
+            why,
+        })?;
         for (name, value) in [
             ("namespace", &self.namespace),
             ("runner_name", &self.runner_name),
@@ -469,7 +472,12 @@ impl Config {
     /// );
     /// ```
     pub fn connection_url(&self) -> String {
-        connection_url(self)
+        connection_url(
+            &self.endpoint,
+            self.protocol_version,
+            &self.namespace,
+            &self.runner_key,
+        )
     }
 
     /// The WebSocket sub-protocols to offer: `rivet`, plus the token if any.

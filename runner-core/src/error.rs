@@ -2,8 +2,7 @@
 
 use thiserror::Error;
 
-use crate::output::ActorRef;
-use crate::tunnel::RequestKey;
+use crate::ids::{ActorRef, RequestKey};
 
 /// Why the core refused a user call. Refusals change nothing.
 ///
@@ -25,7 +24,7 @@ use crate::tunnel::RequestKey;
 pub enum CallError {
     /// The runner has shut down (or is shutting down immediately).
     #[error("the runner is shut down")]
-    ShutDown,
+    Shutdown,
     /// No such actor generation is live on this runner.
     #[error("actor {0:?} is not running on this runner")]
     ActorNotFound(ActorRef),

@@ -9,6 +9,17 @@
 //!
 //! Start with [`Runner`]: its documentation states the drain contract every
 //! driver follows.
+//!
+//! # Layout
+//!
+//! One rule decides where a type lives. The crate root's modules hold what a
+//! user of the crate sees (identities in `ids`, [`Config`], the outputs
+//! [`Transmit`] and [`Event`], the KV and tunnel value types, errors,
+//! [`Timestamp`]) and generic building blocks that know nothing of the runner
+//! (a deadline queue, the seeded RNG, URL building). `runner/` is the state
+//! machine: one chapter per concern, each an `impl Runner` block, and the
+//! private tables those chapters keep (actors, KV requests, event logs,
+//! tunnel entries). Chapters import tables, never each other's types.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -17,9 +28,9 @@ mod deadline;
 #[cfg(feature = "driver")]
 pub mod driver;
 mod error;
-mod event_log;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod ids;
 mod kv;
 mod output;
 pub mod protocol;
@@ -33,13 +44,14 @@ mod url;
 
 pub use config::{Backoff, Config, ConfigError, Limits, Timeouts};
 pub use error::CallError;
-pub use kv::{KvError, KvRequestId, KvResponse};
-pub use output::{ActorRef, ConnId, Event, ShutdownReason, StopReason, Transmit};
+pub use ids::{ActorRef, ConnId, KvRequestId, ParseRequestKeyError, RequestKey};
+pub use kv::{KvError, KvResponse};
+pub use output::{Event, ShutdownReason, StopReason, Transmit};
 pub use runner::{Runner, ShutdownMode, TransportClose};
 pub(crate) use secret::RedactedSubprotocols;
 pub use secret::Token;
 pub use time::Timestamp;
 pub use tunnel::{
-    HibernatedSocket, HttpRequest, HttpResponse, ParseRequestKeyError, RequestKey, RestoreReport,
-    SocketIndices, WebSocketOpen, tunnel_index_after,
+    HibernatedSocket, HttpRequest, HttpResponse, RestoreReport, SocketIndices, WebSocketOpen,
+    tunnel_index_after,
 };

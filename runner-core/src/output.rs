@@ -4,34 +4,12 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use crate::kv::{KvError, KvRequestId, KvResponse};
+use crate::ids::{ActorRef, ConnId, KvRequestId, RequestKey};
+use crate::kv::{KvError, KvResponse};
 use crate::protocol::{
     ActorConfig, HibernatingRequest, Id, MessageIndex, ProtocolMetadata, StopCode,
 };
-use crate::tunnel::{HttpRequest, RequestKey, WebSocketOpen};
-
-/// Identifies one connection attempt. Every transport event the driver reports
-/// carries the id of the [`Transmit::Connect`] it belongs to, so the core can
-/// ignore events of connections it has already given up on.
-///
-/// # Examples
-///
-/// ```
-/// use runner_core::{Config, ConnId, Runner, Timestamp, Transmit};
-///
-/// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// runner.start(Timestamp::ZERO);
-/// let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { panic!() };
-/// // A report about some other attempt is ignored...
-/// runner.handle_connected(Timestamp::ZERO, ConnId(conn.0 + 1));
-/// assert_eq!(runner.poll_transmit(), None);
-/// // ...while the right one gets the runner's hello out.
-/// runner.handle_connected(Timestamp::ZERO, conn);
-/// assert!(matches!(runner.poll_transmit(), Some(Transmit::Frame(_))));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ConnId(pub u64);
+use crate::tunnel::{HttpRequest, WebSocketOpen};
 
 /// Work for the transport, in the order it must happen.
 ///
@@ -103,52 +81,6 @@ impl fmt::Debug for Transmit {
                 .field("reason", reason)
                 .finish(),
         }
-    }
-}
-
-/// One generation of one actor: what every actor call is addressed to.
-///
-/// # Examples
-///
-/// ```
-/// use runner_core::ActorRef;
-///
-/// let actor = ActorRef::new("A", 3);
-/// assert_eq!((&*actor.actor_id, actor.generation), ("A", 3));
-/// assert_eq!(format!("{actor:?}"), "A@3");
-/// // Each restart is a new generation, and a different actor to address.
-/// assert_ne!(actor, ActorRef::new("A", 4));
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ActorRef {
-    /// The actor id.
-    pub actor_id: Id,
-    /// The generation (increases each time the engine starts the actor again).
-    pub generation: u32,
-}
-
-impl ActorRef {
-    /// An actor reference.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use runner_core::ActorRef;
-    ///
-    /// let actor = ActorRef::new("A", 0);
-    /// assert_eq!(actor, ActorRef { actor_id: "A".into(), generation: 0 });
-    /// ```
-    pub fn new(actor_id: impl Into<Id>, generation: u32) -> Self {
-        ActorRef {
-            actor_id: actor_id.into(),
-            generation,
-        }
-    }
-}
-
-impl fmt::Debug for ActorRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.actor_id, self.generation)
     }
 }
 

@@ -1,50 +1,53 @@
 //! The runner connection's URL and sub-protocols.
+//!
+//! Pure functions of strings: [`Config`](crate::Config) calls them, so they
+//! take its fields rather than the configuration itself.
 
-use crate::config::{Config, ConfigError};
+use crate::protocol::ProtocolVersion;
 use crate::secret::TOKEN_SUBPROTOCOL_PREFIX;
 
 /// The endpoint with its scheme turned into `ws`/`wss` and one trailing `/`
 /// removed. Unlike the reference runner (which replaces `http://` anywhere in
 /// the string), only a leading scheme is rewritten, and an endpoint with a
-/// query or fragment is refused rather than turned into a broken URL.
-pub(crate) fn websocket_base(endpoint: &str) -> Result<String, ConfigError> {
-    let invalid = |why| ConfigError::Endpoint {
-        endpoint: endpoint.to_owned(),
-        why,
-    };
-    let (scheme, rest) = endpoint
-        .split_once("://")
-        .ok_or_else(|| invalid("no scheme"))?;
+/// query or fragment is refused rather than turned into a broken URL. The
+/// error says what is wrong with it.
+pub(crate) fn websocket_base(endpoint: &str) -> Result<String, &'static str> {
+    let (scheme, rest) = endpoint.split_once("://").ok_or("no scheme")?;
     let scheme = match scheme.to_ascii_lowercase().as_str() {
         "http" | "ws" => "ws",
         "https" | "wss" => "wss",
-        _ => return Err(invalid("scheme must be http, https, ws or wss")),
+        _ => return Err("scheme must be http, https, ws or wss"),
     };
     if rest.is_empty() || rest.starts_with('/') {
-        return Err(invalid("no host"));
+        return Err("no host");
     }
     if rest.contains(['?', '#']) {
-        return Err(invalid("must not contain a query or fragment"));
+        return Err("must not contain a query or fragment");
     }
     if rest
         .bytes()
         .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
     {
-        return Err(invalid("contains whitespace"));
+        return Err("contains whitespace");
     }
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     Ok(format!("{scheme}://{rest}"))
 }
 
-pub(crate) fn connection_url(config: &Config) -> String {
+pub(crate) fn connection_url(
+    endpoint: &str,
+    version: ProtocolVersion,
+    namespace: &str,
+    runner_key: &str,
+) -> String {
     // `validate` has run before any URL is built; fall back to the raw text so
     // that this function stays total.
-    let base = websocket_base(&config.endpoint).unwrap_or_else(|_| config.endpoint.clone());
+    let base = websocket_base(endpoint).unwrap_or_else(|_| endpoint.to_owned());
     format!(
         "{base}/runners/connect?protocol_version={}&namespace={}&runner_key={}",
-        config.protocol_version.number(),
-        percent_encode(&config.namespace),
-        percent_encode(&config.runner_key),
+        version.number(),
+        percent_encode(namespace),
+        percent_encode(runner_key),
     )
 }
 
@@ -76,10 +79,13 @@ mod tests {
 
     #[test]
     fn builds_the_connect_url() {
-        let mut c = Config::new("HTTPS://h.example/api/", "r", "a+b c/é");
-        c.namespace = "ns&x".into();
         assert_eq!(
-            connection_url(&c),
+            connection_url(
+                "HTTPS://h.example/api/",
+                ProtocolVersion::V5,
+                "ns&x",
+                "a+b c/é"
+            ),
             "wss://h.example/api/runners/connect?protocol_version=5&namespace=ns%26x&runner_key=a%2Bb%20c%2F%C3%A9"
         );
         assert_eq!(websocket_base("ws://h:1").unwrap(), "ws://h:1");

@@ -257,7 +257,7 @@ fn shutdown_fails_pending_requests() {
     let id = sim.kv(&a, get(&["k"])).unwrap();
     sim.shutdown(ShutdownMode::Immediate);
     assert_eq!(sim.kv_result(id), Some(&Err(KvError::Shutdown)));
-    assert_eq!(sim.kv(&a, get(&["k"])), Err(CallError::ShutDown));
+    assert_eq!(sim.kv(&a, get(&["k"])), Err(CallError::Shutdown));
 }
 
 #[test]

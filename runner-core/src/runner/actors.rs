@@ -3,81 +3,16 @@
 use tracing::{debug, warn};
 
 use super::Runner;
-use super::outbox::push_event;
-use super::shutdown::ShutdownPhase;
-use super::tunnel::ActorTunnel;
-use crate::deadline::DeadlineToken;
+use super::actor_table::{ActorRecord, ActorSlot, Phase};
+use super::event_log::EventLog;
+use super::shutdown_phase::ShutdownPhase;
 use crate::error::CallError;
-use crate::event_log::EventLog;
-use crate::output::{ActorRef, Event, StopReason};
+use crate::ids::ActorRef;
+use crate::output::{Event, StopReason};
 use crate::protocol::{
-    ActorCheckpoint, ActorIntent, ActorState, ActorStateStopped, CommandStartActor,
-    Event as WireEvent, EventActorIntent, EventActorSetAlarm, EventActorStateUpdate, EventWrapper,
-    Id,
+    self, ActorCheckpoint, ActorIntent, ActorState, ActorStateStopped, CommandStartActor,
+    EventActorIntent, EventActorSetAlarm, EventActorStateUpdate, EventWrapper, Id,
 };
-
-/// Everything the runner holds for one actor id.
-#[derive(Debug)]
-pub(super) struct ActorSlot {
-    pub(super) current: ActorRecord,
-    /// A newer generation the engine started while `current` was still
-    /// present; it starts once `current` is gone. Boxed: rare, and large
-    /// enough to make every slot of the actor map 60 % bigger if inline.
-    pub(super) queued: Option<Box<QueuedStart>>,
-}
-
-/// One live generation.
-#[derive(Debug)]
-pub(super) struct ActorRecord {
-    pub(super) actor: ActorRef,
-    pub(super) phase: Phase,
-    /// Highest command index processed for this generation.
-    pub(super) last_command_index: i64,
-    pub(super) events: EventLog,
-    /// The engine no longer cares about this generation (runner id changed,
-    /// or a newer generation exists): its events are neither kept nor sent.
-    pub(super) orphaned: bool,
-    watchdog: Option<DeadlineToken>,
-    /// Its requests and sockets, and what waits for its start.
-    pub(super) tunnel: ActorTunnel,
-}
-
-/// Where a generation is in its life.
-#[derive(Debug, Clone, PartialEq, Eq)]
-///
-/// Reasons are boxed: they are rare (or brief) and a reason inline would
-/// add 24 bytes to every actor's slot.
-pub(super) enum Phase {
-    /// `ActorStart` emitted; waiting for `actor_started`. A stop that arrives
-    /// meanwhile waits for the start to finish, so the user's start and stop
-    /// never run at the same time.
-    Starting {
-        stop_after: Option<Box<StopReason>>,
-        /// `restore_websockets` was called (it may be, once, while starting).
-        restored: bool,
-    },
-    /// Started.
-    Running,
-    /// `ActorStop` emitted (exactly once); waiting for `actor_stopped`.
-    Stopping { reason: Box<StopReason> },
-}
-
-impl Phase {
-    fn name(&self) -> &'static str {
-        match self {
-            Phase::Starting { .. } => "starting",
-            Phase::Running => "running",
-            Phase::Stopping { .. } => "stopping",
-        }
-    }
-}
-
-/// A start command waiting for the previous generation to go.
-#[derive(Debug)]
-pub(super) struct QueuedStart {
-    pub(super) checkpoint: ActorCheckpoint,
-    pub(super) command: CommandStartActor,
-}
 
 /// A per-actor deadline: start or stop took too long.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,11 +42,7 @@ impl Runner {
             kind: WatchdogKind::Start,
         };
         record.watchdog = Some(self.watchdogs.insert(deadline, watchdog));
-        push_event(
-            &mut self.outgoing_events,
-            &mut record,
-            state_event(ActorState::Running),
-        );
+        record.push_event(&mut self.outgoing_events, state_event(ActorState::Running));
         debug!(?actor, "starting actor");
         self.actors.insert(Box::new(ActorSlot {
             current: record,
@@ -144,11 +75,7 @@ impl Runner {
             reason: Box::new(reason.clone()),
         };
         let mut record = self.new_record(cp, phase);
-        push_event(
-            &mut self.outgoing_events,
-            &mut record,
-            stopped_event(reason),
-        );
+        record.push_event(&mut self.outgoing_events, stopped_event(reason));
         self.retire(record);
     }
 
@@ -203,11 +130,7 @@ impl Runner {
         }
         let tunnel = std::mem::replace(&mut record.tunnel, self.tunnel.actor_state());
         self.end_actor_requests(tunnel);
-        push_event(
-            &mut self.outgoing_events,
-            &mut record,
-            stopped_event(reason),
-        );
+        record.push_event(&mut self.outgoing_events, stopped_event(reason));
         debug!(actor = ?record.actor, ?reason, "actor removed");
         if !record.orphaned {
             self.retire(record);
@@ -261,7 +184,7 @@ impl Runner {
 
     fn live_record(&mut self, actor: &ActorRef) -> Result<&mut ActorRecord, CallError> {
         if self.shutdown == ShutdownPhase::Complete {
-            return Err(CallError::ShutDown);
+            return Err(CallError::Shutdown);
         }
         self.record(actor)
             .ok_or_else(|| CallError::ActorNotFound(actor.clone()))
@@ -295,10 +218,7 @@ impl Runner {
         actor: &ActorRef,
         result: Result<(), String>,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self.on_actor_started(actor, result);
-        self.flush();
-        outcome
+        self.step(now, |r| r.on_actor_started(actor, result))
     }
 
     fn on_actor_started(
@@ -355,10 +275,7 @@ impl Runner {
         now: crate::Timestamp,
         actor: &ActorRef,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self.on_actor_stopped(actor);
-        self.flush();
-        outcome
+        self.step(now, |r| r.on_actor_stopped(actor))
     }
 
     fn on_actor_stopped(&mut self, actor: &ActorRef) -> Result<(), CallError> {
@@ -393,7 +310,7 @@ impl Runner {
         now: crate::Timestamp,
         actor: &ActorRef,
     ) -> Result<(), CallError> {
-        self.user_event(now, actor, intent(ActorIntent::Sleep))
+        self.step(now, |r| r.user_event(actor, intent(ActorIntent::Sleep)))
     }
 
     /// Asks the engine to stop the actor (with crash policy `sleep`, a clean
@@ -415,7 +332,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stop_actor(&mut self, now: crate::Timestamp, actor: &ActorRef) -> Result<(), CallError> {
-        self.user_event(now, actor, intent(ActorIntent::Stop))
+        self.step(now, |r| r.user_event(actor, intent(ActorIntent::Stop)))
     }
 
     /// Sets (`Some`, absolute Unix epoch ms) or clears (`None`) the actor's
@@ -442,11 +359,8 @@ impl Runner {
         actor: &ActorRef,
         alarm_ts: Option<i64>,
     ) -> Result<(), CallError> {
-        self.user_event(
-            now,
-            actor,
-            WireEvent::SetAlarm(EventActorSetAlarm { alarm_ts }),
-        )
+        let alarm = protocol::Event::SetAlarm(EventActorSetAlarm { alarm_ts });
+        self.step(now, |r| r.user_event(actor, alarm))
     }
 
     /// The actor failed: it is stopped (the user gets `ActorStop`) and
@@ -476,36 +390,28 @@ impl Runner {
         actor: &ActorRef,
         message: impl Into<String>,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self.live_record(actor).map(|_| ());
-        if outcome.is_ok() {
-            self.begin_stop(&actor.actor_id, StopReason::Crashed(message.into()));
-        }
-        self.flush();
-        outcome
+        let reason = StopReason::Crashed(message.into());
+        self.step(now, |r| r.on_crash_actor(actor, reason))
     }
 
-    fn user_event(
-        &mut self,
-        now: crate::Timestamp,
-        actor: &ActorRef,
-        event: WireEvent,
-    ) -> Result<(), CallError> {
-        self.advance(now);
+    fn on_crash_actor(&mut self, actor: &ActorRef, reason: StopReason) -> Result<(), CallError> {
+        self.live_record(actor)?;
+        self.begin_stop(&actor.actor_id, reason);
+        Ok(())
+    }
+
+    /// Records an event the user asked for (an intent, an alarm).
+    fn user_event(&mut self, actor: &ActorRef, event: protocol::Event) -> Result<(), CallError> {
         let limit = self.config.limits.max_unacked_events_per_actor;
-        let outcome = match self.live_record_split(actor) {
-            Ok((record, _)) if record.events.len() >= limit => Err(CallError::EventBacklogFull {
+        let (record, outgoing) = self.live_record_split(actor)?;
+        if record.events.len() >= limit {
+            return Err(CallError::EventBacklogFull {
                 actor: actor.clone(),
                 limit,
-            }),
-            Ok((record, outgoing)) => {
-                push_event(outgoing, record, event);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        };
-        self.flush();
-        outcome
+            });
+        }
+        record.push_event(outgoing, event);
+        Ok(())
     }
 
     /// Like `live_record`, also lending the outgoing event buffer (a disjoint
@@ -515,7 +421,7 @@ impl Runner {
         actor: &ActorRef,
     ) -> Result<(&mut ActorRecord, &mut Vec<EventWrapper>), CallError> {
         if self.shutdown == ShutdownPhase::Complete {
-            return Err(CallError::ShutDown);
+            return Err(CallError::Shutdown);
         }
         let record = self
             .actors
@@ -544,7 +450,7 @@ fn wrong_state(record: &ActorRecord, call: &'static str) -> CallError {
     }
 }
 
-fn stopped_event(reason: &StopReason) -> WireEvent {
+fn stopped_event(reason: &StopReason) -> protocol::Event {
     let stopped = ActorStateStopped {
         code: reason.code(),
         message: reason.message(),
@@ -552,21 +458,10 @@ fn stopped_event(reason: &StopReason) -> WireEvent {
     state_event(ActorState::Stopped(stopped))
 }
 
-fn state_event(state: ActorState) -> WireEvent {
-    WireEvent::StateUpdate(EventActorStateUpdate { state })
+fn state_event(state: ActorState) -> protocol::Event {
+    protocol::Event::StateUpdate(EventActorStateUpdate { state })
 }
 
-fn intent(intent: ActorIntent) -> WireEvent {
-    WireEvent::Intent(EventActorIntent { intent })
-}
-
-#[cfg(all(test, target_pointer_width = "64"))]
-mod layout {
-    /// A boxed slot is one allocation per actor: at 136 bytes it takes a
-    /// 144-byte chunk of the usual allocators, 16 bytes less than at 144–152.
-    /// Grow it only knowingly (rare fields go behind a box, like `queued`).
-    #[test]
-    fn an_actor_slot_stays_within_136_bytes() {
-        assert!(std::mem::size_of::<super::ActorSlot>() <= 136);
-    }
+fn intent(intent: ActorIntent) -> protocol::Event {
+    protocol::Event::Intent(EventActorIntent { intent })
 }

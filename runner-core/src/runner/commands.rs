@@ -1,4 +1,5 @@
-//! Engine commands: start and stop, deduplicated and acknowledged promptly.
+//! The engine's actor commands (`protocol::Command`): start and stop, deduplicated
+//! and acknowledged promptly.
 //!
 //! The engine stores every command until it is acknowledged and replays all
 //! unacknowledged ones after each init, so commands arrive more than once.
@@ -10,7 +11,7 @@
 use tracing::{debug, warn};
 
 use super::Runner;
-use super::actors::{Phase, QueuedStart};
+use super::actor_table::{Phase, QueuedStart};
 use super::tunnel::reasons::TOO_MANY_REQUESTS;
 use crate::output::StopReason;
 use crate::protocol::{

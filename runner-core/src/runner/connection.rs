@@ -5,55 +5,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use tracing::{debug, info, warn};
 
-use super::shutdown::ShutdownPhase;
+use super::conn_state::{CLOSE_ERROR, ConnState};
+use super::shutdown_phase::ShutdownPhase;
 use super::timers::Timer;
 use super::{Runner, TransportClose};
-use crate::output::{ConnId, Event, ShutdownReason, Transmit};
+use crate::ids::ConnId;
+use crate::output::{Event, ShutdownReason, Transmit};
 use crate::protocol::{
     CloseReason, ToClient, ToClientInit, ToServer, ToServerInit, ToServerPong, decode_to_client,
     encode_to_server_into,
 };
-
-/// Where the one connection slot stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ConnState {
-    /// `start` not called yet.
-    Idle,
-    /// `Connect` emitted, transport not open yet.
-    Connecting(ConnId),
-    /// Open, `ToServerInit` sent, waiting for `ToClientInit`.
-    AwaitingInit(ConnId),
-    /// The engine accepted the runner.
-    Ready(ConnId),
-    /// Waiting for the reconnect timer.
-    Backoff,
-    /// Shutdown asked the transport to close; waiting for it.
-    Closing(ConnId),
-    /// No connection and none will be made.
-    Closed,
-}
-
-impl ConnState {
-    pub(super) fn id(self) -> Option<ConnId> {
-        match self {
-            ConnState::Connecting(id)
-            | ConnState::AwaitingInit(id)
-            | ConnState::Ready(id)
-            | ConnState::Closing(id) => Some(id),
-            ConnState::Idle | ConnState::Backoff | ConnState::Closed => None,
-        }
-    }
-
-    /// Whether the transport is open (frames can be sent).
-    fn is_open(self) -> bool {
-        matches!(self, ConnState::AwaitingInit(_) | ConnState::Ready(_))
-    }
-}
-
-/// Close code the runner uses for its own orderly closes.
-pub(super) const CLOSE_NORMAL: u16 = 1000;
-/// Close code for protocol errors and dead connections.
-const CLOSE_ERROR: u16 = 1011;
 
 impl Runner {
     /// Opens a new connection attempt.

@@ -5,8 +5,9 @@ use tracing::debug;
 use super::Runner;
 use crate::Timestamp;
 use crate::error::CallError;
-use crate::kv::{KvError, KvRequestId};
-use crate::output::{ActorRef, Event};
+use crate::ids::{ActorRef, KvRequestId};
+use crate::kv::KvError;
+use crate::output::Event;
 use crate::protocol::{KvListQuery, KvRequestData, ToClientKvResponse, ToServer};
 
 impl Runner {
@@ -50,10 +51,7 @@ impl Runner {
         actor: &ActorRef,
         data: KvRequestData,
     ) -> Result<KvRequestId, CallError> {
-        self.advance(now);
-        let outcome = self.start_kv(actor, data);
-        self.flush();
-        outcome
+        self.step(now, |r| r.start_kv(actor, data))
     }
 
     fn start_kv(
@@ -63,7 +61,7 @@ impl Runner {
     ) -> Result<KvRequestId, CallError> {
         // Once the connection is gone for good nothing could answer.
         if self.is_finishing_or_done() {
-            return Err(CallError::ShutDown);
+            return Err(CallError::Shutdown);
         }
         if self.record(actor).is_none() {
             return Err(CallError::ActorNotFound(actor.clone()));

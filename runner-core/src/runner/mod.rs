@@ -2,15 +2,21 @@
 //!
 //! The methods are grouped the quinn way: `handle_*` for what the transport
 //! reports, plain verbs for user calls, `poll_*` for outputs. The logic lives
-//! in one submodule per concern; this file only dispatches.
+//! in one submodule per concern; this file only dispatches. Every input, in
+//! whichever submodule, is one call to `Runner::step`, the single place that
+//! advances time and sends what the input recorded.
 
 mod actor_table;
 mod actors;
 mod commands;
+mod conn_state;
 mod connection;
+mod event_log;
 mod kv_calls;
+mod kv_table;
 mod outbox;
 mod shutdown;
+mod shutdown_phase;
 mod timers;
 mod tunnel;
 
@@ -19,16 +25,17 @@ use std::collections::VecDeque;
 use crate::Timestamp;
 use crate::config::{Config, ConfigError};
 use crate::deadline::DeadlineQueue;
-use crate::kv::KvTable;
-use crate::output::{ConnId, Event, Transmit};
+use crate::ids::ConnId;
+use crate::output::{Event, Transmit};
 use crate::protocol::{ActorCheckpoint, EventWrapper, Id, ProtocolMetadata};
 use crate::rng::SplitMix64;
 
 use actor_table::ActorTable;
 use actors::Watchdog;
-use connection::ConnState;
+use conn_state::ConnState;
+use kv_table::KvTable;
 use outbox::Retired;
-use shutdown::ShutdownPhase;
+use shutdown_phase::ShutdownPhase;
 use timers::{Timer, TimerTable};
 
 pub use shutdown::ShutdownMode;
@@ -391,9 +398,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        self.advance(now);
-        self.run_timers();
-        self.flush();
+        self.step(now, Self::run_timers);
     }
 
     /// Starts connecting. Calling it again, or after shutdown, does nothing.
@@ -412,11 +417,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn start(&mut self, now: Timestamp) {
-        self.advance(now);
-        if matches!(self.conn, ConnState::Idle) && self.shutdown == ShutdownPhase::Running {
-            self.connect();
-        }
-        self.flush();
+        self.step(now, Self::on_start);
     }
 
     /// The transport of `conn` is open (WebSocket handshake done).
@@ -437,9 +438,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_connected(&mut self, now: Timestamp, conn: ConnId) {
-        self.advance(now);
-        self.on_transport_open(conn);
-        self.flush();
+        self.step(now, |r| r.on_transport_open(conn));
     }
 
     /// One binary WebSocket message arrived on `conn`.
@@ -460,9 +459,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_frame(&mut self, now: Timestamp, conn: ConnId, frame: &[u8]) {
-        self.advance(now);
-        self.on_frame(conn, frame);
-        self.flush();
+        self.step(now, |r| r.on_frame(conn, frame));
     }
 
     /// A text WebSocket message arrived on `conn`: the engine never sends
@@ -481,11 +478,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_text_frame(&mut self, now: Timestamp, conn: ConnId) {
-        self.advance(now);
-        if self.is_current(conn) {
-            self.protocol_error(conn, "text frame on the runner connection");
-        }
-        self.flush();
+        self.step(now, |r| r.on_text_frame(conn));
     }
 
     /// The transport of `conn` closed (or failed to open). `code` and
@@ -508,9 +501,30 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_closed(&mut self, now: Timestamp, conn: ConnId, close: TransportClose) {
+        self.step(now, |r| r.on_transport_closed(conn, close));
+    }
+
+    /// The single mutation point (str0m's): every input goes through here,
+    /// so that time advances before it and what it recorded (events, command
+    /// acknowledgements) is sent after it. An entry point is one call to
+    /// this, and cannot forget the flush.
+    fn step<R>(&mut self, now: Timestamp, input: impl FnOnce(&mut Self) -> R) -> R {
         self.advance(now);
-        self.on_transport_closed(conn, close);
+        let outcome = input(self);
         self.flush();
+        outcome
+    }
+
+    fn on_start(&mut self) {
+        if matches!(self.conn, ConnState::Idle) && self.shutdown == ShutdownPhase::Running {
+            self.connect();
+        }
+    }
+
+    fn on_text_frame(&mut self, conn: ConnId) {
+        if self.is_current(conn) {
+            self.protocol_error(conn, "text frame on the runner connection");
+        }
     }
 
     /// Runs every timer and deadline due at `self.now`.

@@ -14,32 +14,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tracing::warn;
 
-use super::actors::ActorRecord;
+use super::actor_table::ActorRecord;
+use super::event_log::EventLog;
 use super::{Hasher, Runner};
 use crate::Timestamp;
 use crate::deadline::DeadlineQueue;
-use crate::event_log::EventLog;
-use crate::output::ConnId;
-use crate::protocol::{
-    ActorCheckpoint, Event as WireEvent, EventWrapper, Id, ToServer, ToServerAckCommands,
-};
+use crate::ids::ConnId;
+use crate::protocol::{ActorCheckpoint, Id, ToServer, ToServerAckCommands};
 
 /// (actor id, generation).
 pub(super) type GenKey = (Id, u32);
-
-/// Records an event in the generation's log and queues it for sending at the
-/// end of the current input. Orphaned generations record nothing: the engine
-/// ignores their events.
-pub(super) fn push_event(
-    outgoing: &mut Vec<EventWrapper>,
-    record: &mut ActorRecord,
-    event: WireEvent,
-) {
-    if record.orphaned {
-        return;
-    }
-    outgoing.push(record.events.push(&record.actor, event));
-}
 
 /// A stopped generation the engine may still ask about.
 #[derive(Debug)]

@@ -9,7 +9,9 @@
 
 use tracing::info;
 
-use super::connection::{CLOSE_NORMAL, ConnState};
+use super::actor_table::Phase;
+use super::conn_state::{CLOSE_NORMAL, ConnState};
+use super::shutdown_phase::ShutdownPhase;
 use super::timers::Timer;
 use super::{Runner, TransportClose};
 use crate::Timestamp;
@@ -48,16 +50,6 @@ pub enum ShutdownMode {
     Immediate,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum ShutdownPhase {
-    Running,
-    /// `ToServerStopping` sent; the engine is stopping the actors.
-    Draining,
-    /// Disconnected for good; the last actors are being stopped locally.
-    Finishing(ShutdownReason),
-    Complete,
-}
-
 impl Runner {
     /// Shuts the runner down. A graceful call while a graceful shutdown is
     /// already under way escalates to immediate (a second Ctrl-C).
@@ -80,13 +72,15 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shutdown(&mut self, now: Timestamp, mode: ShutdownMode) {
-        self.advance(now);
+        self.step(now, |r| r.on_shutdown(mode));
+    }
+
+    fn on_shutdown(&mut self, mode: ShutdownMode) {
         match (&self.shutdown, mode) {
             (ShutdownPhase::Complete, _) => {}
             (ShutdownPhase::Running, ShutdownMode::Graceful) => self.begin_drain(),
             _ => self.shutdown_now(ShutdownReason::Requested),
         }
-        self.flush();
     }
 
     fn begin_drain(&mut self) {
@@ -144,7 +138,7 @@ impl Runner {
         for id in self.sorted_actor_ids() {
             if let Some(slot) = self.actors.get_mut(&id) {
                 // Starting actors too: the run is over, there is no start to wait for.
-                slot.current.phase = super::actors::Phase::Running;
+                slot.current.phase = Phase::Running;
             }
             self.begin_stop(&id, StopReason::Shutdown);
         }

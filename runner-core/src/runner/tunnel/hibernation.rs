@@ -15,11 +15,12 @@ use std::collections::HashSet;
 use super::{EntryKind, reasons};
 use crate::Timestamp;
 use crate::error::CallError;
-use crate::output::ActorRef;
+use crate::ids::ActorRef;
+use crate::ids::RequestKey;
 use crate::protocol::{HibernatingRequest, ToServerTunnelMessageKind, ToServerWebSocketMessageAck};
 use crate::runner::Runner;
-use crate::runner::actors::Phase;
-use crate::tunnel::{HibernatedSocket, RequestKey, RestoreReport};
+use crate::runner::actor_table::Phase;
+use crate::tunnel::{HibernatedSocket, RestoreReport};
 
 impl Runner {
     /// Registers the sockets a start command lists as hibernated.
@@ -76,10 +77,7 @@ impl Runner {
         actor: &ActorRef,
         persisted: Vec<HibernatedSocket>,
     ) -> Result<RestoreReport, CallError> {
-        self.advance(now);
-        let outcome = self.restore_inner(actor, persisted);
-        self.flush();
-        outcome
+        self.step(now, |r| r.restore_inner(actor, persisted))
     }
 
     fn restore_inner(

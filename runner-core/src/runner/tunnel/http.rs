@@ -8,13 +8,14 @@ use tracing::{debug, warn};
 use super::{Admission, EntryKind, reasons};
 use crate::Timestamp;
 use crate::error::CallError;
+use crate::ids::RequestKey;
 use crate::output::Event;
 use crate::protocol::{
     BareMap, ToClientRequestChunk, ToClientRequestStart, ToClientTunnelMessage,
     ToClientTunnelMessageKind, ToServerResponseStart, ToServerTunnelMessageKind,
 };
 use crate::runner::Runner;
-use crate::tunnel::{HttpRequest, HttpResponse, RequestKey};
+use crate::tunnel::{HttpRequest, HttpResponse};
 
 impl Runner {
     pub(super) fn admit_request(&mut self, key: RequestKey, msg: ToClientTunnelMessage) {
@@ -158,10 +159,7 @@ impl Runner {
         key: RequestKey,
         response: HttpResponse,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self.respond_inner(key, response);
-        self.flush();
-        outcome
+        self.step(now, |r| r.respond_inner(key, response))
     }
 
     fn respond_inner(&mut self, key: RequestKey, response: HttpResponse) -> Result<(), CallError> {
@@ -200,12 +198,10 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn abort_request(&mut self, now: Timestamp, key: RequestKey) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self
-            .http_entry(key, "abort_request")
-            .and_then(|()| self.finish_entry(key, ToServerTunnelMessageKind::ResponseAbort));
-        self.flush();
-        outcome
+        self.step(now, |r| {
+            r.http_entry(key, "abort_request")?;
+            r.finish_entry(key, ToServerTunnelMessageKind::ResponseAbort)
+        })
     }
 
     fn http_entry(&self, key: RequestKey, call: &'static str) -> Result<(), CallError> {

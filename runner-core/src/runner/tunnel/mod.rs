@@ -17,37 +17,37 @@
 //! a runner-decided abort or close it cannot take is dropped and counted
 //! ([`Runner::dropped_tunnel_messages`]).
 //!
+//! This file routes and ends entries. An actor's side of the tunnel (its
+//! keys and inbox) is in `actor_tunnel`, the outbound buffer in `outbound`,
+//! and the user's calls in `http`, `websocket` and `hibernation`.
+//!
 //! Indices: every runner → gateway message of a request takes the next
 //! index, only once it is sent or buffered, so they stay consecutive (with
 //! `u16` wrap-around) whatever is refused.
 
+pub(super) mod actor_tunnel;
 mod hibernation;
 mod http;
+mod outbound;
+pub(super) mod reasons;
 mod websocket;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 
 use tracing::{debug, warn};
 
-use super::actors::Phase;
+use super::actor_table::Phase;
 use super::{Hasher, Runner};
 use crate::error::CallError;
-use crate::output::{ActorRef, Event};
+use crate::ids::{ActorRef, RequestKey};
+use crate::output::Event;
 use crate::protocol::{
     MessageId, MessageIndex, ToClientTunnelMessage, ToClientTunnelMessageKind, ToServer,
     ToServerTunnelMessage, ToServerTunnelMessageKind, ToServerWebSocketClose,
 };
-use crate::tunnel::RequestKey;
 
-/// Close reasons the runner puts on the wire (at most 123 bytes each).
-pub(super) mod reasons {
-    pub(crate) const ACTOR_NOT_FOUND: &str = "actor.not_found";
-    pub(crate) const ACTOR_STOPPED: &str = "actor.stopped";
-    pub(crate) const TOO_MANY_REQUESTS: &str = "runner.too_many_requests";
-    pub(crate) const INDEX_SKIP: &str = "ws.message_index_skip";
-    pub(crate) const META_NOT_FOUND: &str = "ws.meta_not_found_during_restore";
-    pub(crate) const SHUTDOWN: &str = "ws.tunnel_shutdown";
-}
+use actor_tunnel::{ActorTunnel, payload_len};
+use outbound::OutboundBuffer;
 
 /// Gateway-side state of the tunnel for the whole runner.
 #[derive(Debug)]
@@ -55,10 +55,7 @@ pub(super) struct Tunnel {
     entries: HashMap<RequestKey, Entry, Hasher>,
     hasher: Hasher,
     /// Outbound messages held while disconnected.
-    buffer: VecDeque<ToServerTunnelMessage>,
-    buffer_bytes: usize,
-    /// Runner-decided messages dropped because the buffer was full.
-    dropped: u64,
+    outbound: OutboundBuffer,
 }
 
 /// One request or socket.
@@ -127,30 +124,12 @@ enum EndCause {
     ConnectionGone,
 }
 
-/// The tunnel state each actor generation keeps.
-#[derive(Debug, Default)]
-pub(super) struct ActorTunnel {
-    /// Its requests and sockets and the messages held for it, allocated
-    /// with the first of them: an idle actor carries one null pointer, not
-    /// empty tables (this struct is inline in every slot of the actor map).
-    live: Option<Box<LiveTunnel>>,
-}
-
-#[derive(Debug)]
-struct LiveTunnel {
-    requests: HashSet<RequestKey, Hasher>,
-    inbox: VecDeque<ToClientTunnelMessage>,
-    inbox_bytes: usize,
-}
-
 impl Tunnel {
     pub(super) fn new(hasher: Hasher) -> Self {
         Tunnel {
             entries: HashMap::with_hasher(hasher.clone()),
             hasher,
-            buffer: VecDeque::new(),
-            buffer_bytes: 0,
-            dropped: 0,
+            outbound: OutboundBuffer::default(),
         }
     }
 
@@ -164,95 +143,7 @@ impl Tunnel {
     }
 
     pub(super) fn buffered(&self) -> usize {
-        self.buffer.len()
-    }
-}
-
-impl ActorTunnel {
-    pub(super) fn request_count(&self) -> usize {
-        self.live.as_ref().map_or(0, |l| l.requests.len())
-    }
-
-    /// Its requests and sockets, in key order (the order outputs are made
-    /// in, so that they are the same on every run).
-    fn request_keys(&self) -> Vec<RequestKey> {
-        let mut keys: Vec<RequestKey> = match &self.live {
-            Some(live) => live.requests.iter().copied().collect(),
-            None => Vec::new(),
-        };
-        keys.sort_unstable();
-        keys
-    }
-
-    fn live(&mut self, hasher: &Hasher) -> &mut LiveTunnel {
-        self.live.get_or_insert_with(|| {
-            Box::new(LiveTunnel {
-                requests: HashSet::with_hasher(hasher.clone()),
-                inbox: VecDeque::new(),
-                inbox_bytes: 0,
-            })
-        })
-    }
-
-    fn add_request(&mut self, key: RequestKey, hasher: &Hasher) {
-        self.live(hasher).requests.insert(key);
-    }
-
-    fn remove_request(&mut self, key: RequestKey) {
-        if let Some(live) = &mut self.live {
-            live.requests.remove(&key);
-        }
-    }
-
-    /// Messages and payload bytes held while the actor starts.
-    fn inbox_size(&self) -> (usize, usize) {
-        self.live
-            .as_ref()
-            .map_or((0, 0), |l| (l.inbox.len(), l.inbox_bytes))
-    }
-
-    fn hold(&mut self, msg: ToClientTunnelMessage, len: usize, hasher: &Hasher) {
-        let live = self.live(hasher);
-        live.inbox_bytes += len;
-        live.inbox.push_back(msg);
-    }
-
-    /// Drops the held messages of `key`.
-    fn purge(&mut self, key: RequestKey) {
-        let Some(live) = &mut self.live else {
-            return;
-        };
-        let before = live.inbox.len();
-        live.inbox
-            .retain(|m| RequestKey::new(m.message_id.gateway_id, m.message_id.request_id) != key);
-        if live.inbox.len() != before {
-            live.inbox_bytes = live
-                .inbox
-                .iter()
-                .map(|m| payload_len(&m.message_kind))
-                .sum();
-        }
-    }
-
-    /// Takes every held message, in arrival order.
-    fn take_inbox(&mut self) -> VecDeque<ToClientTunnelMessage> {
-        match &mut self.live {
-            Some(live) => {
-                live.inbox_bytes = 0;
-                std::mem::take(&mut live.inbox)
-            }
-            None => VecDeque::new(),
-        }
-    }
-}
-
-/// Payload bytes of a gateway message, for the inbox's byte bound.
-fn payload_len(kind: &ToClientTunnelMessageKind) -> usize {
-    match kind {
-        ToClientTunnelMessageKind::RequestStart(s) => s.body.as_ref().map_or(0, |b| b.len()),
-        ToClientTunnelMessageKind::RequestChunk(c) => c.body.len(),
-        ToClientTunnelMessageKind::WebSocketMessage(m) => m.data.len(),
-        _ => 0,
+        self.outbound.len()
     }
 }
 
@@ -262,16 +153,6 @@ fn ends_request(kind: &ToClientTunnelMessageKind) -> bool {
         kind,
         ToClientTunnelMessageKind::RequestAbort | ToClientTunnelMessageKind::WebSocketClose(_)
     )
-}
-
-/// Payload bytes of a runner message, for the outbound buffer's byte bound.
-fn outbound_len(kind: &ToServerTunnelMessageKind) -> usize {
-    match kind {
-        ToServerTunnelMessageKind::ResponseStart(r) => r.body.as_ref().map_or(0, |b| b.len()),
-        ToServerTunnelMessageKind::ResponseChunk(c) => c.body.len(),
-        ToServerTunnelMessageKind::WebSocketMessage(m) => m.data.len(),
-        _ => 0,
-    }
 }
 
 /// Truncates a close reason to the 123 bytes a close frame can carry, at a
@@ -499,16 +380,13 @@ impl Runner {
     /// if the buffer has room.
     fn room_for(&self, kind: &ToServerTunnelMessageKind) -> Result<(), CallError> {
         let limits = &self.config.limits;
-        let t = &self.tunnel;
-        if self.is_ready()
-            || (t.buffer.len() < limits.max_buffered_messages
-                && t.buffer_bytes + outbound_len(kind) <= limits.max_buffered_bytes)
-        {
+        let outbound = &self.tunnel.outbound;
+        if self.is_ready() || outbound.has_room(kind, limits) {
             return Ok(());
         }
         Err(CallError::TunnelBufferFull {
-            messages: t.buffer.len(),
-            bytes: t.buffer_bytes,
+            messages: outbound.len(),
+            bytes: outbound.bytes(),
         })
     }
 
@@ -534,8 +412,7 @@ impl Runner {
             self.send(&ToServer::TunnelMessage(msg));
             return Ok(());
         }
-        self.tunnel.buffer_bytes += outbound_len(&msg.message_kind);
-        self.tunnel.buffer.push_back(msg);
+        self.tunnel.outbound.push(msg);
         Ok(())
     }
 
@@ -582,7 +459,7 @@ impl Runner {
         kind: ToServerTunnelMessageKind,
     ) {
         if let Err(e) = self.send_tunnel(key, index, kind) {
-            self.tunnel.dropped += 1;
+            self.tunnel.outbound.count_dropped();
             warn!(%key, error = %e, "runner tunnel message dropped");
         }
     }
@@ -590,7 +467,7 @@ impl Runner {
     /// Like `send_on_entry`, for messages the runner itself decided on.
     fn send_on_entry_system(&mut self, key: RequestKey, kind: ToServerTunnelMessageKind) {
         if let Err(e) = self.send_on_entry(key, kind) {
-            self.tunnel.dropped += 1;
+            self.tunnel.outbound.count_dropped();
             warn!(%key, error = %e, "runner tunnel message dropped");
         }
     }
@@ -613,9 +490,7 @@ impl Runner {
 
     /// After an init: what was buffered while disconnected, in order.
     pub(super) fn resend_tunnel(&mut self) {
-        let buffered = std::mem::take(&mut self.tunnel.buffer);
-        self.tunnel.buffer_bytes = 0;
-        for msg in buffered {
+        for msg in self.tunnel.outbound.take() {
             self.send(&ToServer::TunnelMessage(msg));
         }
     }
@@ -652,8 +527,7 @@ impl Runner {
     /// The runner id changed or the runner shut down: every request belongs
     /// to a connection that is gone. The user is told; the gateway is not.
     pub(super) fn drop_all_requests(&mut self) {
-        self.tunnel.buffer.clear();
-        self.tunnel.buffer_bytes = 0;
+        self.tunnel.outbound.clear();
         let mut keys: Vec<RequestKey> = self.tunnel.entries.keys().copied().collect();
         keys.sort_unstable();
         for key in keys {
@@ -762,6 +636,6 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn dropped_tunnel_messages(&self) -> u64 {
-        self.tunnel.dropped
+        self.tunnel.outbound.dropped()
     }
 }

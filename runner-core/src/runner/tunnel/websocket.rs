@@ -6,6 +6,7 @@ use tracing::{debug, warn};
 use super::{Admission, EntryKind, close_reason, reasons};
 use crate::Timestamp;
 use crate::error::CallError;
+use crate::ids::RequestKey;
 use crate::output::Event;
 use crate::protocol::{
     MessageIndex, ToClientTunnelMessage, ToClientTunnelMessageKind, ToClientWebSocketClose,
@@ -13,7 +14,7 @@ use crate::protocol::{
     ToServerWebSocketMessageAck, ToServerWebSocketOpen, WebSocketMessage,
 };
 use crate::runner::Runner;
-use crate::tunnel::{RequestKey, SocketIndices, WebSocketOpen, tunnel_index_after};
+use crate::tunnel::{SocketIndices, WebSocketOpen, tunnel_index_after};
 
 /// Close codes that may appear in a close frame (RFC 6455 §7.4).
 pub(super) fn valid_close_code(code: u16) -> bool {
@@ -187,10 +188,7 @@ impl Runner {
         key: RequestKey,
         can_hibernate: bool,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self.accept_inner(key, can_hibernate);
-        self.flush();
-        outcome
+        self.step(now, |r| r.accept_inner(key, can_hibernate))
     }
 
     fn accept_inner(&mut self, key: RequestKey, can_hibernate: bool) -> Result<(), CallError> {
@@ -237,14 +235,14 @@ impl Runner {
         code: u16,
         reason: &str,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = match self.socket_entry(key, "websocket_reject", true) {
-            Ok(EntryKind::WsOpening { .. }) => self.close_inner(key, Some(code), Some(reason)),
-            Ok(_) => Err(self.wrong_state(key, "websocket_reject")),
-            Err(e) => Err(e),
-        };
-        self.flush();
-        outcome
+        self.step(now, |r| r.reject_inner(key, code, reason))
+    }
+
+    fn reject_inner(&mut self, key: RequestKey, code: u16, reason: &str) -> Result<(), CallError> {
+        match self.socket_entry(key, "websocket_reject", true)? {
+            EntryKind::WsOpening { .. } => self.close_inner(key, Some(code), Some(reason)),
+            _ => Err(self.wrong_state(key, "websocket_reject")),
+        }
     }
 
     /// Sends a message on an open socket. Payloads over the tunnel limit are
@@ -278,10 +276,7 @@ impl Runner {
         data: Bytes,
         binary: bool,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self.send_inner(key, data, binary);
-        self.flush();
-        outcome
+        self.step(now, |r| r.send_inner(key, data, binary))
     }
 
     fn send_inner(&mut self, key: RequestKey, data: Bytes, binary: bool) -> Result<(), CallError> {
@@ -332,12 +327,10 @@ impl Runner {
         code: Option<u16>,
         reason: Option<&str>,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = self
-            .socket_entry(key, "websocket_close", false)
-            .and_then(|_| self.close_inner(key, code, reason));
-        self.flush();
-        outcome
+        self.step(now, |r| {
+            r.socket_entry(key, "websocket_close", false)?;
+            r.close_inner(key, code, reason)
+        })
     }
 
     fn close_inner(
@@ -390,19 +383,19 @@ impl Runner {
         key: RequestKey,
         index: MessageIndex,
     ) -> Result<(), CallError> {
-        self.advance(now);
-        let outcome = match self.socket_entry(key, "websocket_ack", false) {
-            Ok(EntryKind::WsOpen {
+        self.step(now, |r| r.ack_inner(key, index))
+    }
+
+    fn ack_inner(&mut self, key: RequestKey, index: MessageIndex) -> Result<(), CallError> {
+        match self.socket_entry(key, "websocket_ack", false)? {
+            EntryKind::WsOpen {
                 hibernatable: true, ..
-            }) => {
+            } => {
                 let ack = ToServerWebSocketMessageAck { index };
                 self.send_on_entry(key, ToServerTunnelMessageKind::WebSocketMessageAck(ack))
             }
-            Ok(_) => Err(self.wrong_state(key, "websocket_ack")),
-            Err(e) => Err(e),
-        };
-        self.flush();
-        outcome
+            _ => Err(self.wrong_state(key, "websocket_ack")),
+        }
     }
 
     /// Message indices of a hibernatable socket, to persist with it.

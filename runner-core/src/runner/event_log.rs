@@ -2,8 +2,8 @@
 
 use std::collections::VecDeque;
 
-use crate::output::ActorRef;
-use crate::protocol::{ActorCheckpoint, Event, EventWrapper, Id};
+use crate::ids::ActorRef;
+use crate::protocol::{self, ActorCheckpoint, EventWrapper, Id};
 
 /// Indices start at 0 and increase by one per event; entries leave only when
 /// the engine acknowledges them (or the whole log is dropped).
@@ -14,7 +14,7 @@ use crate::protocol::{ActorCheckpoint, Event, EventWrapper, Id};
 /// generations hold their `Running` event for life: one event is kept inline,
 /// without an allocation.
 #[derive(Debug, Default)]
-pub(crate) struct EventLog {
+pub(super) struct EventLog {
     next_index: i64,
     unacked: Unacked,
 }
@@ -23,16 +23,16 @@ pub(crate) struct EventLog {
 enum Unacked {
     #[default]
     Empty,
-    One(Event),
+    One(protocol::Event),
     /// Boxed: keeps the log (inline in every actor's slot) at 40 bytes;
     /// the extra allocation is only for generations with several events.
     #[allow(clippy::box_collection)]
-    Many(Box<VecDeque<Event>>),
+    Many(Box<VecDeque<protocol::Event>>),
 }
 
 impl EventLog {
     /// Appends an event and returns the wire form to send.
-    pub(crate) fn push(&mut self, actor: &ActorRef, event: Event) -> EventWrapper {
+    pub(super) fn push(&mut self, actor: &ActorRef, event: protocol::Event) -> EventWrapper {
         let wrapper = wire(&actor.actor_id, actor.generation, self.next_index, &event);
         self.next_index += 1;
         self.unacked = match std::mem::take(&mut self.unacked) {
@@ -47,7 +47,7 @@ impl EventLog {
     }
 
     /// Drops every event with an index up to `index`.
-    pub(crate) fn ack(&mut self, index: i64) {
+    pub(super) fn ack(&mut self, index: i64) {
         let covered = index.saturating_sub(self.first_index()).saturating_add(1);
         let drop = usize::try_from(covered).unwrap_or(0).min(self.len());
         if drop == self.len() {
@@ -63,7 +63,7 @@ impl EventLog {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         match &self.unacked {
             Unacked::Empty => 0,
             Unacked::One(_) => 1,
@@ -72,12 +72,12 @@ impl EventLog {
     }
 
     #[cfg(test)]
-    pub(crate) fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The unacknowledged events in wire form, oldest first.
-    pub(crate) fn unacked<'a>(
+    pub(super) fn unacked<'a>(
         &'a self,
         actor_id: &'a Id,
         generation: u32,
@@ -100,7 +100,7 @@ impl EventLog {
 }
 
 /// An event in wire form, with its checkpoint.
-fn wire(actor_id: &Id, generation: u32, index: i64, event: &Event) -> EventWrapper {
+fn wire(actor_id: &Id, generation: u32, index: i64, event: &protocol::Event) -> EventWrapper {
     EventWrapper {
         checkpoint: ActorCheckpoint {
             actor_id: actor_id.clone(),
@@ -116,8 +116,8 @@ mod tests {
     use super::*;
     use crate::protocol::{ActorIntent, EventActorIntent, EventActorSetAlarm};
 
-    fn alarm(ts: i64) -> Event {
-        Event::SetAlarm(EventActorSetAlarm { alarm_ts: Some(ts) })
+    fn alarm(ts: i64) -> protocol::Event {
+        protocol::Event::SetAlarm(EventActorSetAlarm { alarm_ts: Some(ts) })
     }
 
     fn indices(log: &EventLog, actor: &ActorRef) -> Vec<i64> {
@@ -131,7 +131,7 @@ mod tests {
         let mut log = EventLog::default();
         let actor = ActorRef::new("A", 3);
         let sleep = || {
-            Event::Intent(EventActorIntent {
+            protocol::Event::Intent(EventActorIntent {
                 intent: ActorIntent::Sleep,
             })
         };

@@ -2,7 +2,7 @@
 """Print import cycles among the modules of a crate's src/ tree.
 
 Usage: scripts/module_cycles.py [SRC_DIR] [SKIPPED_MODULE ...]
-e.g.   scripts/module_cycles.py runner-core/src driver
+e.g.   scripts/module_cycles.py runner-core/src
 Exits 1 if it finds a cycle.
 
 Reads `use crate::a::b`, `use super::x`, `use self::x` and inline `crate::a::b` paths

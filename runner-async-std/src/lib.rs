@@ -1,7 +1,7 @@
 //! A Rivet engine runner on [async-std](async_std): the `runner-core` state
 //! machine driven over an `async-tungstenite` WebSocket.
 //!
-//! The API is [`runner_core::driver::api`], re-exported here exactly as
+//! The API is [`runner_core::host::api`], re-exported here exactly as
 //! `runner-tokio` does; only the runtime differs, so moving actor code
 //! between the two is a change of one `use` line (and of the `main`
 //! attribute).

@@ -8,7 +8,7 @@ use futures::{FutureExt, StreamExt};
 #[cfg(feature = "tls")]
 use futures_rustls::TlsConnector;
 use runner_core::TransportClose;
-use runner_core::driver::{ConnectRequest, Runtime, Socket, tungstenite};
+use runner_core::host::{ConnectRequest, Runtime, Socket, tungstenite};
 
 /// The async-std runtime (its global executor).
 ///

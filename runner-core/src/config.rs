@@ -183,11 +183,11 @@ impl Default for Backoff {
 /// | [`max_inbox_messages`](Self::max_inbox_messages) / [`max_inbox_bytes`](Self::max_inbox_bytes) | 1024 / 64 MiB | for an actor still starting: the request is aborted (`ToServerResponseAbort`, the gateway retries it) or the socket closed 1011 `runner.too_many_requests` | `the_inbox_of_a_starting_actor_…`, `a_socket_whose_messages_overflow_…` |
 /// | [`max_buffered_messages`](Self::max_buffered_messages) / [`max_buffered_bytes`](Self::max_buffered_bytes) | 10 000 / 256 MiB | while disconnected: user calls fail with [`CallError::TunnelBufferFull`](crate::CallError::TunnelBufferFull); closes and aborts the runner decides on itself are dropped with a warning (the gateway times those requests out) | `the_outbound_buffer_while_disconnected_…` |
 ///
-/// The driver layer (feature `driver`) adds its own, fixed bounds:
+/// The async host (feature `host`) adds its own, fixed bounds:
 ///
 /// | bound | value | when reached | test |
 /// |---|---|---|---|
-/// | commands from handles and handlers to the event loop | 1024 | callers wait (back-pressure); the few commands sent from `Drop` (reject an unanswered socket, close a dropped one) are dropped with a debug log: the gateway closes an unanswered socket after its 15 s open timeout, a dropped open one stays until its client or its actor ends it | — |
+/// | calls from handles and handlers to the event loop | 1024 | callers wait (back-pressure); the few commands sent from `Drop` (reject an unanswered socket, close a dropped one) are dropped with a debug log: the gateway closes an unanswered socket after its 15 s open timeout, a dropped open one stays until its client or its actor ends it | — |
 /// | frames waiting for the socket writer | 1024 | the event loop waits (back-pressure) | — |
 /// | KV calls past the core's `max_pending_kv` | as many as callers await | they wait in call order and go to the core as its answers free slots (a runner whose every actor loads its state at start waits instead of failing); each caller awaits its one call | — (exercised by the 100 000-actor session of `load_compare`) |
 /// | messages waiting for one WebSocket handler | 1024 | that socket is closed 1011 `runner.socket_backlog_full` | `e2e_faults_handlers::a_socket_handler_that_never_reads_…` |

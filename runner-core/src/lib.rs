@@ -20,16 +20,20 @@
 //! machine: one chapter per concern, each an `impl Runner` block, and the
 //! private tables those chapters keep (actors, KV requests, event logs,
 //! tunnel entries). Chapters import tables, never each other's types.
+//! `host/` (feature `host`) is the runtime-neutral async host the driver
+//! crates share: the user API ([`host::Builder`], [`host::Handler`]…) and
+//! the event loop ([`host::AsyncRunner`]) that pumps bytes, timers and user
+//! calls through the state machine.
 
 #![warn(missing_docs, unreachable_pub)]
 
 mod config;
 mod deadline;
-#[cfg(feature = "driver")]
-pub mod driver;
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+#[cfg(feature = "host")]
+pub mod host;
 mod ids;
 mod kv;
 mod output;

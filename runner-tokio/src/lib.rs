@@ -1,7 +1,7 @@
 //! A Rivet engine runner on [tokio]: the `runner-core` state machine driven
 //! over a `tokio-tungstenite` WebSocket.
 //!
-//! The API is [`runner_core::driver::api`], re-exported here; only the
+//! The API is [`runner_core::host::api`], re-exported here; only the
 //! runtime differs from `runner-async-std`, so moving actor code between the
 //! two is a change of one `use` line.
 //!

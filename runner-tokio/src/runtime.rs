@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use runner_core::TransportClose;
-use runner_core::driver::{ConnectRequest, Runtime, Socket, tungstenite};
+use runner_core::host::{ConnectRequest, Runtime, Socket, tungstenite};
 #[cfg(feature = "tls")]
 use tokio_tungstenite::Connector;
 

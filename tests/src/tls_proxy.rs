@@ -109,7 +109,7 @@ fn certificates() -> Result<(String, rustls::ServerConfig)> {
 
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
     let chain = vec![CertificateDer::from(server_cert.der().to_vec())];
-    // The runner's provider (see runner-core's driver/tls.rs for why ring).
+    // The runner's provider (see runner-core's host/tls.rs for why ring).
     #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)

@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use runner_core::driver::testing::MemoryRuntime;
-use runner_core::driver::{Builder, Handler};
+use runner_core::host::testing::MemoryRuntime;
+use runner_core::host::{Builder, Handler};
 use runner_core::{Config, Runner, Timestamp};
 
 const TOKEN: &str = "s3cr3t-token-81c2";

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::channel::oneshot;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use runner_core::driver::api::{Body, BoxError};
+use runner_core::host::api::{Body, BoxError};
 
 /// Bytes per chunk of [`digits`]: a multiple of 10, so every chunk starts
 /// with `0`.

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use runner_core::Token;
-use runner_core::driver::api::ProtocolVersion;
-use runner_core::driver::{Builder, Runtime};
+use runner_core::host::api::ProtocolVersion;
+use runner_core::host::{Builder, Runtime};
 
 /// Everything the environment configures, defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

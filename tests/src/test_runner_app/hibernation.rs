@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use runner_core::driver::api::{
+use runner_core::host::api::{
     ActorContext, ActorInfo, ActorRef, BareMap, BoxError, Error, GatewayId, HibernatedSocket,
     KvList, MessageIndex, RequestId, RequestKey, WebSocket,
 };

@@ -8,10 +8,10 @@
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use runner_core::driver::api::{ActorContext, Body, KvList, Request, Response};
+use runner_core::host::api::{ActorContext, Body, KvList, Request, Response};
 use serde_json::Value;
 
-use super::routes::{Failure, Reply, empty, json_response, percent_decode, query_param};
+use super::replies::{Failure, Reply, empty, json_response, percent_decode, query_param};
 
 /// Where the routes' keys live in the actor's KV.
 const PREFIX: &str = "kv/";

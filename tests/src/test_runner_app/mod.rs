@@ -5,11 +5,11 @@
 //! calling [`main`] with its runtime, so the one external suite
 //! (`tests/tests/e2e_*.rs`) checks every driver against the same program.
 //! The app uses nothing but what a driver crate re-exports
-//! ([`runner_core::driver::api`]), plus [`Builder`] and [`Runtime`] to stay
+//! ([`runner_core::host::api`]), plus [`Builder`] and [`Runtime`] to stay
 //! generic over the driver: it is also an example of a complete runner.
 //!
 //! ```no_run
-//! # async fn demo<R: runner_core::driver::Runtime>(runtime: R) -> std::process::ExitCode {
+//! # async fn demo<R: runner_core::host::Runtime>(runtime: R) -> std::process::ExitCode {
 //! // the whole `main` of a driver crate's examples/test_runner.rs:
 //! tests::test_runner_app::main(runtime).await
 //! # }
@@ -26,6 +26,7 @@ pub mod output;
 mod bodies;
 mod hibernation;
 mod kv_routes;
+mod replies;
 mod routes;
 mod sockets;
 
@@ -35,11 +36,11 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
-use runner_core::driver::api::{
+use runner_core::host::api::{
     ActorContext, ActorInfo, ActorRef, BoxError, Handler, Request, Response, ShutdownReason,
     StopReason, WebSocketRequest,
 };
-use runner_core::driver::{Builder, Runtime};
+use runner_core::host::{Builder, Runtime};
 
 pub use config::{Config, ConfigError};
 
@@ -85,7 +86,7 @@ fn init_logging() {
         // tungstenite logs its whole handshake request, the token's
         // sub-protocol included, at trace level: never let that through.
         .add_directive(
-            runner_core::driver::TOKEN_SAFE_LOG_DIRECTIVE
+            runner_core::host::TOKEN_SAFE_LOG_DIRECTIVE
                 .parse()
                 .expect("a valid directive"),
         );

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use runner_core::driver::api::ActorContext;
+use runner_core::host::api::ActorContext;
 use serde_json::{Value, json};
 
 /// `{"event":"connected","runnerId":…}`

@@ -1,7 +1,7 @@
 //! The actor's WebSocket routes: `/ws` (echo) and `/hws` (the same echo on a
 //! hibernatable socket, persisted in KV so that it survives sleep).
 
-use runner_core::driver::api::{
+use runner_core::host::api::{
     ActorContext, CallError, CloseFrame, Error, Message, MessageIndex, WebSocket, WebSocketRequest,
 };
 

@@ -11,20 +11,11 @@ use runner_core::protocol::{
 
 use crate::sim::kv_store::KvStore;
 
-use super::Conn;
 use super::traffic::Load;
+use super::{Conn, Life};
 
 /// The engine acknowledges an actor's events once this many are new.
 const EVENT_ACK_BATCH: i64 = 250;
-
-/// Where an actor is in its lifecycle, as the engine sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Life {
-    Starting,
-    Running,
-    Stopping,
-    Stopped,
-}
 
 #[derive(Debug)]
 pub(super) struct Actor {

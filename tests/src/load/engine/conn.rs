@@ -16,7 +16,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::actors::{Actor, Life};
+use super::Life;
+use super::actors::Actor;
 use super::recorder::Recorder;
 use super::traffic::{Load, Traffic};
 use super::writer::write_loop;

@@ -37,6 +37,15 @@ use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 pub use conn::Conn;
+
+/// Where an actor is in its lifecycle, as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    Starting,
+    Running,
+    Stopping,
+    Stopped,
+}
 pub use recorder::Recorder;
 pub use traffic::Traffic;
 

@@ -15,7 +15,7 @@ use runner_core::protocol::{
 };
 
 use super::Conn;
-use super::actors::Life;
+use super::Life;
 use super::recorder::Recorder;
 use crate::load::Mode;
 

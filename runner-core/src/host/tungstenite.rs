@@ -53,7 +53,7 @@ where
 /// # Examples
 ///
 /// ```
-/// use runner_core::driver::{ConnectRequest, tungstenite::client_request};
+/// use runner_core::host::{ConnectRequest, tungstenite::client_request};
 ///
 /// let request = ConnectRequest {
 ///     url: "ws://127.0.0.1:6420/runners/connect?protocol_version=5".into(),
@@ -91,7 +91,7 @@ pub fn client_request(request: &ConnectRequest) -> Result<Request, TransportClos
 /// # Examples
 ///
 /// ```
-/// use runner_core::driver::tungstenite::host_and_port;
+/// use runner_core::host::tungstenite::host_and_port;
 /// use tungstenite::client::IntoClientRequest;
 ///
 /// let at = |url: &str| host_and_port(&url.into_client_request().unwrap()).unwrap();
@@ -124,7 +124,7 @@ const READ_BUFFER_SIZE: usize = 16 * 1024;
 /// # Examples
 ///
 /// ```
-/// use runner_core::driver::{ConnectRequest, tungstenite::websocket_config};
+/// use runner_core::host::{ConnectRequest, tungstenite::websocket_config};
 ///
 /// let request = ConnectRequest {
 ///     url: "ws://127.0.0.1:6420/runners/connect".into(),
@@ -160,7 +160,7 @@ pub fn websocket_config(request: &ConnectRequest) -> WebSocketConfig {
 /// # Examples
 ///
 /// ```
-/// use runner_core::driver::tungstenite::connect_error;
+/// use runner_core::host::tungstenite::connect_error;
 /// use tungstenite::http::Response;
 ///
 /// let refused = Response::builder().status(401).body(None).unwrap();
@@ -236,7 +236,7 @@ fn tls_failure(error: &WsError) -> Option<String> {
 /// # }
 /// use futures::executor::block_on;
 /// use futures::{SinkExt, StreamExt};
-/// use runner_core::driver::{Inbound, Outbound, tungstenite::socket};
+/// use runner_core::host::{Inbound, Outbound, tungstenite::socket};
 ///
 /// let script = vec![Ok(Message::Binary(vec![1u8, 2].into())), Ok(Message::Ping(Vec::new().into()))];
 /// let sent = Arc::new(Mutex::new(Vec::new()));
@@ -248,7 +248,7 @@ fn tls_failure(error: &WsError) -> Option<String> {
 /// assert_eq!(incoming[0], Inbound::Binary(vec![1u8, 2].into())); // pings are dropped
 /// assert!(matches!(&incoming[1], Inbound::Closed(close) if close.code.is_none()));
 /// assert_eq!(incoming.len(), 2);
-/// # Ok::<(), runner_core::driver::BoxError>(())
+/// # Ok::<(), runner_core::host::BoxError>(())
 /// ```
 pub fn socket<S>(ws: S) -> Socket
 where

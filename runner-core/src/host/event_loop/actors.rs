@@ -10,10 +10,10 @@ use tracing::{debug, warn};
 use super::Host;
 use super::panics::panic_message;
 use crate::ActorRef;
-use crate::driver::command::Command;
-use crate::driver::context::ActorContext;
-use crate::driver::handler::{ActorInfo, Handler};
-use crate::driver::runtime::Runtime;
+use crate::host::calls::Call;
+use crate::host::context::ActorContext;
+use crate::host::handler::{ActorInfo, Handler};
+use crate::host::runtime::Runtime;
 
 /// An actor's context, hashed and compared as its actor: a set of them maps
 /// actors to contexts at one pointer per bucket (a map would repeat the
@@ -53,7 +53,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(panic) => Err(format!("start panicked: {}", panic_message(panic))),
             };
-            let _ = tx.send(Command::ActorStarted { actor, result }).await;
+            let _ = tx.send(Call::ActorStarted { actor, result }).await;
         }));
     }
 
@@ -69,7 +69,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             {
                 warn!(?actor, "actor stop panicked");
             }
-            let _ = tx.send(Command::ActorStopped { actor }).await;
+            let _ = tx.send(Call::ActorStopped { actor }).await;
         }));
     }
 

@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::context::RunnerHandle;
+use super::event_loop::{AsyncRunner, HostSettings};
 use super::handler::Handler;
-use super::host::Runner;
 use super::runtime::Runtime;
 use super::tls::{ClientTls, TlsError, TlsSettings, is_tls_endpoint};
 use crate::protocol::ProtocolVersion;
@@ -16,8 +15,8 @@ use crate::{Config, ConfigError, Limits, Timeouts, Token};
 /// Builds a runner.
 ///
 /// ```
-/// use runner_core::driver::{Builder, Handler};
-/// # use runner_core::driver::testing::NoEngine as Rt;
+/// use runner_core::host::{Builder, Handler};
+/// # use runner_core::host::testing::NoEngine as Rt;
 /// struct Nothing;
 /// impl Handler for Nothing {}
 ///
@@ -58,11 +57,11 @@ pub struct Builder<R> {
 /// # Examples
 ///
 /// ```
-/// # use runner_core::driver::{Builder, Handler};
-/// # use runner_core::driver::testing::NoEngine as Rt;
+/// # use runner_core::host::{Builder, Handler};
+/// # use runner_core::host::testing::NoEngine as Rt;
 /// # struct Nothing;
 /// # impl Handler for Nothing {}
-/// use runner_core::driver::BuildError;
+/// use runner_core::host::BuildError;
 ///
 /// let no_endpoint = Builder::new(Rt).runner_name("r").build(Nothing).unwrap_err();
 /// assert_eq!(no_endpoint, BuildError::MissingEndpoint);
@@ -111,7 +110,7 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// # let rt = MemoryRuntime::new().random(4);
@@ -151,7 +150,7 @@ impl<R: Runtime> Builder<R> {
     /// `http(s)` becomes `ws(s)`, and the path is kept:
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// # let rt = MemoryRuntime::new().random(4);
@@ -173,7 +172,7 @@ impl<R: Runtime> Builder<R> {
     /// The token goes in the WebSocket sub-protocols, not in the URL:
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// # let rt = MemoryRuntime::new().random(4);
@@ -193,7 +192,7 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// # let rt = MemoryRuntime::new().random(4);
@@ -213,7 +212,7 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// # let rt = MemoryRuntime::new().random(4);
@@ -231,7 +230,7 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// # let rt = MemoryRuntime::new().random(4);
@@ -251,7 +250,7 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// # let rt = MemoryRuntime::new().random(4);
@@ -271,7 +270,7 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// # let rt = MemoryRuntime::new().random(4);
@@ -291,7 +290,7 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// # let rt = MemoryRuntime::new().random(4);
@@ -317,12 +316,12 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// # let rt = MemoryRuntime::new().random(4);
     /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// use runner_core::driver::BuildError;
+    /// use runner_core::host::BuildError;
     /// use serde_json::json;
     ///
     /// let (_, init) = connect_once(|rt| {
@@ -341,7 +340,7 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// # let rt = MemoryRuntime::new().random(4);
@@ -361,13 +360,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler};
-    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # use runner_core::host::{Builder, Handler};
+    /// # use runner_core::host::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
     /// use runner_core::{ConfigError, Timeouts};
-    /// use runner_core::driver::BuildError;
+    /// use runner_core::host::BuildError;
     ///
     /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
     /// let mut timeouts = Timeouts::default();
@@ -387,12 +386,12 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler};
-    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # use runner_core::host::{Builder, Handler};
+    /// # use runner_core::host::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use runner_core::{ConfigError, Limits};
-    /// use runner_core::driver::BuildError;
+    /// use runner_core::host::BuildError;
     ///
     /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
     /// let mut limits = Limits::default();
@@ -412,13 +411,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler};
-    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # use runner_core::host::{Builder, Handler};
+    /// # use runner_core::host::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
     /// use runner_core::ConfigError;
-    /// use runner_core::driver::BuildError;
+    /// use runner_core::host::BuildError;
     ///
     /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().actor_start_timeout(Duration::from_secs(30)).build(Nothing).is_ok());
@@ -435,13 +434,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler};
-    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # use runner_core::host::{Builder, Handler};
+    /// # use runner_core::host::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
     /// use runner_core::ConfigError;
-    /// use runner_core::driver::BuildError;
+    /// use runner_core::host::BuildError;
     ///
     /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().actor_stop_timeout(Duration::from_secs(30)).build(Nothing).is_ok());
@@ -458,13 +457,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler};
-    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # use runner_core::host::{Builder, Handler};
+    /// # use runner_core::host::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
     /// use runner_core::ConfigError;
-    /// use runner_core::driver::BuildError;
+    /// use runner_core::host::BuildError;
     ///
     /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().shutdown_timeout(Duration::from_secs(30)).build(Nothing).is_ok());
@@ -481,12 +480,12 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler};
-    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # use runner_core::host::{Builder, Handler};
+    /// # use runner_core::host::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
-    /// use runner_core::driver::BuildError;
+    /// use runner_core::host::BuildError;
     ///
     /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().request_timeout(Duration::from_secs(10)).build(Nothing).is_ok());
@@ -505,7 +504,7 @@ impl<R: Runtime> Builder<R> {
     ///
     /// ```
     /// # use futures::executor::block_on;
-    /// # use runner_core::driver::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
     /// # use runner_core::{ShutdownMode, ShutdownReason, TransportClose};
     /// # /// A runtime whose one signal arrives at once and that reaches no engine.
     /// # struct Rt;
@@ -541,8 +540,8 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, BuildError, Handler, TlsError};
-    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # use runner_core::host::{Builder, BuildError, Handler, TlsError};
+    /// # use runner_core::host::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -566,8 +565,8 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler};
-    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # use runner_core::host::{Builder, Handler};
+    /// # use runner_core::host::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// let builder = Builder::new(Rt).endpoint("https://engine.internal").runner_name("r");
@@ -589,8 +588,8 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, BuildError, Handler, TlsError};
-    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # use runner_core::host::{Builder, BuildError, Handler, TlsError};
+    /// # use runner_core::host::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// let builder = Builder::new(Rt).endpoint("https://127.0.0.1:8443").runner_name("r");
@@ -610,12 +609,12 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler};
-    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # use runner_core::host::{Builder, Handler};
+    /// # use runner_core::host::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::sync::Arc;
-    /// use runner_core::driver::api::rustls::{ClientConfig, RootCertStore, crypto::ring};
+    /// use runner_core::host::api::rustls::{ClientConfig, RootCertStore, crypto::ring};
     ///
     /// let roots = RootCertStore::empty(); // yours
     /// let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
@@ -638,11 +637,11 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::driver::{Builder, Handler};
-    /// # use runner_core::driver::testing::NoEngine as Rt;
+    /// # use runner_core::host::{Builder, Handler};
+    /// # use runner_core::host::testing::NoEngine as Rt;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// use runner_core::driver::BuildError;
+    /// use runner_core::host::BuildError;
     /// use serde_json::json;
     ///
     /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
@@ -652,11 +651,11 @@ impl<R: Runtime> Builder<R> {
     /// assert_eq!(err, BuildError::NotAnObject("runner metadata"));
     /// # Ok::<(), BuildError>(())
     /// ```
-    pub fn build<H: Handler>(self, handler: H) -> Result<Runner<R, H>, BuildError> {
+    pub fn build<H: Handler>(self, handler: H) -> Result<AsyncRunner<R, H>, BuildError> {
         let settings = self.host_settings()?;
         let runtime = self.runtime.clone();
         let core = crate::Runner::new(self.core_config()?, crate::Timestamp::ZERO)?;
-        Ok(Runner::new(runtime, core, handler, settings))
+        Ok(AsyncRunner::new(runtime, core, handler, settings))
     }
 
     fn host_settings(&self) -> Result<HostSettings, BuildError> {
@@ -716,16 +715,6 @@ impl<R: Runtime> Builder<R> {
     }
 }
 
-/// Settings the host (not the core) uses.
-#[derive(Debug, Clone)]
-pub(crate) struct HostSettings {
-    pub(crate) request_timeout: Duration,
-    pub(crate) handle_signals: bool,
-    pub(crate) max_message_size: usize,
-    /// For `wss://` connections; `None` for `ws://`.
-    pub(crate) tls: Option<ClientTls>,
-}
-
 fn json_object(value: serde_json::Value, what: &'static str) -> Result<String, BuildError> {
     if !value.is_object() {
         return Err(BuildError::NotAnObject(what));
@@ -736,25 +725,4 @@ fn json_object(value: serde_json::Value, what: &'static str) -> Result<String, B
 /// A random runner key: 128 bits as hex.
 fn random_key(runtime: &impl Runtime) -> String {
     format!("{:016x}{:016x}", runtime.random_u64(), runtime.random_u64())
-}
-
-impl<R, H> Runner<R, H> {
-    /// A handle to control the runner (shutdown, state).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use runner_core::driver::{Builder, Handler};
-    /// # use runner_core::driver::testing::NoEngine as Rt;
-    /// # struct Nothing;
-    /// # impl Handler for Nothing {}
-    /// let runner = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r").build(Nothing)?;
-    /// let handle = runner.handle();
-    /// assert!(!handle.is_connected());
-    /// assert_eq!(handle.runner_id(), None);
-    /// # Ok::<(), runner_core::driver::BuildError>(())
-    /// ```
-    pub fn handle(&self) -> RunnerHandle {
-        self.handle.clone()
-    }
 }

@@ -12,7 +12,7 @@
 //! core's transmits and events.
 
 mod actors;
-mod commands;
+mod calls;
 mod connection;
 mod panics;
 mod requests;
@@ -23,7 +23,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::channel::{mpsc, oneshot};
 use futures::future::{AbortHandle, BoxFuture};
@@ -31,13 +31,14 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, SinkExt, StreamExt};
 use tracing::warn;
 
-use super::builder::HostSettings;
-use super::command::{Command, CommandTx, Reply};
-use super::context::{ActorContext, ActorLink, Published, RunnerHandle, Spawner};
+use super::calls::{Call, CallTx, Reply};
+use super::context::{ActorContext, ActorLink, Spawner};
 use super::error::Error;
+use super::handle::{Published, RunnerHandle};
 use super::handler::{ActorInfo, Handler};
 use super::names::Names;
 use super::runtime::{ConnectRequest, Inbound, Outbound, Runtime, Socket};
+use super::tls::ClientTls;
 use super::websocket::{CloseFrame, SocketEvent};
 use crate::{
     ActorRef, ConnId, Event, KvRequestId, KvResponse, RequestKey, ShutdownMode, ShutdownReason,
@@ -50,7 +51,7 @@ use requests::RequestTask;
 use yield_now::{INPUTS_PER_YIELD, YieldNow};
 
 /// Commands waiting for the loop, per runner.
-const COMMAND_BACKLOG: usize = 1024;
+const CALL_BACKLOG: usize = 1024;
 
 /// A runner, built by [`Builder`](super::Builder): [`run`](Self::run) it.
 ///
@@ -61,7 +62,7 @@ const COMMAND_BACKLOG: usize = 1024;
 ///
 /// ```
 /// # use futures::executor::block_on;
-/// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
+/// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
 /// # struct Idle;
 /// # impl Handler for Idle {}
 /// use runner_core::{ShutdownMode, ShutdownReason};
@@ -73,23 +74,56 @@ const COMMAND_BACKLOG: usize = 1024;
 /// assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Runner<R, H> {
+pub struct AsyncRunner<R, H> {
     pub(crate) handle: RunnerHandle,
     host: Host<R, H>,
 }
 
 // By hand, so that neither the runtime nor the handler has to be `Debug`.
-impl<R, H> std::fmt::Debug for Runner<R, H> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runner").field("host", &self.host).finish()
+/// Settings the host (not the core) uses.
+#[derive(Debug, Clone)]
+pub(crate) struct HostSettings {
+    pub(crate) request_timeout: Duration,
+    pub(crate) handle_signals: bool,
+    pub(crate) max_message_size: usize,
+    /// For `wss://` connections; `None` for `ws://`.
+    pub(crate) tls: Option<ClientTls>,
+}
+
+impl<R, H> AsyncRunner<R, H> {
+    /// A handle to control the runner (shutdown, state).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::host::{Builder, Handler};
+    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// let runner = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r").build(Nothing)?;
+    /// let handle = runner.handle();
+    /// assert!(!handle.is_connected());
+    /// assert_eq!(handle.runner_id(), None);
+    /// # Ok::<(), runner_core::host::BuildError>(())
+    /// ```
+    pub fn handle(&self) -> RunnerHandle {
+        self.handle.clone()
     }
 }
 
-impl<R: Runtime, H: Handler> Runner<R, H> {
+impl<R, H> std::fmt::Debug for AsyncRunner<R, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncRunner")
+            .field("host", &self.host)
+            .finish()
+    }
+}
+
+impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
     /// Wraps a core created at time zero of the runtime's clock, read now.
     pub(crate) fn new(runtime: R, core: crate::Runner, handler: H, settings: HostSettings) -> Self {
-        let (tx, commands) = mpsc::channel(COMMAND_BACKLOG);
-        let tx = CommandTx::new(tx);
+        let (tx, commands) = mpsc::channel(CALL_BACKLOG);
+        let tx = CallTx::new(tx);
         let published = Arc::new(Mutex::new(Published::default()));
         let origin = runtime.now();
         let spawner: Spawner = {
@@ -125,7 +159,7 @@ impl<R: Runtime, H: Handler> Runner<R, H> {
             shutdown_waiters: Vec::new(),
             finished: None,
         };
-        Runner {
+        AsyncRunner {
             handle: RunnerHandle::new(tx, published),
             host,
         }
@@ -153,7 +187,7 @@ impl<R: Runtime, H: Handler> Runner<R, H> {
     ///
     /// ```
     /// # use futures::executor::block_on;
-    /// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
+    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
     /// # struct Idle;
     /// # impl Handler for Idle {}
     /// use runner_core::{ShutdownMode, ShutdownReason};
@@ -184,7 +218,7 @@ impl<R: Runtime, H: Handler> Runner<R, H> {
     }
 }
 
-/// Aborts the event loop task when [`Runner::run`]'s future is dropped.
+/// Aborts the event loop task when [`AsyncRunner::run`]'s future is dropped.
 struct AbortOnDrop(AbortHandle);
 
 impl Drop for AbortOnDrop {
@@ -201,8 +235,8 @@ struct Host<R, H> {
     core: crate::Runner,
     origin: Instant,
     settings: HostSettings,
-    tx: CommandTx,
-    commands: mpsc::Receiver<Command>,
+    tx: CallTx,
+    commands: mpsc::Receiver<Call>,
     published: Arc<Mutex<Published>>,
     connecting: Option<(ConnId, BoxFuture<'static, Result<Socket, TransportClose>>)>,
     socket: Option<OpenSocket>,
@@ -246,7 +280,7 @@ impl<R, H> std::fmt::Debug for Host<R, H> {
 enum Input {
     Connected(ConnId, Result<Socket, TransportClose>),
     Socket(ConnId, Option<Inbound>),
-    Command(Command),
+    Call(Call),
     Signal,
     Timer,
 }
@@ -337,7 +371,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     fn poll_command(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
         // The loop holds a sender itself, so the stream never ends.
         match self.commands.poll_next_unpin(cx) {
-            Poll::Ready(Some(command)) => Poll::Ready(Input::Command(command)),
+            Poll::Ready(Some(command)) => Poll::Ready(Input::Call(command)),
             _ => Poll::Pending,
         }
     }
@@ -363,7 +397,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 self.core
                     .handle_closed(now, conn, TransportClose::error("connection ended"));
             }
-            Input::Command(command) => self.apply(command),
+            Input::Call(command) => self.apply(command),
             Input::Signal => {
                 warn!("shutdown signal received");
                 self.core.shutdown(now, ShutdownMode::Graceful);

@@ -1,9 +1,10 @@
-//! Runtime-neutral host for driver crates (feature `driver`).
+//! The runtime-neutral async host that the driver crates share (feature `host`).
 //!
 //! Everything a driver needs that is *not* tied to one async runtime: the
 //! user-facing API ([`Builder`], [`Handler`], [`ActorContext`],
-//! [`RunnerHandle`], [`WebSocket`], [`Body`]) and the event loop that
-//! connects it to the state machine ([`crate::Runner`]). A driver crate only
+//! [`RunnerHandle`], [`WebSocket`], [`Body`]) and the event loop
+//! ([`AsyncRunner`]) that connects it to the state machine
+//! ([`crate::Runner`]). A driver crate only
 //! implements [`Runtime`] — a clock, a timer, a spawner, a WebSocket client
 //! and signals — and re-exports [`api`], so `runner-tokio` and
 //! `runner-async-std` offer the same API and switching between them is a
@@ -14,11 +15,12 @@
 pub mod api;
 mod body;
 mod builder;
-mod command;
+mod calls;
 mod context;
 mod error;
+mod event_loop;
+mod handle;
 mod handler;
-mod host;
 mod http;
 mod names;
 mod runtime;
@@ -30,10 +32,11 @@ mod websocket;
 
 pub use body::{Body, BodyError};
 pub use builder::{BuildError, Builder};
-pub use context::{ActorContext, KvList, RunnerHandle};
+pub use context::{ActorContext, KvList};
 pub use error::Error;
+pub use event_loop::AsyncRunner;
+pub use handle::RunnerHandle;
 pub use handler::{ActorInfo, Handler, Request, Response};
-pub use host::Runner;
 pub use runtime::{BoxError, ConnectRequest, Inbound, Outbound, Runtime, Socket};
 pub use tls::{ClientTls, TlsError};
 
@@ -46,7 +49,7 @@ pub use tls::{ClientTls, TlsError};
 /// # Examples
 ///
 /// ```
-/// use runner_core::driver::TOKEN_SAFE_LOG_DIRECTIVE;
+/// use runner_core::host::TOKEN_SAFE_LOG_DIRECTIVE;
 ///
 /// // e.g. EnvFilter::from_default_env().add_directive(TOKEN_SAFE_LOG_DIRECTIVE.parse()?)
 /// assert_eq!(TOKEN_SAFE_LOG_DIRECTIVE, "tungstenite::handshake::client=debug");

@@ -4,28 +4,28 @@
 use tracing::debug;
 
 use super::Host;
-use crate::driver::command::{Command, Intent};
-use crate::driver::error::Error;
-use crate::driver::handler::Handler;
-use crate::driver::runtime::Runtime;
+use crate::host::calls::{Call, Intent};
+use crate::host::error::Error;
+use crate::host::handler::Handler;
+use crate::host::runtime::Runtime;
 
 impl<R: Runtime, H: Handler> Host<R, H> {
-    pub(super) fn apply(&mut self, command: Command) {
+    pub(super) fn apply(&mut self, command: Call) {
         let now = self.now();
         match command {
-            Command::ActorStarted { actor, result } => {
+            Call::ActorStarted { actor, result } => {
                 if let Err(e) = self.core.actor_started(now, &actor, result) {
                     debug!(error = %e, "late actor start ignored");
                 }
             }
-            Command::ActorStopped { actor } => {
+            Call::ActorStopped { actor } => {
                 if self.in_flight.contains_key(&actor) {
                     self.stop_pending.insert(actor);
                 } else {
                     self.report_stopped(actor);
                 }
             }
-            Command::Intent {
+            Call::Intent {
                 actor,
                 intent,
                 reply,
@@ -38,16 +38,16 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 };
                 let _ = reply.send(result.map_err(Error::Call));
             }
-            Command::Kv { actor, data, reply } => {
+            Call::Kv { actor, data, reply } => {
                 self.kv_backlog.push_back((actor, data, reply));
                 self.submit_kv_backlog();
             }
-            Command::Restore {
+            Call::Restore {
                 actor,
                 sockets,
                 reply,
             } => self.restore(actor, sockets, reply),
-            Command::Respond { key, response } => {
+            Call::Respond { key, response } => {
                 if self.requests.contains_key(&key) {
                     if let Err(e) = self.core.respond(now, key, response) {
                         debug!(%key, error = %e, "response not sent");
@@ -55,16 +55,16 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                     self.request_done(key);
                 }
             }
-            Command::Socket { key, op, reply } => {
+            Call::Socket { key, op, reply } => {
                 let result = self.socket_op(now, key, op);
                 if let Some(reply) = reply {
                     let _ = reply.send(result.map_err(Error::Call));
                 }
             }
-            Command::SocketIndices { key, reply } => {
+            Call::SocketIndices { key, reply } => {
                 let _ = reply.send(self.core.websocket_indices(key));
             }
-            Command::Shutdown { mode, done } => {
+            Call::Shutdown { mode, done } => {
                 self.shutdown_waiters.push(done);
                 self.core.shutdown(now, mode);
             }

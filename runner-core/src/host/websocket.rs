@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::channel::mpsc;
 use futures::{Stream, StreamExt};
 
-use super::command::{Command, CommandTx, SocketOp};
+use super::calls::{Call, CallTx, SocketOp};
 use super::error::Error;
 use crate::protocol::MessageIndex;
 use crate::{RequestKey, SocketIndices};
@@ -21,7 +21,7 @@ use crate::{RequestKey, SocketIndices};
 /// Text and bytes convert into messages, so `send` takes either:
 ///
 /// ```
-/// use runner_core::driver::{CloseFrame, Message};
+/// use runner_core::host::{CloseFrame, Message};
 ///
 /// assert_eq!(Message::from("hi"), Message::Text("hi".into()));
 /// assert_eq!(Message::from(vec![1u8, 2]), Message::Binary(vec![1u8, 2].into()));
@@ -43,7 +43,7 @@ pub enum Message {
 /// # Examples
 ///
 /// ```
-/// use runner_core::driver::{CloseFrame, Message};
+/// use runner_core::host::{CloseFrame, Message};
 ///
 /// /// Whether the peer ended the socket normally (1000) or just went away.
 /// fn clean(message: &Message) -> bool {
@@ -106,7 +106,7 @@ pub(crate) enum SocketEvent {
 /// # Examples
 ///
 /// ```no_run
-/// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+/// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
 ///
 /// struct Chat;
 ///
@@ -129,7 +129,7 @@ pub struct WebSocketRequest {
     headers: http::HeaderMap,
     restored: bool,
     events: Option<mpsc::Receiver<SocketEvent>>,
-    tx: CommandTx,
+    tx: CallTx,
 }
 
 impl WebSocketRequest {
@@ -139,7 +139,7 @@ impl WebSocketRequest {
         headers: http::HeaderMap,
         restored: bool,
         events: mpsc::Receiver<SocketEvent>,
-        tx: CommandTx,
+        tx: CallTx,
     ) -> Self {
         WebSocketRequest {
             key,
@@ -156,7 +156,7 @@ impl WebSocketRequest {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -178,7 +178,7 @@ impl WebSocketRequest {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -202,7 +202,7 @@ impl WebSocketRequest {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -228,7 +228,7 @@ impl WebSocketRequest {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -254,7 +254,7 @@ impl WebSocketRequest {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -275,7 +275,7 @@ impl WebSocketRequest {
             let op = SocketOp::Accept { hibernatable };
             let key = self.key;
             self.tx
-                .call(|reply| Command::Socket {
+                .call(|reply| Call::Socket {
                     key,
                     op,
                     reply: Some(reply),
@@ -297,7 +297,7 @@ impl WebSocketRequest {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -320,7 +320,7 @@ impl WebSocketRequest {
         };
         let key = self.key;
         self.tx
-            .call(|reply| Command::Socket {
+            .call(|reply| Call::Socket {
                 key,
                 op,
                 reply: Some(reply),
@@ -336,7 +336,7 @@ impl Drop for WebSocketRequest {
                 code: 1011,
                 reason: "not accepted".into(),
             };
-            self.tx.send_now(Command::Socket {
+            self.tx.send_now(Call::Socket {
                 key: self.key,
                 op,
                 reply: None,
@@ -350,7 +350,7 @@ impl Drop for WebSocketRequest {
 /// # Examples
 ///
 /// ```no_run
-/// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+/// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
 ///
 /// struct Chat;
 ///
@@ -372,7 +372,7 @@ impl Drop for WebSocketRequest {
 pub struct WebSocket {
     key: RequestKey,
     events: mpsc::Receiver<SocketEvent>,
-    tx: CommandTx,
+    tx: CallTx,
     open: bool,
     hibernatable: bool,
     hibernated: bool,
@@ -384,7 +384,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -406,7 +406,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -430,7 +430,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -481,7 +481,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -507,7 +507,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -540,7 +540,7 @@ impl WebSocket {
         };
         let key = self.key;
         self.tx
-            .call(|reply| Command::Socket {
+            .call(|reply| Call::Socket {
                 key,
                 op,
                 reply: Some(reply),
@@ -553,7 +553,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -584,7 +584,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -603,7 +603,7 @@ impl WebSocket {
     pub async fn ack(&self, index: MessageIndex) -> Result<(), Error> {
         let key = self.key;
         self.tx
-            .call(|reply| Command::Socket {
+            .call(|reply| Call::Socket {
                 key,
                 op: SocketOp::Ack(index),
                 reply: Some(reply),
@@ -616,7 +616,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -634,7 +634,7 @@ impl WebSocket {
     pub async fn indices(&self) -> Option<SocketIndices> {
         let (reply, answer) = futures::channel::oneshot::channel();
         self.tx
-            .send(Command::SocketIndices {
+            .send(Call::SocketIndices {
                 key: self.key,
                 reply,
             })
@@ -668,7 +668,7 @@ impl Drop for WebSocket {
                 code: Some(code),
                 reason,
             };
-            self.tx.send_now(Command::Socket {
+            self.tx.send_now(Call::Socket {
                 key: self.key,
                 op,
                 reply: None,

@@ -13,7 +13,7 @@ use crate::{CallError, KvError};
 ///
 /// ```
 /// use runner_core::KvError;
-/// use runner_core::driver::Error;
+/// use runner_core::host::Error;
 ///
 /// let gone = Error::RunnerGone;
 /// assert_eq!(gone.to_string(), "the runner has stopped");

@@ -46,7 +46,7 @@ pub(crate) enum SocketOp {
 }
 
 #[derive(Debug)]
-pub(crate) enum Command {
+pub(crate) enum Call {
     ActorStarted {
         actor: ActorRef,
         result: Result<(), String>,
@@ -93,15 +93,15 @@ pub(crate) enum Command {
 /// Behind an `Arc`: cloning a `futures` sender allocates, and contexts are
 /// cloned for every request; each send clones the sender it needs.
 #[derive(Debug, Clone)]
-pub(crate) struct CommandTx(Arc<mpsc::Sender<Command>>);
+pub(crate) struct CallTx(Arc<mpsc::Sender<Call>>);
 
-impl CommandTx {
-    pub(crate) fn new(tx: mpsc::Sender<Command>) -> Self {
-        CommandTx(Arc::new(tx))
+impl CallTx {
+    pub(crate) fn new(tx: mpsc::Sender<Call>) -> Self {
+        CallTx(Arc::new(tx))
     }
 
     /// Sends a command, waiting for room.
-    pub(crate) async fn send(&self, command: Command) -> Result<(), Error> {
+    pub(crate) async fn send(&self, command: Call) -> Result<(), Error> {
         (*self.0)
             .clone()
             .send(command)
@@ -110,14 +110,14 @@ impl CommandTx {
     }
 
     /// Sends a command that carries a reply and waits for the answer.
-    pub(crate) async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Error> {
+    pub(crate) async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Call) -> Result<T, Error> {
         let (reply, answer) = oneshot::channel();
         self.send(make(reply)).await?;
         answer.await.map_err(|_| Error::RunnerGone)?
     }
 
     /// Sends without waiting (from `Drop`); dropped if the loop is gone or busy.
-    pub(crate) fn send_now(&self, command: Command) {
+    pub(crate) fn send_now(&self, command: Call) {
         if let Err(e) = (*self.0).clone().try_send(command) {
             tracing::debug!(error = %e, "command not delivered");
         }

@@ -11,12 +11,12 @@ use futures::channel::mpsc;
 use tracing::warn;
 
 use super::Host;
-use crate::driver::command::{Command, Reply, SocketOp};
-use crate::driver::context::ActorContext;
-use crate::driver::error::Error;
-use crate::driver::handler::Handler;
-use crate::driver::runtime::Runtime;
-use crate::driver::websocket::{HANDLER_PANICKED, Message, SocketEvent, WebSocketRequest};
+use crate::host::calls::{Call, Reply, SocketOp};
+use crate::host::context::ActorContext;
+use crate::host::error::Error;
+use crate::host::handler::Handler;
+use crate::host::runtime::Runtime;
+use crate::host::websocket::{HANDLER_PANICKED, Message, SocketEvent, WebSocketRequest};
 use crate::protocol::BareMap;
 use crate::{ActorRef, HibernatedSocket, RequestKey, Timestamp, WebSocketOpen};
 
@@ -61,7 +61,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                     code: Some(1011),
                     reason: Some(HANDLER_PANICKED.into()),
                 };
-                tx.send_now(Command::Socket {
+                tx.send_now(Call::Socket {
                     key,
                     op,
                     reply: None,

@@ -15,7 +15,7 @@ use crate::{RequestKey, StopReason};
 /// # Examples
 ///
 /// ```
-/// use runner_core::driver::{Body, Request};
+/// use runner_core::host::{Body, Request};
 ///
 /// let request: Request = http::Request::builder()
 ///     .method("POST")
@@ -30,7 +30,7 @@ pub type Request = http::Request<Body>;
 /// # Examples
 ///
 /// ```
-/// use runner_core::driver::{Body, Response};
+/// use runner_core::host::{Body, Response};
 /// # futures::executor::block_on(async {
 /// let response: Response = http::Response::builder()
 ///     .status(201)
@@ -48,7 +48,7 @@ pub type Response = http::Response<Body>;
 /// # Examples
 ///
 /// ```
-/// use runner_core::driver::ActorInfo;
+/// use runner_core::host::ActorInfo;
 ///
 /// /// The room size a chat actor was created with (its input is JSON).
 /// fn capacity(info: &ActorInfo) -> u64 {
@@ -88,7 +88,7 @@ pub struct ActorInfo {
 /// (a 500, a closed socket, a failed start) — the runner carries on.
 ///
 /// ```no_run
-/// use runner_core::driver::{ActorContext, Handler, Request, Response};
+/// use runner_core::host::{ActorContext, Handler, Request, Response};
 ///
 /// struct Hello;
 ///
@@ -105,7 +105,7 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -135,7 +135,7 @@ pub trait Handler: Send + Sync + 'static {
     ///
     /// ```no_run
     /// use runner_core::StopReason;
-    /// use runner_core::driver::{ActorContext, Handler};
+    /// use runner_core::host::{ActorContext, Handler};
     ///
     /// struct Counter;
     ///
@@ -161,7 +161,7 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Body, Handler, Request, Response};
+    /// use runner_core::host::{ActorContext, Body, Handler, Request, Response};
     ///
     /// struct Named;
     ///
@@ -192,7 +192,7 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Message, WebSocketRequest};
+    /// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
     ///
     /// struct Echo;
     ///
@@ -228,7 +228,7 @@ pub trait Handler: Send + Sync + 'static {
     ///
     /// ```no_run
     /// use std::sync::Mutex;
-    /// use runner_core::driver::Handler;
+    /// use runner_core::host::Handler;
     ///
     /// #[derive(Default)]
     /// struct Tracked {
@@ -251,7 +251,7 @@ pub trait Handler: Send + Sync + 'static {
     ///
     /// ```no_run
     /// use std::sync::atomic::{AtomicU32, Ordering};
-    /// use runner_core::driver::Handler;
+    /// use runner_core::host::Handler;
     ///
     /// #[derive(Default)]
     /// struct Tracked {
@@ -275,11 +275,11 @@ pub trait Handler: Send + Sync + 'static {
     ///
     /// ```
     /// # use futures::executor::block_on;
-    /// # use runner_core::driver::testing::NoEngine as Threads;
+    /// # use runner_core::host::testing::NoEngine as Threads;
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicBool, Ordering};
     /// use runner_core::ShutdownMode;
-    /// use runner_core::driver::{Builder, Handler};
+    /// use runner_core::host::{Builder, Handler};
     ///
     /// struct Flag(Arc<AtomicBool>);
     ///

@@ -1,13 +1,13 @@
 //! The user-facing API that every driver crate re-exports whole.
 //!
 //! A driver crate (`runner-tokio`, `runner-async-std`) does
-//! `pub use runner_core::driver::api::*;` and adds only its runtime-bound
+//! `pub use runner_core::host::api::*;` and adds only its runtime-bound
 //! names (`builder()`, `Builder`, `Runner<H>` and the runtime type), so the
 //! crates expose the same names by construction and actor code moves between
 //! them by changing one `use` line.
 //!
 //! ```
-//! use runner_core::driver::api::{ActorContext, Handler, Request, Response};
+//! use runner_core::host::api::{ActorContext, Handler, Request, Response};
 //!
 //! struct Hello;
 //!
@@ -23,7 +23,7 @@
 //! and why a call failed.
 //!
 //! ```
-//! use runner_core::driver::api::{
+//! use runner_core::host::api::{
 //!     BareMap, CallError, Error, GatewayId, HibernatedSocket, RequestId, RequestKey,
 //! };
 //!
@@ -72,7 +72,7 @@ pub use ::rustls;
 macro_rules! driver_api {
     ($runtime:ident, $name:literal) => {
         #[doc(inline)]
-        pub use $crate::driver::api::*;
+        pub use $crate::host::api::*;
 
         #[doc = concat!("Builds a runner on ", $name, ".")]
         #[doc = ""]
@@ -88,7 +88,7 @@ macro_rules! driver_api {
         #[doc = "assert_eq!(builder.clone().build(Idle).unwrap_err(), BuildError::MissingRunnerName);"]
         #[doc = "assert!(builder.runner_name(\"hello\").build(Idle).is_ok());"]
         #[doc = "```"]
-        pub type Builder = $crate::driver::Builder<$runtime>;
+        pub type Builder = $crate::host::Builder<$runtime>;
 
         #[doc = concat!("A runner on ", $name, ": [`run`](Runner::run) it.")]
         #[doc = ""]
@@ -113,7 +113,7 @@ macro_rules! driver_api {
         #[doc = "# drop(serve(runner));"]
         #[doc = concat!("# Ok::<(), ", env!("CARGO_CRATE_NAME"), "::BuildError>(())")]
         #[doc = "```"]
-        pub type Runner<H> = $crate::driver::Runner<$runtime, H>;
+        pub type Runner<H> = $crate::host::AsyncRunner<$runtime, H>;
 
         #[doc = concat!("Starts building a runner on ", $name, ".")]
         #[doc = ""]

@@ -19,7 +19,7 @@ use crate::TransportClose;
 /// Any error converts into it with `?` or `.into()`, and so does a message:
 ///
 /// ```
-/// use runner_core::driver::BoxError;
+/// use runner_core::host::BoxError;
 ///
 /// fn parse_port(text: &str) -> Result<u16, BoxError> {
 ///     if text.is_empty() {
@@ -49,7 +49,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// use futures::executor::block_on;
 /// use futures::future::{BoxFuture, FutureExt};
 /// use futures::stream::{BoxStream, StreamExt};
-/// use runner_core::driver::{Builder, ConnectRequest, Handler, Runtime, Socket};
+/// use runner_core::host::{Builder, ConnectRequest, Handler, Runtime, Socket};
 /// use runner_core::{ShutdownMode, ShutdownReason, TransportClose};
 ///
 /// #[derive(Clone)]
@@ -102,9 +102,9 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// # use futures::executor::block_on;
     /// # use futures::future::{BoxFuture, FutureExt};
     /// # use futures::stream::{BoxStream, StreamExt};
-    /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
+    /// # use runner_core::host::{ConnectRequest, Runtime, Socket};
     /// # use runner_core::TransportClose;
-    /// # use runner_core::driver::testing::NoEngine;
+    /// # use runner_core::host::testing::NoEngine;
     /// #[derive(Clone)]
     /// struct Threads;
     ///
@@ -134,9 +134,9 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// # use futures::executor::block_on;
     /// # use futures::future::{BoxFuture, FutureExt};
     /// # use futures::stream::{BoxStream, StreamExt};
-    /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
+    /// # use runner_core::host::{ConnectRequest, Runtime, Socket};
     /// # use runner_core::TransportClose;
-    /// # use runner_core::driver::testing::NoEngine;
+    /// # use runner_core::host::testing::NoEngine;
     /// #[derive(Clone)]
     /// struct Threads;
     ///
@@ -170,9 +170,9 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// # use futures::executor::block_on;
     /// # use futures::future::{BoxFuture, FutureExt};
     /// # use futures::stream::{BoxStream, StreamExt};
-    /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
+    /// # use runner_core::host::{ConnectRequest, Runtime, Socket};
     /// # use runner_core::TransportClose;
-    /// # use runner_core::driver::testing::NoEngine;
+    /// # use runner_core::host::testing::NoEngine;
     /// #[derive(Clone)]
     /// struct Threads;
     ///
@@ -204,9 +204,9 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// # use futures::executor::block_on;
     /// # use futures::future::{BoxFuture, FutureExt};
     /// # use futures::stream::{BoxStream, StreamExt};
-    /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
+    /// # use runner_core::host::{ConnectRequest, Runtime, Socket};
     /// # use runner_core::TransportClose;
-    /// # use runner_core::driver::testing::NoEngine;
+    /// # use runner_core::host::testing::NoEngine;
     /// #[derive(Clone)]
     /// struct Threads;
     ///
@@ -246,9 +246,9 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// # use futures::executor::block_on;
     /// # use futures::future::{BoxFuture, FutureExt};
     /// # use futures::stream::{BoxStream, StreamExt};
-    /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
+    /// # use runner_core::host::{ConnectRequest, Runtime, Socket};
     /// # use runner_core::TransportClose;
-    /// # use runner_core::driver::testing::NoEngine;
+    /// # use runner_core::host::testing::NoEngine;
     /// #[derive(Clone)]
     /// struct Threads;
     ///
@@ -280,9 +280,9 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// # use futures::executor::block_on;
     /// # use futures::future::{BoxFuture, FutureExt};
     /// # use futures::stream::{BoxStream, StreamExt};
-    /// # use runner_core::driver::{ConnectRequest, Runtime, Socket};
+    /// # use runner_core::host::{ConnectRequest, Runtime, Socket};
     /// # use runner_core::TransportClose;
-    /// # use runner_core::driver::testing::NoEngine;
+    /// # use runner_core::host::testing::NoEngine;
     /// #[derive(Clone)]
     /// struct Threads;
     ///
@@ -316,7 +316,7 @@ fn os_seeded_u64() -> u64 {
 /// # Examples
 ///
 /// ```
-/// use runner_core::driver::ConnectRequest;
+/// use runner_core::host::ConnectRequest;
 ///
 /// let request = ConnectRequest {
 ///     url: "wss://rivet.example/runners/connect?protocol_version=5".into(),
@@ -364,7 +364,7 @@ impl fmt::Debug for ConnectRequest {
 /// ```
 /// use futures::executor::block_on;
 /// use futures::{SinkExt, StreamExt};
-/// use runner_core::driver::{BoxError, Inbound, Outbound, Socket};
+/// use runner_core::host::{BoxError, Inbound, Outbound, Socket};
 /// use runner_core::TransportClose;
 ///
 /// let (to_engine, mut engine_reads) = futures::channel::mpsc::unbounded::<Outbound>();
@@ -396,7 +396,7 @@ impl std::fmt::Debug for Socket {
 /// # Examples
 ///
 /// ```
-/// use runner_core::driver::Inbound;
+/// use runner_core::host::Inbound;
 /// use runner_core::TransportClose;
 ///
 /// // What a driver makes of what its WebSocket library read:
@@ -424,7 +424,7 @@ pub enum Inbound {
 /// # Examples
 ///
 /// ```
-/// use runner_core::driver::Outbound;
+/// use runner_core::host::Outbound;
 ///
 /// // What a driver hands to its WebSocket library:
 /// fn describe(out: &Outbound) -> String {

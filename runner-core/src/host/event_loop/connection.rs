@@ -8,9 +8,9 @@ use futures::{FutureExt, SinkExt, StreamExt};
 
 use super::Host;
 use crate::ConnId;
-use crate::driver::BoxError;
-use crate::driver::handler::Handler;
-use crate::driver::runtime::{Inbound, Outbound, Runtime, Socket};
+use crate::host::BoxError;
+use crate::host::handler::Handler;
+use crate::host::runtime::{Inbound, Outbound, Runtime, Socket};
 
 /// Frames waiting for the socket writer.
 const WRITE_BACKLOG: usize = 1024;

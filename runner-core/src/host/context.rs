@@ -1,18 +1,18 @@
-//! Handles user code holds: [`ActorContext`] for one actor generation and
-//! [`RunnerHandle`] for the whole runner.
+//! [`ActorContext`]: what user code holds for one actor generation (KV,
+//! sleep, stop, alarms, crash, hibernatable sockets).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 
-use super::command::{Command, CommandTx, Intent};
+use super::calls::{Call, CallTx, Intent};
 use super::error::Error;
 use crate::protocol::{
     KvDeleteRangeRequest, KvDeleteRequest, KvGetRequest, KvListPrefixQuery, KvListQuery,
     KvListRangeQuery, KvListRequest, KvPutRequest, KvRequestData,
 };
-use crate::{ActorRef, HibernatedSocket, KvError, KvResponse, RestoreReport, ShutdownMode};
+use crate::{ActorRef, HibernatedSocket, KvError, KvResponse, RestoreReport};
 
 /// One actor generation, as its code sees it: identity, KV storage, intents
 /// and alarms. Cheap to clone; every method goes through the runner's event
@@ -23,7 +23,7 @@ use crate::{ActorRef, HibernatedSocket, KvError, KvResponse, RestoreReport, Shut
 /// A counter kept in the actor's KV storage; it asks to sleep when idle.
 ///
 /// ```no_run
-/// use runner_core::driver::{ActorContext, Handler, Request, Response};
+/// use runner_core::host::{ActorContext, Handler, Request, Response};
 ///
 /// struct Counter;
 ///
@@ -71,7 +71,7 @@ struct ActorShared {
 /// The event loop's command queue and the runtime's spawner, one for the
 /// whole runner.
 pub(crate) struct ActorLink {
-    pub(crate) tx: CommandTx,
+    pub(crate) tx: CallTx,
     pub(crate) spawner: Spawner,
 }
 
@@ -96,7 +96,7 @@ impl ActorContext {
     /// driver that is — e.g. work that must happen after a response is sent.
     ///
     /// ```no_run
-    /// # async fn f(actor: runner_core::driver::ActorContext) {
+    /// # async fn f(actor: runner_core::host::ActorContext) {
     /// let later = actor.clone();
     /// actor.spawn(async move {
     ///     let _ = later.sleep().await;
@@ -112,7 +112,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    /// use runner_core::host::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -131,7 +131,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -153,7 +153,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -176,7 +176,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    /// use runner_core::host::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -199,7 +199,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    /// use runner_core::host::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -219,7 +219,7 @@ impl ActorContext {
         self.shared
             .link
             .tx
-            .call(|reply| Command::Kv { actor, data, reply })
+            .call(|reply| Call::Kv { actor, data, reply })
             .await
     }
 
@@ -228,7 +228,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    /// use runner_core::host::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -258,7 +258,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    /// use runner_core::host::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -281,7 +281,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -311,7 +311,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -339,7 +339,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -369,7 +369,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    /// use runner_core::host::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -390,8 +390,8 @@ impl ActorContext {
     /// Lists key/value pairs in key order.
     ///
     /// ```no_run
-    /// # async fn f(actor: runner_core::driver::ActorContext) -> Result<(), runner_core::driver::Error> {
-    /// use runner_core::driver::KvList;
+    /// # async fn f(actor: runner_core::host::ActorContext) -> Result<(), runner_core::host::Error> {
+    /// use runner_core::host::KvList;
     /// let newest_three = actor.kv_list(KvList::prefix("log/").reverse().limit(3)).await?;
     /// # Ok(()) }
     /// ```
@@ -407,7 +407,7 @@ impl ActorContext {
         self.shared
             .link
             .tx
-            .call(|reply| Command::Intent {
+            .call(|reply| Call::Intent {
                 actor,
                 intent,
                 reply,
@@ -421,7 +421,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    /// use runner_core::host::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -443,7 +443,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    /// use runner_core::host::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -466,7 +466,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    /// use runner_core::host::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -490,7 +490,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, Handler, Request, Response};
+    /// use runner_core::host::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -511,7 +511,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -537,7 +537,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::driver::api::{ActorContext, ActorInfo, BoxError, Handler, HibernatedSocket};
+    /// use runner_core::host::api::{ActorContext, ActorInfo, BoxError, Handler, HibernatedSocket};
     ///
     /// # fn decode(_: &[u8]) -> Result<HibernatedSocket, BoxError> { unimplemented!() }
     /// struct Counter;
@@ -565,7 +565,7 @@ impl ActorContext {
         self.shared
             .link
             .tx
-            .call(|reply| Command::Restore {
+            .call(|reply| Call::Restore {
                 actor,
                 sockets,
                 reply,
@@ -579,7 +579,7 @@ impl ActorContext {
 /// # Examples
 ///
 /// ```no_run
-/// use runner_core::driver::{ActorContext, Handler, KvList, Request, Response};
+/// use runner_core::host::{ActorContext, Handler, KvList, Request, Response};
 ///
 /// struct Log;
 ///
@@ -609,7 +609,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::driver::KvList;
+    /// use runner_core::host::KvList;
     ///
     /// let every_key = KvList::all();
     /// assert!(format!("{every_key:?}").contains("query: All"));
@@ -623,7 +623,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::driver::KvList;
+    /// use runner_core::host::KvList;
     ///
     /// let users = KvList::prefix("user/");
     /// assert!(format!("{users:?}").contains(r#"Prefix(KvListPrefixQuery { key: b"user/" })"#));
@@ -639,7 +639,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::driver::KvList;
+    /// use runner_core::host::KvList;
     ///
     /// let a_to_m = KvList::range("a", "m"); // "m" itself included
     /// assert!(format!("{a_to_m:?}").contains(r#"start: b"a", end: b"m", exclusive: false"#));
@@ -658,7 +658,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::driver::KvList;
+    /// use runner_core::host::KvList;
     ///
     /// let before_m = KvList::range("a", "m").exclusive();
     /// assert!(format!("{before_m:?}").contains("exclusive: true"));
@@ -677,7 +677,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::driver::KvList;
+    /// use runner_core::host::KvList;
     ///
     /// let newest_first = KvList::prefix("log/").reverse();
     /// assert!(format!("{newest_first:?}").contains("reverse: Some(true)"));
@@ -692,7 +692,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::driver::KvList;
+    /// use runner_core::host::KvList;
     ///
     /// let first_ten = KvList::all().limit(10);
     /// assert!(format!("{first_ten:?}").contains("limit: Some(10)"));
@@ -700,137 +700,5 @@ impl KvList {
     pub fn limit(mut self, n: u64) -> Self {
         self.0.limit = Some(n);
         self
-    }
-}
-
-/// State the event loop publishes for handles.
-#[derive(Debug, Default)]
-pub(crate) struct Published {
-    pub(crate) runner_id: Option<String>,
-    pub(crate) connected: bool,
-    pub(crate) shut_down: bool,
-}
-
-/// Controls the whole runner. Cheap to clone.
-///
-/// # Examples
-///
-/// Here the runner runs on a test runtime that reaches no engine:
-///
-/// ```
-/// # use futures::executor::block_on;
-/// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
-/// # struct Idle;
-/// # impl Handler for Idle {}
-/// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-/// use runner_core::{ShutdownMode, ShutdownReason};
-///
-/// let handle = runner.handle();
-/// let running = std::thread::spawn(move || block_on(runner.run()));
-/// // e.g. from an admin endpoint or another task:
-/// block_on(handle.clone().shutdown(ShutdownMode::Immediate));
-/// assert!(handle.is_shut_down());
-/// assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct RunnerHandle {
-    tx: CommandTx,
-    published: Arc<Mutex<Published>>,
-}
-
-impl RunnerHandle {
-    pub(crate) fn new(tx: CommandTx, published: Arc<Mutex<Published>>) -> Self {
-        RunnerHandle { tx, published }
-    }
-
-    /// Shuts the runner down and waits until it has. A graceful shutdown
-    /// while one is under way escalates to immediate.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-    /// use runner_core::ShutdownMode;
-    ///
-    /// let handle = runner.handle();
-    /// let running = std::thread::spawn(move || block_on(runner.run()));
-    /// block_on(handle.shutdown(ShutdownMode::Graceful)); // returns once it is down
-    /// assert!(handle.is_shut_down());
-    /// # running.join().unwrap();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub async fn shutdown(&self, mode: ShutdownMode) {
-        let (done, finished) = futures::channel::oneshot::channel();
-        if self.tx.send(Command::Shutdown { mode, done }).await.is_ok() {
-            let _ = finished.await;
-        }
-    }
-
-    /// Whether the engine has accepted the current connection.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-    /// let handle = runner.handle();
-    /// let running = std::thread::spawn(move || block_on(runner.run()));
-    /// assert!(!handle.is_connected()); // no engine answers here
-    /// # block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// # running.join().unwrap();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_connected(&self) -> bool {
-        self.published.lock().map(|p| p.connected).unwrap_or(false)
-    }
-
-    /// The runner id the engine assigned, once connected.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-    /// let handle = runner.handle();
-    /// assert_eq!(handle.runner_id(), None); // the engine has assigned none yet
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn runner_id(&self) -> Option<String> {
-        self.published.lock().ok().and_then(|p| p.runner_id.clone())
-    }
-
-    /// Whether the runner has shut down.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::driver::{Builder, Handler, testing::NoEngine as Threads};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-    /// use runner_core::ShutdownMode;
-    ///
-    /// let handle = runner.handle();
-    /// assert!(!handle.is_shut_down());
-    /// let running = std::thread::spawn(move || block_on(runner.run()));
-    /// block_on(handle.shutdown(ShutdownMode::Immediate));
-    /// assert!(handle.is_shut_down());
-    /// # running.join().unwrap();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_shut_down(&self) -> bool {
-        self.published.lock().map(|p| p.shut_down).unwrap_or(true)
     }
 }

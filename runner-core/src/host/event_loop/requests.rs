@@ -12,11 +12,11 @@ use tracing::{debug, warn};
 
 use super::Host;
 use super::panics::panic_message;
-use crate::driver::Body;
-use crate::driver::command::Command;
-use crate::driver::handler::Handler;
-use crate::driver::http::{error_response, from_http_response, to_http_request};
-use crate::driver::runtime::Runtime;
+use crate::host::Body;
+use crate::host::calls::Call;
+use crate::host::handler::Handler;
+use crate::host::http::{error_response, from_http_response, to_http_request};
+use crate::host::runtime::Runtime;
 use crate::{ActorRef, HttpRequest, RequestKey};
 
 /// A request being served: its actor, the sender of its streamed body
@@ -71,7 +71,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                     error_response(504, "handler timed out")
                 }
             };
-            let _ = tx.send(Command::Respond { key, response }).await;
+            let _ = tx.send(Call::Respond { key, response }).await;
         };
         let (abort, registration) = AbortHandle::new_pair();
         self.rt

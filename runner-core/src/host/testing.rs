@@ -15,8 +15,8 @@
 //!
 //! ```
 //! use futures::executor::block_on;
-//! use runner_core::driver::testing::MemoryRuntime;
-//! use runner_core::driver::{Builder, Handler, Inbound, Outbound};
+//! use runner_core::host::testing::MemoryRuntime;
+//! use runner_core::host::{Builder, Handler, Inbound, Outbound};
 //! use runner_core::protocol::{ProtocolMetadata, ProtocolVersion, ToClient, ToClientInit, encode_to_client};
 //! use runner_core::{ShutdownMode, ShutdownReason};
 //!
@@ -55,8 +55,8 @@ use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{BoxStream, StreamExt};
 use futures::{SinkExt, task::AtomicWaker};
 
+use super::event_loop::AsyncRunner;
 use super::handler::Handler;
-use super::host::Runner;
 use super::runtime::{BoxError, ConnectRequest, Inbound, Outbound, Runtime, Socket};
 use crate::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
 use crate::{ShutdownMode, TransportClose};
@@ -78,8 +78,8 @@ const FRAME_BACKLOG: usize = 1024;
 ///
 /// ```
 /// use futures::executor::block_on;
-/// use runner_core::driver::testing::MemoryRuntime;
-/// use runner_core::driver::{Builder, Handler};
+/// use runner_core::host::testing::MemoryRuntime;
+/// use runner_core::host::{Builder, Handler};
 ///
 /// struct Idle;
 /// impl Handler for Idle {}
@@ -117,8 +117,8 @@ impl MemoryRuntime {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::driver::Runtime;
-    /// use runner_core::driver::testing::MemoryRuntime;
+    /// use runner_core::host::Runtime;
+    /// use runner_core::host::testing::MemoryRuntime;
     ///
     /// let rt = MemoryRuntime::new();
     /// assert_eq!(rt.random_u64(), 0);
@@ -136,8 +136,8 @@ impl MemoryRuntime {
     /// ```
     /// use futures::executor::block_on;
     /// use runner_core::TransportClose;
-    /// use runner_core::driver::testing::MemoryRuntime;
-    /// use runner_core::driver::{ConnectRequest, Runtime};
+    /// use runner_core::host::testing::MemoryRuntime;
+    /// use runner_core::host::{ConnectRequest, Runtime};
     ///
     /// let rt = MemoryRuntime::new().refuse_connects(TransportClose::error("no engine here"));
     /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
@@ -157,8 +157,8 @@ impl MemoryRuntime {
     ///
     /// ```
     /// use futures::{FutureExt, StreamExt};
-    /// use runner_core::driver::Runtime;
-    /// use runner_core::driver::testing::MemoryRuntime;
+    /// use runner_core::host::Runtime;
+    /// use runner_core::host::testing::MemoryRuntime;
     ///
     /// let mut signals = MemoryRuntime::new().signals(2).shutdown_signals();
     /// assert_eq!(signals.next().now_or_never(), Some(Some(())));
@@ -175,8 +175,8 @@ impl MemoryRuntime {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::driver::Runtime;
-    /// use runner_core::driver::testing::MemoryRuntime;
+    /// use runner_core::host::Runtime;
+    /// use runner_core::host::testing::MemoryRuntime;
     ///
     /// let rt = MemoryRuntime::new().random(4);
     /// assert_eq!((rt.random_u64(), rt.random_u64()), (4, 4));
@@ -192,8 +192,8 @@ impl MemoryRuntime {
     ///
     /// ```
     /// use futures::executor::block_on;
-    /// use runner_core::driver::testing::MemoryRuntime;
-    /// use runner_core::driver::{ConnectRequest, Runtime};
+    /// use runner_core::host::testing::MemoryRuntime;
+    /// use runner_core::host::{ConnectRequest, Runtime};
     ///
     /// let rt = MemoryRuntime::new();
     /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec!["rivet".into()], max_message_size: 1 << 20, tls: None };
@@ -211,8 +211,8 @@ impl MemoryRuntime {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::driver::Runtime;
-    /// use runner_core::driver::testing::MemoryRuntime;
+    /// use runner_core::host::Runtime;
+    /// use runner_core::host::testing::MemoryRuntime;
     ///
     /// let rt = MemoryRuntime::new();
     /// assert_eq!(rt.signal_streams(), 0);
@@ -231,8 +231,8 @@ impl MemoryRuntime {
     /// ```
     /// use futures::executor::block_on;
     /// use futures::FutureExt;
-    /// use runner_core::driver::testing::MemoryRuntime;
-    /// use runner_core::driver::{ConnectRequest, Runtime};
+    /// use runner_core::host::testing::MemoryRuntime;
+    /// use runner_core::host::{ConnectRequest, Runtime};
     ///
     /// let rt = MemoryRuntime::new();
     /// assert!(rt.accept().now_or_never().is_none()); // nobody connected yet
@@ -268,8 +268,8 @@ impl MemoryRuntime {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::driver::testing::MemoryRuntime;
-    /// use runner_core::driver::{Builder, Handler};
+    /// use runner_core::host::testing::MemoryRuntime;
+    /// use runner_core::host::{Builder, Handler};
     ///
     /// struct Idle;
     /// impl Handler for Idle {}
@@ -283,7 +283,7 @@ impl MemoryRuntime {
     /// ```
     pub fn connect_once<H: Handler>(
         &self,
-        runner: Runner<MemoryRuntime, H>,
+        runner: AsyncRunner<MemoryRuntime, H>,
     ) -> (ConnectRequest, ToServerInit) {
         // Refused connects would leave us waiting for a connection forever.
         assert!(
@@ -410,8 +410,8 @@ fn socket_pair(request: ConnectRequest) -> (Socket, EngineSocket) {
 /// ```
 /// use futures::executor::block_on;
 /// use futures::{SinkExt, StreamExt};
-/// use runner_core::driver::testing::MemoryRuntime;
-/// use runner_core::driver::{ConnectRequest, Inbound, Outbound, Runtime};
+/// use runner_core::host::testing::MemoryRuntime;
+/// use runner_core::host::{ConnectRequest, Inbound, Outbound, Runtime};
 ///
 /// let rt = MemoryRuntime::new();
 /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
@@ -437,8 +437,8 @@ impl EngineSocket {
     ///
     /// ```
     /// use futures::executor::block_on;
-    /// use runner_core::driver::testing::MemoryRuntime;
-    /// use runner_core::driver::{ConnectRequest, Runtime};
+    /// use runner_core::host::testing::MemoryRuntime;
+    /// use runner_core::host::{ConnectRequest, Runtime};
     ///
     /// let rt = MemoryRuntime::new();
     /// let request = ConnectRequest { url: "ws://engine/a".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
@@ -457,8 +457,8 @@ impl EngineSocket {
     /// ```
     /// use futures::executor::block_on;
     /// use futures::SinkExt;
-    /// use runner_core::driver::testing::MemoryRuntime;
-    /// use runner_core::driver::{ConnectRequest, Outbound, Runtime};
+    /// use runner_core::host::testing::MemoryRuntime;
+    /// use runner_core::host::{ConnectRequest, Outbound, Runtime};
     ///
     /// let rt = MemoryRuntime::new();
     /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
@@ -482,8 +482,8 @@ impl EngineSocket {
     /// ```
     /// use futures::executor::block_on;
     /// use futures::StreamExt;
-    /// use runner_core::driver::testing::MemoryRuntime;
-    /// use runner_core::driver::{ConnectRequest, Inbound, Runtime};
+    /// use runner_core::host::testing::MemoryRuntime;
+    /// use runner_core::host::{ConnectRequest, Inbound, Runtime};
     ///
     /// let rt = MemoryRuntime::new();
     /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
@@ -506,8 +506,8 @@ impl EngineSocket {
     /// ```
     /// use futures::executor::block_on;
     /// use futures::StreamExt;
-    /// use runner_core::driver::testing::MemoryRuntime;
-    /// use runner_core::driver::{ConnectRequest, Inbound, Runtime};
+    /// use runner_core::host::testing::MemoryRuntime;
+    /// use runner_core::host::{ConnectRequest, Inbound, Runtime};
     ///
     /// let rt = MemoryRuntime::new();
     /// let request = ConnectRequest { url: "ws://engine".into(), subprotocols: vec![], max_message_size: 1 << 20, tls: None };
@@ -536,8 +536,8 @@ impl EngineSocket {
 ///
 /// ```
 /// use futures::executor::block_on;
-/// use runner_core::driver::testing::NoEngine;
-/// use runner_core::driver::{Builder, Handler};
+/// use runner_core::host::testing::NoEngine;
+/// use runner_core::host::{Builder, Handler};
 /// use runner_core::{ShutdownMode, ShutdownReason};
 ///
 /// struct Idle;

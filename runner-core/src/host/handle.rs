@@ -1,0 +1,139 @@
+//! [`RunnerHandle`]: control of the whole runner from outside its event
+//! loop (shutdown, state), and the state the loop publishes for it.
+
+use std::sync::{Arc, Mutex};
+
+use super::calls::{Call, CallTx};
+use crate::ShutdownMode;
+
+/// State the event loop publishes for handles.
+#[derive(Debug, Default)]
+pub(crate) struct Published {
+    pub(crate) runner_id: Option<String>,
+    pub(crate) connected: bool,
+    pub(crate) shut_down: bool,
+}
+
+/// Controls the whole runner. Cheap to clone.
+///
+/// # Examples
+///
+/// Here the runner runs on a test runtime that reaches no engine:
+///
+/// ```
+/// # use futures::executor::block_on;
+/// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
+/// # struct Idle;
+/// # impl Handler for Idle {}
+/// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+/// use runner_core::{ShutdownMode, ShutdownReason};
+///
+/// let handle = runner.handle();
+/// let running = std::thread::spawn(move || block_on(runner.run()));
+/// // e.g. from an admin endpoint or another task:
+/// block_on(handle.clone().shutdown(ShutdownMode::Immediate));
+/// assert!(handle.is_shut_down());
+/// assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RunnerHandle {
+    tx: CallTx,
+    published: Arc<Mutex<Published>>,
+}
+
+impl RunnerHandle {
+    pub(crate) fn new(tx: CallTx, published: Arc<Mutex<Published>>) -> Self {
+        RunnerHandle { tx, published }
+    }
+
+    /// Shuts the runner down and waits until it has. A graceful shutdown
+    /// while one is under way escalates to immediate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// use runner_core::ShutdownMode;
+    ///
+    /// let handle = runner.handle();
+    /// let running = std::thread::spawn(move || block_on(runner.run()));
+    /// block_on(handle.shutdown(ShutdownMode::Graceful)); // returns once it is down
+    /// assert!(handle.is_shut_down());
+    /// # running.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn shutdown(&self, mode: ShutdownMode) {
+        let (done, finished) = futures::channel::oneshot::channel();
+        if self.tx.send(Call::Shutdown { mode, done }).await.is_ok() {
+            let _ = finished.await;
+        }
+    }
+
+    /// Whether the engine has accepted the current connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// let handle = runner.handle();
+    /// let running = std::thread::spawn(move || block_on(runner.run()));
+    /// assert!(!handle.is_connected()); // no engine answers here
+    /// # block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// # running.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_connected(&self) -> bool {
+        self.published.lock().map(|p| p.connected).unwrap_or(false)
+    }
+
+    /// The runner id the engine assigned, once connected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// let handle = runner.handle();
+    /// assert_eq!(handle.runner_id(), None); // the engine has assigned none yet
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn runner_id(&self) -> Option<String> {
+        self.published.lock().ok().and_then(|p| p.runner_id.clone())
+    }
+
+    /// Whether the runner has shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// use runner_core::ShutdownMode;
+    ///
+    /// let handle = runner.handle();
+    /// assert!(!handle.is_shut_down());
+    /// let running = std::thread::spawn(move || block_on(runner.run()));
+    /// block_on(handle.shutdown(ShutdownMode::Immediate));
+    /// assert!(handle.is_shut_down());
+    /// # running.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_shut_down(&self) -> bool {
+        self.published.lock().map(|p| p.shut_down).unwrap_or(true)
+    }
+}

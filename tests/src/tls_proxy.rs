@@ -37,6 +37,7 @@ struct Counts {
 pub struct TlsProxy {
     addr: SocketAddr,
     ca_pem: String,
+    server_pem: String,
     counts: Arc<Counts>,
     accept: JoinHandle<()>,
 }
@@ -45,7 +46,7 @@ impl TlsProxy {
     /// Makes a CA and a server certificate, listens on a free loopback port
     /// and forwards every TLS connection's plaintext to `upstream`.
     pub async fn start(upstream: SocketAddr) -> Result<TlsProxy> {
-        let (ca_pem, server) = certificates()?;
+        let (ca_pem, server_pem, server) = certificates()?;
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("TLS proxy bind")?;
@@ -56,6 +57,7 @@ impl TlsProxy {
         Ok(TlsProxy {
             addr,
             ca_pem,
+            server_pem,
             counts,
             accept,
         })
@@ -69,6 +71,11 @@ impl TlsProxy {
     /// The CA's certificate, PEM: what a runner must trust.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// The proxy's own certificate, PEM (what it presents).
+    pub fn server_pem(&self) -> &str {
+        &self.server_pem
     }
 
     /// TLS handshakes completed.
@@ -88,9 +95,9 @@ impl Drop for TlsProxy {
     }
 }
 
-/// A fresh CA (PEM) and a server configuration whose certificate, for
-/// `localhost` and `127.0.0.1`, that CA issued.
-fn certificates() -> Result<(String, rustls::ServerConfig)> {
+/// A fresh CA (PEM), a server certificate for `localhost` and `127.0.0.1`
+/// that CA issued (PEM), and a server configuration presenting it.
+fn certificates() -> Result<(String, String, rustls::ServerConfig)> {
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params
@@ -109,6 +116,7 @@ fn certificates() -> Result<(String, rustls::ServerConfig)> {
 
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
     let chain = vec![CertificateDer::from(server_cert.der().to_vec())];
+
     // The runner's provider (see runner-core's host/tls.rs for why ring).
     #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -116,7 +124,7 @@ fn certificates() -> Result<(String, rustls::ServerConfig)> {
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(chain, key)?;
-    Ok((ca_cert.pem(), config))
+    Ok((ca_cert.pem(), server_cert.pem(), config))
 }
 
 async fn accept_loop(

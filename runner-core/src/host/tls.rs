@@ -120,11 +120,11 @@ impl fmt::Debug for TlsSettings {
     }
 }
 
-/// Whether an endpoint (`http(s)://` or `ws(s)://`) is reached over TLS.
+/// Whether an endpoint (`http(s)://` or `ws(s)://`) is reached over TLS:
+/// its WebSocket URL, as the core builds it, is `wss://`. An endpoint the
+/// core refuses is not, and the core's validation says why.
 pub(crate) fn is_tls_endpoint(endpoint: &str) -> bool {
-    endpoint.split_once("://").is_some_and(|(scheme, _)| {
-        scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("wss")
-    })
+    crate::url::websocket_base(endpoint).is_ok_and(|base| base.starts_with("wss://"))
 }
 
 /// The endpoint's host, without port, user info or IPv6 brackets.

@@ -58,7 +58,10 @@ use futures::{SinkExt, task::AtomicWaker};
 use super::event_loop::AsyncRunner;
 use super::handler::Handler;
 use super::runtime::{BoxError, ConnectRequest, Inbound, Outbound, Runtime, Socket};
-use crate::protocol::{ProtocolVersion, ToServer, ToServerInit, decode_to_server};
+use crate::protocol::{
+    ProtocolMetadata, ProtocolVersion, ToClient, ToClientInit, ToServer, ToServerInit,
+    decode_to_server, encode_to_client,
+};
 use crate::{ShutdownMode, TransportClose};
 
 /// Frames each way on one in-memory connection before the sender waits
@@ -497,6 +500,130 @@ impl EngineSocket {
     /// ```
     pub async fn send(&mut self, message: Inbound) -> Result<(), mpsc::SendError> {
         self.to_runner.send(message).await
+    }
+
+    /// The protocol version the runner asked for in its connect URL.
+    ///
+    /// # Panics
+    ///
+    /// When the URL names no supported `protocol_version`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    /// use runner_core::host::testing::MemoryRuntime;
+    /// use runner_core::host::{ConnectRequest, Runtime};
+    /// use runner_core::protocol::ProtocolVersion;
+    ///
+    /// let rt = MemoryRuntime::new();
+    /// let url = "ws://engine/runners/connect?protocol_version=6&namespace=default".into();
+    /// let _socket = block_on(rt.connect(ConnectRequest { url, subprotocols: vec![], max_message_size: 1 << 20, tls: None }))?;
+    /// assert_eq!(block_on(rt.accept()).protocol_version(), ProtocolVersion::V6);
+    /// # Ok::<(), runner_core::TransportClose>(())
+    /// ```
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        url_protocol_version(&self.request.url)
+    }
+
+    /// The next message the runner sent, decoded; `None` once it dropped
+    /// its end or sent a close frame.
+    ///
+    /// # Panics
+    ///
+    /// When the runner sent bytes that do not decode: a runner bug.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    /// use runner_core::host::testing::MemoryRuntime;
+    /// use runner_core::host::{Builder, Handler};
+    /// use runner_core::protocol::ToServer;
+    /// use runner_core::ShutdownMode;
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    ///
+    /// let rt = MemoryRuntime::new();
+    /// let runner = Builder::new(rt.clone()).endpoint("http://engine").runner_name("r").build(Idle)?;
+    /// let handle = runner.handle();
+    /// let running = std::thread::spawn(move || block_on(runner.run()));
+    /// let mut engine = block_on(rt.accept());
+    /// assert!(matches!(block_on(engine.recv_message()), Some(ToServer::Init(_))));
+    /// block_on(handle.shutdown(ShutdownMode::Immediate));
+    /// running.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn recv_message(&mut self) -> Option<ToServer> {
+        let version = self.protocol_version();
+        match self.recv().await? {
+            Outbound::Binary(frame) => Some(
+                decode_to_server(version, &frame)
+                    .expect("the runner sent a frame that does not decode"),
+            ),
+            Outbound::Close { .. } => None,
+        }
+    }
+
+    /// Sends the runner a message, encoded in the version it asked for.
+    ///
+    /// # Panics
+    ///
+    /// When `message` cannot be encoded in that version (a test bug).
+    ///
+    /// # Examples
+    ///
+    /// See [`accept_init`](Self::accept_init), which sends the init message.
+    pub async fn send_message(&mut self, message: &ToClient) -> Result<(), mpsc::SendError> {
+        let frame = encode_to_client(self.protocol_version(), message)
+            .expect("message encodes in the runner's version");
+        self.send(Inbound::Binary(frame.into())).await
+    }
+
+    /// Plays the engine's side of the handshake: reads the runner's init
+    /// message, answers with `runner_id` (liveness threshold 15 s, the
+    /// engine's default), and returns what the runner sent.
+    ///
+    /// # Panics
+    ///
+    /// When the runner's first message is not an init.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    /// use runner_core::host::testing::MemoryRuntime;
+    /// use runner_core::host::{Builder, Handler};
+    /// use runner_core::ShutdownMode;
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    ///
+    /// let rt = MemoryRuntime::new();
+    /// let runner = Builder::new(rt.clone()).endpoint("http://engine").runner_name("r").build(Idle)?;
+    /// let handle = runner.handle();
+    /// let running = std::thread::spawn(move || block_on(runner.run()));
+    /// let mut engine = block_on(rt.accept());
+    /// let init = block_on(engine.accept_init("runner-1"))?;
+    /// assert_eq!(&*init.name, "r");
+    /// block_on(handle.shutdown(ShutdownMode::Immediate));
+    /// running.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn accept_init(&mut self, runner_id: &str) -> Result<ToServerInit, mpsc::SendError> {
+        let Some(ToServer::Init(init)) = self.recv_message().await else {
+            panic!("the runner's first message is not an init");
+        };
+        let metadata = ProtocolMetadata {
+            runner_lost_threshold: 15_000,
+            actor_stop_threshold: Some(30_000),
+            serverless_drain_grace_period: None,
+        };
+        let answer = ToClient::Init(ToClientInit {
+            runner_id: runner_id.into(),
+            metadata,
+        });
+        self.send_message(&answer).await?;
+        Ok(init)
     }
 
     /// Closes the connection with a close frame, as the engine would.

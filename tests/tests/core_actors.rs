@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use runner_core::protocol::{
-    ActorCheckpoint, ActorIntent, ActorState, ActorStateStopped, Event as WireEvent,
-    EventActorIntent, EventActorStateUpdate, StopCode, ToClient, ToClientAckEvents,
+    self, ActorCheckpoint, ActorIntent, ActorState, ActorStateStopped, EventActorIntent,
+    EventActorStateUpdate, StopCode, ToClient, ToClientAckEvents,
 };
 use runner_core::{ActorRef, CallError, Event, StopReason, Transmit};
 use tests::sim::scenario::events_of;
@@ -17,14 +17,14 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-fn running() -> WireEvent {
-    WireEvent::StateUpdate(EventActorStateUpdate {
+fn running() -> protocol::Event {
+    protocol::Event::StateUpdate(EventActorStateUpdate {
         state: ActorState::Running,
     })
 }
 
-fn stopped(code: StopCode, message: Option<&str>) -> WireEvent {
-    WireEvent::StateUpdate(EventActorStateUpdate {
+fn stopped(code: StopCode, message: Option<&str>) -> protocol::Event {
+    protocol::Event::StateUpdate(EventActorStateUpdate {
         state: ActorState::Stopped(ActorStateStopped {
             code,
             message: message.map(str::to_owned),
@@ -32,12 +32,12 @@ fn stopped(code: StopCode, message: Option<&str>) -> WireEvent {
     })
 }
 
-fn intent(intent: ActorIntent) -> WireEvent {
-    WireEvent::Intent(EventActorIntent { intent })
+fn intent(intent: ActorIntent) -> protocol::Event {
+    protocol::Event::Intent(EventActorIntent { intent })
 }
 
 /// The engine's record of the events it accepted for `actor`.
-fn engine_events(sim: &Sim, actor: &ActorRef) -> Vec<(i64, WireEvent)> {
+fn engine_events(sim: &Sim, actor: &ActorRef) -> Vec<(i64, protocol::Event)> {
     let a = sim.engine().actor(&actor.actor_id).expect("known actor");
     events_of(&a.events, actor)
 }
@@ -258,7 +258,7 @@ fn event_indices_restart_at_zero_per_generation() {
     let gen1 = ActorRef::new(gen0.actor_id.clone(), 1);
     sim.sleep_actor(&gen1).unwrap();
     sim.run_for(secs(2));
-    let alarm = WireEvent::SetAlarm(runner_core::protocol::EventActorSetAlarm {
+    let alarm = protocol::Event::SetAlarm(runner_core::protocol::EventActorSetAlarm {
         alarm_ts: Some(1000),
     });
     assert_eq!(

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use runner_core::protocol::{
-    ActorCheckpoint, ActorState, Event as WireEvent, KvDeleteRangeRequest, KvPutRequest,
-    KvRequestData, KvResponseData, ProtocolVersion, StopCode, ToClient, ToClientAckEvents,
-    ToClientKvResponse, ToClientRequestChunk, ToClientTunnelMessageKind, ToServer,
-    ToServerTunnelMessage, ToServerTunnelMessageKind, WebSocketMessage,
+    self, ActorCheckpoint, ActorState, KvDeleteRangeRequest, KvPutRequest, KvRequestData,
+    KvResponseData, ProtocolVersion, StopCode, ToClient, ToClientAckEvents, ToClientKvResponse,
+    ToClientRequestChunk, ToClientTunnelMessageKind, ToServer, ToServerTunnelMessage,
+    ToServerTunnelMessageKind, WebSocketMessage,
 };
 use runner_core::{ActorRef, CallError, Config, Event, HttpResponse, RequestKey, TransportClose};
 use tests::fuzz_support::{Wire, key};
@@ -162,7 +162,7 @@ fn unacknowledged_events_past_the_limit_refuse_intents_until_the_engine_acks() {
     wire.drain();
     let stopped = wire.take_frames().into_iter().any(|f| match f {
         ToServer::Events(events) => events.iter().any(|e| {
-            matches!(&e.inner, WireEvent::StateUpdate(u)
+            matches!(&e.inner, protocol::Event::StateUpdate(u)
                 if matches!(&u.state, ActorState::Stopped(s) if s.code == StopCode::Error))
         }),
         _ => false,
@@ -201,7 +201,7 @@ fn a_start_past_the_actor_limit_is_answered_with_a_stop_and_no_user_start() {
     let refused = frames.iter().any(|f| match f {
         ToServer::Events(events) => events.iter().any(|e| {
             e.checkpoint.actor_id.as_ref() == "a2"
-                && matches!(&e.inner, WireEvent::StateUpdate(u)
+                && matches!(&e.inner, protocol::Event::StateUpdate(u)
                     if matches!(&u.state, ActorState::Stopped(s)
                         if s.code == StopCode::Error
                         && s.message.as_deref() == Some("runner is at capacity")))

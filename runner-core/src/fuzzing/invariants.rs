@@ -51,7 +51,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::protocol::{
-    ActorState, Command, Event as WireEvent, EventWrapper, Id, ProtocolVersion, ToClient, ToServer,
+    self, ActorState, Command, EventWrapper, Id, ProtocolVersion, ToClient, ToServer,
     decode_to_server,
 };
 use crate::{ActorRef, Config, ConnId, Event, KvRequestId, Limits, Runner, Timestamp, Transmit};
@@ -78,7 +78,7 @@ type GenKey = (Id, u32);
 #[derive(Debug)]
 struct GenTrack {
     /// Events by index, as first sent.
-    events: Vec<WireEvent>,
+    events: Vec<protocol::Event>,
     /// Highest index the runner processed an acknowledgement for.
     acked: i64,
     /// The engine no longer cares: nothing may be sent for it.
@@ -624,9 +624,9 @@ impl Default for GenTrack {
     }
 }
 
-fn is_stopped(e: &WireEvent) -> bool {
+fn is_stopped(e: &protocol::Event) -> bool {
     matches!(
         e,
-        WireEvent::StateUpdate(u) if matches!(u.state, ActorState::Stopped(_))
+        protocol::Event::StateUpdate(u) if matches!(u.state, ActorState::Stopped(_))
     )
 }

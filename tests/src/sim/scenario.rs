@@ -6,7 +6,7 @@ pub mod tunnel;
 
 use std::time::Duration;
 
-use runner_core::protocol::{Event as WireEvent, EventWrapper, ToServer};
+use runner_core::protocol::{self, EventWrapper, ToServer};
 use runner_core::{ActorRef, ConnId, Event, Timestamp, Transmit};
 
 use super::harness::Sim;
@@ -147,7 +147,7 @@ impl Sim {
 }
 
 /// The wire events of `actor` among `events`, by index.
-pub fn events_of(events: &[EventWrapper], actor: &ActorRef) -> Vec<(i64, WireEvent)> {
+pub fn events_of(events: &[EventWrapper], actor: &ActorRef) -> Vec<(i64, protocol::Event)> {
     events
         .iter()
         .filter(|e| {

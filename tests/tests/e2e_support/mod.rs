@@ -13,7 +13,9 @@
 //! their own ([`Own`]). Everything is bounded: the build by
 //! [`BUILD_TIMEOUT`], each test by [`TEST_TIMEOUT`], each wait by its own
 //! timeout. The engine is fetched with npm on first use; when it cannot be
-//! had, the tests fail saying why.
+//! had, the tests fail saying why. A failing test keeps its engines' data
+//! directories (engine log, runners' stderr logs) and its failure message
+//! names them and quotes their last lines.
 
 // Each suite uses part of this module.
 #![allow(dead_code)]
@@ -125,20 +127,77 @@ where
     Fut: Future<Output = Result<()>>,
 {
     let outcome = runtime().block_on(async {
-        tokio::time::timeout(BUILD_TIMEOUT, program(driver))
+        let built = tokio::time::timeout(BUILD_TIMEOUT, program(driver))
             .await
-            .map_err(|_| anyhow!("building {driver:?} took over {BUILD_TIMEOUT:?}"))??;
+            .map_err(|_| anyhow!("building {driver:?} took over {BUILD_TIMEOUT:?}"))
+            .and_then(|built| built);
+        if let Err(err) = built {
+            return (Err(err), Vec::new());
+        }
         let started = Instant::now();
-        let outcome = tokio::time::timeout(limit, test(driver))
-            .await
-            .unwrap_or_else(|_| Err(anyhow!("the test did not finish within {limit:?}")));
+        let (outcome, engines) = ENGINES_OF_TEST
+            .scope(std::cell::RefCell::default(), async {
+                let outcome = tokio::time::timeout(limit, test(driver))
+                    .await
+                    .unwrap_or_else(|_| Err(anyhow!("the test did not finish within {limit:?}")));
+                (outcome, ENGINES_OF_TEST.with(|dirs| dirs.take()))
+            })
+            .await;
         eprintln!("{}: test body took {:?}", driver.package, started.elapsed());
-        outcome
+        (outcome, engines)
     });
-    if let Err(err) = outcome {
-        panic!("{}: {err:?}", driver.package);
+    match outcome {
+        (Ok(()), engines) => engines.iter().for_each(|dir| remove_data_dir(dir)),
+        (Err(err), engines) => panic!("{}: {err:?}\n{}", driver.package, kept_logs(&engines)),
     }
 }
+
+tokio::task_local! {
+    /// Data directories (engine and runner logs) of the engines the current
+    /// test started with [`start_engine`]: deleted when it passes, kept and
+    /// quoted when it fails.
+    static ENGINES_OF_TEST: std::cell::RefCell<Vec<PathBuf>>;
+}
+
+fn remove_data_dir(dir: &Path) {
+    if let Err(err) = std::fs::remove_dir_all(dir) {
+        eprintln!("cannot remove {}: {err}", dir.display());
+    }
+}
+
+/// Where a failed test's logs are, with the end of each: the engines this
+/// test started and the binary's shared engine, whose directories also
+/// hold the runners' stderr logs. They stay until the next run of the
+/// binary sweeps them (see [`sweep_stale_data_dirs`]).
+fn kept_logs(own: &[PathBuf]) -> String {
+    let shared = SHARED_ENGINE_DIR.get().into_iter().cloned();
+    let mut report = String::from("logs kept:");
+    for dir in own.iter().cloned().chain(shared) {
+        mark_dir_owned(&dir);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut logs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect();
+        logs.sort();
+        for log in logs {
+            let end = tail(&log, LOG_LINES_QUOTED);
+            report += &format!(
+                "\n== {} (last {LOG_LINES_QUOTED} lines)\n{end}",
+                log.display()
+            );
+        }
+    }
+    report
+}
+
+/// Lines quoted from each kept log when a test fails.
+const LOG_LINES_QUOTED: usize = 40;
+
+/// The shared engine's data directory, once started.
+static SHARED_ENGINE_DIR: OnceLock<PathBuf> = OnceLock::new();
 
 /// The runtime every test of the binary runs on.
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -188,9 +247,11 @@ pub async fn engine() -> Result<&'static Engine> {
     static ENGINE: OnceCell<Result<Engine, String>> = OnceCell::const_new();
     let engine = ENGINE
         .get_or_init(|| async {
-            sweep_stale_data_dirs();
-            let engine = start_engine().await.map_err(|e| format!("{e:#}"))?;
-            mark_owned(&engine);
+            let engine = start_engine_with(EngineOptions::default())
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            mark_dir_owned(engine.data_dir());
+            let _ = SHARED_ENGINE_DIR.set(engine.data_dir().to_path_buf());
             Ok(engine)
         })
         .await;
@@ -208,22 +269,39 @@ pub async fn engine() -> Result<&'static Engine> {
 /// out after 30 s (500 `pegboard_actor_create timed out`) — seen here, where
 /// the 10th actor of a runner never started while a fuzzer ran beside.
 /// Tests measure the runner, not the host, so the curve is made flat.
+///
+/// Started within a test, its data directory (engine and runner logs) is
+/// kept and quoted if the test fails, deleted if it passes.
 pub async fn start_engine() -> Result<Engine> {
+    let in_test = ENGINES_OF_TEST.try_with(|_| ()).is_ok();
+    let engine = start_engine_with(EngineOptions {
+        keep_data: in_test,
+        ..EngineOptions::default()
+    })
+    .await?;
+    let _ =
+        ENGINES_OF_TEST.try_with(|dirs| dirs.borrow_mut().push(engine.data_dir().to_path_buf()));
+    Ok(engine)
+}
+
+async fn start_engine_with(options: EngineOptions) -> Result<Engine> {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(sweep_stale_data_dirs);
     let no_load_shedding = serde_json::json!({
         "runtime": { "worker_load_shedding_curve": [[0, 1000], [1000, 999]] }
     });
     Engine::start_with(EngineOptions {
         config_patch: Some(no_load_shedding),
-        ..EngineOptions::default()
+        ..options
     })
     .await
 }
 
-/// Marks the shared engine's data directory as this process's: a `static`
-/// is never dropped, so the directory outlives the binary, and the next
-/// run's [`sweep_stale_data_dirs`] deletes it.
-fn mark_owned(engine: &Engine) {
-    let marker = engine.data_dir().join(OWNER_MARKER);
+/// Marks an engine data directory as this process's, for a directory that
+/// outlives the binary (the shared engine's: a `static` is never dropped; a
+/// failed test's): the next run's [`sweep_stale_data_dirs`] deletes it.
+fn mark_dir_owned(dir: &Path) {
+    let marker = dir.join(OWNER_MARKER);
     if let Err(err) = std::fs::write(&marker, std::process::id().to_string()) {
         eprintln!("cannot write {}: {err}", marker.display());
     }

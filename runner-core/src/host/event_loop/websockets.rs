@@ -163,7 +163,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
 /// rather than the loop panicking.
 fn header_map(headers: &BareMap<String>) -> http::HeaderMap {
     crate::host::http::header_map(headers).unwrap_or_else(|_| {
-        warn!(headers = headers.len(), "more socket headers than a HeaderMap holds: none kept");
+        warn!(
+            headers = headers.len(),
+            "more socket headers than a HeaderMap holds: none kept"
+        );
         http::HeaderMap::new()
     })
 }

@@ -739,3 +739,54 @@ fn json_object(value: serde_json::Value, what: &'static str) -> Result<String, B
 fn random_key(runtime: &impl Runtime) -> String {
     format!("{:016x}{:016x}", runtime.random_u64(), runtime.random_u64())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::testing::NoEngine;
+
+    struct Nothing;
+    impl Handler for Nothing {}
+
+    fn builder() -> Builder<NoEngine> {
+        Builder::new(NoEngine)
+            .endpoint("http://127.0.0.1:6420")
+            .runner_name("r")
+    }
+
+    /// The builder keeps a `Config`; what it did with separate fields still
+    /// holds: the last value set wins, bad values are reported by `build`.
+    #[test]
+    fn a_setting_set_again_replaces_the_earlier_value_good_or_bad() {
+        let object = serde_json::json!({ "a": 1 });
+        let list = serde_json::json!([1]);
+        assert!(
+            builder()
+                .metadata(list.clone())
+                .metadata(object.clone())
+                .build(Nothing)
+                .is_ok()
+        );
+        let err = builder()
+            .metadata(object.clone())
+            .metadata(list.clone())
+            .build(Nothing);
+        assert_eq!(err.unwrap_err(), BuildError::NotAnObject("runner metadata"));
+        let names = builder()
+            .actor_name("n", list.clone())
+            .actor_name("n", object);
+        assert!(names.build(Nothing).is_ok());
+        let names = builder().actor_name("m", list);
+        let err = names.build(Nothing).unwrap_err();
+        assert_eq!(err, BuildError::NotAnObject("actor name metadata"));
+        assert!(
+            builder()
+                .protocol_version(4)
+                .protocol_version(6)
+                .build(Nothing)
+                .is_ok()
+        );
+        let err = builder().runner_key("").build(Nothing).unwrap_err();
+        assert_eq!(err, BuildError::Config(ConfigError::Empty("runner_key")));
+    }
+}

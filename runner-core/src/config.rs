@@ -217,6 +217,7 @@ impl Default for Backoff {
 /// | frames waiting for the socket writer | 1024 | the event loop waits (back-pressure) | — |
 /// | KV calls past the core's `max_pending_kv` | as many as callers await | they wait in call order and go to the core as its answers free slots (a runner whose every actor loads its state at start waits instead of failing); each caller awaits its one call | — (exercised by the 100 000-actor session of `load_compare`) |
 /// | messages waiting for one WebSocket handler | 1024 | that socket is closed 1011 `runner.socket_backlog_full` | `e2e_faults_handlers::a_socket_handler_that_never_reads_…` |
+/// | headers of one request or socket, as an `http::HeaderMap` | ~24 000 names (what a `HeaderMap` holds) | only reachable with `max_request_headers` set above it: the request is answered 431, a socket's handler gets no headers (warning in the log); never a panic | `host_never_panic::past_what_a_header_map_holds_…` |
 /// | largest message from the engine | 64 MiB | the WebSocket library refuses it; the connection is closed and re-established | — |
 /// | one HTTP handler, its response body read included | `request_timeout`, 300 s | the client gets a 504 (a panic, in the handler or its body: 500; a failing body: 500) | `e2e_faults_handlers::panicking_hanging_…`, `host_never_panic::a_stalled_response_body_…` |
 ///

@@ -102,6 +102,31 @@ pub struct Timeouts {
     pub retention: Duration,
 }
 
+impl Timeouts {
+    /// The longest duration a timeout (or a backoff delay, or the host's
+    /// request timeout) may be: a year. Longer ones are refused by
+    /// [`Config::validate`] with [`ConfigError::TooLong`], because a
+    /// deadline `now + d` past what the platform's clock can represent
+    /// would panic when the timer is set (a "disabled" liveness check
+    /// written as `Duration::MAX` panicked once the runner was idle). A
+    /// year is far from that on every platform, and longer than any timer
+    /// has a use for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_core::{Config, ConfigError, Timeouts};
+    ///
+    /// let mut config = Config::new("http://h:1", "r", "k");
+    /// config.timeouts.liveness = Timeouts::MAX;
+    /// assert_eq!(config.validate(), Ok(()));
+    /// config.timeouts.liveness = Duration::MAX; // "never": refused
+    /// assert_eq!(config.validate(), Err(ConfigError::TooLong("liveness")));
+    /// ```
+    pub const MAX: Duration = Duration::from_secs(365 * 24 * 3600);
+}
+
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
@@ -180,6 +205,7 @@ impl Default for Backoff {
 /// | [`max_actors`](Self::max_actors) | 200 000 | the start is answered with `Stopped(Error, "runner is at capacity")` and acknowledged; the user never sees it | `a_start_past_the_actor_limit_…` |
 /// | [`max_request_body`](Self::max_request_body) | 20 MiB | the streamed request is answered 413 and the user gets `HttpRequestAborted` | `a_streamed_body_over_the_limit_…` |
 /// | [`max_requests_per_actor`](Self::max_requests_per_actor) | 10 000 | a new request is answered 503 with `x-rivet-error: runner.too_many_requests`; a new socket, or a hibernated socket listed past the limit, is closed 1011 `runner.too_many_requests` | `requests_and_sockets_past_the_per_actor_limit_…`, `hibernated_sockets_past_…` |
+/// | [`max_request_headers`](Self::max_request_headers) | 1024 | the request is answered 431 with `x-rivet-error: runner.too_many_headers`, a socket is closed 1008 `runner.too_many_headers`; the user never sees either | `a_request_with_more_headers_than_the_limit_…`, `a_socket_with_more_headers_…` |
 /// | [`max_inbox_messages`](Self::max_inbox_messages) / [`max_inbox_bytes`](Self::max_inbox_bytes) | 1024 / 64 MiB | for an actor still starting: the request is aborted (`ToServerResponseAbort`, the gateway retries it) or the socket closed 1011 `runner.too_many_requests` | `the_inbox_of_a_starting_actor_…`, `a_socket_whose_messages_overflow_…` |
 /// | [`max_buffered_messages`](Self::max_buffered_messages) / [`max_buffered_bytes`](Self::max_buffered_bytes) | 10 000 / 256 MiB | while disconnected: user calls fail with [`CallError::TunnelBufferFull`](crate::CallError::TunnelBufferFull); closes and aborts the runner decides on itself are dropped with a warning (the gateway times those requests out) | `the_outbound_buffer_while_disconnected_…` |
 ///
@@ -191,8 +217,9 @@ impl Default for Backoff {
 /// | frames waiting for the socket writer | 1024 | the event loop waits (back-pressure) | — |
 /// | KV calls past the core's `max_pending_kv` | as many as callers await | they wait in call order and go to the core as its answers free slots (a runner whose every actor loads its state at start waits instead of failing); each caller awaits its one call | — (exercised by the 100 000-actor session of `load_compare`) |
 /// | messages waiting for one WebSocket handler | 1024 | that socket is closed 1011 `runner.socket_backlog_full` | `e2e_faults_handlers::a_socket_handler_that_never_reads_…` |
+/// | headers of one request or socket, as an `http::HeaderMap` | ~24 000 names (what a `HeaderMap` holds) | only reachable with `max_request_headers` set above it: the request is answered 431, a socket's handler gets no headers (warning in the log); never a panic | `host_never_panic::past_what_a_header_map_holds_…` |
 /// | largest message from the engine | 64 MiB | the WebSocket library refuses it; the connection is closed and re-established | — |
-/// | one HTTP handler | `request_timeout`, 300 s | the client gets a 504 (a panic: 500; a failing body: 500) | `e2e_faults_handlers::panicking_hanging_…` |
+/// | one HTTP handler, its response body read included | `request_timeout`, 300 s | the client gets a 504 (a panic, in the handler or its body: 500; a failing body: 500) | `e2e_faults_handlers::panicking_hanging_…`, `host_never_panic::a_stalled_response_body_…` |
 ///
 /// Everything else is bounded by one of the above:
 ///
@@ -254,6 +281,14 @@ pub struct Limits {
     /// Open requests and sockets per actor; past it new requests get a 503
     /// and new sockets a close (1011 `runner.too_many_requests`).
     pub max_requests_per_actor: usize,
+    /// Header entries of one request or WebSocket open. Past it the request
+    /// is answered 431 (with `x-rivet-error: runner.too_many_headers`) and
+    /// the socket closed with 1008 (policy violation) and reason
+    /// `runner.too_many_headers`, without the user hearing of either. The
+    /// gateway itself passes far fewer (its HTTP server takes ~100 request
+    /// headers); the bound keeps a hostile frame from costing a header map
+    /// per entry (`http::HeaderMap` holds at most ~24 000 names).
+    pub max_request_headers: usize,
     /// Tunnel messages held for an actor that is still starting (count and
     /// bytes); past it the new request is aborted (the gateway retries it) or
     /// the socket closed.
@@ -280,6 +315,7 @@ impl Default for Limits {
             max_tunnel_payload: 20 * 1024 * 1024,
             max_request_body: 20 * 1024 * 1024,
             max_requests_per_actor: 10_000,
+            max_request_headers: 1024,
             max_inbox_messages: 1024,
             max_inbox_bytes: 64 * 1024 * 1024,
             max_buffered_messages: 10_000,
@@ -323,6 +359,11 @@ pub enum ConfigError {
     /// A duration that must be positive is zero.
     #[error("timeout {0} must be greater than zero")]
     ZeroTimeout(&'static str),
+    /// A duration is longer than [`Timeouts::MAX`]: a deadline that far
+    /// would overflow the clock (`Instant + d` panics), so it is refused
+    /// here rather than when the timer is set.
+    #[error("duration {0} must be at most {max:?}", max = Timeouts::MAX)]
+    TooLong(&'static str),
     /// A limit that must be positive is zero.
     #[error("limit {0} must be greater than zero")]
     ZeroLimit(&'static str),
@@ -426,8 +467,11 @@ impl Config {
             ("backoff.initial", self.backoff.initial),
             ("backoff.max", self.backoff.max),
         ];
-        match all.iter().find(|(_, d)| d.is_zero()) {
-            Some((name, _)) => Err(ConfigError::ZeroTimeout(name)),
+        if let Some((name, _)) = all.iter().find(|(_, d)| d.is_zero()) {
+            return Err(ConfigError::ZeroTimeout(name));
+        }
+        match all.iter().find(|(_, d)| *d > Timeouts::MAX) {
+            Some((name, _)) => Err(ConfigError::TooLong(name)),
             None => Ok(()),
         }
     }
@@ -446,6 +490,7 @@ impl Config {
             ("max_tunnel_payload", l.max_tunnel_payload),
             ("max_request_body", l.max_request_body),
             ("max_requests_per_actor", l.max_requests_per_actor),
+            ("max_request_headers", l.max_request_headers),
             ("max_inbox_messages", l.max_inbox_messages),
             ("max_inbox_bytes", l.max_inbox_bytes),
             ("max_buffered_messages", l.max_buffered_messages),
@@ -505,6 +550,58 @@ fn is_tchar(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every duration of the configuration, by name, with a setter.
+    type Field = (&'static str, fn(&mut Config, Duration));
+
+    const DURATIONS: [Field; 11] = [
+        ("connect", |c, d| c.timeouts.connect = d),
+        ("init", |c, d| c.timeouts.init = d),
+        ("liveness", |c, d| c.timeouts.liveness = d),
+        ("actor_start", |c, d| c.timeouts.actor_start = d),
+        ("actor_stop", |c, d| c.timeouts.actor_stop = d),
+        ("kv_request", |c, d| c.timeouts.kv_request = d),
+        ("shutdown_drain", |c, d| c.timeouts.shutdown_drain = d),
+        ("close", |c, d| c.timeouts.close = d),
+        ("retention", |c, d| c.timeouts.retention = d),
+        ("backoff.initial", |c, d| c.backoff.initial = d),
+        ("backoff.max", |c, d| c.backoff.max = d),
+    ];
+
+    #[test]
+    fn every_duration_near_duration_max_is_refused_by_name() {
+        for (name, set) in DURATIONS {
+            let mut c = Config::new("http://h:1", "r", "k");
+            set(&mut c, Timeouts::MAX);
+            assert_eq!(c.validate(), Ok(()), "{name} at the maximum");
+            for too_long in [Timeouts::MAX + Duration::from_nanos(1), Duration::MAX] {
+                set(&mut c, too_long);
+                assert_eq!(c.validate(), Err(ConfigError::TooLong(name)), "{name}");
+            }
+        }
+    }
+
+    /// The largest accepted durations cannot overflow the runner's timers:
+    /// backoff (`mul_f64` with full jitter) and deadlines on a real clock.
+    #[test]
+    fn the_largest_durations_accepted_run_without_overflow() {
+        let mut c = Config::new("http://h:1", "r", "k");
+        for (_, set) in DURATIONS {
+            set(&mut c, Timeouts::MAX);
+        }
+        c.backoff.jitter = 1.0;
+        let mut runner = crate::Runner::new(c, crate::Timestamp::ZERO).unwrap();
+        runner.start(crate::Timestamp::ZERO);
+        let Some(crate::Transmit::Connect { conn, .. }) = runner.poll_transmit() else {
+            panic!("no connect")
+        };
+        let refused = crate::TransportClose::error("refused");
+        runner.handle_closed(crate::Timestamp::ZERO, conn, refused);
+        let retry = runner.poll_timeout().expect("a reconnect timer");
+        assert!(retry.as_duration() <= Timeouts::MAX * 2);
+        let far = std::time::Instant::now() + retry.as_duration();
+        assert!(far > std::time::Instant::now());
+    }
 
     #[test]
     fn rejects_what_cannot_work() {

@@ -127,7 +127,9 @@ async fn status_codes_pass_through(driver: &'static Driver) -> Result<()> {
             response.text()
         );
     }
-    get(&api, &actor, "/status/abc", 400).await?;
+    // Not a status code: "anything else" in the contract.
+    get(&api, &actor, "/status/abc", 404).await?;
+    get(&api, &actor, "/status/100", 404).await?;
     Ok(())
 }
 

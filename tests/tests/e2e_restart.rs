@@ -42,6 +42,19 @@ async fn engine_killed_and_restarted_runner_reconnects(driver: &'static Driver) 
         RunnerEvent::connected_ids(&events) == [own.runner.id.clone(), own.runner.id.clone()],
         "the engine gave the runner another id: {events:?}"
     );
+    // The killed engine sent no close frame: the contract's code for that
+    // is 1006 (it was `null`).
+    let codes: Vec<Option<u16>> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunnerEvent::Disconnected { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect();
+    ensure!(
+        codes.first() == Some(&Some(1006)),
+        "a disconnect without a close frame is not reported as 1006: {codes:?}"
+    );
     let order: Vec<&str> = events.iter().filter_map(connection_line).collect();
     ensure!(
         order.starts_with(&["connected", "disconnected", "connected"]),

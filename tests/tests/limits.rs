@@ -556,3 +556,78 @@ fn a_send_refused_for_a_full_buffer_does_not_use_up_an_index() {
     // Open was 0, the buffered message 1: the next one is 2.
     assert_eq!(indices, [2]);
 }
+
+fn many_headers(n: usize) -> runner_core::protocol::BareMap<String> {
+    // Built whole: `insert` looks for the key first (quadratic here).
+    runner_core::protocol::BareMap(
+        (0..n)
+            .map(|i| (format!("x-h{i}"), "v".to_owned()))
+            .collect(),
+    )
+}
+
+/// A request start with more header names than `http::HeaderMap` holds
+/// (~24 000) made the host panic building the request; the core now
+/// refuses it with a 431 before anyone builds anything.
+#[test]
+fn a_request_with_more_headers_than_the_limit_is_answered_431_and_the_user_never_sees_it() {
+    let mut wire = Wire::connected(Wire::config());
+    wire.running_actor("a");
+    wire.take_frames();
+    wire.take_events();
+    let start = runner_core::protocol::ToClientRequestStart {
+        headers: many_headers(30_000),
+        ..runner_core::testing::get("a", "/")
+    };
+    wire.tunnel(key(1), 0, ToClientTunnelMessageKind::RequestStart(start));
+    let kinds = kinds_for(&wire.take_frames(), key(1));
+    let [ToServerTunnelMessageKind::ResponseStart(r)] = &kinds[..] else {
+        panic!("expected one response, got {kinds:?}");
+    };
+    assert_eq!(r.status, 431);
+    assert_eq!(
+        r.headers.get("x-rivet-error").map(String::as_str),
+        Some("runner.too_many_headers")
+    );
+    assert!(wire.take_events().is_empty());
+    // At the limit a request is served, and nothing else was affected.
+    let limit = Wire::config().limits.max_request_headers;
+    let start = runner_core::protocol::ToClientRequestStart {
+        headers: many_headers(limit),
+        ..runner_core::testing::get("a", "/")
+    };
+    wire.tunnel(key(2), 0, ToClientTunnelMessageKind::RequestStart(start));
+    assert!(
+        wire.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::HttpRequest(r) if r.key == key(2)))
+    );
+    assert_eq!(wire.runner.open_request_count(), 1);
+}
+
+#[test]
+fn a_socket_with_more_headers_than_the_limit_is_closed_1008_and_the_user_never_sees_it() {
+    let mut wire = Wire::connected(config(|c| c.limits.max_request_headers = 10));
+    wire.running_actor("a");
+    wire.take_frames();
+    wire.take_events();
+    let open = runner_core::protocol::ToClientWebSocketOpen {
+        actor_id: "a".into(),
+        path: "/ws".into(),
+        headers: many_headers(11),
+    };
+    wire.tunnel(key(1), 0, ToClientTunnelMessageKind::WebSocketOpen(open));
+    let kinds = kinds_for(&wire.take_frames(), key(1));
+    assert!(
+        closed_with(&kinds, 1008, "runner.too_many_headers"),
+        "{kinds:?}"
+    );
+    assert!(wire.take_events().is_empty());
+    assert_eq!(wire.runner.open_request_count(), 0);
+    wire.websocket_open(key(2), "a");
+    assert!(
+        wire.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::WebSocketOpen(o) if o.key == key(2)))
+    );
+}

@@ -90,6 +90,7 @@ fn limits() -> Limits {
         max_tunnel_payload: 128,
         max_request_body: 256,
         max_requests_per_actor: 2,
+        max_request_headers: 2,
         max_inbox_messages: 3,
         max_inbox_bytes: 256,
         max_buffered_messages: 4,

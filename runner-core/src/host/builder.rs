@@ -34,18 +34,17 @@ use crate::{Config, ConfigError, Limits, Timeouts, Token};
 #[must_use]
 pub struct Builder<R> {
     runtime: R,
-    endpoint: Option<String>,
-    token: Option<Token>,
-    namespace: String,
-    runner_name: Option<String>,
+    /// The core's configuration, set field by field and validated once, by
+    /// [`Runner::new`](crate::Runner::new) in [`build`](Self::build). An
+    /// empty endpoint or runner name means "not set".
+    config: Config,
+    /// `None`: a random key, drawn at `build`.
     runner_key: Option<String>,
-    version: u32,
-    total_slots: u32,
-    actor_names: BTreeMap<String, serde_json::Value>,
-    metadata: Option<serde_json::Value>,
-    protocol_version: u16,
-    timeouts: Timeouts,
-    limits: Limits,
+    /// Setter inputs that cannot work (metadata that is not a JSON object,
+    /// an unknown protocol version), by what they set: setting it again
+    /// with a good value withdraws the refusal, as if the bad value had been
+    /// overwritten. `build` reports the first.
+    refused: BTreeMap<String, BuildError>,
     request_timeout: Duration,
     handle_signals: bool,
     max_message_size: usize,
@@ -124,23 +123,24 @@ impl<R: Runtime> Builder<R> {
     pub fn new(runtime: R) -> Self {
         Builder {
             runtime,
-            endpoint: None,
-            token: None,
-            namespace: "default".into(),
-            runner_name: None,
+            config: Config::new("", "", ""),
             runner_key: None,
-            version: 1,
-            total_slots: 1000,
-            actor_names: BTreeMap::new(),
-            metadata: None,
-            protocol_version: 5,
-            timeouts: Timeouts::default(),
-            limits: Limits::default(),
+            refused: BTreeMap::new(),
             request_timeout: Duration::from_secs(300),
             handle_signals: true,
             max_message_size: 64 << 20,
             tls: TlsSettings::default(),
         }
+    }
+
+    /// Records what setting `what` came to: a good value withdraws an
+    /// earlier refusal of the same setting.
+    fn settle(mut self, what: String, outcome: Result<(), BuildError>) -> Self {
+        match outcome {
+            Ok(()) => self.refused.remove(&what),
+            Err(refused) => self.refused.insert(what, refused),
+        };
+        self
     }
 
     /// Engine endpoint (`http(s)://` or `ws(s)://`).
@@ -161,7 +161,7 @@ impl<R: Runtime> Builder<R> {
     /// assert!(request.url.starts_with("wss://rivet.example/api/runners/connect?"));
     /// ```
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.endpoint = Some(endpoint.into());
+        self.config.endpoint = endpoint.into();
         self
     }
 
@@ -183,7 +183,7 @@ impl<R: Runtime> Builder<R> {
     /// assert_eq!(request.subprotocols, ["rivet", "rivet_token.dev"]);
     /// ```
     pub fn token(mut self, token: impl Into<Token>) -> Self {
-        self.token = Some(token.into());
+        self.config.token = Some(token.into());
         self
     }
 
@@ -203,7 +203,7 @@ impl<R: Runtime> Builder<R> {
     /// assert!(request.url.contains("&namespace=games&"));
     /// ```
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.namespace = namespace.into();
+        self.config.namespace = namespace.into();
         self
     }
 
@@ -221,7 +221,7 @@ impl<R: Runtime> Builder<R> {
     /// assert_eq!(init.name, "chat");
     /// ```
     pub fn runner_name(mut self, name: impl Into<String>) -> Self {
-        self.runner_name = Some(name.into());
+        self.config.runner_name = name.into();
         self
     }
 
@@ -261,7 +261,7 @@ impl<R: Runtime> Builder<R> {
     /// assert_eq!(init.version, 3);
     /// ```
     pub fn version(mut self, version: u32) -> Self {
-        self.version = version;
+        self.config.version = version;
         self
     }
 
@@ -281,7 +281,7 @@ impl<R: Runtime> Builder<R> {
     /// assert_eq!(init.total_slots, 50);
     /// ```
     pub fn total_slots(mut self, slots: u32) -> Self {
-        self.total_slots = slots;
+        self.config.total_slots = slots;
         self
     }
 
@@ -307,8 +307,13 @@ impl<R: Runtime> Builder<R> {
     /// assert_eq!(names.get("counter").unwrap().metadata, r#"{"icon":"hash"}"#);
     /// ```
     pub fn actor_name(mut self, name: impl Into<String>, metadata: serde_json::Value) -> Self {
-        self.actor_names.insert(name.into(), metadata);
-        self
+        let name = name.into();
+        let outcome = json_object(metadata, "actor name metadata").map(|metadata| {
+            self.config
+                .prepopulate_actor_names
+                .insert(name.clone(), metadata);
+        });
+        self.settle(format!("actor_name {name}"), outcome)
     }
 
     /// Runner metadata (a JSON object).
@@ -331,8 +336,10 @@ impl<R: Runtime> Builder<R> {
     /// assert_eq!(init.metadata.as_deref(), Some(r#"{"region":"eu"}"#));
     /// ```
     pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
-        self.metadata = Some(metadata);
-        self
+        let outcome = json_object(metadata, "runner metadata").map(|metadata| {
+            self.config.metadata = Some(metadata);
+        });
+        self.settle("metadata".into(), outcome)
     }
 
     /// Runner protocol version: 5 (default), 6 or 7.
@@ -351,8 +358,14 @@ impl<R: Runtime> Builder<R> {
     /// assert!(request.url.contains("?protocol_version=7&"));
     /// ```
     pub fn protocol_version(mut self, version: u16) -> Self {
-        self.protocol_version = version;
-        self
+        let outcome = match ProtocolVersion::new(version) {
+            Ok(version) => {
+                self.config.protocol_version = version;
+                Ok(())
+            }
+            Err(e) => Err(BuildError::UnsupportedVersion(e.0)),
+        };
+        self.settle("protocol_version".into(), outcome)
     }
 
     /// Every core timeout at once.
@@ -377,7 +390,7 @@ impl<R: Runtime> Builder<R> {
     /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("connect")));
     /// ```
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = timeouts;
+        self.config.timeouts = timeouts;
         self
     }
 
@@ -402,7 +415,7 @@ impl<R: Runtime> Builder<R> {
     /// assert_eq!(err, BuildError::Config(ConfigError::ZeroLimit("max_actors")));
     /// ```
     pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.config.limits = limits;
         self
     }
 
@@ -425,7 +438,7 @@ impl<R: Runtime> Builder<R> {
     /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("actor_start")));
     /// ```
     pub fn actor_start_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.actor_start = timeout;
+        self.config.timeouts.actor_start = timeout;
         self
     }
 
@@ -448,7 +461,7 @@ impl<R: Runtime> Builder<R> {
     /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("actor_stop")));
     /// ```
     pub fn actor_stop_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.actor_stop = timeout;
+        self.config.timeouts.actor_stop = timeout;
         self
     }
 
@@ -471,11 +484,12 @@ impl<R: Runtime> Builder<R> {
     /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("shutdown_drain")));
     /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.shutdown_drain = timeout;
+        self.config.timeouts.shutdown_drain = timeout;
         self
     }
 
-    /// Longest an `on_request` may run before the client gets a 504 (default 300 s).
+    /// Longest an `on_request` may run, its response body read included,
+    /// before the client gets a 504 (default 300 s).
     ///
     /// # Examples
     ///
@@ -485,12 +499,16 @@ impl<R: Runtime> Builder<R> {
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
+    /// use runner_core::ConfigError;
     /// use runner_core::host::BuildError;
     ///
     /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().request_timeout(Duration::from_secs(10)).build(Nothing).is_ok());
-    /// let err = builder.request_timeout(Duration::ZERO).build(Nothing).unwrap_err();
+    /// let err = builder.clone().request_timeout(Duration::ZERO).build(Nothing).unwrap_err();
     /// assert_eq!(err, BuildError::ZeroRequestTimeout);
+    /// // At most `Timeouts::MAX` (a year): `Duration::MAX` would overflow the clock.
+    /// let err = builder.request_timeout(Duration::MAX).build(Nothing).unwrap_err();
+    /// assert_eq!(err, BuildError::Config(ConfigError::TooLong("request_timeout")));
     /// ```
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
@@ -652,67 +670,62 @@ impl<R: Runtime> Builder<R> {
     /// # Ok::<(), BuildError>(())
     /// ```
     pub fn build<H: Handler>(self, handler: H) -> Result<AsyncRunner<R, H>, BuildError> {
-        let settings = self.host_settings()?;
+        let config = self.core_config()?;
         let runtime = self.runtime.clone();
-        let core = crate::Runner::new(self.core_config()?, crate::Timestamp::ZERO)?;
+        // The one validation of the core's configuration.
+        let core = crate::Runner::new(config, crate::Timestamp::ZERO)?;
+        let settings = self.host_settings()?;
         Ok(AsyncRunner::new(runtime, core, handler, settings))
     }
 
-    fn host_settings(&self) -> Result<HostSettings, BuildError> {
+    fn host_settings(self) -> Result<HostSettings, BuildError> {
         Ok(HostSettings {
             request_timeout: self.request_timeout,
             handle_signals: self.handle_signals,
             max_message_size: self.max_message_size,
-            tls: self.client_tls()?,
+            tls: client_tls(&self.tls, &self.config.endpoint)?,
         })
     }
 
-    /// The TLS configuration for a `wss://` endpoint, read and checked now
-    /// so that a setting that cannot work fails here, not at every connect.
-    fn client_tls(&self) -> Result<Option<ClientTls>, BuildError> {
-        let endpoint = self
-            .endpoint
-            .as_deref()
-            .ok_or(BuildError::MissingEndpoint)?;
-        if !is_tls_endpoint(endpoint) && !self.tls.is_set() {
-            return Ok(None);
+    /// The core's configuration, complete but not validated (that is
+    /// [`Runner::new`](crate::Runner::new)'s): what only the builder knows
+    /// is checked here.
+    fn core_config(&self) -> Result<Config, BuildError> {
+        if self.config.endpoint.is_empty() {
+            return Err(BuildError::MissingEndpoint);
         }
-        #[cfg(feature = "tls")]
-        return Ok(Some(super::tls::client_tls(&self.tls, endpoint)?));
-        #[cfg(not(feature = "tls"))]
-        return Err(BuildError::TlsNotCompiled(endpoint.to_owned()));
-    }
-
-    fn core_config(self) -> Result<Config, BuildError> {
-        let endpoint = self.endpoint.ok_or(BuildError::MissingEndpoint)?;
-        let runner_name = self.runner_name.ok_or(BuildError::MissingRunnerName)?;
-        let protocol_version = ProtocolVersion::new(self.protocol_version)
-            .map_err(|e| BuildError::UnsupportedVersion(e.0))?;
+        if self.config.runner_name.is_empty() {
+            return Err(BuildError::MissingRunnerName);
+        }
+        if let Some(refused) = self.refused.values().next() {
+            return Err(refused.clone());
+        }
         if self.request_timeout.is_zero() {
             return Err(BuildError::ZeroRequestTimeout);
         }
-        let runner_key = self.runner_key.unwrap_or_else(|| random_key(&self.runtime));
-        let mut config = Config::new(endpoint, runner_name, runner_key);
-        config.token = self.token;
-        config.namespace = self.namespace;
-        config.version = self.version;
-        config.total_slots = self.total_slots;
-        config.protocol_version = protocol_version;
-        config.rng_seed = self.runtime.random_u64();
-        config.timeouts = self.timeouts;
-        config.limits = self.limits;
-        config.metadata = self
-            .metadata
-            .map(|m| json_object(m, "runner metadata"))
-            .transpose()?;
-        for (name, metadata) in self.actor_names {
-            config
-                .prepopulate_actor_names
-                .insert(name, json_object(metadata, "actor name metadata")?);
+        if self.request_timeout > Timeouts::MAX {
+            return Err(ConfigError::TooLong("request_timeout").into());
         }
-        config.validate()?;
+        let mut config = self.config.clone();
+        config.runner_key = match &self.runner_key {
+            Some(key) => key.clone(),
+            None => random_key(&self.runtime),
+        };
+        config.rng_seed = self.runtime.random_u64();
         Ok(config)
     }
+}
+
+/// The TLS configuration for a `wss://` endpoint, read and checked now so
+/// that a setting that cannot work fails here, not at every connect.
+fn client_tls(tls: &TlsSettings, endpoint: &str) -> Result<Option<ClientTls>, BuildError> {
+    if !is_tls_endpoint(endpoint) && !tls.is_set() {
+        return Ok(None);
+    }
+    #[cfg(feature = "tls")]
+    return Ok(Some(super::tls::client_tls(tls, endpoint)?));
+    #[cfg(not(feature = "tls"))]
+    return Err(BuildError::TlsNotCompiled(endpoint.to_owned()));
 }
 
 fn json_object(value: serde_json::Value, what: &'static str) -> Result<String, BuildError> {
@@ -725,4 +738,55 @@ fn json_object(value: serde_json::Value, what: &'static str) -> Result<String, B
 /// A random runner key: 128 bits as hex.
 fn random_key(runtime: &impl Runtime) -> String {
     format!("{:016x}{:016x}", runtime.random_u64(), runtime.random_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::testing::NoEngine;
+
+    struct Nothing;
+    impl Handler for Nothing {}
+
+    fn builder() -> Builder<NoEngine> {
+        Builder::new(NoEngine)
+            .endpoint("http://127.0.0.1:6420")
+            .runner_name("r")
+    }
+
+    /// The builder keeps a `Config`; what it did with separate fields still
+    /// holds: the last value set wins, bad values are reported by `build`.
+    #[test]
+    fn a_setting_set_again_replaces_the_earlier_value_good_or_bad() {
+        let object = serde_json::json!({ "a": 1 });
+        let list = serde_json::json!([1]);
+        assert!(
+            builder()
+                .metadata(list.clone())
+                .metadata(object.clone())
+                .build(Nothing)
+                .is_ok()
+        );
+        let err = builder()
+            .metadata(object.clone())
+            .metadata(list.clone())
+            .build(Nothing);
+        assert_eq!(err.unwrap_err(), BuildError::NotAnObject("runner metadata"));
+        let names = builder()
+            .actor_name("n", list.clone())
+            .actor_name("n", object);
+        assert!(names.build(Nothing).is_ok());
+        let names = builder().actor_name("m", list);
+        let err = names.build(Nothing).unwrap_err();
+        assert_eq!(err, BuildError::NotAnObject("actor name metadata"));
+        assert!(
+            builder()
+                .protocol_version(4)
+                .protocol_version(6)
+                .build(Nothing)
+                .is_ok()
+        );
+        let err = builder().runner_key("").build(Nothing).unwrap_err();
+        assert_eq!(err, BuildError::Config(ConfigError::Empty("runner_key")));
+    }
 }

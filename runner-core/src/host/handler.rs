@@ -224,6 +224,11 @@ pub trait Handler: Send + Sync + 'static {
 
     /// The engine accepted the runner.
     ///
+    /// Runs on the event loop itself: it must return quickly and never
+    /// block (no I/O, no waiting on a lock held elsewhere); spawn anything
+    /// longer. A panic in it is caught and logged at error level, and the
+    /// runner goes on.
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -246,6 +251,13 @@ pub trait Handler: Send + Sync + 'static {
     }
 
     /// The connection to the engine ended (the runner reconnects by itself).
+    /// `code` is the close code received, `None` when the connection ended
+    /// without a close frame (WebSocket's 1006, "abnormal closure").
+    ///
+    /// Runs on the event loop itself: it must return quickly and never
+    /// block (no I/O, no waiting on a lock held elsewhere); spawn anything
+    /// longer. A panic in it is caught and logged at error level, and the
+    /// runner goes on.
     ///
     /// # Examples
     ///
@@ -270,6 +282,11 @@ pub trait Handler: Send + Sync + 'static {
     }
 
     /// The runner has shut down.
+    ///
+    /// Runs on the event loop itself: it must return quickly and never
+    /// block (no I/O, no waiting on a lock held elsewhere); spawn anything
+    /// longer. A panic in it is caught and logged at error level, and the
+    /// runner goes on.
     ///
     /// # Examples
     ///

@@ -66,6 +66,7 @@ impl Config {
                 }),
             }
         };
+        refuse_unsupported(&lookup)?;
         let or = |name, default: &str| Ok::<_, ConfigError>(text(name)?.unwrap_or(default.into()));
         let number = |name| text(name)?.map(|v| parse_number(name, &v)).transpose();
         let config = Config {
@@ -106,6 +107,28 @@ impl Config {
             Some(key) => builder.runner_key(key),
             None => builder,
         }
+    }
+}
+
+/// Variables of the contract this program does not implement yet. Set,
+/// they would be ignored and the runner would do something else than asked
+/// (connect by itself instead of serving `/api/rivet/start`, record
+/// nothing): refused instead, as bad configuration, with one clear line.
+const UNSUPPORTED: [(&str, &str); 3] = [
+    ("RIVET_SERVERLESS_LISTEN", "serverless mode"),
+    ("RIVET_METRICS_LISTEN", "the metrics endpoint"),
+    ("RIVET_FLIGHT_RECORD", "the flight recorder"),
+];
+
+fn refuse_unsupported(
+    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<(), ConfigError> {
+    match UNSUPPORTED.iter().find(|(name, _)| lookup(name).is_some()) {
+        Some((variable, feature)) => Err(ConfigError {
+            variable,
+            problem: format!("{feature} is not implemented by this test runner"),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -211,6 +234,9 @@ mod unit {
             ("RIVET_ENDPOINT", "http://"),
             ("RIVET_ENDPOINT", "ftp://host"),
             ("RIVET_TLS_CA_FILE", "/nonexistent/ca.pem"),
+            ("RIVET_SERVERLESS_LISTEN", "127.0.0.1:8080"),
+            ("RIVET_METRICS_LISTEN", "127.0.0.1:9090"),
+            ("RIVET_FLIGHT_RECORD", "/tmp/flight"),
         ];
         for (variable, value) in cases {
             let err = parse(&[(variable, value)]).unwrap_err();

@@ -11,10 +11,18 @@ pub fn connected(runner_id: &str) {
     print(json!({"event": "connected", "runnerId": runner_id}));
 }
 
-/// `{"event":"disconnected","code":…,"reason":…}` (`code` is null when the
-/// connection ended without a close frame).
+/// `{"event":"disconnected","code":…,"reason":…}`.
 pub fn disconnected(code: Option<u16>, reason: &str) {
-    print(json!({"event": "disconnected", "code": code, "reason": reason}));
+    print(disconnected_line(code, reason));
+}
+
+/// The code received, or 1006 when the connection ended without a close
+/// frame: the contract's `code` is always a number (RFC 6455 §7.1.5 names
+/// that case 1006, "abnormal closure").
+fn disconnected_line(code: Option<u16>, reason: &str) -> Value {
+    const ABNORMAL_CLOSURE: u16 = 1006;
+    let code = code.unwrap_or(ABNORMAL_CLOSURE);
+    json!({"event": "disconnected", "code": code, "reason": reason})
 }
 
 /// `{"event":"actor_start","actorId":…,"generation":…,"name":…,"key":…}`
@@ -47,4 +55,19 @@ pub fn shutdown() {
 /// visible at once. A closed stdout is not worth a panic: the line is lost.
 fn print(event: Value) {
     let _ = writeln!(std::io::stdout().lock(), "{event}");
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn disconnected_carries_a_numeric_code_1006_without_a_close_frame() {
+        let line = disconnected_line(None, "connection reset");
+        assert_eq!(
+            line,
+            json!({"event": "disconnected", "code": 1006, "reason": "connection reset"})
+        );
+        assert_eq!(disconnected_line(Some(1012), "restart")["code"], 1012);
+    }
 }

@@ -93,12 +93,16 @@ fn headers(request: &Request) -> Response {
     json_response(&Value::Object(object))
 }
 
+/// `/status/<code>`: a number from 200 to 599 is answered with that status
+/// and no body; any other `<code>` is "anything else" in the contract: 404.
 fn status(code: &str) -> Reply {
-    code.parse::<u16>()
-        .ok()
+    Some(code)
+        .filter(|code| !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|code| code.parse::<u16>().ok())
+        .filter(|code| (200..=599).contains(code))
         .and_then(|code| StatusCode::from_u16(code).ok())
         .map(empty)
-        .ok_or_else(|| Failure::bad_request(format!("{code:?} is not a status code")))
+        .ok_or_else(|| Failure(StatusCode::NOT_FOUND, format!("no route /status/{code}")))
 }
 
 /// `bytes` digits; the driver turns a body past the tunnel limit into a 500.
@@ -164,4 +168,25 @@ fn unix_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn status_of(code: &str) -> StatusCode {
+        status(code).unwrap_or_else(Failure::into_response).status()
+    }
+
+    #[test]
+    fn status_answers_200_to_599_and_anything_else_is_404() {
+        for code in [200, 201, 204, 301, 400, 404, 418, 500, 503, 599] {
+            assert_eq!(status_of(&code.to_string()).as_u16(), code);
+        }
+        for other in [
+            "abc", "", "100", "199", "600", "999", "+200", "2 00", "70000",
+        ] {
+            assert_eq!(status_of(other), StatusCode::NOT_FOUND, "{other:?}");
+        }
+    }
 }

@@ -47,6 +47,7 @@ use crate::{
 
 use actors::ByActor;
 use connection::OpenSocket;
+use panics::guard_hook;
 use requests::RequestTask;
 use yield_now::{INPUTS_PER_YIELD, YieldNow};
 
@@ -465,11 +466,13 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                     p.connected = true;
                     p.runner_id = Some(runner_id.to_string());
                 });
-                self.handler.on_connected(&runner_id);
+                let handler = &self.handler;
+                guard_hook("on_connected", || handler.on_connected(&runner_id));
             }
             Event::Disconnected { code, reason } => {
                 self.publish(|p| p.connected = false);
-                self.handler.on_disconnected(code, &reason);
+                let handler = &self.handler;
+                guard_hook("on_disconnected", || handler.on_disconnected(code, &reason));
             }
             Event::ActorStart {
                 actor,
@@ -544,7 +547,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         self.sockets.clear();
         // Their callers see the runner gone.
         self.kv_backlog.clear();
-        self.handler.on_shutdown();
+        let handler = &self.handler;
+        guard_hook("on_shutdown", || handler.on_shutdown());
         for waiter in self.shutdown_waiters.drain(..) {
             let _ = waiter.send(());
         }

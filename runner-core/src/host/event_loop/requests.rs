@@ -43,12 +43,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         };
         let request = match to_http_request(request, body) {
             Ok(request) => request,
-            Err(e) => {
-                debug!(%key, error = %e, "request is not valid HTTP: 400");
+            Err(refusal) => {
+                debug!(%key, status = refusal.status, "request refused by the host");
                 let now = self.now();
-                let _ = self
-                    .core
-                    .respond(now, key, error_response(400, "bad request"));
+                let _ = self.core.respond(now, key, refusal);
                 return;
             }
         };
@@ -59,15 +57,22 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             .rt
             .sleep_until(self.rt.now() + self.settings.request_timeout);
         let work = async move {
-            let serve = AssertUnwindSafe(handler.on_request(ctx, request)).catch_unwind();
+            // The body is part of the answer: reading it runs under the same
+            // timeout (a stalled body is a 504) and the same panic guard (a
+            // panicking body is a 500) as the handler itself.
+            let serve = async move {
+                let response = handler.on_request(ctx, request).await;
+                from_http_response(response, limit).await
+            };
+            let serve = AssertUnwindSafe(serve).catch_unwind();
             let response = match futures::future::select(Box::pin(serve), timeout).await {
-                Either::Left((Ok(response), _)) => from_http_response(response, limit).await,
+                Either::Left((Ok(response), _)) => response,
                 Either::Left((Err(panic), _)) => {
-                    warn!(%key, panic = panic_message(panic), "request handler panicked: 500");
+                    warn!(%key, panic = panic_message(panic), "request handler or its response body panicked: 500");
                     error_response(500, "internal server error")
                 }
                 Either::Right(_) => {
-                    warn!(%key, "request handler timed out: 504");
+                    warn!(%key, "request handler or its response body timed out: 504");
                     error_response(504, "handler timed out")
                 }
             };

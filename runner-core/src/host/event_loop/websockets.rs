@@ -157,15 +157,16 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     }
 }
 
+/// The socket's headers as a `HeaderMap`. The core refuses opens past
+/// `limits.max_request_headers`; past what a `HeaderMap` holds (a limit set
+/// that high, or a restored socket's headers) the handler gets no headers
+/// rather than the loop panicking.
 fn header_map(headers: &BareMap<String>) -> http::HeaderMap {
-    let mut map = http::HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers.iter() {
-        if let (Ok(name), Ok(value)) = (
-            http::header::HeaderName::from_bytes(name.as_bytes()),
-            http::header::HeaderValue::from_str(value),
-        ) {
-            map.append(name, value);
-        }
-    }
-    map
+    crate::host::http::header_map(headers).unwrap_or_else(|_| {
+        warn!(
+            headers = headers.len(),
+            "more socket headers than a HeaderMap holds: none kept"
+        );
+        http::HeaderMap::new()
+    })
 }

@@ -31,6 +31,14 @@ impl Runner {
                 self.events.push_back(Event::HttpRequestAborted { key });
             }
         }
+        if start.headers.len() > self.config.limits.max_request_headers {
+            warn!(%key, headers = start.headers.len(), "request with too many headers: 431");
+            let response = HttpResponse::new(431)
+                .header("content-type", "text/plain")
+                .header("x-rivet-error", reasons::TOO_MANY_HEADERS)
+                .body("too many request headers");
+            return self.send_response(key, 0, response);
+        }
         let streaming = start.stream;
         let body_bytes = start.body.as_ref().map_or(0, |b| b.len());
         match self.admission(&start.actor_id) {

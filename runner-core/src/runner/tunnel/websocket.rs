@@ -30,6 +30,10 @@ impl Runner {
         if self.replay_open(key, open_index) {
             return;
         }
+        if open.headers.len() > self.config.limits.max_request_headers {
+            warn!(%key, headers = open.headers.len(), "socket with too many headers: closed");
+            return self.send_close(key, 0, 1008, reasons::TOO_MANY_HEADERS);
+        }
         match self.admission(&open.actor_id) {
             Admission::NoActor => {
                 debug!(%key, actor = %open.actor_id, "socket for no running actor: closed");

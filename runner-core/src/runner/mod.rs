@@ -15,6 +15,7 @@ mod event_log;
 mod kv_calls;
 mod kv_table;
 mod outbox;
+mod retired;
 mod shutdown;
 mod shutdown_phase;
 mod timers;
@@ -34,7 +35,7 @@ use actor_table::ActorTable;
 use actors::Watchdog;
 use conn_state::ConnState;
 use kv_table::KvTable;
-use outbox::Retired;
+use retired::Retired;
 use shutdown_phase::ShutdownPhase;
 use timers::{Timer, TimerTable};
 

@@ -17,8 +17,9 @@
 //! a runner-decided abort or close it cannot take is dropped and counted
 //! ([`Runner::dropped_tunnel_messages`]).
 //!
-//! This file routes and ends entries. An actor's side of the tunnel (its
-//! keys and inbox) is in `actor_tunnel`, the outbound buffer in `outbound`,
+//! This file routes and ends entries. The table itself is in `table`, an
+//! actor's side of the tunnel (its keys and inbox) in `actor_tunnel`, the
+//! outbound buffer in `outbound`,
 //! and the user's calls in `http`, `websocket` and `hibernation`.
 //!
 //! Indices: every runner → gateway message of a request takes the next
@@ -30,14 +31,13 @@ mod hibernation;
 mod http;
 mod outbound;
 pub(super) mod reasons;
+mod table;
 mod websocket;
-
-use std::collections::HashMap;
 
 use tracing::{debug, warn};
 
+use super::Runner;
 use super::actor_table::Phase;
-use super::{Hasher, Runner};
 use crate::error::CallError;
 use crate::ids::{ActorRef, RequestKey};
 use crate::output::Event;
@@ -47,61 +47,9 @@ use crate::protocol::{
 };
 
 use actor_tunnel::{ActorTunnel, payload_len};
-use outbound::OutboundBuffer;
+use table::{Entry, EntryKind};
 
-/// Gateway-side state of the tunnel for the whole runner.
-#[derive(Debug)]
-pub(super) struct Tunnel {
-    entries: HashMap<RequestKey, Entry, Hasher>,
-    hasher: Hasher,
-    /// Outbound messages held while disconnected.
-    outbound: OutboundBuffer,
-}
-
-/// One request or socket.
-#[derive(Debug)]
-pub(super) struct Entry {
-    owner: ActorRef,
-    /// Index of the next runner → gateway message.
-    next_out: MessageIndex,
-    /// The owner is still starting: gateway messages go to its inbox.
-    held: bool,
-    kind: EntryKind,
-}
-
-impl Entry {
-    /// Whether the user was told of it: everything delivered, and sockets
-    /// restored (reported by `restore_websockets`) even while still held.
-    fn known_to_user(&self) -> bool {
-        !self.held || matches!(self.kind, EntryKind::WsOpen { .. })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EntryKind {
-    /// HTTP request not answered yet; `streaming` while body chunks may follow.
-    Http { streaming: bool, body_bytes: usize },
-    /// WebSocket offered to the user, who has not accepted or refused yet.
-    WsOpening { open_index: MessageIndex },
-    /// WebSocket open.
-    WsOpen {
-        hibernatable: bool,
-        last_in: MessageIndex,
-    },
-    /// Listed by the start command as hibernated; waiting for restore.
-    WsHibernating,
-}
-
-impl EntryKind {
-    fn name(self) -> &'static str {
-        match self {
-            EntryKind::Http { .. } => "an HTTP request",
-            EntryKind::WsOpening { .. } => "a WebSocket awaiting accept",
-            EntryKind::WsOpen { .. } => "an open WebSocket",
-            EntryKind::WsHibernating => "a hibernated WebSocket",
-        }
-    }
-}
+pub(super) use table::Tunnel;
 
 /// Outcome of [`Runner::admission`].
 enum Admission {
@@ -122,29 +70,6 @@ enum EndCause {
     Refused(&'static str),
     /// The connection it belonged to is gone for good (new runner id, shutdown).
     ConnectionGone,
-}
-
-impl Tunnel {
-    pub(super) fn new(hasher: Hasher) -> Self {
-        Tunnel {
-            entries: HashMap::with_hasher(hasher.clone()),
-            hasher,
-            outbound: OutboundBuffer::default(),
-        }
-    }
-
-    /// Empty per-actor state.
-    pub(super) fn actor_state(&self) -> ActorTunnel {
-        ActorTunnel::default()
-    }
-
-    pub(super) fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub(super) fn buffered(&self) -> usize {
-        self.outbound.len()
-    }
 }
 
 /// Whether a gateway message ends its request.

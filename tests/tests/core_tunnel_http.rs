@@ -414,9 +414,10 @@ fn an_oversize_response_becomes_500_and_nobody_else_notices() {
 }
 
 #[test]
-fn an_actor_stop_aborts_its_requests_for_the_user_and_the_gateway() {
+fn a_stopped_actor_waits_for_its_requests_then_aborts_them_at_the_stop_timeout() {
     let mut config = SimConfig::new(16);
     config.user.on_stop = Callback::After(secs(1));
+    config.runner.timeouts.actor_stop = secs(5);
     let mut sim = Sim::connected(config);
     let a = sim.start_actor("a");
     let b = sim.start_actor("b");
@@ -431,6 +432,12 @@ fn an_actor_stop_aborts_its_requests_for_the_user_and_the_gateway() {
     assert!(sim.runner().request_is_open(first.key));
     let since_stop = sim.mark();
     sim.run_for(secs(1));
+    // The stop callback has returned; the actor waits for its request.
+    assert!(sim.runner().request_is_open(first.key));
+    assert!(sim.tunnel_events_for(since_stop, first.key).is_empty());
+    assert!(sim.runner().actor_count() >= 2, "a is still draining");
+    // At the stop timeout the rest is aborted, for the user and the gateway.
+    sim.run_for(secs(4));
     let events = sim.tunnel_events_for(since_stop, first.key);
     assert_eq!(events, [Event::HttpRequestAborted { key: first.key }]);
     assert_eq!(
@@ -452,6 +459,52 @@ fn an_actor_stop_aborts_its_requests_for_the_user_and_the_gateway() {
     sim.respond(retried.key, HttpResponse::new(200)).unwrap();
     sim.await_http(client);
     assert_eq!(sim.http_client(client).status(), Some(200));
+}
+
+#[test]
+fn a_stopped_actor_is_reported_stopped_once_its_last_request_is_answered() {
+    let mut config = SimConfig::new(18);
+    config.user.on_stop = Callback::Immediate;
+    let mut sim = Sim::connected(config);
+    let a = sim.start_actor("a");
+    let since = sim.mark();
+    let client = sim.http(&a.actor_id, ClientRequest::get("/slow"));
+    let request = sim.next_http_request(since);
+    sim.sleep_actor(&a).unwrap();
+    sim.run_for(secs(1));
+    // Stop callback done, request open: the engine has not heard `Stopped`.
+    assert!(sim.runner().request_is_open(request.key));
+    assert_eq!(sim.runner().actor_count(), 1);
+    assert!(
+        !engine_saw_stopped(&sim, &a),
+        "Stopped reported before the request was answered"
+    );
+    // The answer goes out first, then the actor is reported stopped.
+    sim.respond(request.key, HttpResponse::new(200).body("late"))
+        .unwrap();
+    assert_eq!(sim.runner().actor_count(), 0);
+    sim.await_http(client);
+    assert_eq!(sim.http_client(client).status(), Some(200));
+    sim.run_for(secs(1));
+    assert!(engine_saw_stopped(&sim, &a));
+}
+
+/// Whether the engine received a `Stopped` state for `actor`.
+fn engine_saw_stopped(sim: &Sim, actor: &ActorRef) -> bool {
+    use runner_core::protocol::{ActorState, Event as WireEvent, EventActorStateUpdate};
+    let Some(record) = sim.engine().actor(&actor.actor_id) else {
+        return false;
+    };
+    tests::sim::scenario::events_of(&record.events, actor)
+        .iter()
+        .any(|(_, e)| {
+            matches!(
+                e,
+                WireEvent::StateUpdate(EventActorStateUpdate {
+                    state: ActorState::Stopped(_)
+                })
+            )
+        })
 }
 
 #[test]

@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 use crate::Timestamp;
 use crate::config::{Config, ConfigError};
 use crate::deadline::DeadlineQueue;
-use crate::ids::ConnId;
+use crate::ids::{ActorRef, ConnId};
 use crate::output::{Event, Transmit};
 use crate::protocol::{ActorCheckpoint, EventWrapper, Id, ProtocolMetadata};
 use crate::rng::SplitMix64;
@@ -108,6 +108,9 @@ pub struct Runner {
     outgoing_events: Vec<EventWrapper>,
     /// Command checkpoints to acknowledge when the current input ends.
     outgoing_acks: Vec<ActorCheckpoint>,
+    /// Draining actors whose last request ended during the current input:
+    /// removed when it ends.
+    drained: Vec<ActorRef>,
 }
 
 impl Runner {
@@ -153,6 +156,7 @@ impl Runner {
             events: VecDeque::new(),
             outgoing_events: Vec::new(),
             outgoing_acks: Vec::new(),
+            drained: Vec::new(),
         })
     }
 
@@ -512,6 +516,7 @@ impl Runner {
     fn step<R>(&mut self, now: Timestamp, input: impl FnOnce(&mut Self) -> R) -> R {
         self.advance(now);
         let outcome = input(self);
+        self.remove_drained_actors();
         self.flush();
         outcome
     }

@@ -18,13 +18,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                     debug!(error = %e, "late actor start ignored");
                 }
             }
-            Call::ActorStopped { actor } => {
-                if self.in_flight.contains_key(&actor) {
-                    self.stop_pending.insert(actor);
-                } else {
-                    self.report_stopped(actor);
-                }
-            }
+            Call::ActorStopped { actor } => self.report_stopped(actor),
             Call::Intent {
                 actor,
                 intent,

@@ -148,8 +148,6 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             kv_backlog: VecDeque::new(),
             actors: HashSet::new(),
             requests: HashMap::new(),
-            in_flight: HashMap::new(),
-            stop_pending: HashSet::new(),
             link: Arc::new(ActorLink {
                 tx: tx.clone(),
                 spawner,
@@ -254,12 +252,6 @@ struct Host<R, H> {
     /// The live actors' contexts, found by actor (see [`ByActor`]).
     actors: HashSet<ByActor>,
     requests: HashMap<RequestKey, RequestTask>,
-    /// Unanswered requests per actor: an actor whose stop callback has
-    /// returned is reported stopped only once its requests are answered
-    /// (bounded by the core's stop timeout, which aborts the rest).
-    in_flight: HashMap<ActorRef, usize>,
-    /// Actors whose stop callback returned while requests were in flight.
-    stop_pending: HashSet<ActorRef>,
     /// Handed to every actor context.
     link: Arc<ActorLink>,
     names: Names,
@@ -539,8 +531,6 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         for (_, task) in self.requests.drain() {
             task.abort.abort();
         }
-        self.in_flight.clear();
-        self.stop_pending.clear();
         self.sockets.clear();
         // Their callers see the runner gone.
         self.kv_backlog.clear();

@@ -217,11 +217,16 @@ impl Runner {
         );
     }
 
-    /// Removes an entry and its listing in the owner.
+    /// Removes an entry and its listing in the owner. The last one of a
+    /// draining owner lets it be reported stopped when the input ends.
     fn remove_entry(&mut self, key: RequestKey) -> Option<Entry> {
         let entry = self.tunnel.entries.remove(&key)?;
         if let Some(record) = self.record(&entry.owner) {
             record.tunnel.remove_request(key);
+            let draining = matches!(record.phase, Phase::Stopping { draining: true, .. });
+            if draining && record.tunnel.request_count() == 0 {
+                self.drained.push(entry.owner.clone());
+            }
         }
         Some(entry)
     }
@@ -406,6 +411,32 @@ impl Runner {
         record.tunnel.take_inbox();
         for key in record.tunnel.request_keys() {
             if self.tunnel.entries.get(&key).is_some_and(|e| e.held) {
+                if let Some(entry) = self.remove_entry(key) {
+                    self.end_entry(key, entry, EndCause::ActorStopped);
+                }
+            }
+        }
+    }
+
+    /// The owner's stop callback returned: its hibernatable sockets are
+    /// handed back to the gateway now (they outlive the actor, so nothing
+    /// waits for them), leaving the requests and sockets its stop waits for.
+    pub(super) fn hibernate_sockets(&mut self, actor: &ActorRef) {
+        let Some(record) = self.record(actor) else {
+            return;
+        };
+        for key in record.tunnel.request_keys() {
+            let outlives = self.tunnel.entries.get(&key).is_some_and(|e| {
+                matches!(
+                    e.kind,
+                    EntryKind::WsHibernating
+                        | EntryKind::WsOpen {
+                            hibernatable: true,
+                            ..
+                        }
+                )
+            });
+            if outlives {
                 if let Some(entry) = self.remove_entry(key) {
                     self.end_entry(key, entry, EndCause::ActorStopped);
                 }

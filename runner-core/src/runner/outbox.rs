@@ -108,7 +108,7 @@ impl Runner {
             if let Some(retired) = self.retired.get_mut(&key) {
                 self.outgoing_events
                     .extend(retired.events.unacked(&key.0, key.1));
-                self.retired.confirms.insert(confirm_at, (key, conn));
+                self.retired.confirm(key, confirm_at, conn);
             } else if let Some(slot) = self.actors.get(&key.0) {
                 let actor = &slot.current.actor;
                 self.outgoing_events.extend(
@@ -123,12 +123,12 @@ impl Runner {
     /// Keeps a removed generation's watermark and unacknowledged events.
     pub(super) fn retire(&mut self, record: ActorRecord) {
         let key = (record.actor.actor_id, record.actor.generation);
+        self.retired
+            .insert(key.clone(), record.last_command_index, record.events);
         if let Some(conn) = self.ready_conn() {
             let at = self.now + self.config.timeouts.retention;
-            self.retired.confirms.insert(at, (key.clone(), conn));
+            self.retired.confirm(key, at, conn);
         }
-        self.retired
-            .insert(key, record.last_command_index, record.events);
         while self.retired.len() > self.config.limits.max_retired_generations {
             if let Some(key) = self.retired.pop_oldest() {
                 warn!(actor = %key.0, generation = key.1, "retired generation limit reached; forgetting the oldest");
@@ -139,7 +139,7 @@ impl Runner {
     /// The engine has seen a retired generation's last frames if they went
     /// out on the connection that is still the current one.
     pub(super) fn run_retired_confirmations(&mut self) {
-        while let Some((key, conn)) = self.retired.confirms.pop_due(self.now) {
+        while let Some((key, conn)) = self.retired.pop_due_confirm(self.now) {
             if self.ready_conn() == Some(conn) {
                 self.retired.remove(&key);
             }

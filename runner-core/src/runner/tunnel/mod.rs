@@ -13,8 +13,10 @@
 //! While disconnected, outbound tunnel messages wait in a bounded buffer,
 //! sent after the next init (dropped if the runner id changed: they belong
 //! to requests of the old runner). A user call the buffer cannot take is
-//! refused and changes nothing (the request stays open, no index is used);
-//! a runner-decided abort or close it cannot take is dropped and counted
+//! refused and changes nothing (the request stays open, no index is used),
+//! except an HTTP answer (`respond`, `abort_request`): a request is never
+//! left open for want of room, it is aborted instead; a runner-decided
+//! abort or close the buffer cannot take is dropped and counted
 //! ([`Runner::dropped_tunnel_messages`]).
 //!
 //! This file routes and ends entries. The table itself is in `table`, an

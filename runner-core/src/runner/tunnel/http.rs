@@ -130,8 +130,9 @@ impl Runner {
     /// Answers an HTTP request. The whole response goes out as one message.
     ///
     /// A body larger than `limits.max_tunnel_payload` would make the engine
-    /// drop the runner's whole connection, so it is replaced by a `500` with
-    /// a short explanation (and a warning in the log); the call still
+    /// drop the runner's whole connection, so it is replaced by
+    /// [`HttpResponse::payload_too_large`] (and a warning in the log),
+    /// the one place this limit is enforced; the call still
     /// succeeds, since the request was answered. Likewise, while
     /// disconnected with the outbound buffer full, the request is aborted
     /// rather than left open (the gateway retries it or fails it for the
@@ -186,12 +187,7 @@ impl Runner {
         let limit = self.config.limits.max_tunnel_payload;
         let response = if response.body.len() > limit {
             warn!(%key, size = response.body.len(), limit, "response body over the tunnel limit: sending 500 instead");
-            HttpResponse::new(500)
-                .header("content-type", "text/plain")
-                .body(format!(
-                    "response body of {} bytes exceeds the runner's {limit}-byte limit",
-                    response.body.len()
-                ))
+            HttpResponse::payload_too_large(limit)
         } else {
             response
         };

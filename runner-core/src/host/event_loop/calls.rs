@@ -18,7 +18,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                     debug!(error = %e, "late actor start ignored");
                 }
             }
-            Call::ActorStopped { actor } => self.report_stopped(actor),
+            Call::ActorStopped { actor } => {
+                self.report_stopped(actor);
+                self.stop_callback_done();
+            }
             Call::Intent {
                 actor,
                 intent,

@@ -16,6 +16,7 @@ mod calls;
 mod connection;
 mod panics;
 mod requests;
+mod shutdown;
 mod websockets;
 mod yield_now;
 
@@ -155,6 +156,8 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             names: Names::default(),
             sockets: HashMap::new(),
             shutdown_waiters: Vec::new(),
+            stop_callbacks: 0,
+            finishing: None,
             finished: None,
         };
         AsyncRunner {
@@ -257,6 +260,11 @@ struct Host<R, H> {
     names: Names,
     sockets: HashMap<RequestKey, mpsc::Sender<SocketEvent>>,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
+    /// `on_actor_stop` callbacks running: `on_shutdown` waits for them.
+    stop_callbacks: usize,
+    /// The core has shut down; `on_shutdown` waits for the stop callbacks
+    /// still running, until this deadline.
+    finishing: Option<(ShutdownReason, Timestamp)>,
     finished: Option<ShutdownReason>,
 }
 
@@ -307,7 +315,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
 
     /// Keeps one sleep future for the core's next deadline.
     fn arm_sleep(&mut self) {
-        match self.core.poll_timeout() {
+        let finish_by = self.finishing.as_ref().map(|(_, at)| *at);
+        match self.core.poll_timeout().into_iter().chain(finish_by).min() {
             None => self.sleep = None,
             Some(at) if self.sleep.as_ref().is_some_and(|(t, _)| *t == at) => {}
             Some(at) => {
@@ -394,7 +403,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 warn!("shutdown signal received");
                 self.core.shutdown(now, ShutdownMode::Graceful);
             }
-            Input::Timer => self.core.handle_timeout(now),
+            Input::Timer => {
+                self.core.handle_timeout(now);
+                self.finish_if_due(now);
+            }
         }
     }
 
@@ -513,7 +525,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 self.notify_socket(key, SocketEvent::Closed(frame));
             }
             Event::WebSocketHibernated { key } => self.notify_socket(key, SocketEvent::Hibernated),
-            Event::ShutdownComplete { reason } => self.finish(reason),
+            Event::ShutdownComplete { reason } => self.begin_finish(reason),
         }
     }
 
@@ -521,23 +533,5 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         if let Ok(mut published) = self.published.lock() {
             update(&mut published);
         }
-    }
-
-    fn finish(&mut self, reason: ShutdownReason) {
-        self.publish(|p| {
-            p.connected = false;
-            p.shut_down = true;
-        });
-        for (_, task) in self.requests.drain() {
-            task.abort.abort();
-        }
-        self.sockets.clear();
-        // Their callers see the runner gone.
-        self.kv_backlog.clear();
-        self.handler.on_shutdown();
-        for waiter in self.shutdown_waiters.drain(..) {
-            let _ = waiter.send(());
-        }
-        self.finished = Some(reason);
     }
 }

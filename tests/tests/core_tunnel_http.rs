@@ -787,3 +787,30 @@ fn a_response_the_full_buffer_cannot_take_aborts_its_request() {
         (k, ToServerTunnelMessageKind::ResponseStart(r)) if *k == keys[1] && r.status == 204
     ));
 }
+
+/// An actor draining its requests is given up with the rest once the
+/// runner is surely lost: its answers could reach no one.
+#[test]
+fn a_draining_actor_is_removed_when_the_runner_is_lost() {
+    use runner_core::{Timestamp, TransportClose, testing};
+
+    let t = Timestamp::ZERO;
+    let (mut runner, conn) = testing::connected(testing::config()).unwrap();
+    let actor = testing::started_actor(&mut runner, conn, "A").unwrap();
+    let key = testing::http_request(&mut runner, conn, 1, testing::get("A", "/")).unwrap();
+    testing::drain(&mut runner);
+    runner.crash_actor(t, &actor, "boom").unwrap();
+    runner.actor_stopped(t, &actor).unwrap();
+    assert_eq!(runner.actor_count(), 1, "draining");
+    runner.handle_closed(t, conn, TransportClose::error("connection reset"));
+    // Past the runner-lost threshold (15 s), well before the stop timeout.
+    let lost = Timestamp::from_millis(20_000);
+    assert!(lost < t + runner.config().timeouts.actor_stop);
+    while let Some(at) = runner.poll_timeout().filter(|at| *at <= lost) {
+        runner.handle_timeout(at);
+        testing::drain(&mut runner);
+    }
+    runner.handle_timeout(lost);
+    assert_eq!(runner.actor_count(), 0);
+    assert!(!runner.request_is_open(key));
+}

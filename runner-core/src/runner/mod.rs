@@ -557,6 +557,7 @@ impl Runner {
         tracing::warn!("engine unreachable past the runner-lost threshold: stopping every actor");
         self.fail_all_kv(crate::kv::KvError::RunnerLost);
         self.stop_all_actors(crate::output::StopReason::RunnerLost);
+        self.remove_draining_actors();
     }
 
     /// Time only moves forward, whatever the caller passes.

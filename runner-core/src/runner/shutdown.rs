@@ -218,9 +218,10 @@ impl Runner {
         self.check_finished();
     }
 
-    /// Disconnected for good: an actor waiting for its requests waits for
-    /// answers that can no longer reach anyone.
-    fn remove_draining_actors(&mut self) {
+    /// Disconnected for good (or the engine gave every actor up): an actor
+    /// waiting for its requests waits for answers that can no longer reach
+    /// anyone.
+    pub(super) fn remove_draining_actors(&mut self) {
         for id in self.sorted_actor_ids() {
             let reason = match self.actors.get(&id).map(|slot| &slot.current.phase) {
                 Some(Phase::Stopping {

@@ -570,9 +570,9 @@ impl Runner {
         self.tunnel.buffered()
     }
 
-    /// Aborts and closes the runner decided on itself but dropped because
-    /// the outbound buffer was full while disconnected (the gateway times
-    /// those requests out instead).
+    /// Aborts and closes (the runner's own, or standing in for an answer the
+    /// buffer could not take) dropped because the outbound buffer was full
+    /// while disconnected (the gateway times those requests out instead).
     ///
     /// # Examples
     ///
@@ -586,9 +586,13 @@ impl Runner {
     /// // Two requests are open and the outbound buffer holds one message
     /// // (`limits.max_buffered_messages = 1`). The connection drops...
     /// runner.handle_closed(Timestamp::ZERO, conn, TransportClose::error("connection reset"));
-    /// // ...and the actor stops: the runner aborts both of its requests.
+    /// // ...and the actor stops. It waits for its requests (they can still
+    /// // be answered after a reconnect) until the stop timeout, when the
+    /// // runner aborts both of them.
     /// runner.crash_actor(Timestamp::ZERO, &actor, "boom")?;
     /// runner.actor_stopped(Timestamp::ZERO, &actor)?;
+    /// assert_eq!(runner.dropped_tunnel_messages(), 0);
+    /// runner.handle_timeout(Timestamp::ZERO + runner.config().timeouts.actor_stop);
     /// assert_eq!(runner.buffered_tunnel_messages(), 1);
     /// assert_eq!(runner.dropped_tunnel_messages(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())

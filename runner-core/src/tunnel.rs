@@ -116,6 +116,44 @@ impl HttpResponse {
         self.body = body.into();
         self
     }
+
+    /// The one answer to a response whose body is over
+    /// `limits.max_tunnel_payload` (`limit`): [`Runner::respond`](crate::Runner::respond)
+    /// sends it in place of such a response (a larger tunnel message would
+    /// make the engine drop the runner's whole connection), for every
+    /// event loop alike. A plain-text `500` marked
+    /// `x-rivet-error: runner.response_too_large`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{testing, Config, HttpResponse, Timestamp, Transmit};
+    /// # let mut config = Config::new("http://h:1", "r", "k");
+    /// config.limits.max_tunnel_payload = 4;
+    /// # let (mut runner, conn) = testing::connected(config)?;
+    /// # testing::started_actor(&mut runner, conn, "A")?;
+    /// # let key = testing::http_request(&mut runner, conn, 2, testing::get("A", "/"))?;
+    /// # testing::drain(&mut runner);
+    /// let answer = HttpResponse::payload_too_large(4);
+    /// assert_eq!(answer.status, 500);
+    /// assert_eq!(answer.headers.get("x-rivet-error"), Some(&"runner.response_too_large".to_string()));
+    /// assert_eq!(answer.body, "response body exceeds the runner's 4-byte limit");
+    /// runner.respond(Timestamp::ZERO, key, HttpResponse::new(200).body("12345"))?;
+    /// let Some(Transmit::Frame(frame)) = runner.poll_transmit() else { panic!() };
+    /// let ToServer::TunnelMessage(msg) = decode_to_server(ProtocolVersion::V5, &frame)? else { panic!() };
+    /// let ToServerTunnelMessageKind::ResponseStart(sent) = msg.message_kind else { panic!() };
+    /// assert_eq!((sent.status, sent.body), (500, Some(answer.body)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn payload_too_large(limit: usize) -> Self {
+        HttpResponse::new(500)
+            .header("content-type", "text/plain")
+            .header("x-rivet-error", "runner.response_too_large")
+            .body(format!(
+                "response body exceeds the runner's {limit}-byte limit"
+            ))
+    }
 }
 
 /// A WebSocket the gateway wants to open to an actor; answer with

@@ -212,3 +212,38 @@ fn a_full_lifecycle_works_on_every_version() {
         assert_eq!(sim.engine().log().undecodable, 0, "{version}");
     }
 }
+
+/// A newer generation queued behind a stopping one when shutdown reaches
+/// its final phase (disconnected for good) is reported as never started:
+/// started, nothing could stop it and the shutdown would never complete.
+#[test]
+fn a_generation_queued_when_shutdown_is_final_is_never_started() {
+    use runner_core::protocol::{Command, ToClient};
+    use runner_core::{Timestamp, TransportClose, testing};
+
+    let t = Timestamp::ZERO;
+    let (mut runner, conn) = testing::connected(testing::config()).unwrap();
+    let old = testing::started_actor(&mut runner, conn, "A").unwrap();
+    // The engine starts generation 1 while generation 0 runs: 0 is stopped,
+    // 1 waits for it.
+    let ToClient::Commands(mut commands) = testing::start_command("A", vec![]) else {
+        unreachable!()
+    };
+    commands[0].checkpoint.generation = 1;
+    assert!(matches!(commands[0].inner, Command::StartActor(_)));
+    testing::feed(&mut runner, conn, &ToClient::Commands(commands)).unwrap();
+    runner.shutdown(t, ShutdownMode::Graceful);
+    // The connection goes: shutdown is in its final phase.
+    runner.handle_closed(t, conn, TransportClose::error("connection reset"));
+    testing::drain(&mut runner);
+    runner.actor_stopped(t, &old).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| runner.poll_event()).collect();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ActorStart { actor, .. } if actor.generation == 1)),
+        "{events:?}"
+    );
+    assert!(runner.is_shut_down(), "{events:?}");
+    assert_eq!(runner.actor_count(), 0);
+}

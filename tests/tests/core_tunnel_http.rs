@@ -414,9 +414,10 @@ fn an_oversize_response_becomes_500_and_nobody_else_notices() {
 }
 
 #[test]
-fn an_actor_stop_aborts_its_requests_for_the_user_and_the_gateway() {
+fn a_stopped_actor_waits_for_its_requests_then_aborts_them_at_the_stop_timeout() {
     let mut config = SimConfig::new(16);
     config.user.on_stop = Callback::After(secs(1));
+    config.runner.timeouts.actor_stop = secs(5);
     let mut sim = Sim::connected(config);
     let a = sim.start_actor("a");
     let b = sim.start_actor("b");
@@ -431,6 +432,12 @@ fn an_actor_stop_aborts_its_requests_for_the_user_and_the_gateway() {
     assert!(sim.runner().request_is_open(first.key));
     let since_stop = sim.mark();
     sim.run_for(secs(1));
+    // The stop callback has returned; the actor waits for its request.
+    assert!(sim.runner().request_is_open(first.key));
+    assert!(sim.tunnel_events_for(since_stop, first.key).is_empty());
+    assert!(sim.runner().actor_count() >= 2, "a is still draining");
+    // At the stop timeout the rest is aborted, for the user and the gateway.
+    sim.run_for(secs(4));
     let events = sim.tunnel_events_for(since_stop, first.key);
     assert_eq!(events, [Event::HttpRequestAborted { key: first.key }]);
     assert_eq!(
@@ -452,6 +459,52 @@ fn an_actor_stop_aborts_its_requests_for_the_user_and_the_gateway() {
     sim.respond(retried.key, HttpResponse::new(200)).unwrap();
     sim.await_http(client);
     assert_eq!(sim.http_client(client).status(), Some(200));
+}
+
+#[test]
+fn a_stopped_actor_is_reported_stopped_once_its_last_request_is_answered() {
+    let mut config = SimConfig::new(18);
+    config.user.on_stop = Callback::Immediate;
+    let mut sim = Sim::connected(config);
+    let a = sim.start_actor("a");
+    let since = sim.mark();
+    let client = sim.http(&a.actor_id, ClientRequest::get("/slow"));
+    let request = sim.next_http_request(since);
+    sim.sleep_actor(&a).unwrap();
+    sim.run_for(secs(1));
+    // Stop callback done, request open: the engine has not heard `Stopped`.
+    assert!(sim.runner().request_is_open(request.key));
+    assert_eq!(sim.runner().actor_count(), 1);
+    assert!(
+        !engine_saw_stopped(&sim, &a),
+        "Stopped reported before the request was answered"
+    );
+    // The answer goes out first, then the actor is reported stopped.
+    sim.respond(request.key, HttpResponse::new(200).body("late"))
+        .unwrap();
+    assert_eq!(sim.runner().actor_count(), 0);
+    sim.await_http(client);
+    assert_eq!(sim.http_client(client).status(), Some(200));
+    sim.run_for(secs(1));
+    assert!(engine_saw_stopped(&sim, &a));
+}
+
+/// Whether the engine received a `Stopped` state for `actor`.
+fn engine_saw_stopped(sim: &Sim, actor: &ActorRef) -> bool {
+    use runner_core::protocol::{ActorState, Event as WireEvent, EventActorStateUpdate};
+    let Some(record) = sim.engine().actor(&actor.actor_id) else {
+        return false;
+    };
+    tests::sim::scenario::events_of(&record.events, actor)
+        .iter()
+        .any(|(_, e)| {
+            matches!(
+                e,
+                WireEvent::StateUpdate(EventActorStateUpdate {
+                    state: ActorState::Stopped(_)
+                })
+            )
+        })
 }
 
 #[test]
@@ -578,30 +631,20 @@ fn responses_are_buffered_while_disconnected_and_flushed_in_order() {
 }
 
 #[test]
-fn a_full_buffer_refuses_the_response_and_changes_nothing() {
+fn a_full_buffer_ends_the_request_instead_of_leaving_it_open() {
     let (mut sim, keys) = disconnected_with_two_requests(20, 1);
     sim.respond(keys[0], HttpResponse::new(200)).unwrap();
-    let refused = sim.respond(keys[1], HttpResponse::new(200));
-    assert!(
-        matches!(
-            refused,
-            Err(CallError::TunnelBufferFull { messages: 1, .. })
-        ),
-        "{refused:?}"
+    // No room, not even for an abort: the request ends all the same (the
+    // gateway times it out), counted, rather than leak open.
+    sim.respond(keys[1], HttpResponse::new(200)).unwrap();
+    assert!(!sim.runner().request_is_open(keys[1]));
+    assert_eq!(sim.runner().dropped_tunnel_messages(), 1);
+    assert_eq!(
+        sim.abort_request(keys[1]),
+        Err(CallError::RequestNotFound(keys[1]))
     );
-    assert!(
-        sim.runner().request_is_open(keys[1]),
-        "a refused call changes nothing"
-    );
-    let refused = sim.abort_request(keys[1]);
-    assert!(
-        matches!(refused, Err(CallError::TunnelBufferFull { .. })),
-        "{refused:?}"
-    );
-    assert!(sim.runner().request_is_open(keys[1]));
     sim.link().reachable = true;
     sim.run_until_connected();
-    sim.respond(keys[1], HttpResponse::new(200)).unwrap();
     sim.run_for(secs(1));
     assert_eq!(sim.runner().open_request_count(), 0);
 }
@@ -665,4 +708,109 @@ fn the_engine_drops_the_whole_connection_on_an_oversize_payload() {
 fn the_invariants_flag_an_oversize_payload() {
     let (mut sim, actor) = unguarded(true);
     respond_oversize(&mut sim, &actor);
+}
+
+/// While disconnected with the outbound buffer full, an answer is never
+/// dropped with its request left open (it would leak toward
+/// `max_requests_per_actor`, after which the actor answers only 503): the
+/// request is aborted instead, the abort sent after the next init — or,
+/// with no room even for that, dropped and counted.
+#[test]
+fn a_response_the_full_buffer_cannot_take_aborts_its_request() {
+    use runner_core::protocol::ToServer;
+    use runner_core::{Config, Timestamp, TransportClose, testing};
+
+    let t = Timestamp::ZERO;
+    let mut config = Config::new("http://h:1", "r", "k");
+    config.limits.max_buffered_bytes = 4;
+    config.limits.max_buffered_messages = 2;
+    config.limits.max_requests_per_actor = 3;
+    let (mut runner, conn) = testing::connected(config).unwrap();
+    testing::started_actor(&mut runner, conn, "A").unwrap();
+    let keys: Vec<RequestKey> = (1..=3)
+        .map(|id| testing::http_request(&mut runner, conn, id, testing::get("A", "/")).unwrap())
+        .collect();
+    testing::drain(&mut runner);
+    runner.handle_closed(t, conn, TransportClose::error("connection reset"));
+    testing::drain(&mut runner);
+
+    // Too big for the buffer's bytes: aborted, the abort buffered.
+    runner
+        .respond(t, keys[0], HttpResponse::new(200).body("too big"))
+        .unwrap();
+    assert!(!runner.request_is_open(keys[0]));
+    assert_eq!(runner.buffered_tunnel_messages(), 1);
+    // Fits: buffered as is.
+    runner.respond(t, keys[1], HttpResponse::new(204)).unwrap();
+    assert_eq!(runner.buffered_tunnel_messages(), 2);
+    // No room even for an abort: the request ends all the same, counted.
+    runner.abort_request(t, keys[2]).unwrap();
+    assert!(!runner.request_is_open(keys[2]));
+    assert_eq!(runner.dropped_tunnel_messages(), 1);
+    assert_eq!(runner.open_request_count(), 0, "nothing leaks");
+
+    // Back: the abort and the answer go out after the init.
+    runner.handle_timeout(runner.poll_timeout().unwrap());
+    let Some(runner_core::Transmit::Connect { conn, .. }) = runner.poll_transmit() else {
+        panic!("no reconnect")
+    };
+    runner.handle_connected(t, conn);
+    testing::drain(&mut runner);
+    let metadata = runner_core::protocol::ProtocolMetadata {
+        runner_lost_threshold: 15_000,
+        actor_stop_threshold: None,
+        serverless_drain_grace_period: None,
+    };
+    let init = runner_core::protocol::ToClient::Init(runner_core::protocol::ToClientInit {
+        runner_id: "R".into(),
+        metadata,
+    });
+    testing::feed(&mut runner, conn, &init).unwrap();
+    let kinds: Vec<(RequestKey, ToServerTunnelMessageKind)> = testing::sent(&mut runner)
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            ToServer::TunnelMessage(m) => Some((
+                RequestKey::new(m.message_id.gateway_id, m.message_id.request_id),
+                m.message_kind,
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert_eq!(
+        kinds[0],
+        (keys[0], ToServerTunnelMessageKind::ResponseAbort)
+    );
+    assert!(matches!(
+        &kinds[1],
+        (k, ToServerTunnelMessageKind::ResponseStart(r)) if *k == keys[1] && r.status == 204
+    ));
+}
+
+/// An actor draining its requests is given up with the rest once the
+/// runner is surely lost: its answers could reach no one.
+#[test]
+fn a_draining_actor_is_removed_when_the_runner_is_lost() {
+    use runner_core::{Timestamp, TransportClose, testing};
+
+    let t = Timestamp::ZERO;
+    let (mut runner, conn) = testing::connected(testing::config()).unwrap();
+    let actor = testing::started_actor(&mut runner, conn, "A").unwrap();
+    let key = testing::http_request(&mut runner, conn, 1, testing::get("A", "/")).unwrap();
+    testing::drain(&mut runner);
+    runner.crash_actor(t, &actor, "boom").unwrap();
+    runner.actor_stopped(t, &actor).unwrap();
+    assert_eq!(runner.actor_count(), 1, "draining");
+    runner.handle_closed(t, conn, TransportClose::error("connection reset"));
+    // Past the runner-lost threshold (15 s), well before the stop timeout.
+    let lost = Timestamp::from_millis(20_000);
+    assert!(lost < t + runner.config().timeouts.actor_stop);
+    while let Some(at) = runner.poll_timeout().filter(|at| *at <= lost) {
+        runner.handle_timeout(at);
+        testing::drain(&mut runner);
+    }
+    runner.handle_timeout(lost);
+    assert_eq!(runner.actor_count(), 0);
+    assert!(!runner.request_is_open(key));
 }

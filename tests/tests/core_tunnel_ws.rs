@@ -304,9 +304,10 @@ fn indices_wrap_around_past_65535_both_ways() {
 }
 
 #[test]
-fn an_actor_stop_closes_plain_sockets_and_hibernates_the_others() {
+fn an_actor_stop_hibernates_sockets_at_once_and_closes_plain_ones_at_the_stop_timeout() {
     let mut config = SimConfig::new(9);
     config.user.on_stop = Callback::After(ms(200));
+    config.runner.timeouts.actor_stop = secs(5);
     let mut sim = Sim::connected(config);
     let actor = sim.start_actor("a");
     let since = sim.mark();
@@ -321,6 +322,15 @@ fn an_actor_stop_closes_plain_sockets_and_hibernates_the_others() {
     let since = sim.mark();
     sim.sleep_actor(&actor).unwrap();
     sim.run_for(secs(2));
+    // The stop callback has returned: the hibernatable socket went back to
+    // the gateway, the plain one still holds the actor's stop.
+    assert_eq!(
+        sim.tunnel_events_for(since, hib_key),
+        [Event::WebSocketHibernated { key: hib_key }]
+    );
+    assert!(sim.tunnel_events_for(since, plain_key).is_empty());
+    assert!(sim.runner().request_is_open(plain_key));
+    sim.run_for(secs(4));
     assert_eq!(
         sim.tunnel_events_for(since, plain_key),
         [Event::WebSocketClosed {
@@ -484,4 +494,59 @@ fn a_runner_away_past_the_runner_lost_threshold_ends_its_sockets_on_both_sides()
     sim.run_until_connected();
     assert_eq!(sim.runner().open_request_count(), 0);
     assert_eq!(sim.runner().buffered_tunnel_messages(), 0);
+}
+
+/// A stopped actor keeps its open (not hibernatable) sockets until they
+/// close, then is reported stopped; hibernatable ones are handed back to
+/// the gateway at once and hold nothing up.
+#[test]
+fn a_stopped_actor_waits_for_its_sockets_to_close() {
+    use runner_core::protocol::{ActorState, Event as WireEvent, ToServer};
+    use runner_core::{Timestamp, testing};
+
+    let t = Timestamp::ZERO;
+    let (mut runner, conn) = testing::connected(testing::config()).unwrap();
+    let actor = testing::started_actor(&mut runner, conn, "A").unwrap();
+    let plain = testing::websocket(&mut runner, conn, 3, "A", "/ws").unwrap();
+    let lasting = testing::websocket(&mut runner, conn, 4, "A", "/ws").unwrap();
+    runner.websocket_accept(t, plain, false).unwrap();
+    runner.websocket_accept(t, lasting, true).unwrap();
+    testing::drain(&mut runner);
+
+    runner.crash_actor(t, &actor, "boom").unwrap();
+    runner.actor_stopped(t, &actor).unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| runner.poll_event()).collect();
+    assert!(events.contains(&Event::WebSocketHibernated { key: lasting }));
+    assert!(runner.request_is_open(plain));
+    assert_eq!(runner.actor_count(), 1, "draining until its socket closes");
+    let is_stopped = |m: &ToServer| {
+        matches!(m, ToServer::Events(events) if events.iter().any(|e| matches!(
+            &e.inner,
+            WireEvent::StateUpdate(u) if matches!(u.state, ActorState::Stopped(_))
+        )))
+    };
+    assert!(!testing::sent(&mut runner).unwrap().iter().any(is_stopped));
+    // Reporting the stop again while it drains is refused.
+    assert!(matches!(
+        runner.actor_stopped(t, &actor),
+        Err(CallError::WrongState {
+            state: "draining",
+            ..
+        })
+    ));
+
+    runner
+        .websocket_close(t, plain, Some(1000), Some("bye"))
+        .unwrap();
+    assert_eq!(runner.actor_count(), 0);
+    let sent = testing::sent(&mut runner).unwrap();
+    let close = sent
+        .iter()
+        .position(|m| matches!(m, ToServer::TunnelMessage(_)))
+        .expect("the close went out");
+    let stopped = sent.iter().position(is_stopped).expect("Stopped went out");
+    assert!(
+        close < stopped,
+        "the close goes out before Stopped: {sent:?}"
+    );
 }

@@ -139,22 +139,35 @@ impl Body {
     /// assert!(matches!(err, BodyError::TooLarge { limit: 2 }));
     /// # });
     /// ```
-    pub async fn collect(mut self, limit: usize) -> Result<Bytes, BodyError> {
-        if let Inner::Full(full) = self.inner.get_mut() {
-            let bytes = full.take().unwrap_or_default();
-            return if bytes.len() > limit {
-                Err(BodyError::TooLarge { limit })
-            } else {
-                Ok(bytes)
-            };
+    pub async fn collect(self, limit: usize) -> Result<Bytes, BodyError> {
+        let bytes = self
+            .collect_capped(limit)
+            .await
+            .map_err(BodyError::Failed)?;
+        if bytes.len() > limit {
+            return Err(BodyError::TooLarge { limit });
         }
+        Ok(bytes)
+    }
+
+    /// Reads the body, but not past `limit + 1` bytes: a body over `limit`
+    /// comes back cut there, so that the core, which enforces the limit,
+    /// sees it is over without more of it being buffered.
+    pub(crate) async fn collect_capped(mut self, limit: usize) -> Result<Bytes, BoxError> {
+        if let Inner::Full(full) = self.inner.get_mut() {
+            // Already in memory: nothing more to buffer.
+            return Ok(full.take().unwrap_or_default());
+        }
+        let cap = limit.saturating_add(1);
         let mut buf = BytesMut::new();
         while let Some(frame) =
             futures::future::poll_fn(|cx| Pin::new(&mut self).poll_frame_inner(cx)).await
         {
-            let chunk = frame.map_err(BodyError::Failed)?;
-            if buf.len() + chunk.len() > limit {
-                return Err(BodyError::TooLarge { limit });
+            let chunk = frame?;
+            let room = cap - buf.len();
+            if chunk.len() >= room {
+                buf.extend_from_slice(&chunk[..room]);
+                break;
             }
             buf.extend_from_slice(&chunk);
         }
@@ -310,5 +323,24 @@ mod tests {
         ));
         assert!(matches!(body.poll_frame_inner(cx), Poll::Ready(None)));
         assert!(http_body::Body::is_end_stream(&body));
+    }
+}
+
+#[cfg(test)]
+mod capped {
+    use super::*;
+
+    /// A streamed body over the limit is read only to one byte past it.
+    #[test]
+    fn a_streamed_body_is_read_to_one_byte_past_the_limit() {
+        let (tx, rx) = mpsc::unbounded();
+        for _ in 0..3 {
+            tx.unbounded_send(Bytes::from(vec![b'x'; 60])).unwrap();
+        }
+        drop(tx);
+        let read = futures::executor::block_on(Body::channel(rx).collect_capped(100)).unwrap();
+        assert_eq!(read.len(), 101);
+        let small = futures::executor::block_on(Body::from(vec![1u8; 3]).collect_capped(100));
+        assert_eq!(small.unwrap().len(), 3);
     }
 }

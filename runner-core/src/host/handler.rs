@@ -128,8 +128,9 @@ pub trait Handler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
-    /// Stops an actor. Requests still running for it are cancelled after this
-    /// returns.
+    /// Stops an actor. After this returns, the actor is reported stopped once
+    /// its requests still running are answered and its (not hibernatable)
+    /// WebSockets closed; what is left at the stop timeout is cancelled.
     ///
     /// # Examples
     ///
@@ -281,7 +282,9 @@ pub trait Handler: Send + Sync + 'static {
         let _ = (code, reason);
     }
 
-    /// The runner has shut down.
+    /// The runner has shut down. It is called last: after every
+    /// [`on_actor_stop`](Self::on_actor_stop) has returned (waiting at most
+    /// the stop timeout for them), on an immediate shutdown too.
     ///
     /// Runs on the event loop itself: it must return quickly and never
     /// block (no I/O, no waiting on a lock held elsewhere); spawn anything

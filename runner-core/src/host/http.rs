@@ -3,7 +3,7 @@
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue, MaxSizeReached};
 
-use super::body::{Body, BodyError};
+use super::body::Body;
 use super::handler::{Request, Response};
 use crate::protocol::BareMap;
 use crate::{HttpRequest, HttpResponse};
@@ -56,21 +56,16 @@ pub(crate) fn header_map(headers: &BareMap<String>) -> Result<HeaderMap, MaxSize
     Ok(map)
 }
 
-/// Reads the handler's response into the core's form. A body over `limit`
-/// becomes a 500 right here, before more of it is buffered; repeated header
-/// values are joined with `", "` (the tunnel carries one value per name).
+/// Reads the handler's response into the core's form. The body is read up
+/// to just past `limit` only: the core, which enforces the limit for every
+/// event loop, answers one over it ([`HttpResponse::payload_too_large`]).
+/// Repeated header values are joined with `", "` (the tunnel carries one
+/// value per name).
 pub(crate) async fn from_http_response(response: Response, limit: usize) -> HttpResponse {
     let (parts, body) = response.into_parts();
-    let body = match body.collect(limit).await {
+    let body = match body.collect_capped(limit).await {
         Ok(body) => body,
-        Err(BodyError::TooLarge { limit }) => {
-            tracing::warn!(limit, "response body over the tunnel limit: sending 500");
-            return error_response(
-                500,
-                &format!("response body exceeds the runner's {limit}-byte limit"),
-            );
-        }
-        Err(BodyError::Failed(e)) => {
+        Err(e) => {
             tracing::warn!(error = %e, "response body failed: sending 500");
             return error_response(500, "response body failed");
         }

@@ -55,8 +55,13 @@ pub(super) enum Phase {
     },
     /// Started.
     Running,
-    /// `ActorStop` emitted (exactly once); waiting for `actor_stopped`.
-    Stopping { reason: Box<StopReason> },
+    /// `ActorStop` emitted (exactly once); waiting for `actor_stopped`
+    /// and then, `draining`, for its open requests and sockets to end
+    /// (all within the stop timeout) before it is reported stopped.
+    Stopping {
+        reason: Box<StopReason>,
+        draining: bool,
+    },
 }
 
 impl Phase {
@@ -64,7 +69,10 @@ impl Phase {
         match self {
             Phase::Starting { .. } => "starting",
             Phase::Running => "running",
-            Phase::Stopping { .. } => "stopping",
+            Phase::Stopping {
+                draining: false, ..
+            } => "stopping",
+            Phase::Stopping { draining: true, .. } => "draining",
         }
     }
 }

@@ -73,6 +73,7 @@ impl Runner {
     pub(super) fn report_never_started(&mut self, cp: ActorCheckpoint, reason: &StopReason) {
         let phase = Phase::Stopping {
             reason: Box::new(reason.clone()),
+            draining: false,
         };
         let mut record = self.new_record(cp, phase);
         record.push_event(&mut self.outgoing_events, stopped_event(reason));
@@ -95,6 +96,7 @@ impl Runner {
         }
         record.phase = Phase::Stopping {
             reason: Box::new(reason.clone()),
+            draining: false,
         };
         if let Some(token) = record.watchdog.take() {
             self.watchdogs.cancel(token);
@@ -116,7 +118,8 @@ impl Runner {
     }
 
     /// The generation is gone: report `Stopped`, remember it, start whatever
-    /// was queued behind it.
+    /// was queued behind it (or, once shutdown is past its drain, report
+    /// that one as never started).
     pub(super) fn remove_actor(&mut self, actor_id: &str, reason: &StopReason) {
         let Some(slot) = self.actors.remove(actor_id) else {
             return;
@@ -136,7 +139,12 @@ impl Runner {
             self.retire(record);
         }
         if let Some(next) = queued {
-            self.start_actor(next.checkpoint, next.command);
+            if self.is_finishing_or_done() {
+                // Disconnected for good: nothing could stop it again.
+                self.report_never_started(next.checkpoint, &StopReason::Shutdown);
+            } else {
+                self.start_actor(next.checkpoint, next.command);
+            }
         }
         self.on_actor_removed();
     }
@@ -165,8 +173,9 @@ impl Runner {
                 record.watchdog = None;
                 self.begin_stop(&watchdog.actor.actor_id, StopReason::StartTimedOut);
             }
-            (WatchdogKind::Stop, Phase::Stopping { reason }) => {
-                warn!(actor = ?watchdog.actor, "actor stop timed out; dropping it");
+            (WatchdogKind::Stop, Phase::Stopping { reason, draining }) => {
+                // Still draining: what is left is aborted (HTTP) or closed.
+                warn!(actor = ?watchdog.actor, draining, "actor stop timed out; dropping it");
                 record.watchdog = None;
                 self.remove_actor(&watchdog.actor.actor_id, &reason);
             }
@@ -247,7 +256,14 @@ impl Runner {
         Ok(())
     }
 
-    /// The user's stop callback finished; the actor is gone.
+    /// The user's stop callback finished. The actor is reported stopped
+    /// (and gone) once its open HTTP requests are answered and its
+    /// WebSockets closed; until then it drains, still within the stop
+    /// timeout (`timeouts.actor_stop`, counted from its `ActorStop`), which
+    /// aborts what is left. Hibernatable sockets go back to the gateway at
+    /// once and hold nothing up. No drain once the engine has given the
+    /// actor up (runner lost, new runner id) or shutdown is disconnected
+    /// for good.
     ///
     /// # Examples
     ///
@@ -280,11 +296,66 @@ impl Runner {
 
     fn on_actor_stopped(&mut self, actor: &ActorRef) -> Result<(), CallError> {
         let record = self.live_record(actor)?;
-        let Phase::Stopping { reason } = record.phase.clone() else {
+        let Phase::Stopping {
+            reason,
+            draining: false,
+        } = record.phase.clone()
+        else {
             return Err(wrong_state(record, "actor_stopped"));
         };
-        self.remove_actor(&actor.actor_id, &reason);
+        // Once disconnected for good, or once the engine has given the
+        // actor up, nothing it answers can reach anyone: no drain.
+        let given_up = record.orphaned
+            || matches!(
+                *reason,
+                StopReason::RunnerLost | StopReason::RunnerIdChanged
+            );
+        if given_up || self.is_finishing_or_done() {
+            self.remove_actor(&actor.actor_id, &reason);
+            return Ok(());
+        }
+        self.hibernate_sockets(actor);
+        let Some(record) = self.record(actor) else {
+            return Ok(());
+        };
+        if record.tunnel.request_count() == 0 {
+            self.remove_actor(&actor.actor_id, &reason);
+        } else {
+            debug!(
+                ?actor,
+                open = record.tunnel.request_count(),
+                "stopped; draining its requests"
+            );
+            record.phase = Phase::Stopping {
+                reason,
+                draining: true,
+            };
+        }
         Ok(())
+    }
+
+    /// Removes the actors whose last request or socket ended during this
+    /// input while they were draining (deferred to the input's end, so that
+    /// the answer that ended it goes out before the actor's `Stopped`).
+    pub(super) fn remove_drained_actors(&mut self) {
+        if self.drained.is_empty() || self.shutdown == ShutdownPhase::Complete {
+            self.drained.clear();
+            return;
+        }
+        for actor in std::mem::take(&mut self.drained) {
+            let Some(record) = self.record(&actor) else {
+                continue;
+            };
+            if let Phase::Stopping {
+                reason,
+                draining: true,
+            } = record.phase.clone()
+            {
+                if record.tunnel.request_count() == 0 {
+                    self.remove_actor(&actor.actor_id, &reason);
+                }
+            }
+        }
     }
 
     /// Asks the engine to put the actor to sleep; the engine answers with a stop.

@@ -15,6 +15,7 @@ mod event_log;
 mod kv_calls;
 mod kv_table;
 mod outbox;
+mod retired;
 mod shutdown;
 mod shutdown_phase;
 mod timers;
@@ -25,7 +26,7 @@ use std::collections::VecDeque;
 use crate::Timestamp;
 use crate::config::{Config, ConfigError};
 use crate::deadline::DeadlineQueue;
-use crate::ids::ConnId;
+use crate::ids::{ActorRef, ConnId};
 use crate::output::{Event, Transmit};
 use crate::protocol::{ActorCheckpoint, EventWrapper, Id, ProtocolMetadata};
 use crate::rng::SplitMix64;
@@ -34,7 +35,7 @@ use actor_table::ActorTable;
 use actors::Watchdog;
 use conn_state::ConnState;
 use kv_table::KvTable;
-use outbox::Retired;
+use retired::Retired;
 use shutdown_phase::ShutdownPhase;
 use timers::{Timer, TimerTable};
 
@@ -107,6 +108,9 @@ pub struct Runner {
     outgoing_events: Vec<EventWrapper>,
     /// Command checkpoints to acknowledge when the current input ends.
     outgoing_acks: Vec<ActorCheckpoint>,
+    /// Draining actors whose last request ended during the current input:
+    /// removed when it ends.
+    drained: Vec<ActorRef>,
 }
 
 impl Runner {
@@ -152,6 +156,7 @@ impl Runner {
             events: VecDeque::new(),
             outgoing_events: Vec::new(),
             outgoing_acks: Vec::new(),
+            drained: Vec::new(),
         })
     }
 
@@ -511,6 +516,7 @@ impl Runner {
     fn step<R>(&mut self, now: Timestamp, input: impl FnOnce(&mut Self) -> R) -> R {
         self.advance(now);
         let outcome = input(self);
+        self.remove_drained_actors();
         self.flush();
         outcome
     }
@@ -551,6 +557,7 @@ impl Runner {
         tracing::warn!("engine unreachable past the runner-lost threshold: stopping every actor");
         self.fail_all_kv(crate::kv::KvError::RunnerLost);
         self.stop_all_actors(crate::output::StopReason::RunnerLost);
+        self.remove_draining_actors();
     }
 
     /// Time only moves forward, whatever the caller passes.

@@ -1,5 +1,5 @@
 //! The event outbox: recording, batching, acknowledgement and resend of actor
-//! events, and the memory of stopped generations.
+//! events, and retiring stopped generations (their memory is in `retired`).
 //!
 //! The reference runner keeps an actor's unacknowledged events in the actor's
 //! record, so the final `Stopped` of an actor removed while disconnected is
@@ -10,126 +10,16 @@
 //! acknowledges events every 250, so "until acknowledged" alone would keep the
 //! last events of every actor that ever slept forever.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 
 use tracing::warn;
 
+use super::Runner;
 use super::actor_table::ActorRecord;
 use super::event_log::EventLog;
-use super::{Hasher, Runner};
-use crate::Timestamp;
-use crate::deadline::DeadlineQueue;
+use super::retired::GenKey;
 use crate::ids::ConnId;
-use crate::protocol::{ActorCheckpoint, Id, ToServer, ToServerAckCommands};
-
-/// (actor id, generation).
-pub(super) type GenKey = (Id, u32);
-
-/// A stopped generation the engine may still ask about.
-#[derive(Debug)]
-pub(super) struct RetiredGen {
-    seq: u64,
-    pub(super) last_command_index: i64,
-    pub(super) events: EventLog,
-}
-
-/// Stopped generations, bounded in number (oldest forgotten first).
-#[derive(Debug)]
-pub(super) struct Retired {
-    map: HashMap<GenKey, RetiredGen, Hasher>,
-    /// The generations in `map`, per actor: the newest one tells a replayed
-    /// start of an older, superseded generation from a new one.
-    by_actor: HashMap<Id, BTreeSet<u32>, Hasher>,
-    order: BTreeMap<u64, GenKey>,
-    confirms: DeadlineQueue<(GenKey, ConnId)>,
-    next_seq: u64,
-}
-
-impl Retired {
-    pub(super) fn new(hasher: Hasher) -> Self {
-        Retired {
-            map: HashMap::with_hasher(hasher.clone()),
-            by_actor: HashMap::with_hasher(hasher),
-            order: BTreeMap::new(),
-            confirms: DeadlineQueue::default(),
-            next_seq: 0,
-        }
-    }
-
-    pub(super) fn next_deadline(&self) -> Option<Timestamp> {
-        self.confirms.next_deadline()
-    }
-
-    pub(super) fn get_mut(&mut self, key: &GenKey) -> Option<&mut RetiredGen> {
-        self.map.get_mut(key)
-    }
-
-    pub(super) fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// The newest generation of `actor` remembered here.
-    pub(super) fn newest_generation(&self, actor: &Id) -> Option<u32> {
-        self.by_actor.get(actor)?.last().copied()
-    }
-
-    fn insert(&mut self, key: GenKey, last_command_index: i64, events: EventLog) {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.order.insert(seq, key.clone());
-        self.by_actor
-            .entry(key.0.clone())
-            .or_default()
-            .insert(key.1);
-        let old = self.map.insert(
-            key,
-            RetiredGen {
-                seq,
-                last_command_index,
-                events,
-            },
-        );
-        if let Some(old) = old {
-            self.order.remove(&old.seq);
-        }
-    }
-
-    fn remove(&mut self, key: &GenKey) {
-        if let Some(retired) = self.map.remove(key) {
-            self.order.remove(&retired.seq);
-            self.forget_generation(key);
-        }
-    }
-
-    fn pop_oldest(&mut self) -> Option<GenKey> {
-        let (_, key) = self.order.pop_first()?;
-        self.map.remove(&key);
-        self.forget_generation(&key);
-        Some(key)
-    }
-
-    fn forget_generation(&mut self, (actor, generation): &GenKey) {
-        if let Some(gens) = self.by_actor.get_mut(actor) {
-            gens.remove(generation);
-            if gens.is_empty() {
-                self.by_actor.remove(actor);
-            }
-        }
-    }
-
-    fn sorted_keys(&self) -> Vec<GenKey> {
-        let mut keys: Vec<GenKey> = self.map.keys().cloned().collect();
-        keys.sort_unstable();
-        keys
-    }
-
-    fn clear(&mut self) {
-        self.map.clear();
-        self.by_actor.clear();
-        self.order.clear();
-        self.confirms.clear();
-    }
-}
+use crate::protocol::{ActorCheckpoint, ToServer, ToServerAckCommands};
 
 impl Runner {
     /// Number of stopped generations remembered for deduplication and resend
@@ -218,7 +108,7 @@ impl Runner {
             if let Some(retired) = self.retired.get_mut(&key) {
                 self.outgoing_events
                     .extend(retired.events.unacked(&key.0, key.1));
-                self.retired.confirms.insert(confirm_at, (key, conn));
+                self.retired.confirm(key, confirm_at, conn);
             } else if let Some(slot) = self.actors.get(&key.0) {
                 let actor = &slot.current.actor;
                 self.outgoing_events.extend(
@@ -233,12 +123,12 @@ impl Runner {
     /// Keeps a removed generation's watermark and unacknowledged events.
     pub(super) fn retire(&mut self, record: ActorRecord) {
         let key = (record.actor.actor_id, record.actor.generation);
+        self.retired
+            .insert(key.clone(), record.last_command_index, record.events);
         if let Some(conn) = self.ready_conn() {
             let at = self.now + self.config.timeouts.retention;
-            self.retired.confirms.insert(at, (key.clone(), conn));
+            self.retired.confirm(key, at, conn);
         }
-        self.retired
-            .insert(key, record.last_command_index, record.events);
         while self.retired.len() > self.config.limits.max_retired_generations {
             if let Some(key) = self.retired.pop_oldest() {
                 warn!(actor = %key.0, generation = key.1, "retired generation limit reached; forgetting the oldest");
@@ -249,7 +139,7 @@ impl Runner {
     /// The engine has seen a retired generation's last frames if they went
     /// out on the connection that is still the current one.
     pub(super) fn run_retired_confirmations(&mut self) {
-        while let Some((key, conn)) = self.retired.confirms.pop_due(self.now) {
+        while let Some((key, conn)) = self.retired.pop_due_confirm(self.now) {
             if self.ready_conn() == Some(conn) {
                 self.retired.remove(&key);
             }

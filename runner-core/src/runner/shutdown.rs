@@ -4,7 +4,8 @@
 //! engine stops every actor, then close with `1000 pegboard.runner_shutdown`
 //! once no actor is left, the connection closes, or `shutdown_drain` passes.
 //! Actors still present then get `ActorStop` and are waited for (each bounded
-//! by the stop timeout) before `ShutdownComplete`. Immediate: close at once,
+//! by the stop timeout) before `ShutdownComplete`; a newer generation
+//! queued behind one of them is reported as never started. Immediate: close at once,
 //! fail everything outstanding, `ActorStop` every actor, `ShutdownComplete`.
 
 use tracing::info;
@@ -213,7 +214,24 @@ impl Runner {
         self.shutdown = ShutdownPhase::Finishing(reason);
         self.fail_all_kv(KvError::Shutdown);
         self.stop_all_actors(StopReason::Shutdown);
+        self.remove_draining_actors();
         self.check_finished();
+    }
+
+    /// Disconnected for good (or the engine gave every actor up): an actor
+    /// waiting for its requests waits for answers that can no longer reach
+    /// anyone.
+    pub(super) fn remove_draining_actors(&mut self) {
+        for id in self.sorted_actor_ids() {
+            let reason = match self.actors.get(&id).map(|slot| &slot.current.phase) {
+                Some(Phase::Stopping {
+                    reason,
+                    draining: true,
+                }) => (**reason).clone(),
+                _ => continue,
+            };
+            self.remove_actor(&id, &reason);
+        }
     }
 
     fn check_finished(&mut self) {

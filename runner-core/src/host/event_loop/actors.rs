@@ -57,7 +57,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         }));
     }
 
-    pub(super) fn spawn_actor_stop(&self, actor: ActorRef, reason: crate::StopReason) {
+    pub(super) fn spawn_actor_stop(&mut self, actor: ActorRef, reason: crate::StopReason) {
+        self.stop_callbacks += 1;
         let handler = self.handler.clone();
         let tx = self.tx.clone();
         let ctx = self.context(&actor);

@@ -19,11 +19,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 }
             }
             Call::ActorStopped { actor } => {
-                if self.in_flight.contains_key(&actor) {
-                    self.stop_pending.insert(actor);
-                } else {
-                    self.report_stopped(actor);
-                }
+                self.report_stopped(actor);
+                self.stop_callback_done();
             }
             Call::Intent {
                 actor,

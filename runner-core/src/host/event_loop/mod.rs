@@ -6,7 +6,8 @@
 //! One concept per file: [`actors`] starts and stops actors, [`requests`]
 //! serves HTTP requests, [`websockets`] serves the actors' WebSockets,
 //! [`commands`] applies what handlers and handles ask for, [`connection`]
-//! holds the socket to the engine and its writer task, [`yield_now`] lets
+//! holds the socket to the engine and its writer task, [`shutdown`] ends
+//! the run (`on_shutdown` after every stop callback), [`yield_now`] lets
 //! spawned tasks run during bursts and [`panics`] reads caught panics. This
 //! file holds the loop itself: what wakes it and what it does with the
 //! core's transmits and events.
@@ -16,6 +17,7 @@ mod calls;
 mod connection;
 mod panics;
 mod requests;
+mod shutdown;
 mod websockets;
 mod yield_now;
 
@@ -149,8 +151,6 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             kv_backlog: VecDeque::new(),
             actors: HashSet::new(),
             requests: HashMap::new(),
-            in_flight: HashMap::new(),
-            stop_pending: HashSet::new(),
             link: Arc::new(ActorLink {
                 tx: tx.clone(),
                 spawner,
@@ -158,6 +158,8 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             names: Names::default(),
             sockets: HashMap::new(),
             shutdown_waiters: Vec::new(),
+            stop_callbacks: 0,
+            finishing: None,
             finished: None,
         };
         AsyncRunner {
@@ -255,17 +257,16 @@ struct Host<R, H> {
     /// The live actors' contexts, found by actor (see [`ByActor`]).
     actors: HashSet<ByActor>,
     requests: HashMap<RequestKey, RequestTask>,
-    /// Unanswered requests per actor: an actor whose stop callback has
-    /// returned is reported stopped only once its requests are answered
-    /// (bounded by the core's stop timeout, which aborts the rest).
-    in_flight: HashMap<ActorRef, usize>,
-    /// Actors whose stop callback returned while requests were in flight.
-    stop_pending: HashSet<ActorRef>,
     /// Handed to every actor context.
     link: Arc<ActorLink>,
     names: Names,
     sockets: HashMap<RequestKey, mpsc::Sender<SocketEvent>>,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
+    /// `on_actor_stop` callbacks running: `on_shutdown` waits for them.
+    stop_callbacks: usize,
+    /// The core has shut down; `on_shutdown` waits for the stop callbacks
+    /// still running, until this deadline.
+    finishing: Option<(ShutdownReason, Timestamp)>,
     finished: Option<ShutdownReason>,
 }
 
@@ -316,7 +317,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
 
     /// Keeps one sleep future for the core's next deadline.
     fn arm_sleep(&mut self) {
-        match self.core.poll_timeout() {
+        let finish_by = self.finishing.as_ref().map(|(_, at)| *at);
+        match self.core.poll_timeout().into_iter().chain(finish_by).min() {
             None => self.sleep = None,
             Some(at) if self.sleep.as_ref().is_some_and(|(t, _)| *t == at) => {}
             Some(at) => {
@@ -403,7 +405,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 warn!("shutdown signal received");
                 self.core.shutdown(now, ShutdownMode::Graceful);
             }
-            Input::Timer => self.core.handle_timeout(now),
+            Input::Timer => {
+                self.core.handle_timeout(now);
+                self.finish_if_due(now);
+            }
         }
     }
 
@@ -524,7 +529,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 self.notify_socket(key, SocketEvent::Closed(frame));
             }
             Event::WebSocketHibernated { key } => self.notify_socket(key, SocketEvent::Hibernated),
-            Event::ShutdownComplete { reason } => self.finish(reason),
+            Event::ShutdownComplete { reason } => self.begin_finish(reason),
         }
     }
 
@@ -532,26 +537,5 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         if let Ok(mut published) = self.published.lock() {
             update(&mut published);
         }
-    }
-
-    fn finish(&mut self, reason: ShutdownReason) {
-        self.publish(|p| {
-            p.connected = false;
-            p.shut_down = true;
-        });
-        for (_, task) in self.requests.drain() {
-            task.abort.abort();
-        }
-        self.in_flight.clear();
-        self.stop_pending.clear();
-        self.sockets.clear();
-        // Their callers see the runner gone.
-        self.kv_backlog.clear();
-        let handler = &self.handler;
-        guard_hook("on_shutdown", || handler.on_shutdown());
-        for waiter in self.shutdown_waiters.drain(..) {
-            let _ = waiter.send(());
-        }
-        self.finished = Some(reason);
     }
 }

@@ -1,6 +1,5 @@
-//! HTTP requests: the task that serves each one with the handler, its
-//! streamed body, and the bookkeeping that lets a stopping actor's stop wait
-//! for its requests.
+//! HTTP requests: the task that serves each one with the handler and its
+//! streamed body. (A stopping actor's wait for its requests is the core's.)
 
 use std::panic::AssertUnwindSafe;
 
@@ -17,12 +16,11 @@ use crate::host::calls::Call;
 use crate::host::handler::Handler;
 use crate::host::http::{error_response, from_http_response, to_http_request};
 use crate::host::runtime::Runtime;
-use crate::{ActorRef, HttpRequest, RequestKey};
+use crate::{HttpRequest, RequestKey};
 
-/// A request being served: its actor, the sender of its streamed body
-/// (until the body finishes), and the handle that aborts its task.
+/// A request being served: the sender of its streamed body (until the
+/// body finishes), and the handle that aborts its task.
 pub(super) struct RequestTask {
-    actor: ActorRef,
     body: Option<mpsc::UnboundedSender<Bytes>>,
     pub(super) abort: AbortHandle,
 }
@@ -30,8 +28,7 @@ pub(super) struct RequestTask {
 impl<R: Runtime, H: Handler> Host<R, H> {
     pub(super) fn spawn_request(&mut self, request: HttpRequest) {
         let key = request.key;
-        let actor = request.actor.clone();
-        let ctx = self.context(&actor);
+        let ctx = self.context(&request.actor);
         let (body, body_tx) = if request.streamed {
             let (tx, rx) = mpsc::unbounded();
             if !request.body.is_empty() {
@@ -81,32 +78,18 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         let (abort, registration) = AbortHandle::new_pair();
         self.rt
             .spawn(Abortable::new(work, registration).map(drop).boxed());
-        *self.in_flight.entry(actor.clone()).or_default() += 1;
         self.requests.insert(
             key,
             RequestTask {
-                actor,
                 body: body_tx,
                 abort,
             },
         );
     }
 
-    /// Forgets a finished request; the last one of a stopping actor lets the
-    /// actor's stop be reported.
+    /// Forgets a finished request.
     pub(super) fn request_done(&mut self, key: RequestKey) -> Option<RequestTask> {
-        let task = self.requests.remove(&key)?;
-        let count = self.in_flight.get_mut(&task.actor).map(|n| {
-            *n -= 1;
-            *n
-        });
-        if count == Some(0) {
-            self.in_flight.remove(&task.actor);
-            if self.stop_pending.remove(&task.actor) {
-                self.report_stopped(task.actor.clone());
-            }
-        }
-        Some(task)
+        self.requests.remove(&key)
     }
 
     pub(super) fn on_chunk(&mut self, key: RequestKey, data: Bytes, finish: bool) {

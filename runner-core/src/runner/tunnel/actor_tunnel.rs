@@ -24,7 +24,7 @@ struct LiveTunnel {
 }
 
 impl ActorTunnel {
-    pub(super) fn request_count(&self) -> usize {
+    pub(in crate::runner) fn request_count(&self) -> usize {
         self.live.as_ref().map_or(0, |l| l.requests.len())
     }
 

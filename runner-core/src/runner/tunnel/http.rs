@@ -138,9 +138,29 @@ impl Runner {
     /// Answers an HTTP request. The whole response goes out as one message.
     ///
     /// A body larger than `limits.max_tunnel_payload` would make the engine
-    /// drop the runner's whole connection, so it is replaced by a `500` with
-    /// a short explanation (and a warning in the log); the call still
-    /// succeeds, since the request was answered.
+    /// drop the runner's whole connection, so it is replaced by
+    /// [`HttpResponse::payload_too_large`] (and a warning in the log),
+    /// the one place this limit is enforced; the call still
+    /// succeeds, since the request was answered. Likewise, while
+    /// disconnected with the outbound buffer full, the request is aborted
+    /// rather than left open (the gateway retries it or fails it for the
+    /// client), and the call succeeds.
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{testing, Config, HttpResponse, Timestamp, TransportClose};
+    /// # let mut config = Config::new("http://h:1", "r", "k");
+    /// config.limits.max_buffered_bytes = 4;
+    /// # let (mut runner, conn) = testing::connected(config)?;
+    /// # testing::started_actor(&mut runner, conn, "A")?;
+    /// # let key = testing::http_request(&mut runner, conn, 2, testing::get("A", "/ping"))?;
+    /// # testing::drain(&mut runner);
+    /// runner.handle_closed(Timestamp::ZERO, conn, TransportClose::error("connection reset"));
+    /// runner.respond(Timestamp::ZERO, key, HttpResponse::new(200).body("too big"))?;
+    /// assert!(!runner.request_is_open(key)); // aborted, not left open
+    /// assert_eq!(runner.buffered_tunnel_messages(), 1); // the abort, sent after the next init
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Examples
     ///
@@ -175,16 +195,38 @@ impl Runner {
         let limit = self.config.limits.max_tunnel_payload;
         let response = if response.body.len() > limit {
             warn!(%key, size = response.body.len(), limit, "response body over the tunnel limit: sending 500 instead");
-            HttpResponse::new(500)
-                .header("content-type", "text/plain")
-                .body(format!(
-                    "response body of {} bytes exceeds the runner's {limit}-byte limit",
-                    response.body.len()
-                ))
+            HttpResponse::payload_too_large(limit)
         } else {
             response
         };
-        self.finish_entry(key, response_start(response))
+        self.finish_http(key, response_start(response))
+    }
+
+    /// Ends an HTTP request with the user's answer. A request is never left
+    /// open for want of room (it would count toward the actor's
+    /// `max_requests_per_actor` until the actor stops, and the client would
+    /// wait for the gateway's timeout): when the outbound buffer cannot take
+    /// the answer while disconnected, the request is aborted instead — the
+    /// abort buffered if it fits, else dropped and counted
+    /// ([`Runner::dropped_tunnel_messages`]) — and the call succeeds.
+    fn finish_http(
+        &mut self,
+        key: RequestKey,
+        kind: ToServerTunnelMessageKind,
+    ) -> Result<(), CallError> {
+        if self.room_for(&kind).is_ok() {
+            return self.finish_entry(key, kind);
+        }
+        warn!(%key, "outbound buffer full while disconnected: the request is aborted instead of answered");
+        let entry = self
+            .remove_entry(key)
+            .ok_or(CallError::RequestNotFound(key))?;
+        self.send_tunnel_system(
+            key,
+            entry.next_out,
+            ToServerTunnelMessageKind::ResponseAbort,
+        );
+        Ok(())
     }
 
     /// Gives a request up: the gateway retries it (or fails it for the client).
@@ -208,7 +250,7 @@ impl Runner {
     pub fn abort_request(&mut self, now: Timestamp, key: RequestKey) -> Result<(), CallError> {
         self.step(now, |r| {
             r.http_entry(key, "abort_request")?;
-            r.finish_entry(key, ToServerTunnelMessageKind::ResponseAbort)
+            r.finish_http(key, ToServerTunnelMessageKind::ResponseAbort)
         })
     }
 

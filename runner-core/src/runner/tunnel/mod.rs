@@ -13,12 +13,15 @@
 //! While disconnected, outbound tunnel messages wait in a bounded buffer,
 //! sent after the next init (dropped if the runner id changed: they belong
 //! to requests of the old runner). A user call the buffer cannot take is
-//! refused and changes nothing (the request stays open, no index is used);
-//! a runner-decided abort or close it cannot take is dropped and counted
+//! refused and changes nothing (the request stays open, no index is used),
+//! except an HTTP answer (`respond`, `abort_request`): a request is never
+//! left open for want of room, it is aborted instead; a runner-decided
+//! abort or close the buffer cannot take is dropped and counted
 //! ([`Runner::dropped_tunnel_messages`]).
 //!
-//! This file routes and ends entries. An actor's side of the tunnel (its
-//! keys and inbox) is in `actor_tunnel`, the outbound buffer in `outbound`,
+//! This file routes and ends entries. The table itself is in `table`, an
+//! actor's side of the tunnel (its keys and inbox) in `actor_tunnel`, the
+//! outbound buffer in `outbound`,
 //! and the user's calls in `http`, `websocket` and `hibernation`.
 //!
 //! Indices: every runner → gateway message of a request takes the next
@@ -30,14 +33,13 @@ mod hibernation;
 mod http;
 mod outbound;
 pub(super) mod reasons;
+mod table;
 mod websocket;
-
-use std::collections::HashMap;
 
 use tracing::{debug, warn};
 
+use super::Runner;
 use super::actor_table::Phase;
-use super::{Hasher, Runner};
 use crate::error::CallError;
 use crate::ids::{ActorRef, RequestKey};
 use crate::output::Event;
@@ -47,61 +49,9 @@ use crate::protocol::{
 };
 
 use actor_tunnel::{ActorTunnel, payload_len};
-use outbound::OutboundBuffer;
+use table::{Entry, EntryKind};
 
-/// Gateway-side state of the tunnel for the whole runner.
-#[derive(Debug)]
-pub(super) struct Tunnel {
-    entries: HashMap<RequestKey, Entry, Hasher>,
-    hasher: Hasher,
-    /// Outbound messages held while disconnected.
-    outbound: OutboundBuffer,
-}
-
-/// One request or socket.
-#[derive(Debug)]
-pub(super) struct Entry {
-    owner: ActorRef,
-    /// Index of the next runner → gateway message.
-    next_out: MessageIndex,
-    /// The owner is still starting: gateway messages go to its inbox.
-    held: bool,
-    kind: EntryKind,
-}
-
-impl Entry {
-    /// Whether the user was told of it: everything delivered, and sockets
-    /// restored (reported by `restore_websockets`) even while still held.
-    fn known_to_user(&self) -> bool {
-        !self.held || matches!(self.kind, EntryKind::WsOpen { .. })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EntryKind {
-    /// HTTP request not answered yet; `streaming` while body chunks may follow.
-    Http { streaming: bool, body_bytes: usize },
-    /// WebSocket offered to the user, who has not accepted or refused yet.
-    WsOpening { open_index: MessageIndex },
-    /// WebSocket open.
-    WsOpen {
-        hibernatable: bool,
-        last_in: MessageIndex,
-    },
-    /// Listed by the start command as hibernated; waiting for restore.
-    WsHibernating,
-}
-
-impl EntryKind {
-    fn name(self) -> &'static str {
-        match self {
-            EntryKind::Http { .. } => "an HTTP request",
-            EntryKind::WsOpening { .. } => "a WebSocket awaiting accept",
-            EntryKind::WsOpen { .. } => "an open WebSocket",
-            EntryKind::WsHibernating => "a hibernated WebSocket",
-        }
-    }
-}
+pub(super) use table::Tunnel;
 
 /// Outcome of [`Runner::admission`].
 enum Admission {
@@ -122,29 +72,6 @@ enum EndCause {
     Refused(&'static str),
     /// The connection it belonged to is gone for good (new runner id, shutdown).
     ConnectionGone,
-}
-
-impl Tunnel {
-    pub(super) fn new(hasher: Hasher) -> Self {
-        Tunnel {
-            entries: HashMap::with_hasher(hasher.clone()),
-            hasher,
-            outbound: OutboundBuffer::default(),
-        }
-    }
-
-    /// Empty per-actor state.
-    pub(super) fn actor_state(&self) -> ActorTunnel {
-        ActorTunnel::default()
-    }
-
-    pub(super) fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub(super) fn buffered(&self) -> usize {
-        self.outbound.len()
-    }
 }
 
 /// Whether a gateway message ends its request.
@@ -292,11 +219,16 @@ impl Runner {
         );
     }
 
-    /// Removes an entry and its listing in the owner.
+    /// Removes an entry and its listing in the owner. The last one of a
+    /// draining owner lets it be reported stopped when the input ends.
     fn remove_entry(&mut self, key: RequestKey) -> Option<Entry> {
         let entry = self.tunnel.entries.remove(&key)?;
         if let Some(record) = self.record(&entry.owner) {
             record.tunnel.remove_request(key);
+            let draining = matches!(record.phase, Phase::Stopping { draining: true, .. });
+            if draining && record.tunnel.request_count() == 0 {
+                self.drained.push(entry.owner.clone());
+            }
         }
         Some(entry)
     }
@@ -488,6 +420,32 @@ impl Runner {
         }
     }
 
+    /// The owner's stop callback returned: its hibernatable sockets are
+    /// handed back to the gateway now (they outlive the actor, so nothing
+    /// waits for them), leaving the requests and sockets its stop waits for.
+    pub(super) fn hibernate_sockets(&mut self, actor: &ActorRef) {
+        let Some(record) = self.record(actor) else {
+            return;
+        };
+        for key in record.tunnel.request_keys() {
+            let outlives = self.tunnel.entries.get(&key).is_some_and(|e| {
+                matches!(
+                    e.kind,
+                    EntryKind::WsHibernating
+                        | EntryKind::WsOpen {
+                            hibernatable: true,
+                            ..
+                        }
+                )
+            });
+            if outlives {
+                if let Some(entry) = self.remove_entry(key) {
+                    self.end_entry(key, entry, EndCause::ActorStopped);
+                }
+            }
+        }
+    }
+
     /// After an init: what was buffered while disconnected, in order.
     pub(super) fn resend_tunnel(&mut self) {
         for msg in self.tunnel.outbound.take() {
@@ -612,9 +570,9 @@ impl Runner {
         self.tunnel.buffered()
     }
 
-    /// Aborts and closes the runner decided on itself but dropped because
-    /// the outbound buffer was full while disconnected (the gateway times
-    /// those requests out instead).
+    /// Aborts and closes (the runner's own, or standing in for an answer the
+    /// buffer could not take) dropped because the outbound buffer was full
+    /// while disconnected (the gateway times those requests out instead).
     ///
     /// # Examples
     ///
@@ -628,9 +586,13 @@ impl Runner {
     /// // Two requests are open and the outbound buffer holds one message
     /// // (`limits.max_buffered_messages = 1`). The connection drops...
     /// runner.handle_closed(Timestamp::ZERO, conn, TransportClose::error("connection reset"));
-    /// // ...and the actor stops: the runner aborts both of its requests.
+    /// // ...and the actor stops. It waits for its requests (they can still
+    /// // be answered after a reconnect) until the stop timeout, when the
+    /// // runner aborts both of them.
     /// runner.crash_actor(Timestamp::ZERO, &actor, "boom")?;
     /// runner.actor_stopped(Timestamp::ZERO, &actor)?;
+    /// assert_eq!(runner.dropped_tunnel_messages(), 0);
+    /// runner.handle_timeout(Timestamp::ZERO + runner.config().timeouts.actor_stop);
     /// assert_eq!(runner.buffered_tunnel_messages(), 1);
     /// assert_eq!(runner.dropped_tunnel_messages(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())

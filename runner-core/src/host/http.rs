@@ -84,7 +84,9 @@ pub(crate) async fn from_http_response(response: Response, limit: usize) -> Http
             value.push_str(", ");
             value.push_str(more);
         }
-        headers.insert(name.as_str(), value);
+        // A HeaderMap's names are unique already: push, not `insert`
+        // (which looks the name up, quadratic over ~24 000 names).
+        headers.0.push((name.as_str().to_owned(), value));
     }
     HttpResponse {
         status: parts.status.as_u16(),

@@ -192,6 +192,10 @@ impl<V> BareMap<V> {
 
     /// Appends an entry, or replaces the value if `key` is already present.
     ///
+    /// It looks the key up in every entry: building a map of `n` entries
+    /// this way costs `n²/2` comparisons. For names known to be unique (a
+    /// `HeaderMap`'s), push onto `.0` instead.
+    ///
     /// # Examples
     ///
     /// ```

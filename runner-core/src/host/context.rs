@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 
 use super::calls::{Call, CallTx, Intent};
 use super::error::Error;
+use super::kv_call::{self, KvCancels};
 use crate::protocol::{
     KvDeleteRangeRequest, KvDeleteRequest, KvGetRequest, KvListPrefixQuery, KvListQuery,
     KvListRangeQuery, KvListRequest, KvPutRequest, KvRequestData,
@@ -68,10 +69,11 @@ struct ActorShared {
     link: Arc<ActorLink>,
 }
 
-/// The event loop's command queue and the runtime's spawner, one for the
-/// whole runner.
+/// The event loop's command queue, where KV futures send their cancels,
+/// and the runtime's spawner: one for the whole runner.
 pub(crate) struct ActorLink {
     pub(crate) tx: CallTx,
+    pub(crate) kv_cancels: KvCancels,
     pub(crate) spawner: Spawner,
 }
 
@@ -214,13 +216,13 @@ impl ActorContext {
         self.shared.key.as_deref()
     }
 
+    /// One KV call. Dropping the future before it is ready cancels the
+    /// call: not sent yet, it never will be (see
+    /// [`Runner::cancel_kv`](crate::Runner::cancel_kv)).
     async fn kv(&self, data: KvRequestData) -> Result<KvResponse, Error> {
+        let link = &self.shared.link;
         let actor = self.shared.actor.clone();
-        self.shared
-            .link
-            .tx
-            .call(|reply| Call::Kv { actor, data, reply })
-            .await
+        kv_call::call(&link.tx, &link.kv_cancels, actor, data).await
     }
 
     /// Values of `keys`, in the same order; `None` where a key is absent.

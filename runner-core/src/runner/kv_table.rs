@@ -337,7 +337,7 @@ mod tests {
         };
         let get = || KvRequestData::Get(KvGetRequest { keys: vec![] });
         let deadline = Timestamp::from_millis(10);
-        let mut call = |t: &mut KvTable| {
+        let call = |t: &mut KvTable| {
             t.push("A".into(), get(), deadline);
             t.promote(usize::MAX).unwrap()
         };

@@ -19,6 +19,13 @@ use crate::{ActorRef, HibernatedSocket, KvError, KvResponse, RestoreReport};
 /// and alarms. Cheap to clone; every method goes through the runner's event
 /// loop and fails with [`Error::RunnerGone`] once it has ended.
 ///
+/// KV calls past [`Limits::max_pending_kv`](crate::Limits::max_pending_kv)
+/// wait in the runner, in call order, and each fails with
+/// [`KvError::TimedOut`] `timeouts.kv_request` after it was made. Dropping a
+/// KV call's future before it is ready cancels the call: one not sent yet
+/// is never sent (a put its caller gave up on does not land later), one
+/// already sent has its answer dropped.
+///
 /// # Examples
 ///
 /// A counter kept in the actor's KV storage; it asks to sleep when idle.

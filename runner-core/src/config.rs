@@ -91,7 +91,8 @@ pub struct Timeouts {
     pub actor_start: Duration,
     /// Longest an actor may take to stop before it is dropped anyway.
     pub actor_stop: Duration,
-    /// Longest a KV request may wait for its answer (sent or not).
+    /// Longest a KV call may wait for its result, counted from the call:
+    /// queued in the core, waiting for a connection, and on the wire.
     pub kv_request: Duration,
     /// Longest a graceful shutdown waits for the engine to stop every actor.
     pub shutdown_drain: Duration,
@@ -197,7 +198,8 @@ impl Default for Backoff {
 ///
 /// | limit | default | when reached | test |
 /// |---|---|---|---|
-/// | [`max_pending_kv`](Self::max_pending_kv) | 10 000 | the KV call fails with [`CallError::TooManyPendingKv`](crate::CallError::TooManyPendingKv) | `pending_kv_past_the_limit_…` |
+/// | [`max_pending_kv`](Self::max_pending_kv) | 10 000 | the KV call waits in the core's queue, in call order, and is sent when an earlier request ends; its timeout counts from the call | `core_kv::calls_past_the_pending_limit_…` |
+/// | [`max_queued_kv`](Self::max_queued_kv) | 200 000 | the KV call fails with [`CallError::KvQueueFull`](crate::CallError::KvQueueFull) | `kv_calls_past_the_queue_limit_…` |
 /// | [`max_tunnel_payload`](Self::max_tunnel_payload) | 20 MiB | a larger response is replaced by a 500; a larger WebSocket message or KV request (keys + values) fails with [`CallError::PayloadTooLarge`](crate::CallError::PayloadTooLarge) | `a_response_over_the_tunnel_limit_…`, `a_kv_request_larger_…` |
 /// | [`max_unacked_events_per_actor`](Self::max_unacked_events_per_actor) | 1024 | sleep, stop and alarm calls fail with [`CallError::EventBacklogFull`](crate::CallError::EventBacklogFull); lifecycle events are still recorded | `unacknowledged_events_past_the_limit_…` |
 /// | [`max_retired_generations`](Self::max_retired_generations) | 100 000 | the oldest stopped generation is forgotten (warning in the log) | `retired_generations_past_the_limit_…` |
@@ -215,7 +217,6 @@ impl Default for Backoff {
 /// |---|---|---|---|
 /// | calls from handles and handlers to the event loop | 1024 | callers wait (back-pressure); the few commands sent from `Drop` (reject an unanswered socket, close a dropped one) are dropped with a debug log: the gateway closes an unanswered socket after its 15 s open timeout, a dropped open one stays until its client or its actor ends it | — |
 /// | frames waiting for the socket writer | 1024 | the event loop waits (back-pressure) | — |
-/// | KV calls past the core's `max_pending_kv` | as many as callers await | they wait in call order and go to the core as its answers free slots (a runner whose every actor loads its state at start waits instead of failing); each caller awaits its one call | — (exercised by the 100 000-actor session of `load_compare`) |
 /// | messages waiting for one WebSocket handler | 1024 | that socket is closed 1011 `runner.socket_backlog_full` | `e2e_faults_handlers::a_socket_handler_that_never_reads_…` |
 /// | headers of one request or socket, as an `http::HeaderMap` | ~24 000 names (what a `HeaderMap` holds) | only reachable with `max_request_headers` set above it: the request is answered 431, a socket's handler gets no headers (warning in the log); never a panic | `host_never_panic::past_what_a_header_map_holds_…` |
 /// | largest message from the engine | 64 MiB | the WebSocket library refuses it; the connection is closed and re-established | — |
@@ -224,9 +225,11 @@ impl Default for Backoff {
 /// Everything else is bounded by one of the above:
 ///
 /// * sockets a start command lists as hibernated: by `max_requests_per_actor`;
-/// * the driver's KV waiters: one per pending KV request, and each request
-///   ends exactly once (answer, timeout, runner lost, shutdown) — checked
-///   after every step of the `core` fuzz target;
+/// * the driver's KV waiters: one per KV call not ended in the core
+///   (`max_pending_kv` + `max_queued_kv`), and each call ends exactly once
+///   (answer, timeout, runner lost, shutdown, or the caller's cancel) —
+///   checked after every step of the `core` fuzz target; the cancels of
+///   dropped KV futures: at most one per such call;
 /// * the driver's request tasks: one per open request (at most
 ///   `max_requests_per_actor` per actor), each ending with its response, an
 ///   abort or the request timeout; a streamed body's buffer by
@@ -254,9 +257,17 @@ impl Default for Backoff {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Limits {
-    /// KV requests waiting for an answer; past it, KV calls fail with
-    /// [`CallError::TooManyPendingKv`](crate::CallError::TooManyPendingKv).
+    /// KV requests out at once (sent, or to be sent once connected) and
+    /// waiting for their answer; calls past it wait in the core's queue
+    /// ([`max_queued_kv`](Self::max_queued_kv)), in call order.
     pub max_pending_kv: usize,
+    /// KV calls waiting for one of the [`max_pending_kv`](Self::max_pending_kv)
+    /// requests out to end; past it, KV calls fail with
+    /// [`CallError::KvQueueFull`](crate::CallError::KvQueueFull). The default
+    /// lets every actor of a full runner (`max_actors`) load its state at
+    /// start without failing; 0 turns the queue off (calls past
+    /// `max_pending_kv` fail at once).
+    pub max_queued_kv: usize,
     /// Unacknowledged events of one actor generation; past it, intent and alarm
     /// calls fail with [`CallError::EventBacklogFull`](crate::CallError::EventBacklogFull).
     /// Lifecycle events (running, stopped) are always recorded.
@@ -308,6 +319,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_pending_kv: 10_000,
+            max_queued_kv: 200_000,
             max_unacked_events_per_actor: 1024,
             max_retired_generations: 100_000,
             events_per_frame: 256,
@@ -478,6 +490,7 @@ impl Config {
 
     fn validate_limits(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
+        // `max_queued_kv` may be 0: no queue, calls past `max_pending_kv` fail.
         let all = [
             ("max_pending_kv", l.max_pending_kv),
             (

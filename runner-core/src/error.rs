@@ -38,10 +38,12 @@ pub enum CallError {
         /// The call refused.
         call: &'static str,
     },
-    /// Too many KV requests await answers.
-    #[error("too many pending KV requests (limit {limit})")]
-    TooManyPendingKv {
-        /// The configured limit.
+    /// `limits.max_pending_kv` KV requests await answers and
+    /// `limits.max_queued_kv` more calls wait for one of them to end. The
+    /// call changed nothing; the caller may retry once results come in.
+    #[error("KV queue full: {limit} calls already wait for a slot")]
+    KvQueueFull {
+        /// The configured `max_queued_kv`.
         limit: usize,
     },
     /// The actor has too many events the engine has not acknowledged.

@@ -9,7 +9,7 @@ use runner_core::protocol::{
     KvDeleteRangeRequest, KvDeleteRequest, KvGetRequest, KvListPrefixQuery, KvListQuery,
     KvListRangeQuery, KvListRequest, KvPutRequest, KvRequestData, ProtocolVersion, ToServer,
 };
-use runner_core::{ActorRef, CallError, Event, KvError, KvResponse, ShutdownMode};
+use runner_core::{ActorRef, CallError, Event, KvError, KvRequestId, KvResponse, ShutdownMode};
 use tests::sim::{Sim, SimConfig};
 
 fn b(s: &str) -> Bytes {
@@ -284,18 +284,204 @@ fn kv_for_an_actor_the_engine_moved_on_from_fails_with_the_engine_error() {
     assert_eq!(call(&mut sim, &a, put(&[("k", "v")])), Ok(KvResponse::Done));
 }
 
+/// The KV requests the runner sent, in order, as (time, data).
+fn kv_frames(sim: &Sim) -> Vec<(runner_core::Timestamp, KvRequestData)> {
+    sim.sent()
+        .into_iter()
+        .filter_map(|(at, _, m)| match m {
+            ToServer::KvRequest(r) => Some((at, r.data)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn kv_results(sim: &Sim) -> Vec<(KvRequestId, Result<KvResponse, KvError>)> {
+    sim.events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::KvResult { id, result } => Some((id, result)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn limited(seed: u64, max_pending_kv: usize, answer: bool) -> (Sim, ActorRef) {
+    let mut config = SimConfig::new(seed);
+    config.engine.answer_kv = answer;
+    config.runner.limits.max_pending_kv = max_pending_kv;
+    let mut sim = Sim::connected(config);
+    let actor = sim.start_actor("kv");
+    (sim, actor)
+}
+
 #[test]
-fn the_pending_limit_refuses_new_calls() {
-    let mut config = SimConfig::new(208);
-    config.engine.answer_kv = false;
-    config.runner.limits.max_pending_kv = 3;
+fn calls_past_the_pending_limit_wait_and_go_out_in_call_order() {
+    let (mut sim, a) = limited(208, 3, true);
+    let calls: Vec<_> = (0..12)
+        .map(|i| {
+            let v = i.to_string();
+            if i % 2 == 0 {
+                put(&[("k", v.as_str())])
+            } else {
+                get(&["k"])
+            }
+        })
+        .collect();
+    let ids: Vec<_> = calls
+        .iter()
+        .map(|c| sim.kv(&a, c.clone()).unwrap())
+        .collect();
+    assert_eq!(sim.runner().queued_kv_count(), 9, "three out, nine waiting");
+    assert_eq!(kv_frames(&sim).len(), 3);
+    sim.run_for(Duration::from_secs(5));
+    let sent: Vec<_> = kv_frames(&sim).into_iter().map(|(_, d)| d).collect();
+    assert_eq!(sent, calls, "every call sent once, in call order");
+    let results = kv_results(&sim);
+    assert_eq!(results.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids);
+    for (i, (_, result)) in results.iter().enumerate() {
+        let expected = if i % 2 == 1 {
+            KvResponse::Values(vec![Some(b(&(i - 1).to_string()))])
+        } else {
+            KvResponse::Done
+        };
+        assert_eq!(result, &Ok(expected), "call {i} saw the writes before it");
+    }
+    // The simulation's checker held "at most three out" after every input.
+    assert_eq!(sim.runner().pending_kv_count(), 0);
+}
+
+#[test]
+fn a_queued_call_times_out_30_s_after_the_call_not_after_it_was_sent() {
+    let (mut sim, a) = limited(209, 1, false);
+    let first_at = sim.now();
+    let first = sim.kv(&a, get(&["k"])).unwrap();
+    sim.run_for(Duration::from_secs(10));
+    let queued_at = sim.now();
+    let queued = sim.kv(&a, get(&["k"])).unwrap();
+    assert_eq!(kv_frames(&sim).len(), 1, "the second waits for a slot");
+    let since = sim.mark();
+    let (at, event) = sim
+        .run_until_event(since, |e| matches!(e, Event::KvResult { .. }))
+        .unwrap();
+    assert_eq!(at, first_at + Duration::from_secs(30));
+    assert_eq!(
+        event,
+        Event::KvResult {
+            id: first,
+            result: Err(KvError::TimedOut)
+        }
+    );
+    // The first's slot went to the second, 20 s after its call...
+    let frames = kv_frames(&sim);
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[1].0, first_at + Duration::from_secs(30));
+    // ...whose 30 s still count from its call.
+    let since = sim.mark();
+    let (at, event) = sim
+        .run_until_event(since, |e| matches!(e, Event::KvResult { .. }))
+        .unwrap();
+    assert_eq!(at, queued_at + Duration::from_secs(30));
+    assert_eq!(
+        event,
+        Event::KvResult {
+            id: queued,
+            result: Err(KvError::TimedOut)
+        }
+    );
+}
+
+#[test]
+fn a_call_that_waits_in_the_queue_past_its_timeout_is_never_sent() {
+    let (mut sim, a) = limited(210, 1, false);
+    sim.kv(&a, get(&["first"])).unwrap();
+    let late = sim.kv(&a, get(&["late"])).unwrap();
+    // Both time out together; the second never had a slot.
+    sim.run_for(Duration::from_secs(31));
+    assert_eq!(sim.kv_result(late), Some(&Err(KvError::TimedOut)));
+    let sent: Vec<_> = kv_frames(&sim).into_iter().map(|(_, d)| d).collect();
+    assert_eq!(sent, [get(&["first"])]);
+}
+
+#[test]
+fn a_call_cancelled_before_it_was_sent_is_never_sent() {
+    let (mut sim, a) = limited(211, 1, true);
+    let first = sim.kv(&a, put(&[("k", "first")])).unwrap();
+    let abandoned = sim.kv(&a, put(&[("k", "abandoned")])).unwrap();
+    let last = sim.kv(&a, put(&[("k", "last")])).unwrap();
+    assert!(sim.cancel_kv(abandoned), "queued: cancelled");
+    assert_eq!(sim.runner().pending_kv_count(), 2);
+    sim.run_for(Duration::from_secs(5));
+    let sent: Vec<_> = kv_frames(&sim).into_iter().map(|(_, d)| d).collect();
+    assert_eq!(sent, [put(&[("k", "first")]), put(&[("k", "last")])]);
+    let ids: Vec<_> = kv_results(&sim).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, [first, last], "no result for the cancelled call");
+    assert!(!sim.cancel_kv(last), "ended calls cannot be cancelled");
+    let store = sim.engine().kv_store(&a.actor_id).unwrap();
+    assert_eq!(store.get(b"k"), Some(&b("last")));
+}
+
+#[test]
+fn a_call_made_while_disconnected_and_cancelled_is_not_sent_after_the_reconnect() {
+    let mut sim = Sim::connected(SimConfig::new(212));
+    let a = sim.start_actor("kv");
+    sim.link().reachable = false;
+    sim.drop_connection();
+    sim.run_for(Duration::from_secs(1));
+    let abandoned = sim.kv(&a, put(&[("k", "abandoned")])).unwrap();
+    let kept = sim.kv(&a, put(&[("k", "kept")])).unwrap();
+    assert!(sim.cancel_kv(abandoned));
+    sim.link().reachable = true;
+    sim.run_until_connected();
+    sim.run_for(Duration::from_secs(2));
+    let sent: Vec<_> = kv_frames(&sim).into_iter().map(|(_, d)| d).collect();
+    assert_eq!(sent, [put(&[("k", "kept")])]);
+    assert_eq!(sim.kv_result(kept), Some(&Ok(KvResponse::Done)));
+    assert_eq!(sim.kv_result(abandoned), None);
+}
+
+#[test]
+fn cancelling_a_call_on_the_wire_drops_its_answer_and_holds_its_slot_until_then() {
+    let mut config = SimConfig::new(213);
+    config.runner.limits.max_pending_kv = 1;
+    config.link.min_delay = Duration::from_millis(300);
+    config.link.max_delay = Duration::from_millis(300);
     let mut sim = Sim::connected(config);
     let a = sim.start_actor("kv");
-    for _ in 0..3 {
+    let sent = sim.kv(&a, put(&[("k", "sent")])).unwrap();
+    let next = sim.kv(&a, get(&["k"])).unwrap();
+    assert!(
+        sim.cancel_kv(sent),
+        "on the wire: cancelled, its answer will be dropped"
+    );
+    assert!(!sim.cancel_kv(sent), "once");
+    sim.run_for(Duration::from_millis(500));
+    assert_eq!(
+        kv_frames(&sim).len(),
+        1,
+        "the engine is still on it: no slot yet"
+    );
+    sim.run_for(Duration::from_secs(2));
+    let ids: Vec<_> = kv_results(&sim).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, [next], "no result for the cancelled call");
+    // It was sent, so it landed: the next call sees it.
+    let value = KvResponse::Values(vec![Some(b("sent"))]);
+    assert_eq!(sim.kv_result(next), Some(&Ok(value)));
+}
+
+#[test]
+fn the_queue_limit_refuses_new_calls() {
+    let mut config = SimConfig::new(214);
+    config.engine.answer_kv = false;
+    config.runner.limits.max_pending_kv = 3;
+    config.runner.limits.max_queued_kv = 2;
+    let mut sim = Sim::connected(config);
+    let a = sim.start_actor("kv");
+    for _ in 0..5 {
         sim.kv(&a, get(&["k"])).unwrap();
     }
     assert_eq!(
         sim.kv(&a, get(&["k"])),
-        Err(CallError::TooManyPendingKv { limit: 3 })
+        Err(CallError::KvQueueFull { limit: 2 })
     );
+    assert_eq!(sim.runner().pending_kv_count(), 5);
 }

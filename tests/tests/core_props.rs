@@ -40,6 +40,8 @@ struct Setup {
     ack_batch: i64,
     max_delay_ms: u64,
     max_retired: usize,
+    /// `max_pending_kv` and `max_queued_kv`: tiny ones queue and refuse.
+    kv_limits: (usize, usize),
 }
 
 fn setup() -> impl Strategy<Value = Setup> {
@@ -51,16 +53,20 @@ fn setup() -> impl Strategy<Value = Setup> {
         prop_oneof![Just(250i64), 0i64..4],
         prop_oneof![Just(20u64), 1u64..2000],
         prop_oneof![Just(100_000usize), 1usize..4],
+        prop_oneof![Just((10_000usize, 200_000usize)), (1usize..3, 0usize..3)],
     )
         .prop_map(
-            |(seed, version, starts, stops, ack_batch, max_delay_ms, max_retired)| Setup {
-                seed,
-                version,
-                starts,
-                stops,
-                ack_batch,
-                max_delay_ms,
-                max_retired,
+            |(seed, version, starts, stops, ack_batch, max_delay_ms, max_retired, kv_limits)| {
+                Setup {
+                    seed,
+                    version,
+                    starts,
+                    stops,
+                    ack_batch,
+                    max_delay_ms,
+                    max_retired,
+                    kv_limits,
+                }
             },
         )
 }
@@ -70,6 +76,10 @@ fn sim_for(setup: &Setup) -> Sim {
     config.engine.event_ack_batch = setup.ack_batch;
     config.link.max_delay = Duration::from_millis(setup.max_delay_ms);
     config.runner.limits.max_retired_generations = setup.max_retired;
+    (
+        config.runner.limits.max_pending_kv,
+        config.runner.limits.max_queued_kv,
+    ) = setup.kv_limits;
     callbacks_by_name(&mut config.user, &setup.starts, &setup.stops);
     Sim::new(config)
 }
@@ -158,6 +168,7 @@ fn regression_failed_starts_with_a_tiny_retired_limit_then_reconnect() {
         ack_batch: 250,
         max_delay_ms: 20,
         max_retired: 1,
+        kv_limits: (10_000, 200_000),
     };
     let ops = [
         Op::Advance(Duration::from_millis(3851)),
@@ -184,6 +195,7 @@ fn regression_retention_then_mutated_frame() {
         ack_batch: 250,
         max_delay_ms: 20,
         max_retired: 100_000,
+        kv_limits: (10_000, 200_000),
     };
     let ops = [
         Op::Text,

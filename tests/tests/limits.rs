@@ -72,22 +72,46 @@ fn kv_requests(frames: &[ToServer]) -> Vec<u32> {
 }
 
 #[test]
-fn pending_kv_past_the_limit_is_a_typed_error_until_one_is_answered() {
-    let mut wire = Wire::connected(config(|c| c.limits.max_pending_kv = 2));
+fn kv_calls_past_the_queue_limit_are_a_typed_error_until_one_ends() {
+    let mut wire = Wire::connected(config(|c| {
+        c.limits.max_pending_kv = 2;
+        c.limits.max_queued_kv = 1;
+    }));
     let actor = wire.running_actor("a");
     let now = wire.now;
     wire.runner.kv(now, &actor, put(1)).unwrap();
     wire.runner.kv(now, &actor, put(1)).unwrap();
+    let queued = wire.runner.kv(now, &actor, put(1)).unwrap();
     let refused = wire.runner.kv(now, &actor, put(1));
-    assert_eq!(refused, Err(CallError::TooManyPendingKv { limit: 2 }));
+    assert_eq!(refused, Err(CallError::KvQueueFull { limit: 1 }));
     wire.drain();
     let sent = kv_requests(&wire.take_frames());
-    assert_eq!(sent.len(), 2, "the refused call sent nothing");
+    assert_eq!(
+        sent.len(),
+        2,
+        "the queued call waits, the refused one is gone"
+    );
+    assert!(wire.take_events().is_empty(), "a refusal emits nothing");
     wire.deliver(&ToClient::KvResponse(ToClientKvResponse {
         request_id: sent[0],
         data: KvResponseData::Put,
     }));
+    assert_eq!(
+        kv_requests(&wire.take_frames()).len(),
+        1,
+        "the queued one went out"
+    );
+    assert_eq!(wire.runner.queued_kv_count(), 0);
+    let waiting = wire.runner.kv(wire.now, &actor, put(1)).unwrap();
+    let full = Err(CallError::KvQueueFull { limit: 1 });
+    assert_eq!(wire.runner.kv(wire.now, &actor, put(1)), full);
+    // A cancelled call leaves the queue: there is room again.
+    assert!(wire.runner.cancel_kv(wire.now, waiting));
     assert!(wire.runner.kv(wire.now, &actor, put(1)).is_ok());
+    assert!(
+        wire.runner.cancel_kv(wire.now, queued),
+        "in flight: its answer will be dropped"
+    );
 }
 
 #[test]

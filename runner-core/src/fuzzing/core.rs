@@ -7,8 +7,8 @@
 //! frame), an engine frame (well-formed from [`script`](super::script),
 //! well-formed then damaged, or raw bytes), a timer advance (time only moves
 //! forward, sometimes straight to [`Runner::poll_timeout`]), or a user call
-//! (actor lifecycle, intents, alarms, KV, HTTP responses, WebSocket calls,
-//! hibernation restore, shutdown). The runner runs with tiny limits so that
+//! (actor lifecycle, intents, alarms, KV calls and their cancellation, HTTP
+//! responses, WebSocket calls, hibernation restore, shutdown). The runner runs with tiny limits so that
 //! a short script reaches every one of them. A script ends with an immediate
 //! shutdown.
 //!
@@ -28,8 +28,8 @@ use super::script::{self, ACTORS, Known};
 use crate::protocol::ProtocolVersion;
 use crate::protocol::{ToServer, decode_to_client, decode_to_server, encode_to_client};
 use crate::{
-    ActorRef, CallError, Config, ConnId, Event, HibernatedSocket, HttpResponse, Limits, RequestKey,
-    Runner, ShutdownMode, Timestamp, Transmit, TransportClose,
+    ActorRef, CallError, Config, ConnId, Event, HibernatedSocket, HttpResponse, KvRequestId,
+    Limits, RequestKey, Runner, ShutdownMode, Timestamp, Transmit, TransportClose,
 };
 
 /// Longest script, in steps (bounds the time one input can take).
@@ -83,6 +83,7 @@ pub fn core_seed(version_index: u8, frames: &[Vec<u8>]) -> Vec<u8> {
 fn limits() -> Limits {
     Limits {
         max_pending_kv: 3,
+        max_queued_kv: 2,
         max_unacked_events_per_actor: 3,
         max_retired_generations: 3,
         events_per_frame: 2,
@@ -115,6 +116,8 @@ struct Harness {
     known: Known,
     actors: Vec<ActorRef>,
     keys: Vec<RequestKey>,
+    /// Ids of recent KV calls, to cancel.
+    kv_ids: Vec<KvRequestId>,
     invariants: Invariants,
 }
 
@@ -131,6 +134,7 @@ impl Harness {
             known: Known::default(),
             actors: Vec::new(),
             keys: Vec::new(),
+            kv_ids: Vec::new(),
             invariants,
         };
         h.runner.start(Timestamp::ZERO);
@@ -271,11 +275,13 @@ impl Harness {
         script::request_key(u)
     }
 
-    /// One user call (codes 0..=8 about actors and KV, 9..=16 on the
-    /// tunnel, 17 about the whole runner).
+    /// One user call (codes 0..=8 about actors and KV — 8 sometimes cancels
+    /// a recent KV call instead —, 9..=16 on the tunnel, 17 about the whole
+    /// runner).
     fn user_call(&mut self, u: &mut Unstructured<'_>) -> Result<()> {
         self.invariants.before_call();
         let outcome = match u.int_in_range(0..=17)? {
+            8 if !self.kv_ids.is_empty() && u.ratio(1, 2)? => return self.cancel_kv(u),
             code @ 0..=8 => self.actor_call(u, code)?,
             code @ 9..=16 => self.tunnel_call(u, code)?,
             _ => return self.runner_call(u),
@@ -311,10 +317,27 @@ impl Harness {
             }
             _ => {
                 let data = script::kv_request(u)?;
-                let id = self.runner.kv(now, &actor, data);
-                id.map(|id| self.invariants.kv_called(now, id))
+                let id = self.runner.kv(now, &actor, data.clone());
+                id.map(|id| {
+                    self.invariants.kv_called(now, id, &actor, &data);
+                    self.kv_ids.push(id);
+                    if self.kv_ids.len() > 8 {
+                        self.kv_ids.remove(0);
+                    }
+                })
             }
         })
+    }
+
+    /// Cancels a recent KV call (maybe one that has ended already).
+    fn cancel_kv(&mut self, u: &mut Unstructured<'_>) -> Result<()> {
+        let id = *script::pick(u, &self.kv_ids)?;
+        let cancelled = self.runner.cancel_kv(self.now, id);
+        tracing::debug!(target: "fuzz", ?id, cancelled, "step: cancel KV");
+        // Told before the drain, whose bounds check counts the calls open.
+        self.invariants.kv_cancel_returned(id, cancelled);
+        self.after_input();
+        Ok(())
     }
 
     fn tunnel_call(&mut self, u: &mut Unstructured<'_>, code: u8) -> Result<CallOutcome> {

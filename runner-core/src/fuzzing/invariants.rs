@@ -22,9 +22,16 @@
 //!   `timeouts.retention`, or when more than `max_retired_generations` newer
 //!   ones exist) is resent, in (actor, generation, index) order;
 //! * a user start runs at most once per generation;
-//! * every KV call ends exactly once, within the KV timeout, and all are
-//!   ended by `ShutdownComplete`; nothing is emitted after it; the runner's
-//!   pending-KV count is the number of calls not ended;
+//! * every KV call ends exactly once (one `KvResult`, or one successful
+//!   `cancel_kv` and then no `KvResult`), within the KV timeout counted from
+//!   the call, and all are ended by `ShutdownComplete`; nothing is emitted
+//!   after it; the runner's pending-KV count is the number of calls not
+//!   ended, and at most `max_pending_kv` of them are out (the rest queued,
+//!   at most `max_queued_kv`);
+//! * KV requests go out for the first time in call order, each carrying
+//!   its call's actor and data: never one for a call that was cancelled
+//!   or had ended before it was sent; a request sent again (after a
+//!   reconnect) belongs to a call not ended and not cancelled;
 //! * a refused user call emits nothing;
 //! * after `handle_timeout(now)`, `poll_timeout()` is later than `now`;
 //! * every queue stays under its bound;
@@ -51,8 +58,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::protocol::{
-    self, ActorState, Command, EventWrapper, Id, ProtocolVersion, ToClient, ToServer,
-    decode_to_server,
+    self, ActorState, Command, EventWrapper, Id, KvRequestData, ProtocolVersion, ToClient,
+    ToServer, ToServerKvRequest, decode_to_server,
 };
 use crate::{ActorRef, Config, ConnId, Event, KvRequestId, Limits, Runner, Timestamp, Transmit};
 
@@ -132,6 +139,12 @@ pub struct Invariants {
     started: BTreeSet<ActorRef>,
     kv_pending: BTreeMap<KvRequestId, Timestamp>,
     kv_seen: BTreeSet<KvRequestId>,
+    /// Calls not ended, not cancelled and never sent: what the next first
+    /// send must be (the oldest), with its actor and data.
+    kv_unsent: BTreeMap<KvRequestId, (Id, KvRequestData)>,
+    /// Wire ids sent so far, and their calls.
+    kv_wire: BTreeMap<u32, KvRequestId>,
+    kv_cancelled: BTreeSet<KvRequestId>,
     shut_down: bool,
     /// Frames and events since [`Invariants::before_call`].
     call_outputs: usize,
@@ -167,6 +180,9 @@ impl Invariants {
             started: BTreeSet::new(),
             kv_pending: BTreeMap::new(),
             kv_seen: BTreeSet::new(),
+            kv_unsent: BTreeMap::new(),
+            kv_wire: BTreeMap::new(),
+            kv_cancelled: BTreeSet::new(),
             shut_down: false,
             call_outputs: 0,
             now: Timestamp::ZERO,
@@ -258,8 +274,29 @@ impl Invariants {
             }
             ToServer::Pong(p) => self.drain_pongs.push(p.ts),
             ToServer::TunnelMessage(m) => self.tunnel.on_sent(&m),
+            ToServer::KvRequest(request) => self.on_kv_sent(request),
             _ => {}
         }
+    }
+
+    fn on_kv_sent(&mut self, request: ToServerKvRequest) {
+        if let Some(id) = self.kv_wire.get(&request.request_id) {
+            assert!(
+                self.kv_pending.contains_key(id),
+                "KV request {} of {id:?} sent again, but that call ended or was cancelled",
+                request.request_id
+            );
+            return;
+        }
+        let Some((id, (actor_id, data))) = self.kv_unsent.pop_first() else {
+            panic!("KV request {request:?} sent for no call (a cancelled or ended one?)");
+        };
+        assert!(
+            actor_id == request.actor_id && data == request.data,
+            "KV request {request:?} is not the oldest unsent call {id:?} ({actor_id}: {data:?}): \
+             out of order, or a cancelled or ended call was sent"
+        );
+        self.kv_wire.insert(request.request_id, id);
     }
 
     fn on_event_sent(&mut self, now: Timestamp, e: EventWrapper) {
@@ -339,9 +376,14 @@ impl Invariants {
             }
             Event::KvResult { id, .. } => {
                 assert!(
+                    !self.kv_cancelled.contains(id),
+                    "KV result for {id:?}, which was cancelled"
+                );
+                assert!(
                     self.kv_pending.remove(id).is_some(),
                     "KV result for {id:?}, which is not pending (unknown or already ended)"
                 );
+                self.kv_unsent.remove(id);
             }
             Event::ShutdownComplete { .. } => {
                 assert!(
@@ -355,10 +397,35 @@ impl Invariants {
         }
     }
 
-    /// `Runner::kv` returned `id`.
-    pub fn kv_called(&mut self, now: Timestamp, id: KvRequestId) {
+    /// `Runner::kv(now, actor, data)` returned `id`.
+    pub fn kv_called(
+        &mut self,
+        now: Timestamp,
+        id: KvRequestId,
+        actor: &ActorRef,
+        data: &KvRequestData,
+    ) {
         assert!(self.kv_seen.insert(id), "KV id {id:?} reused");
         self.kv_pending.insert(id, now);
+        let call = (actor.actor_id.clone(), data.clone());
+        self.kv_unsent.insert(id, call);
+    }
+
+    /// `Runner::cancel_kv(_, id)` returned `cancelled` (told before its
+    /// outputs are drained): `true` exactly when the call had not ended.
+    /// The outputs of every earlier input must have been drained.
+    pub fn kv_cancel_returned(&mut self, id: KvRequestId, cancelled: bool) {
+        let was_pending = self.kv_pending.remove(&id).is_some();
+        assert_eq!(
+            cancelled,
+            was_pending,
+            "cancel_kv({id:?}) returned {cancelled}, but the call {}",
+            if was_pending { "was open" } else { "had ended" }
+        );
+        if cancelled {
+            self.kv_unsent.remove(&id);
+            self.kv_cancelled.insert(id);
+        }
     }
 
     /// A user call is about to run, or ran and its outputs are not drained
@@ -572,9 +639,11 @@ impl Invariants {
             runner.actor_count() <= l.max_actors,
             "actor table over its limit"
         );
+        let queued = runner.queued_kv_count();
+        assert!(queued <= l.max_queued_kv, "KV queue over its limit");
         assert!(
-            runner.pending_kv_count() <= l.max_pending_kv,
-            "KV table over its limit"
+            runner.pending_kv_count() - queued <= l.max_pending_kv,
+            "more KV requests out than max_pending_kv"
         );
         assert_eq!(
             runner.pending_kv_count(),

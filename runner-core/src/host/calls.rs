@@ -15,6 +15,12 @@ use crate::{
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
+/// Names one KV call of an actor context to the event loop, which learns
+/// the core's id only when it hands the call over: a cancel says which call
+/// it is about with this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct KvTicket(pub(crate) u64);
+
 /// An actor-level request to the engine.
 #[derive(Debug)]
 pub(crate) enum Intent {
@@ -59,7 +65,10 @@ pub(crate) enum Call {
         intent: Intent,
         reply: Reply<()>,
     },
+    /// A KV call; its cancel, if the caller gives up, comes on the loop's
+    /// cancel channel (see `ActorLink`).
     Kv {
+        ticket: KvTicket,
         actor: ActorRef,
         data: KvRequestData,
         reply: Reply<KvResponse>,

@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 
 use super::calls::{Call, CallTx, Intent};
 use super::error::Error;
+use super::kv_call::{self, KvCancels};
 use crate::protocol::{
     KvDeleteRangeRequest, KvDeleteRequest, KvGetRequest, KvListPrefixQuery, KvListQuery,
     KvListRangeQuery, KvListRequest, KvPutRequest, KvRequestData,
@@ -17,6 +18,13 @@ use crate::{ActorRef, HibernatedSocket, KvError, KvResponse, RestoreReport};
 /// One actor generation, as its code sees it: identity, KV storage, intents
 /// and alarms. Cheap to clone; every method goes through the runner's event
 /// loop and fails with [`Error::RunnerGone`] once it has ended.
+///
+/// KV calls past [`Limits::max_pending_kv`](crate::Limits::max_pending_kv)
+/// wait in the runner, in call order, and each fails with
+/// [`KvError::TimedOut`] `timeouts.kv_request` after it was made. Dropping a
+/// KV call's future before it is ready cancels the call: one not sent yet
+/// is never sent (a put its caller gave up on does not land later), one
+/// already sent has its answer dropped.
 ///
 /// # Examples
 ///
@@ -68,10 +76,11 @@ struct ActorShared {
     link: Arc<ActorLink>,
 }
 
-/// The event loop's command queue and the runtime's spawner, one for the
-/// whole runner.
+/// The event loop's command queue, where KV futures send their cancels,
+/// and the runtime's spawner: one for the whole runner.
 pub(crate) struct ActorLink {
     pub(crate) tx: CallTx,
+    pub(crate) kv_cancels: KvCancels,
     pub(crate) spawner: Spawner,
 }
 
@@ -214,13 +223,13 @@ impl ActorContext {
         self.shared.key.as_deref()
     }
 
+    /// One KV call. Dropping the future before it is ready cancels the
+    /// call: not sent yet, it never will be (see
+    /// [`Runner::cancel_kv`](crate::Runner::cancel_kv)).
     async fn kv(&self, data: KvRequestData) -> Result<KvResponse, Error> {
+        let link = &self.shared.link;
         let actor = self.shared.actor.clone();
-        self.shared
-            .link
-            .tx
-            .call(|reply| Call::Kv { actor, data, reply })
-            .await
+        kv_call::call(&link.tx, &link.kv_cancels, actor, data).await
     }
 
     /// Values of `keys`, in the same order; `None` where a key is absent.

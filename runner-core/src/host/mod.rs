@@ -22,6 +22,7 @@ mod event_loop;
 mod handle;
 mod handler;
 mod http;
+mod kv_call;
 mod names;
 mod runtime;
 pub mod testing;

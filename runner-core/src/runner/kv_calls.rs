@@ -1,8 +1,14 @@
 //! KV calls from the user and answers from the engine.
+//!
+//! At most `limits.max_pending_kv` requests are out at once; calls past it
+//! wait in the core, in call order, and go out as answers free slots. Each
+//! call ends exactly once — an answer, its timeout (counted from the call),
+//! runner lost or shutdown — unless the user cancels it first.
 
 use tracing::debug;
 
 use super::Runner;
+use super::kv_table::{Answer, Expired};
 use crate::Timestamp;
 use crate::error::CallError;
 use crate::ids::{ActorRef, KvRequestId};
@@ -13,17 +19,23 @@ use crate::protocol::{KvListQuery, KvRequestData, ToClientKvResponse, ToServer};
 impl Runner {
     /// Starts a KV operation on the actor's storage. The outcome arrives later
     /// as [`Event::KvResult`] with the returned id — exactly once: an answer,
-    /// or a timeout, shutdown or runner-lost error.
+    /// or a timeout, shutdown or runner-lost error — unless the call is
+    /// cancelled first ([`cancel_kv`](Self::cancel_kv)).
     ///
-    /// Requests made while disconnected wait (up to the KV timeout) and are
-    /// sent after the next init; requests in flight when a connection drops
-    /// are sent again, in their original order.
+    /// At most `limits.max_pending_kv` requests are out at once. A call past
+    /// that waits in a queue in the core and is sent when an earlier one
+    /// ends; calls go out in the order they were made. Requests made while
+    /// disconnected wait and are sent after the next init; requests in flight
+    /// when a connection drops are sent again, in their original order. The
+    /// KV timeout (`timeouts.kv_request`) counts from this call, however long
+    /// the call waited in the queue or for a connection.
     ///
     /// Refused with [`CallError::PayloadTooLarge`] when its keys and values
     /// add up to more than `limits.max_tunnel_payload` (a frame that large
     /// would make the engine drop the connection, and the resend after the
-    /// reconnect would drop it again), and with
-    /// [`CallError::TooManyPendingKv`] past `limits.max_pending_kv`.
+    /// reconnect would drop it again), and with [`CallError::KvQueueFull`]
+    /// when `limits.max_pending_kv` requests are out and
+    /// `limits.max_queued_kv` more wait already.
     ///
     /// # Examples
     ///
@@ -45,6 +57,30 @@ impl Runner {
     /// assert_eq!(refused, Err(CallError::ActorNotFound(ghost)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// Past `max_pending_kv`, calls wait their turn:
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{testing, Event, KvResponse, Timestamp};
+    /// let mut config = testing::config();
+    /// config.limits.max_pending_kv = 1;
+    /// # let (mut runner, conn) = testing::connected(config)?;
+    /// # let actor = testing::started_actor(&mut runner, conn, "A")?;
+    /// let first = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
+    /// let second = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
+    /// assert_eq!(runner.queued_kv_count(), 1);
+    /// let sent = testing::sent(&mut runner)?;
+    /// let [ToServer::KvRequest(request)] = sent.as_slice() else { panic!("{sent:?}") };
+    /// // The engine answers the first: the second goes out.
+    /// let answer = ToClient::KvResponse(ToClientKvResponse { request_id: request.request_id, data: KvResponseData::Drop });
+    /// runner.handle_frame(Timestamp::ZERO, conn, &encode_to_client(ProtocolVersion::V5, &answer)?);
+    /// assert_eq!(runner.poll_event(), Some(Event::KvResult { id: first, result: Ok(KvResponse::Done) }));
+    /// assert!(matches!(testing::sent(&mut runner)?.as_slice(), [ToServer::KvRequest(_)]));
+    /// assert_eq!((runner.pending_kv_count(), runner.queued_kv_count()), (1, 0));
+    /// # let _ = second;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kv(
         &mut self,
         now: Timestamp,
@@ -52,6 +88,43 @@ impl Runner {
         data: KvRequestData,
     ) -> Result<KvRequestId, CallError> {
         self.step(now, |r| r.start_kv(actor, data))
+    }
+
+    /// Cancels a KV call whose caller gave up: no [`Event::KvResult`] will
+    /// come for `id`. A call not sent yet (queued, or waiting for a
+    /// connection) is never sent. A call already sent cannot be taken back:
+    /// its answer is dropped when it comes, and until then it counts
+    /// against `limits.max_pending_kv`, as the engine is still working on
+    /// it.
+    ///
+    /// Returns `true` when the call was cancelled, `false` when it had
+    /// already ended: then its `KvResult` has been emitted (and is in
+    /// [`poll_event`](Self::poll_event)'s queue if not polled yet) — or the
+    /// id is unknown. Either way each id gets exactly one result or one
+    /// successful cancel, never both.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{testing, Timestamp};
+    /// let mut config = testing::config();
+    /// config.limits.max_pending_kv = 1;
+    /// # let (mut runner, conn) = testing::connected(config)?;
+    /// # let actor = testing::started_actor(&mut runner, conn, "A")?;
+    /// let sent = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
+    /// let queued = runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
+    /// assert_eq!(testing::sent(&mut runner)?.len(), 1);
+    /// assert!(runner.cancel_kv(Timestamp::ZERO, queued)); // it will never be sent
+    /// assert!(runner.cancel_kv(Timestamp::ZERO, sent)); // its answer will be dropped
+    /// assert!(!runner.cancel_kv(Timestamp::ZERO, sent)); // already cancelled
+    /// assert_eq!(runner.pending_kv_count(), 0);
+    /// assert!(testing::sent(&mut runner)?.is_empty());
+    /// assert_eq!(runner.poll_event(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel_kv(&mut self, now: Timestamp, id: KvRequestId) -> bool {
+        self.step(now, |r| r.abandon_kv(id))
     }
 
     fn start_kv(
@@ -79,16 +152,38 @@ impl Runner {
         if size > limit {
             return Err(CallError::PayloadTooLarge { size, limit });
         }
-        let limit = self.config.limits.max_pending_kv;
-        if self.kv.len() >= limit {
-            return Err(CallError::TooManyPendingKv { limit });
+        // A call queues only behind taken slots (a free slot would have
+        // taken the queue's head already).
+        let limits = &self.config.limits;
+        let slots_free = self.kv.slots_taken() < limits.max_pending_kv;
+        if !slots_free && self.kv.queued() >= limits.max_queued_kv {
+            return Err(CallError::KvQueueFull {
+                limit: limits.max_queued_kv,
+            });
         }
         let deadline = self.now + self.config.timeouts.kv_request;
-        let id = self.kv.insert(actor.actor_id.clone(), data, deadline);
-        if self.is_ready() {
-            self.send_kv(id);
-        }
+        let id = self.kv.push(actor.actor_id.clone(), data, deadline);
+        self.fill_kv_slots();
         Ok(id)
+    }
+
+    fn abandon_kv(&mut self, id: KvRequestId) -> bool {
+        // Ready: every call in flight is on this connection's wire.
+        let cancelled = self.kv.cancel(id, self.is_ready());
+        if cancelled {
+            self.fill_kv_slots();
+        }
+        cancelled
+    }
+
+    /// Gives free slots to queued calls, oldest first, and sends them.
+    fn fill_kv_slots(&mut self) {
+        let slots = self.config.limits.max_pending_kv;
+        while let Some(id) = self.kv.promote(slots) {
+            if self.is_ready() {
+                self.send_kv(id);
+            }
+        }
     }
 
     fn send_kv(&mut self, id: KvRequestId) {
@@ -97,33 +192,46 @@ impl Runner {
         }
     }
 
-    /// After an init: everything unanswered, oldest first.
+    /// After an init: everything unanswered, oldest first, then the queued
+    /// calls that fit in the slots of cancelled ones (whose answers cannot
+    /// come on a new connection).
     pub(super) fn resend_kv(&mut self) {
-        for id in self.kv.ids() {
+        self.kv.forget_cancelled();
+        let slots = self.config.limits.max_pending_kv;
+        while self.kv.promote(slots).is_some() {}
+        for id in self.kv.in_flight_ids() {
             self.send_kv(id);
         }
     }
 
     pub(super) fn on_kv_response(&mut self, response: ToClientKvResponse) {
         match self.kv.complete(response.request_id, response.data) {
-            Some((id, result)) => self.events.push_back(Event::KvResult { id, result }),
-            None => debug!(
+            Answer::Call(id, result) => self.events.push_back(Event::KvResult { id, result }),
+            Answer::Cancelled => debug!(
+                request_id = response.request_id,
+                "KV answer for a cancelled call dropped"
+            ),
+            Answer::Unknown => debug!(
                 request_id = response.request_id,
                 "KV answer for no pending request"
             ),
         }
+        self.fill_kv_slots();
     }
 
     pub(super) fn expire_kv(&mut self) {
-        while let Some(id) = self.kv.pop_expired(self.now) {
-            self.events.push_back(Event::KvResult {
-                id,
-                result: Err(KvError::TimedOut),
-            });
+        while let Some(expired) = self.kv.pop_expired(self.now) {
+            if let Expired::Call(id) = expired {
+                self.events.push_back(Event::KvResult {
+                    id,
+                    result: Err(KvError::TimedOut),
+                });
+            }
         }
+        self.fill_kv_slots();
     }
 
-    /// Fails every pending request with `error`, oldest first.
+    /// Fails every call not ended, oldest first, queued ones included.
     pub(super) fn fail_all_kv(&mut self, error: KvError) {
         for id in self.kv.drain() {
             self.events.push_back(Event::KvResult {

@@ -1,4 +1,10 @@
-//! The KV requests awaiting an answer, and how an answer becomes a result.
+//! The KV calls not ended yet, and how an answer becomes a result.
+//!
+//! A call holds one of `limits.max_pending_kv` *slots* from the moment it is
+//! sent (or would be, once connected) until its answer or its deadline; the
+//! calls made while every slot is taken wait in a bounded queue, in call
+//! order, and take the slots as they free up. Every call has one deadline,
+//! set when it is made, whether it is queued or in flight.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,40 +18,92 @@ use crate::protocol::{
     Id, KvGetResponse, KvListResponse, KvRequestData, KvResponseData, ToServerKvRequest,
 };
 
-/// One request waiting for its answer.
+/// What the user asked for.
 #[derive(Debug)]
-struct Pending {
-    id: KvRequestId,
-    wire_id: u32,
+struct Call {
     actor_id: Id,
     data: KvRequestData,
+}
+
+/// A call holding a slot.
+#[derive(Debug)]
+struct InFlight {
+    wire_id: u32,
+    /// `None` once cancelled while on the wire: the engine is still working
+    /// on it, so it keeps its slot and wire id until its answer (dropped
+    /// silently) or its deadline.
+    call: Option<Call>,
     expiry: DeadlineToken,
 }
 
-/// Requests awaiting answers, in the order they were made. That order is also
-/// the resend order after a reconnect: every v5 KV operation is idempotent when
+/// A call waiting for a slot: nothing of it has been sent.
+#[derive(Debug)]
+struct Queued {
+    call: Call,
+    expiry: DeadlineToken,
+}
+
+/// How an answer from the engine matched.
+#[derive(Debug)]
+pub(super) enum Answer {
+    /// To this call: its result.
+    Call(KvRequestId, Result<KvResponse, KvError>),
+    /// To a call cancelled while on the wire: dropped.
+    Cancelled,
+    /// To nothing known (a call that timed out, or garbage).
+    Unknown,
+}
+
+/// A deadline that passed.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Expired {
+    /// This call timed out.
+    Call(KvRequestId),
+    /// A call cancelled while on the wire was never answered: its slot is
+    /// free again, nobody is told.
+    Cancelled,
+}
+
+/// The calls in flight and queued. Ids grow with every call and the queue
+/// hands slots out oldest first, so every call in flight is older than every
+/// queued one, and requests go out in call order. That order is also the
+/// resend order after a reconnect: every v5 KV operation is idempotent when
 /// replayed in order, so resending everything unanswered is safe.
 #[derive(Debug, Default)]
 pub(super) struct KvTable {
-    pending: BTreeMap<KvRequestId, Pending>,
+    in_flight: BTreeMap<KvRequestId, InFlight>,
+    queued: BTreeMap<KvRequestId, Queued>,
     by_wire_id: HashMap<u32, KvRequestId, foldhash::fast::FixedState>,
+    /// Entries of `in_flight` whose call was cancelled.
+    cancelled: usize,
     next_id: u64,
     next_wire_id: u32,
     expiry: DeadlineQueue<KvRequestId>,
 }
 
 impl KvTable {
-    pub(super) fn len(&self) -> usize {
-        self.pending.len()
+    /// Calls that will still end with a result: in flight or queued.
+    pub(super) fn open(&self) -> usize {
+        self.in_flight.len() - self.cancelled + self.queued.len()
+    }
+
+    /// Calls waiting for a slot.
+    pub(super) fn queued(&self) -> usize {
+        self.queued.len()
+    }
+
+    /// Slots taken, by calls in flight and by cancelled ones whose answer
+    /// is still due.
+    pub(super) fn slots_taken(&self) -> usize {
+        self.in_flight.len()
     }
 
     pub(super) fn next_deadline(&self) -> Option<Timestamp> {
         self.expiry.next_deadline()
     }
 
-    /// Registers a request; the wire id skips ids still in use, so a wrap of
-    /// the `u32` counter can never mix two answers up.
-    pub(super) fn insert(
+    /// Queues a new call; [`promote`](Self::promote) gives it a slot.
+    pub(super) fn push(
         &mut self,
         actor_id: Id,
         data: KvRequestData,
@@ -53,68 +111,139 @@ impl KvTable {
     ) -> KvRequestId {
         let id = KvRequestId(self.next_id);
         self.next_id += 1;
+        let expiry = self.expiry.insert(deadline, id);
+        let call = Call { actor_id, data };
+        self.queued.insert(id, Queued { call, expiry });
+        id
+    }
+
+    /// Gives the oldest queued call a slot, if one of `slots` is free. The
+    /// wire id skips ids still in use, so a wrap of the `u32` counter can
+    /// never mix two answers up.
+    pub(super) fn promote(&mut self, slots: usize) -> Option<KvRequestId> {
+        if self.in_flight.len() >= slots {
+            return None;
+        }
+        let (id, Queued { call, expiry }) = self.queued.pop_first()?;
         let mut wire_id = self.next_wire_id;
         while self.by_wire_id.contains_key(&wire_id) {
             wire_id = wire_id.wrapping_add(1);
         }
         self.next_wire_id = wire_id.wrapping_add(1);
-        let expiry = self.expiry.insert(deadline, id);
         self.by_wire_id.insert(wire_id, id);
-        self.pending.insert(
-            id,
-            Pending {
-                id,
-                wire_id,
-                actor_id,
-                data,
-                expiry,
-            },
-        );
-        id
-    }
-
-    /// The wire message for `id`.
-    pub(super) fn message(&self, id: KvRequestId) -> Option<ToServerKvRequest> {
-        let p = self.pending.get(&id)?;
-        Some(ToServerKvRequest {
-            actor_id: p.actor_id.clone(),
-            request_id: p.wire_id,
-            data: p.data.clone(),
-        })
-    }
-
-    /// Every pending id, oldest first.
-    pub(super) fn ids(&self) -> Vec<KvRequestId> {
-        self.pending.keys().copied().collect()
-    }
-
-    /// Matches an answer to its request. `None` for an unknown wire id (an
-    /// answer to a request that already timed out, or garbage).
-    pub(super) fn complete(
-        &mut self,
-        wire_id: u32,
-        data: KvResponseData,
-    ) -> Option<(KvRequestId, Result<KvResponse, KvError>)> {
-        let id = self.by_wire_id.remove(&wire_id)?;
-        let p = self.pending.remove(&id)?;
-        self.expiry.cancel(p.expiry);
-        Some((p.id, interpret(&p.data, data)))
-    }
-
-    /// Removes one request whose deadline has passed.
-    pub(super) fn pop_expired(&mut self, now: Timestamp) -> Option<KvRequestId> {
-        let id = self.expiry.pop_due(now)?;
-        if let Some(p) = self.pending.remove(&id) {
-            self.by_wire_id.remove(&p.wire_id);
-        }
+        let entry = InFlight {
+            wire_id,
+            call: Some(call),
+            expiry,
+        };
+        self.in_flight.insert(id, entry);
         Some(id)
     }
 
-    /// Removes every request, oldest first.
+    /// The wire message of a call in flight.
+    pub(super) fn message(&self, id: KvRequestId) -> Option<ToServerKvRequest> {
+        let entry = self.in_flight.get(&id)?;
+        let call = entry.call.as_ref()?;
+        Some(ToServerKvRequest {
+            actor_id: call.actor_id.clone(),
+            request_id: entry.wire_id,
+            data: call.data.clone(),
+        })
+    }
+
+    /// Every call in flight, oldest first (cancelled ones left out).
+    pub(super) fn in_flight_ids(&self) -> Vec<KvRequestId> {
+        let live = self.in_flight.iter().filter(|(_, e)| e.call.is_some());
+        live.map(|(id, _)| *id).collect()
+    }
+
+    /// On a new connection: the answers of cancelled calls can no longer
+    /// come, so their slots are free.
+    pub(super) fn forget_cancelled(&mut self) {
+        if self.cancelled == 0 {
+            return;
+        }
+        let by_wire_id = &mut self.by_wire_id;
+        let expiry = &mut self.expiry;
+        self.in_flight.retain(|_, entry| {
+            if entry.call.is_some() {
+                return true;
+            }
+            by_wire_id.remove(&entry.wire_id);
+            expiry.cancel(entry.expiry);
+            false
+        });
+        self.cancelled = 0;
+    }
+
+    /// Cancels a call that has not ended. A queued call, or one in flight
+    /// that is not on the wire (`on_wire` false: disconnected), is removed;
+    /// one on the wire keeps its slot until its answer or deadline. `false`
+    /// when the call already ended (or never existed).
+    pub(super) fn cancel(&mut self, id: KvRequestId, on_wire: bool) -> bool {
+        if let Some(queued) = self.queued.remove(&id) {
+            self.expiry.cancel(queued.expiry);
+            return true;
+        }
+        let Some(entry) = self.in_flight.get_mut(&id) else {
+            return false;
+        };
+        if entry.call.is_none() {
+            return false;
+        }
+        if on_wire {
+            entry.call = None;
+            self.cancelled += 1;
+        } else if let Some(entry) = self.in_flight.remove(&id) {
+            self.by_wire_id.remove(&entry.wire_id);
+            self.expiry.cancel(entry.expiry);
+        }
+        true
+    }
+
+    /// Matches an answer to its call.
+    pub(super) fn complete(&mut self, wire_id: u32, data: KvResponseData) -> Answer {
+        let Some(id) = self.by_wire_id.remove(&wire_id) else {
+            return Answer::Unknown;
+        };
+        let Some(entry) = self.in_flight.remove(&id) else {
+            return Answer::Unknown;
+        };
+        self.expiry.cancel(entry.expiry);
+        match entry.call {
+            Some(call) => Answer::Call(id, interpret(&call.data, data)),
+            None => {
+                self.cancelled -= 1;
+                Answer::Cancelled
+            }
+        }
+    }
+
+    /// Removes one call whose deadline has passed, queued or in flight.
+    pub(super) fn pop_expired(&mut self, now: Timestamp) -> Option<Expired> {
+        let id = self.expiry.pop_due(now)?;
+        if self.queued.remove(&id).is_some() {
+            return Some(Expired::Call(id));
+        }
+        let entry = self.in_flight.remove(&id)?;
+        self.by_wire_id.remove(&entry.wire_id);
+        if entry.call.is_some() {
+            Some(Expired::Call(id))
+        } else {
+            self.cancelled -= 1;
+            Some(Expired::Cancelled)
+        }
+    }
+
+    /// Removes every call; returns those not cancelled, oldest first.
     pub(super) fn drain(&mut self) -> Vec<KvRequestId> {
         self.by_wire_id.clear();
         self.expiry.clear();
-        std::mem::take(&mut self.pending).into_keys().collect()
+        self.cancelled = 0;
+        let in_flight = std::mem::take(&mut self.in_flight);
+        let live = in_flight.into_iter().filter(|(_, e)| e.call.is_some());
+        let queued = std::mem::take(&mut self.queued).into_keys();
+        live.map(|(id, _)| id).chain(queued).collect()
     }
 }
 
@@ -208,18 +337,85 @@ mod tests {
         };
         let get = || KvRequestData::Get(KvGetRequest { keys: vec![] });
         let deadline = Timestamp::from_millis(10);
-        let first = t.insert("A".into(), get(), deadline);
-        assert_eq!(t.pending[&first].wire_id, u32::MAX);
-        let second = t.insert("A".into(), get(), deadline);
-        assert_eq!(t.pending[&second].wire_id, 0);
+        let call = |t: &mut KvTable| {
+            t.push("A".into(), get(), deadline);
+            t.promote(usize::MAX).unwrap()
+        };
+        let first = call(&mut t);
+        assert_eq!(t.in_flight[&first].wire_id, u32::MAX);
+        let second = call(&mut t);
+        assert_eq!(t.in_flight[&second].wire_id, 0);
         t.next_wire_id = u32::MAX;
-        let third = t.insert("A".into(), get(), deadline);
+        let third = call(&mut t);
         assert_eq!(
-            t.pending[&third].wire_id, 1,
+            t.in_flight[&third].wire_id, 1,
             "skips MAX and 0, both pending"
         );
-        assert!(t.complete(0, KvResponseData::Put).is_some());
-        assert_eq!(t.pop_expired(deadline), Some(first));
-        assert_eq!(t.len(), 1);
+        assert!(matches!(t.complete(0, KvResponseData::Put), Answer::Call(id, _) if id == second));
+        assert_eq!(t.pop_expired(deadline), Some(Expired::Call(first)));
+        assert_eq!(t.open(), 1);
+    }
+
+    #[test]
+    fn queued_calls_take_free_slots_oldest_first_and_keep_their_deadline() {
+        let mut t = KvTable::default();
+        let at = Timestamp::from_millis;
+        let a = t.push("A".into(), KvRequestData::Drop, at(10));
+        let b = t.push("A".into(), KvRequestData::Drop, at(20));
+        let c = t.push("A".into(), KvRequestData::Drop, at(30));
+        assert_eq!(t.promote(1), Some(a));
+        assert_eq!(t.promote(1), None, "one slot");
+        assert_eq!((t.open(), t.queued(), t.slots_taken()), (3, 2, 1));
+        assert!(t.cancel(b, true), "queued: removed");
+        assert!(!t.cancel(b, true), "already cancelled");
+        assert_eq!(t.pop_expired(at(10)), Some(Expired::Call(a)));
+        assert_eq!(t.promote(1), Some(c));
+        assert_eq!(
+            t.next_deadline(),
+            Some(at(30)),
+            "c's deadline from its call"
+        );
+        assert_eq!(t.drain(), [c]);
+    }
+
+    #[test]
+    fn a_call_cancelled_on_the_wire_keeps_its_slot_until_its_answer() {
+        let mut t = KvTable::default();
+        let a = t.push("A".into(), KvRequestData::Drop, Timestamp::from_millis(10));
+        t.promote(1);
+        let wire_id = t.in_flight[&a].wire_id;
+        assert!(t.cancel(a, true));
+        assert_eq!((t.open(), t.slots_taken()), (0, 1));
+        assert_eq!(t.message(a), None, "never resent");
+        assert!(t.in_flight_ids().is_empty());
+        assert!(matches!(
+            t.complete(wire_id, KvResponseData::Drop),
+            Answer::Cancelled
+        ));
+        assert_eq!(t.slots_taken(), 0);
+        assert!(matches!(
+            t.complete(wire_id, KvResponseData::Drop),
+            Answer::Unknown
+        ));
+        // Off the wire (disconnected), it is removed at once.
+        let b = t.push("A".into(), KvRequestData::Drop, Timestamp::from_millis(10));
+        t.promote(1);
+        assert!(t.cancel(b, false));
+        assert_eq!((t.slots_taken(), t.next_deadline()), (0, None));
+    }
+
+    #[test]
+    fn a_new_connection_frees_the_slots_of_cancelled_calls() {
+        let mut t = KvTable::default();
+        let deadline = Timestamp::from_millis(10);
+        let a = t.push("A".into(), KvRequestData::Drop, deadline);
+        let b = t.push("A".into(), KvRequestData::Drop, deadline);
+        t.promote(2);
+        t.promote(2);
+        assert!(t.cancel(a, true));
+        t.forget_cancelled();
+        assert_eq!((t.slots_taken(), t.in_flight_ids()), (1, vec![b]));
+        assert_eq!(t.pop_expired(deadline), Some(Expired::Call(b)));
+        assert_eq!(t.pop_expired(deadline), None, "a's deadline went with it");
     }
 }

@@ -282,7 +282,9 @@ impl Runner {
         self.actors.len()
     }
 
-    /// Number of KV requests awaiting an answer.
+    /// Number of KV calls that have not ended yet: each will end with one
+    /// [`Event::KvResult`]. Queued calls count (see
+    /// [`queued_kv_count`](Self::queued_kv_count)); cancelled ones do not.
     ///
     /// # Examples
     ///
@@ -300,7 +302,31 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn pending_kv_count(&self) -> usize {
-        self.kv.len()
+        self.kv.open()
+    }
+
+    /// Number of KV calls waiting in the core for one of the
+    /// `limits.max_pending_kv` requests out to end (at most
+    /// `limits.max_queued_kv`). Nothing of them has been sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::protocol::*;
+    /// # use runner_core::{testing, Timestamp};
+    /// let mut config = testing::config();
+    /// config.limits.max_pending_kv = 2;
+    /// # let (mut runner, conn) = testing::connected(config)?;
+    /// # let actor = testing::started_actor(&mut runner, conn, "A")?;
+    /// for _ in 0..5 {
+    ///     runner.kv(Timestamp::ZERO, &actor, KvRequestData::Drop)?;
+    /// }
+    /// assert_eq!((runner.pending_kv_count(), runner.queued_kv_count()), (5, 3));
+    /// assert_eq!(testing::sent(&mut runner)?.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn queued_kv_count(&self) -> usize {
+        self.kv.queued()
     }
 
     /// Next transport action, in order.

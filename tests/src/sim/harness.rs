@@ -97,6 +97,7 @@ pub struct Sim {
     runner_conn: Option<ConnId>,
     names: BTreeMap<ActorRef, String>,
     kv_results: BTreeMap<KvRequestId, Result<KvResponse, KvError>>,
+    kv_calls: Vec<KvRequestId>,
     invariants: Option<Invariants>,
     tunnel_user: TunnelUser,
     /// Hibernated sockets listed by each start in progress.
@@ -124,6 +125,7 @@ impl Sim {
             runner_conn: None,
             names: BTreeMap::new(),
             kv_results: BTreeMap::new(),
+            kv_calls: Vec::new(),
             invariants,
             tunnel_user: TunnelUser::default(),
             hibernating: BTreeMap::new(),
@@ -326,11 +328,31 @@ impl Sim {
 
     /// `Runner::kv`.
     pub fn kv(&mut self, actor: &ActorRef, data: KvRequestData) -> Result<KvRequestId, CallError> {
-        let r = self.runner.kv(self.now, actor, data);
-        if let (Ok(id), Some(inv)) = (&r, &mut self.invariants) {
-            inv.kv_called(self.now, *id);
+        let r = self.runner.kv(self.now, actor, data.clone());
+        if let Ok(id) = &r {
+            self.kv_calls.push(*id);
+            if let Some(inv) = &mut self.invariants {
+                inv.kv_called(self.now, *id, actor, &data);
+            }
         }
         self.after_call(format!("kv({actor:?}) = {r:?}"), r)
+    }
+
+    /// `Runner::cancel_kv`: whether the call was cancelled (it had not
+    /// ended).
+    pub fn cancel_kv(&mut self, id: KvRequestId) -> bool {
+        let cancelled = self.runner.cancel_kv(self.now, id);
+        if let Some(inv) = &mut self.invariants {
+            inv.kv_cancel_returned(id, cancelled);
+        }
+        self.record_call(format!("cancel_kv({id:?}) = {cancelled}"));
+        self.drain_runner();
+        cancelled
+    }
+
+    /// Ids of every KV call the runner accepted, oldest first.
+    pub fn kv_calls(&self) -> &[KvRequestId] {
+        &self.kv_calls
     }
 
     /// `Runner::actor_started`, bypassing the user model.

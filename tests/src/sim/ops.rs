@@ -86,8 +86,13 @@ pub enum Op {
     Alarm(usize, Option<i64>),
     /// User: the actor crashed.
     Crash(usize),
-    /// User: a KV call.
-    Kv(usize, KvOp),
+    /// User: KV calls made at once (past a small `max_pending_kv` some
+    /// queue), then maybe one of them cancelled (by index, modulo their
+    /// number) before any time passes.
+    Kv(usize, Vec<KvOp>, Option<usize>),
+    /// User: gives up on one of the last four KV calls made (picked modulo
+    /// their number; it may have ended already).
+    KvCancel(usize),
     /// The transport of the current connection breaks.
     DropConnection,
     /// The engine restarts (connections vanish, state stays).
@@ -186,7 +191,13 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => idx.clone().prop_map(Op::StopIntent),
         2 => (idx.clone(), proptest::option::of(0i64..1_000_000)).prop_map(|(i, t)| Op::Alarm(i, t)),
         1 => idx.clone().prop_map(Op::Crash),
-        4 => (idx.clone(), kv_op()).prop_map(|(i, k)| Op::Kv(i, k)),
+        4 => (
+            idx.clone(),
+            proptest::collection::vec(kv_op(), 1..5),
+            proptest::option::weighted(0.3, any::<usize>()),
+        )
+            .prop_map(|(i, k, c)| Op::Kv(i, k, c)),
+        2 => any::<usize>().prop_map(Op::KvCancel),
         2 => Just(Op::DropConnection),
         1 => Just(Op::EngineRestart),
         1 => Just(Op::GoingAway),
@@ -234,7 +245,14 @@ pub fn apply(sim: &mut Sim, op: &Op) {
         Op::StopIntent(i) => user(sim, *i, false, |s, a| s.stop_intent(a).map(drop)),
         Op::Alarm(i, ts) => user(sim, *i, false, |s, a| s.set_alarm(a, *ts).map(drop)),
         Op::Crash(i) => user(sim, *i, false, |s, a| s.crash_actor(a, "crash").map(drop)),
-        Op::Kv(i, kv) => user(sim, *i, false, |s, a| s.kv(a, kv.data()).map(drop)),
+        Op::Kv(i, ops, cancel) => kv_burst(sim, *i, ops, *cancel),
+        Op::KvCancel(i) => {
+            let calls = sim.kv_calls();
+            let recent = &calls[calls.len().saturating_sub(4)..];
+            if let Some(id) = recent.get(i % recent.len().max(1)).copied() {
+                sim.cancel_kv(id);
+            }
+        }
         Op::DropConnection => sim.drop_connection(),
         Op::EngineRestart => sim.restart_engine(),
         Op::GoingAway => sim.engine_do(|e, now| e.going_away(now)),
@@ -261,6 +279,19 @@ pub fn apply(sim: &mut Sim, op: &Op) {
         _ => {}
     }
     sim.run_for(Duration::from_millis(50));
+}
+
+fn kv_burst(sim: &mut Sim, idx: usize, ops: &[KvOp], cancel: Option<usize>) {
+    let Some(actor) = pick(sim, idx, false) else {
+        return;
+    };
+    let ids: Vec<_> = ops
+        .iter()
+        .filter_map(|op| sim.kv(&actor, op.data()).ok())
+        .collect();
+    if let Some(id) = cancel.and_then(|c| ids.get(c % ids.len().max(1))) {
+        sim.cancel_kv(*id);
+    }
 }
 
 fn user(

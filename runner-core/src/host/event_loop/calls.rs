@@ -1,13 +1,17 @@
 //! Commands: what actor contexts, handles and handler tasks ask of the loop,
-//! applied to the core, and the KV calls that wait for room in it.
+//! applied to the core; and KV calls, forwarded to the core (which queues,
+//! times out and cancels them) and answered from its results.
 
+use futures::{FutureExt, StreamExt};
 use tracing::debug;
 
 use super::Host;
-use crate::host::calls::{Call, Intent};
+use crate::host::calls::{Call, Intent, KvTicket, Reply};
 use crate::host::error::Error;
 use crate::host::handler::Handler;
 use crate::host::runtime::Runtime;
+use crate::protocol::KvRequestData;
+use crate::{ActorRef, KvError, KvRequestId, KvResponse};
 
 impl<R: Runtime, H: Handler> Host<R, H> {
     pub(super) fn apply(&mut self, command: Call) {
@@ -35,10 +39,12 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 };
                 let _ = reply.send(result.map_err(Error::Call));
             }
-            Call::Kv { actor, data, reply } => {
-                self.kv_backlog.push_back((actor, data, reply));
-                self.submit_kv_backlog();
-            }
+            Call::Kv {
+                ticket,
+                actor,
+                data,
+                reply,
+            } => self.start_kv(ticket, &actor, data, reply),
             Call::Restore {
                 actor,
                 sockets,
@@ -68,22 +74,44 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         }
     }
 
-    /// Hands waiting KV calls to the core while it has room for them.
-    pub(super) fn submit_kv_backlog(&mut self) {
-        let limit = self.core.config().limits.max_pending_kv;
-        while self.core.pending_kv_count() < limit {
-            let Some((actor, data, reply)) = self.kv_backlog.pop_front() else {
-                return;
-            };
-            let now = self.now();
-            match self.core.kv(now, &actor, data) {
-                Ok(id) => {
-                    self.kv_waiters.insert(id, reply);
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(Error::Call(e)));
-                }
+    fn start_kv(
+        &mut self,
+        ticket: KvTicket,
+        actor: &ActorRef,
+        data: KvRequestData,
+        reply: Reply<KvResponse>,
+    ) {
+        // Its caller gave up while the command waited: never send it.
+        if reply.is_canceled() {
+            return;
+        }
+        match self.core.kv(self.now(), actor, data) {
+            Ok(id) => {
+                self.kv_tickets.insert(ticket, id);
+                self.kv_waiters.insert(id, (ticket, reply));
             }
+            Err(e) => {
+                let _ = reply.send(Err(Error::Call(e)));
+            }
+        }
+    }
+
+    /// Hands the core the cancels of dropped KV futures. A ticket the loop
+    /// does not know is for a call already answered, refused, or not read
+    /// yet — and that one's caller is seen gone when it is.
+    pub(super) fn apply_kv_cancels(&mut self) {
+        while let Some(Some(ticket)) = self.cancelled_kv.next().now_or_never() {
+            if let Some(id) = self.kv_tickets.remove(&ticket) {
+                self.kv_waiters.remove(&id);
+                self.core.cancel_kv(self.now(), id);
+            }
+        }
+    }
+
+    pub(super) fn kv_result(&mut self, id: KvRequestId, result: Result<KvResponse, KvError>) {
+        if let Some((ticket, waiter)) = self.kv_waiters.remove(&id) {
+            self.kv_tickets.remove(&ticket);
+            let _ = waiter.send(result.map_err(Error::Kv));
         }
     }
 }

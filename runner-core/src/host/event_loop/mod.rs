@@ -21,7 +21,7 @@ mod shutdown;
 mod websockets;
 mod yield_now;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -33,18 +33,18 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, SinkExt, StreamExt};
 use tracing::warn;
 
-use super::calls::{Call, CallTx, Reply};
+use super::calls::{Call, CallTx, KvTicket, Reply};
 use super::context::{ActorContext, ActorLink, Spawner};
-use super::error::Error;
 use super::handle::{Published, RunnerHandle};
 use super::handler::{ActorInfo, Handler};
+use super::kv_call::KvCancels;
 use super::names::Names;
 use super::runtime::{ConnectRequest, Inbound, Outbound, Runtime, Socket};
 use super::tls::ClientTls;
 use super::websocket::{CloseFrame, SocketEvent};
 use crate::{
-    ActorRef, ConnId, Event, KvRequestId, KvResponse, RequestKey, ShutdownMode, ShutdownReason,
-    Timestamp, Transmit, TransportClose,
+    ConnId, Event, KvRequestId, KvResponse, RequestKey, ShutdownMode, ShutdownReason, Timestamp,
+    Transmit, TransportClose,
 };
 
 use actors::ByActor;
@@ -127,6 +127,7 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
     pub(crate) fn new(runtime: R, core: crate::Runner, handler: H, settings: HostSettings) -> Self {
         let (tx, commands) = mpsc::channel(CALL_BACKLOG);
         let tx = CallTx::new(tx);
+        let (kv_cancels, cancelled_kv) = KvCancels::new();
         let published = Arc::new(Mutex::new(Published::default()));
         let origin = runtime.now();
         let spawner: Spawner = {
@@ -148,11 +149,13 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             signals: None,
             turn: false,
             kv_waiters: HashMap::new(),
-            kv_backlog: VecDeque::new(),
+            kv_tickets: HashMap::new(),
+            cancelled_kv,
             actors: HashSet::new(),
             requests: HashMap::new(),
             link: Arc::new(ActorLink {
                 tx: tx.clone(),
+                kv_cancels,
                 spawner,
             }),
             names: Names::default(),
@@ -247,13 +250,12 @@ struct Host<R, H> {
     signals: Option<BoxStream<'static, ()>>,
     /// Alternates which of socket and commands is polled first, for fairness.
     turn: bool,
-    kv_waiters: HashMap<KvRequestId, Reply<KvResponse>>,
-    /// KV calls made while the core had `limits.max_pending_kv` in flight,
-    /// in call order: they go to the core as answers free its slots, so
-    /// that a burst (every actor of a big runner loading its state at
-    /// start) waits instead of failing with `TooManyPendingKv`. Bounded by
-    /// the callers, each of which awaits its one call.
-    kv_backlog: VecDeque<(ActorRef, crate::protocol::KvRequestData, Reply<KvResponse>)>,
+    /// The callers of the KV calls the core has not ended, and the way
+    /// from a caller's ticket to its call (see [`calls`]).
+    kv_waiters: HashMap<KvRequestId, (KvTicket, Reply<KvResponse>)>,
+    kv_tickets: HashMap<KvTicket, KvRequestId>,
+    /// Cancels of dropped KV futures, applied before every input.
+    cancelled_kv: mpsc::UnboundedReceiver<KvTicket>,
     /// The live actors' contexts, found by actor (see [`ByActor`]).
     actors: HashSet<ByActor>,
     requests: HashMap<RequestKey, RequestTask>,
@@ -380,6 +382,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     }
 
     fn handle(&mut self, input: Input) {
+        // First, so that no input sends a call whose caller is gone.
+        self.apply_kv_cancels();
         let now = self.now();
         match input {
             Input::Connected(conn, Ok(socket)) => {
@@ -501,12 +505,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 self.spawn_actor_start(actor, ctx, info);
             }
             Event::ActorStop { actor, reason } => self.spawn_actor_stop(actor, reason),
-            Event::KvResult { id, result } => {
-                if let Some(waiter) = self.kv_waiters.remove(&id) {
-                    let _ = waiter.send(result.map_err(Error::Kv));
-                }
-                self.submit_kv_backlog();
-            }
+            Event::KvResult { id, result } => self.kv_result(id, result),
             Event::HttpRequest(request) => self.spawn_request(request),
             Event::HttpRequestChunk { key, data, finish } => self.on_chunk(key, data, finish),
             Event::HttpRequestAborted { key } => {

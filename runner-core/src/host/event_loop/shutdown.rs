@@ -56,8 +56,6 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             task.abort.abort();
         }
         self.sockets.clear();
-        // Their callers see the runner gone.
-        self.kv_backlog.clear();
         let handler = &self.handler;
         super::panics::guard_hook("on_shutdown", || handler.on_shutdown());
         for waiter in self.shutdown_waiters.drain(..) {

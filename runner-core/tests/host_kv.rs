@@ -2,7 +2,6 @@
 //! playing the engine: the host forwards calls, cancels and results, and
 //! the core's queue decides the rest (order past `max_pending_kv`, timeout
 //! from the call, a dropped call never sent).
-#![cfg(feature = "host")]
 
 use std::collections::VecDeque;
 use std::future::Future;

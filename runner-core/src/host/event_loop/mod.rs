@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use futures::channel::{mpsc, oneshot};
 use futures::future::{AbortHandle, BoxFuture};
 use futures::stream::BoxStream;
-use futures::{FutureExt, SinkExt, StreamExt};
+use futures::{FutureExt, StreamExt};
 use tracing::warn;
 
 use super::calls::{Call, CallTx, Reply};
@@ -46,7 +46,7 @@ use crate::{
 };
 
 use actors::ByActor;
-use connection::OpenSocket;
+use connection::{OpenSocket, WriterState};
 use requests::RequestTask;
 use yield_now::{INPUTS_PER_YIELD, YieldNow};
 
@@ -263,7 +263,7 @@ struct Host<R, H> {
     /// Handed to every actor context.
     link: Arc<ActorLink>,
     names: Names,
-    sockets: HashMap<RequestKey, mpsc::Sender<SocketEvent>>,
+    sockets: HashMap<RequestKey, websockets::SocketFeed>,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
     finished: Option<ShutdownReason>,
 }
@@ -283,6 +283,11 @@ enum Input {
     Call(Call),
     Signal,
     Timer,
+    /// The writer took the frame it had no room for: pull transmits again.
+    Writable,
+    /// The writer had no room for a whole liveness window: the connection
+    /// is dead.
+    WriteStalled(ConnId),
 }
 
 impl<R: Runtime, H: Handler> Host<R, H> {
@@ -294,8 +299,9 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         self.core.start(now);
         let mut handled = 0u32;
         loop {
-            self.drain().await;
+            self.drain();
             if let Some(reason) = self.finished.take() {
+                self.finish_socket().await;
                 return reason;
             }
             self.arm_sleep();
@@ -325,13 +331,37 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         }
     }
 
+    /// The next input. Timers and signals come first: they are cheap to
+    /// poll, and a socket or a call channel that is always ready must not
+    /// starve them (a second Ctrl-C, a liveness timeout). While the writer
+    /// has no room (see [`connection`]) neither the socket nor calls are
+    /// read: they make more output, and back-pressure is how the loop waits
+    /// for the writer without ever blocking on it.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
+        if let Some(signals) = &mut self.signals {
+            if let Poll::Ready(Some(())) = signals.poll_next_unpin(cx) {
+                return Poll::Ready(Input::Signal);
+            }
+        }
+        if let Some((_, sleep)) = &mut self.sleep {
+            if sleep.poll_unpin(cx).is_ready() {
+                self.sleep = None;
+                return Poll::Ready(Input::Timer);
+            }
+        }
         if let Some((conn, connect)) = &mut self.connecting {
             if let Poll::Ready(result) = connect.poll_unpin(cx) {
                 let conn = *conn;
                 self.connecting = None;
                 return Poll::Ready(Input::Connected(conn, result));
             }
+        }
+        if let Some(socket) = self.socket.as_ref().filter(|s| s.is_blocked()) {
+            let conn = socket.conn;
+            return self.poll_writer(cx).map(|state| match state {
+                WriterState::Writable => Input::Writable,
+                WriterState::Stalled => Input::WriteStalled(conn),
+            });
         }
         self.turn = !self.turn;
         for first in [self.turn, !self.turn] {
@@ -342,17 +372,6 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             };
             if let Poll::Ready(input) = ready {
                 return Poll::Ready(input);
-            }
-        }
-        if let Some(signals) = &mut self.signals {
-            if let Poll::Ready(Some(())) = signals.poll_next_unpin(cx) {
-                return Poll::Ready(Input::Signal);
-            }
-        }
-        if let Some((_, sleep)) = &mut self.sleep {
-            if sleep.poll_unpin(cx).is_ready() {
-                self.sleep = None;
-                return Poll::Ready(Input::Timer);
             }
         }
         Poll::Pending
@@ -403,15 +422,27 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 self.core.shutdown(now, ShutdownMode::Graceful);
             }
             Input::Timer => self.core.handle_timeout(now),
+            Input::Writable => {}
+            Input::WriteStalled(conn) => {
+                warn!(?conn, "the connection took no frame for a liveness window: closing it");
+                self.socket = None;
+                let close = TransportClose::error("write stalled");
+                self.core.handle_closed(now, conn, close);
+            }
         }
     }
 
-    /// Carries out everything the core asked for, until it asks for nothing.
-    async fn drain(&mut self) {
+    /// Carries out everything the core asked for, until it asks for nothing
+    /// or the writer has no room: then the core keeps its transmits until
+    /// the writer takes the frame it holds (see [`connection`]).
+    fn drain(&mut self) {
         loop {
             let mut progressed = false;
-            while let Some(transmit) = self.core.poll_transmit() {
-                self.apply_transmit(transmit).await;
+            while !self.socket.as_ref().is_some_and(OpenSocket::is_blocked) {
+                let Some(transmit) = self.core.poll_transmit() else {
+                    break;
+                };
+                self.apply_transmit(transmit);
                 progressed = true;
             }
             while let Some(event) = self.core.poll_event() {
@@ -424,7 +455,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         }
     }
 
-    async fn apply_transmit(&mut self, transmit: Transmit) {
+    fn apply_transmit(&mut self, transmit: Transmit) {
         match transmit {
             Transmit::Connect {
                 conn,
@@ -440,19 +471,14 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 };
                 self.connecting = Some((conn, self.rt.connect(request)));
             }
-            Transmit::Frame(frame) => {
-                if let Some(socket) = &mut self.socket {
-                    // Waits when the writer is behind: back-pressure on the loop.
-                    let _ = socket.writer.send(Outbound::Binary(frame)).await;
-                }
-            }
+            Transmit::Frame(frame) => self.write(Outbound::Binary(frame)),
             Transmit::Close { conn, code, reason } => {
                 if self.connecting.as_ref().is_some_and(|(c, _)| *c == conn) {
                     self.connecting = None;
                 }
-                if let Some(socket) = self.socket.as_mut().filter(|s| s.conn == conn) {
+                if self.socket.as_ref().is_some_and(|s| s.conn == conn) {
                     // Keep reading: the close handshake ends the stream.
-                    let _ = socket.writer.send(Outbound::Close { code, reason }).await;
+                    self.write(Outbound::Close { code, reason });
                 }
             }
         }

@@ -188,9 +188,9 @@ impl Default for Backoff {
 /// | bound | value | when reached | test |
 /// |---|---|---|---|
 /// | calls from handles and handlers to the event loop | 1024 | callers wait (back-pressure); the few commands sent from `Drop` (reject an unanswered socket, close a dropped one) are dropped with a debug log: the gateway closes an unanswered socket after its 15 s open timeout, a dropped open one stays until its client or its actor ends it | — |
-/// | frames waiting for the socket writer | 1024 | the event loop waits (back-pressure) | — |
+/// | frames waiting for the socket writer | 1024 | the event loop holds the next frame and stops reading the socket and calls (back-pressure; timers and signals keep running); a frame held for `timeouts.liveness` closes the connection as dead (`write stalled`) and the runner reconnects | `host_pump::a_writer_that_takes_nothing_…`, `e2e_faults_freeze::a_frozen_connection_with_a_full_writer_…` |
 /// | KV calls past the core's `max_pending_kv` | as many as callers await | they wait in call order and go to the core as its answers free slots (a runner whose every actor loads its state at start waits instead of failing); each caller awaits its one call | — (exercised by the 100 000-actor session of `load_compare`) |
-/// | messages waiting for one WebSocket handler | 1024 | that socket is closed 1011 `runner.socket_backlog_full` | `e2e_faults_handlers::a_socket_handler_that_never_reads_…` |
+/// | messages waiting for one WebSocket handler | 1024, and 64 MiB of payload | that socket is closed 1011 `runner.socket_backlog_full` (holding back instead would stall the one connection every actor shares) | `e2e_faults_handlers::a_socket_handler_that_never_reads_…`, `host_pump::a_socket_handler_that_does_not_read_…` |
 /// | largest message from the engine | 64 MiB | the WebSocket library refuses it; the connection is closed and re-established | — |
 /// | one HTTP handler | `request_timeout`, 300 s | the client gets a 504 (a panic: 500; a failing body: 500) | `e2e_faults_handlers::panicking_hanging_…` |
 ///
@@ -208,7 +208,9 @@ impl Default for Backoff {
 ///   at most 64 MiB; decoding allocates in proportion to the input;
 /// * retention confirmations of stopped generations: they expire after
 ///   `timeouts.retention`;
-/// * the core's transmit and event queues: drained after every input.
+/// * the core's transmit and event queues: drained after every input (its
+///   transmits wait in it while the socket writer is full, and only
+///   timers and signals, which add a bounded number, are served meanwhile).
 ///
 /// # Examples
 ///

@@ -166,7 +166,9 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
     }
 
     /// Connects and serves until the runner shuts down (a signal, a
-    /// [`RunnerHandle::shutdown`], or an engine eviction), then returns why.
+    /// [`RunnerHandle::shutdown`], or an engine eviction), then returns why
+    /// — once the socket writer has written the close frame and what came
+    /// before it, or `timeouts.close` has passed.
     ///
     /// The event loop runs as a task of its own on the runtime, not inside
     /// this future: `block_on` (`#[tokio::main]`, `#[async_std::main]`)

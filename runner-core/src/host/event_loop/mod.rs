@@ -53,6 +53,10 @@ use yield_now::{INPUTS_PER_YIELD, YieldNow};
 /// Commands waiting for the loop, per runner.
 const CALL_BACKLOG: usize = 1024;
 
+/// Signals and timers are polled before anything else on every this many
+/// inputs, so that a busy socket or call channel cannot starve them.
+const CLOCK_EVERY: u32 = 16;
+
 /// A runner, built by [`Builder`](super::Builder): [`run`](Self::run) it.
 ///
 /// # Examples
@@ -144,6 +148,7 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             sleep: None,
             signals: None,
             turn: false,
+            polls: 0,
             kv_waiters: HashMap::new(),
             kv_backlog: VecDeque::new(),
             actors: HashSet::new(),
@@ -246,6 +251,9 @@ struct Host<R, H> {
     signals: Option<BoxStream<'static, ()>>,
     /// Alternates which of socket and commands is polled first, for fairness.
     turn: bool,
+    /// Inputs polled for, to poll signals and timers first every
+    /// [`CLOCK_EVERY`]-th time.
+    polls: u32,
     kv_waiters: HashMap<KvRequestId, Reply<KvResponse>>,
     /// KV calls made while the core had `limits.max_pending_kv` in flight,
     /// in call order: they go to the core as answers free its slots, so
@@ -333,22 +341,20 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         }
     }
 
-    /// The next input. Timers and signals come first: they are cheap to
-    /// poll, and a socket or a call channel that is always ready must not
-    /// starve them (a second Ctrl-C, a liveness timeout). While the writer
-    /// has no room (see [`connection`]) neither the socket nor calls are
-    /// read: they make more output, and back-pressure is how the loop waits
-    /// for the writer without ever blocking on it.
+    /// The next input. A socket or a call channel that is always ready
+    /// must not starve timers and signals (a liveness timeout, a second
+    /// Ctrl-C): they are polled first on every [`CLOCK_EVERY`]-th input,
+    /// and whenever nothing else is ready — not on every input, as polling
+    /// a runtime's timer registers its waker again each time, a cost the
+    /// hot path does not need. While the writer has no room (see
+    /// [`connection`]) neither the socket nor calls are read: they make more
+    /// output, and back-pressure is how the loop waits for the writer
+    /// without ever blocking on it.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
-        if let Some(signals) = &mut self.signals {
-            if let Poll::Ready(Some(())) = signals.poll_next_unpin(cx) {
-                return Poll::Ready(Input::Signal);
-            }
-        }
-        if let Some((_, sleep)) = &mut self.sleep {
-            if sleep.poll_unpin(cx).is_ready() {
-                self.sleep = None;
-                return Poll::Ready(Input::Timer);
+        self.polls = self.polls.wrapping_add(1);
+        if self.polls % CLOCK_EVERY == 0 {
+            if let Poll::Ready(input) = self.poll_clock(cx) {
+                return Poll::Ready(input);
             }
         }
         if let Some((conn, connect)) = &mut self.connecting {
@@ -360,10 +366,14 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         }
         if let Some(socket) = self.socket.as_ref().filter(|s| s.is_blocked()) {
             let conn = socket.conn;
-            return self.poll_writer(cx).map(|state| match state {
+            let writer = self.poll_writer(cx).map(|state| match state {
                 WriterState::Writable => Input::Writable,
                 WriterState::Stalled => Input::WriteStalled(conn),
             });
+            return match writer {
+                Poll::Pending => self.poll_clock(cx),
+                ready => ready,
+            };
         }
         self.turn = !self.turn;
         for first in [self.turn, !self.turn] {
@@ -374,6 +384,22 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             };
             if let Poll::Ready(input) = ready {
                 return Poll::Ready(input);
+            }
+        }
+        self.poll_clock(cx)
+    }
+
+    /// Signals and the core's timer.
+    fn poll_clock(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
+        if let Some(signals) = &mut self.signals {
+            if let Poll::Ready(Some(())) = signals.poll_next_unpin(cx) {
+                return Poll::Ready(Input::Signal);
+            }
+        }
+        if let Some((_, sleep)) = &mut self.sleep {
+            if sleep.poll_unpin(cx).is_ready() {
+                self.sleep = None;
+                return Poll::Ready(Input::Timer);
             }
         }
         Poll::Pending

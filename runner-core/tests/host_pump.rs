@@ -127,7 +127,11 @@ struct Flood {
 }
 
 fn frame(message: &ToClient) -> Inbound {
-    Inbound::Binary(encode_to_client(ProtocolVersion::V5, message).unwrap().into())
+    Inbound::Binary(
+        encode_to_client(ProtocolVersion::V5, message)
+            .unwrap()
+            .into(),
+    )
 }
 
 impl Runtime for Flood {
@@ -278,8 +282,8 @@ fn an_immediate_shutdown_returns_once_its_close_frame_is_written() {
     block_on(handle.shutdown(ShutdownMode::Immediate));
     assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
     // Everything the runner wrote is here now, its close frame last.
-    let written: Vec<Outbound> = std::iter::from_fn(|| engine.recv().now_or_never().flatten())
-        .collect();
+    let written: Vec<Outbound> =
+        std::iter::from_fn(|| engine.recv().now_or_never().flatten()).collect();
     assert!(
         matches!(written.last(), Some(Outbound::Close { code: 1000, .. })),
         "no close frame written before run returned: {written:?}"

@@ -211,7 +211,9 @@ fn a_frozen_connection_with_a_full_writer_is_noticed_and_replaced() {
             reason.starts_with("runner.liveness_timeout") || reason == "write stalled",
             "disconnected with {code:?} {reason:?}"
         );
-        let again = runner.connected(2, LIVENESS + Duration::from_secs(15)).await?;
+        let again = runner
+            .connected(2, LIVENESS + Duration::from_secs(15))
+            .await?;
         let back = frozen.elapsed();
         ensure!(again == runner_id, "a new runner id after a short freeze");
         ensure!(ok_generation(&api, &actor, Duration::from_secs(30)).await? == 0);

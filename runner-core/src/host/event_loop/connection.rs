@@ -18,10 +18,10 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, SinkExt, StreamExt};
 
 use super::Host;
-use crate::{ConnId, Transmit};
 use crate::host::BoxError;
 use crate::host::handler::Handler;
 use crate::host::runtime::{Inbound, Outbound, Runtime, Socket};
+use crate::{ConnId, Transmit};
 
 /// Frames waiting for the socket writer.
 const WRITE_BACKLOG: usize = 1024;

@@ -452,7 +452,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             Input::Timer => self.core.handle_timeout(now),
             Input::Writable => {}
             Input::WriteStalled(conn) => {
-                warn!(?conn, "the connection took no frame for a liveness window: closing it");
+                warn!(
+                    ?conn,
+                    "the connection took no frame for a liveness window: closing it"
+                );
                 self.socket = None;
                 let close = TransportClose::error("write stalled");
                 self.core.handle_closed(now, conn, close);

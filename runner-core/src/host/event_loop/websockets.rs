@@ -104,10 +104,16 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         let Some(feed) = self.sockets.get_mut(&key) else {
             return;
         };
-        if !feed.unread.try_add(message.payload_len(), SOCKET_BACKLOG_BYTES) {
+        if !feed
+            .unread
+            .try_add(message.payload_len(), SOCKET_BACKLOG_BYTES)
+        {
             return self.close_backlogged(key);
         }
-        match feed.events.try_send(SocketEvent::Message { message, index }) {
+        match feed
+            .events
+            .try_send(SocketEvent::Message { message, index })
+        {
             Ok(()) => {}
             Err(e) if e.is_full() => self.close_backlogged(key),
             Err(_) => {

@@ -7,7 +7,8 @@
 //! 1. Only the open connection freezes (new ones work): the runner is back
 //!    within liveness + backoff, with the same runner id, and its actor
 //!    answers without having been stopped.
-//! 2. (its own test) The same freeze while an actor is writing: 4 000 KV
+//! 2. (its own test, on both drivers) The same freeze while an actor is
+//!    writing: 4 000 KV
 //!    puts of 16 KiB made just after the freeze, far more frames than the
 //!    runner's writer queue and the socket buffers hold. The event loop
 //!    never waits for the writer, so its timers still run: the puts time
@@ -170,8 +171,24 @@ fn a_frozen_connection_is_noticed_and_replaced() {
     });
 }
 
+/// Spawns the fault runner on one driver, with these timeouts.
+type Spawn = fn(&str, &str, Timeouts) -> Result<InProcess>;
+
 #[test]
 fn a_frozen_connection_with_a_full_writer_is_noticed_and_replaced() {
+    full_writer(|endpoint, name, timeouts| {
+        InProcess::spawn(endpoint, name, |b| b.timeouts(timeouts))
+    });
+}
+
+#[test]
+fn a_frozen_connection_with_a_full_writer_is_noticed_and_replaced_async_std() {
+    full_writer(|endpoint, name, timeouts| {
+        InProcess::spawn_async_std(endpoint, name, |b| b.timeouts(timeouts))
+    });
+}
+
+fn full_writer(spawn: Spawn) {
     run(Duration::from_secs(300), async {
         let engine = e2e_support::start_engine().await?;
         let api = engine.api();
@@ -184,9 +201,7 @@ fn a_frozen_connection_with_a_full_writer_is_noticed_and_replaced() {
         // is full) before the new connection, which need not carry them.
         timeouts.kv_request = Duration::from_secs(3);
         api.configure_runner_name("faults-freeze-flood").await?;
-        let runner = InProcess::spawn(&proxy.endpoint(), "faults-freeze-flood", |b| {
-            b.timeouts(timeouts)
-        })?;
+        let runner = spawn(&proxy.endpoint(), "faults-freeze-flood", timeouts)?;
         let runner_id = runner.connected(1, Duration::from_secs(20)).await?;
         let actor = api
             .create_actor("flooding", Some("flooding-1"), "faults-freeze-flood")

@@ -120,6 +120,36 @@ impl InProcess {
         })
     }
 
+    /// [`spawn`](Self::spawn) on the async-std driver: the runner's tasks
+    /// run on async-std's executor; a blocking thread of the test's runtime
+    /// waits for `run`.
+    pub fn spawn_async_std(
+        endpoint: &str,
+        name: &str,
+        configure: impl FnOnce(runner_async_std::Builder) -> runner_async_std::Builder,
+    ) -> Result<InProcess> {
+        let notes = Notes::default();
+        let flood = Arc::new(Notify::new());
+        let builder = runner_async_std::builder()
+            .endpoint(endpoint)
+            .token("dev")
+            .runner_name(name)
+            .protocol_version(runner_core::protocol::ProtocolVersion::LATEST.number())
+            .handle_signals(false);
+        let runner = configure(builder).build(FaultApp {
+            notes: notes.clone(),
+            flood: flood.clone(),
+        })?;
+        let handle = runner.handle();
+        let task = tokio::task::spawn_blocking(move || futures::executor::block_on(runner.run()));
+        Ok(InProcess {
+            handle,
+            notes,
+            flood,
+            task,
+        })
+    }
+
     /// Every note so far.
     pub fn notes(&self) -> Vec<Note> {
         self.notes.lock().unwrap_or_else(|e| e.into_inner()).clone()

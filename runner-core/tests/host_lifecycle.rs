@@ -6,7 +6,6 @@
 //! Waits are for conditions, bounded generously (10 s); nothing asserts on
 //! how long something took.
 
-
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;

@@ -7,7 +7,16 @@
 //! 1. Only the open connection freezes (new ones work): the runner is back
 //!    within liveness + backoff, with the same runner id, and its actor
 //!    answers without having been stopped.
-//! 2. A full partition (new connections hang too) longer than the engine's
+//! 2. (its own test, on both drivers) The same freeze while an actor is
+//!    writing: 4 000 KV
+//!    puts of 16 KiB made just after the freeze, far more frames than the
+//!    runner's writer queue and the socket buffers hold. The event loop
+//!    never waits for the writer, so its timers still run: the puts time
+//!    out, the dead connection is noticed within the liveness window (by
+//!    the silence, or by the writer taking nothing for that long) and
+//!    replaced, and the actor answers on the new one without having been
+//!    stopped.
+//! 3. A full partition (new connections hang too) longer than the engine's
 //!    runner-lost threshold (15 s): at the threshold the runner stops its
 //!    actors itself (`StopReason::RunnerLost`, spec §2.10) — the engine has
 //!    given them up too — and once the partition heals it reconnects and the
@@ -116,7 +125,7 @@ fn a_frozen_connection_is_noticed_and_replaced() {
         );
         eprintln!("freeze 1: noticed after {noticed:?}, reconnected after {back:?}");
 
-        // 2. A full partition, longer than the runner-lost threshold.
+        // 3. A full partition, longer than the runner-lost threshold.
         let cut = Instant::now();
         proxy.freeze_all();
         let lost = runner
@@ -156,6 +165,81 @@ fn a_frozen_connection_is_noticed_and_replaced() {
              answered in {answered:?}; proxy accepted {} connections",
             if third == runner_id { "kept" } else { "new" },
             proxy.accepted()
+        );
+        runner.stop().await?;
+        Ok(())
+    });
+}
+
+/// Spawns the fault runner on one driver, with these timeouts.
+type Spawn = fn(&str, &str, Timeouts) -> Result<InProcess>;
+
+#[test]
+fn a_frozen_connection_with_a_full_writer_is_noticed_and_replaced() {
+    full_writer(|endpoint, name, timeouts| {
+        InProcess::spawn(endpoint, name, |b| b.timeouts(timeouts))
+    });
+}
+
+#[test]
+fn a_frozen_connection_with_a_full_writer_is_noticed_and_replaced_async_std() {
+    full_writer(|endpoint, name, timeouts| {
+        InProcess::spawn_async_std(endpoint, name, |b| b.timeouts(timeouts))
+    });
+}
+
+fn full_writer(spawn: Spawn) {
+    run(Duration::from_secs(300), async {
+        let engine = e2e_support::start_engine().await?;
+        let api = engine.api();
+        let upstream = format!("127.0.0.1:{}", engine.ports().guard).parse()?;
+        let proxy = Proxy::start(upstream).await?;
+        let mut timeouts = Timeouts::default();
+        timeouts.liveness = LIVENESS;
+        timeouts.connect = Duration::from_secs(5);
+        // The flood's puts time out (a timer that must run while the writer
+        // is full) before the new connection, which need not carry them.
+        timeouts.kv_request = Duration::from_secs(3);
+        api.configure_runner_name("faults-freeze-flood").await?;
+        let runner = spawn(&proxy.endpoint(), "faults-freeze-flood", timeouts)?;
+        let runner_id = runner.connected(1, Duration::from_secs(20)).await?;
+        let actor = api
+            .create_actor("flooding", Some("flooding-1"), "faults-freeze-flood")
+            .await?;
+        ensure!(ok_generation(&api, &actor, Duration::from_secs(20)).await? == 0);
+        let armed = GatewayRequest::new(Method::GET, &actor, "/kv-flood").attempts(1);
+        let armed = api.gateway(armed).await?;
+        ensure!(armed.status == 200, "/kv-flood answered {}", armed.status);
+
+        let frozen = Instant::now();
+        proxy.freeze_existing();
+        runner.flood.notify_one();
+        // The writer fills up at once; the liveness window still ends.
+        let notes = runner
+            .wait("a disconnect", LIVENESS + Duration::from_secs(5), |n| {
+                !disconnects(n).is_empty()
+            })
+            .await?;
+        let noticed = frozen.elapsed();
+        let (code, reason) = disconnects(&notes)[0].clone();
+        ensure!(
+            reason.starts_with("runner.liveness_timeout") || reason == "write stalled",
+            "disconnected with {code:?} {reason:?}"
+        );
+        let again = runner
+            .connected(2, LIVENESS + Duration::from_secs(15))
+            .await?;
+        let back = frozen.elapsed();
+        ensure!(again == runner_id, "a new runner id after a short freeze");
+        ensure!(ok_generation(&api, &actor, Duration::from_secs(30)).await? == 0);
+        ensure!(
+            !runner.notes().iter().any(|n| matches!(n, Note::Stop(..))),
+            "the actor was stopped by a short freeze: {:?}",
+            runner.notes()
+        );
+        eprintln!(
+            "freeze with a full writer: noticed after {noticed:?} ({reason}), \
+             reconnected after {back:?}"
         );
         runner.stop().await?;
         Ok(())

@@ -3,6 +3,8 @@
 //! `send` [`Message`]s on the [`WebSocket`].
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -88,6 +90,39 @@ impl From<Vec<u8>> for Message {
 /// Close reason of a socket whose handler panicked.
 pub(crate) const HANDLER_PANICKED: &str = "runner.handler_panicked";
 
+/// Bytes of the messages waiting for one WebSocket handler to read them:
+/// the event loop adds what it queues, the socket takes off what it reads.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Unread(Arc<AtomicUsize>);
+
+impl Unread {
+    /// Counts `len` more bytes, unless that would pass `limit`. Only the
+    /// event loop adds, so a check then an add cannot overshoot (the reader
+    /// only takes off).
+    pub(crate) fn try_add(&self, len: usize, limit: usize) -> bool {
+        let fits = self.0.load(Ordering::Relaxed).saturating_add(len) <= limit;
+        if fits {
+            self.0.fetch_add(len, Ordering::Relaxed);
+        }
+        fits
+    }
+
+    fn read(&self, len: usize) {
+        self.0.fetch_sub(len, Ordering::Relaxed);
+    }
+}
+
+impl Message {
+    /// Bytes of its payload, as counted against the unread bound.
+    pub(crate) fn payload_len(&self) -> usize {
+        match self {
+            Message::Text(text) => text.len(),
+            Message::Binary(bytes) => bytes.len(),
+            Message::Close(_) => 0,
+        }
+    }
+}
+
 /// What the event loop tells a socket.
 #[derive(Debug)]
 pub(crate) enum SocketEvent {
@@ -128,7 +163,7 @@ pub struct WebSocketRequest {
     path: String,
     headers: http::HeaderMap,
     restored: bool,
-    events: Option<mpsc::Receiver<SocketEvent>>,
+    events: Option<(mpsc::Receiver<SocketEvent>, Unread)>,
     tx: CallTx,
 }
 
@@ -138,7 +173,7 @@ impl WebSocketRequest {
         path: String,
         headers: http::HeaderMap,
         restored: bool,
-        events: mpsc::Receiver<SocketEvent>,
+        events: (mpsc::Receiver<SocketEvent>, Unread),
         tx: CallTx,
     ) -> Self {
         WebSocketRequest {
@@ -270,7 +305,7 @@ impl WebSocketRequest {
     /// }
     /// ```
     pub async fn accept(mut self, hibernatable: bool) -> Result<WebSocket, Error> {
-        let events = self.events.take().ok_or(Error::RunnerGone)?;
+        let (events, unread) = self.events.take().ok_or(Error::RunnerGone)?;
         if !self.restored {
             let op = SocketOp::Accept { hibernatable };
             let key = self.key;
@@ -285,6 +320,7 @@ impl WebSocketRequest {
         Ok(WebSocket {
             key: self.key,
             events,
+            unread,
             tx: self.tx.clone(),
             open: true,
             hibernatable: hibernatable || self.restored,
@@ -372,6 +408,8 @@ impl Drop for WebSocketRequest {
 pub struct WebSocket {
     key: RequestKey,
     events: mpsc::Receiver<SocketEvent>,
+    /// Bytes of the messages in `events`.
+    unread: Unread,
     tx: CallTx,
     open: bool,
     hibernatable: bool,
@@ -456,6 +494,7 @@ impl WebSocket {
         match self.events.poll_next_unpin(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(SocketEvent::Message { message, index })) => {
+                self.unread.read(message.payload_len());
                 Poll::Ready(Some((message, index)))
             }
             Poll::Ready(Some(SocketEvent::Closed(frame))) => {

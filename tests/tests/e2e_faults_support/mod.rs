@@ -21,6 +21,7 @@ use runner_tokio::{
     ActorContext, ActorInfo, Body, BoxError, Handler, Message, Request, Response, RunnerHandle,
     ShutdownMode, ShutdownReason, StopReason, WebSocketRequest,
 };
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -84,6 +85,8 @@ pub struct InProcess {
     pub handle: RunnerHandle,
     /// What its handler saw.
     pub notes: Notes,
+    /// Releases the KV flood armed by `GET /kv-flood`.
+    pub flood: Arc<Notify>,
     task: JoinHandle<ShutdownReason>,
 }
 
@@ -96,6 +99,7 @@ impl InProcess {
         configure: impl FnOnce(runner_tokio::Builder) -> runner_tokio::Builder,
     ) -> Result<InProcess> {
         let notes = Notes::default();
+        let flood = Arc::new(Notify::new());
         let builder = runner_tokio::builder()
             .endpoint(endpoint)
             .token("dev")
@@ -104,12 +108,44 @@ impl InProcess {
             .handle_signals(false);
         let runner = configure(builder).build(FaultApp {
             notes: notes.clone(),
+            flood: flood.clone(),
         })?;
         let handle = runner.handle();
         let task = tokio::spawn(runner.run());
         Ok(InProcess {
             handle,
             notes,
+            flood,
+            task,
+        })
+    }
+
+    /// [`spawn`](Self::spawn) on the async-std driver: the runner's tasks
+    /// run on async-std's executor; a blocking thread of the test's runtime
+    /// waits for `run`.
+    pub fn spawn_async_std(
+        endpoint: &str,
+        name: &str,
+        configure: impl FnOnce(runner_async_std::Builder) -> runner_async_std::Builder,
+    ) -> Result<InProcess> {
+        let notes = Notes::default();
+        let flood = Arc::new(Notify::new());
+        let builder = runner_async_std::builder()
+            .endpoint(endpoint)
+            .token("dev")
+            .runner_name(name)
+            .protocol_version(runner_core::protocol::ProtocolVersion::LATEST.number())
+            .handle_signals(false);
+        let runner = configure(builder).build(FaultApp {
+            notes: notes.clone(),
+            flood: flood.clone(),
+        })?;
+        let handle = runner.handle();
+        let task = tokio::task::spawn_blocking(move || futures::executor::block_on(runner.run()));
+        Ok(InProcess {
+            handle,
+            notes,
+            flood,
             task,
         })
     }
@@ -187,13 +223,19 @@ pub fn starts(notes: &[Note], actor: &str) -> Vec<u32> {
 /// | `GET /panic` | the handler panics |
 /// | `GET /hang` | the handler never returns |
 /// | `GET /body-error` | 200 whose body stream fails |
+/// | `GET /kv-flood` | 200 at once; once [`InProcess::flood`] is notified, the actor makes [`KV_FLOOD`] KV puts of 16 KiB at once |
 /// | WebSocket `/ws` | echo |
 /// | WebSocket `/ws-panic` | accepts, then the handler panics |
 /// | WebSocket `/ws-deaf` | accepts and never reads (for the per-socket backlog) |
 #[derive(Debug)]
 pub struct FaultApp {
     notes: Notes,
+    flood: Arc<Notify>,
 }
+
+/// KV puts of one `/kv-flood`: far more frames than the runner's writer
+/// queue (1024) and the loopback socket buffers hold together.
+pub const KV_FLOOD: usize = 4_000;
 
 impl FaultApp {
     fn note(&self, note: Note) {
@@ -225,6 +267,20 @@ impl Handler for FaultApp {
             "/panic" => panic!("the /panic route panics"),
             "/hang" => futures::future::pending().await,
             "/body-error" => Response::new(Body::new(FailingBody)),
+            "/kv-flood" => {
+                let flood = self.flood.clone();
+                let ctx = actor.clone();
+                actor.spawn(async move {
+                    flood.notified().await;
+                    let value = Bytes::from(vec![b'v'; 16 * 1024]);
+                    let puts = (0..KV_FLOOD).map(|i| {
+                        let (ctx, value) = (ctx.clone(), value.clone());
+                        async move { ctx.kv_put([(format!("flood-{i}"), value)]).await }
+                    });
+                    futures::future::join_all(puts).await;
+                });
+                Response::new(Body::from("armed"))
+            }
             _ => {
                 let mut response = Response::new(Body::from("not found"));
                 *response.status_mut() = http::StatusCode::NOT_FOUND;

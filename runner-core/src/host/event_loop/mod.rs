@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use futures::channel::{mpsc, oneshot};
 use futures::future::{AbortHandle, BoxFuture};
 use futures::stream::BoxStream;
-use futures::{FutureExt, SinkExt, StreamExt};
+use futures::{FutureExt, StreamExt};
 use tracing::warn;
 
 use super::calls::{Call, CallTx, KvTicket, Reply};
@@ -48,13 +48,17 @@ use crate::{
 };
 
 use actors::ByActor;
-use connection::OpenSocket;
+use connection::{OpenSocket, WriterState};
 use panics::guard_hook;
 use requests::RequestTask;
 use yield_now::{INPUTS_PER_YIELD, YieldNow};
 
 /// Commands waiting for the loop, per runner.
 const CALL_BACKLOG: usize = 1024;
+
+/// Signals and timers are polled before anything else on every this many
+/// inputs, so that a busy socket or call channel cannot starve them.
+const CLOCK_EVERY: u32 = 16;
 
 /// A runner, built by [`Builder`](super::Builder): [`run`](Self::run) it.
 ///
@@ -148,6 +152,7 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             sleep: None,
             signals: None,
             turn: false,
+            polls: 0,
             kv_waiters: HashMap::new(),
             kv_tickets: HashMap::new(),
             cancelled_kv,
@@ -172,7 +177,9 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
     }
 
     /// Connects and serves until the runner shuts down (a signal, a
-    /// [`RunnerHandle::shutdown`], or an engine eviction), then returns why.
+    /// [`RunnerHandle::shutdown`], or an engine eviction), then returns why
+    /// — once the socket writer has written the close frame and what came
+    /// before it, or `timeouts.close` has passed.
     ///
     /// The event loop runs as a task of its own on the runtime, not inside
     /// this future: `block_on` (`#[tokio::main]`, `#[async_std::main]`)
@@ -250,6 +257,9 @@ struct Host<R, H> {
     signals: Option<BoxStream<'static, ()>>,
     /// Alternates which of socket and commands is polled first, for fairness.
     turn: bool,
+    /// Inputs polled for, to poll signals and timers first every
+    /// [`CLOCK_EVERY`]-th time.
+    polls: u32,
     /// The callers of the KV calls the core has not ended, and the way
     /// from a caller's ticket to its call (see [`calls`]).
     kv_waiters: HashMap<KvRequestId, (KvTicket, Reply<KvResponse>)>,
@@ -262,7 +272,7 @@ struct Host<R, H> {
     /// Handed to every actor context.
     link: Arc<ActorLink>,
     names: Names,
-    sockets: HashMap<RequestKey, mpsc::Sender<SocketEvent>>,
+    sockets: HashMap<RequestKey, websockets::SocketFeed>,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
     /// `on_actor_stop` callbacks running: `on_shutdown` waits for them.
     stop_callbacks: usize,
@@ -287,6 +297,11 @@ enum Input {
     Call(Call),
     Signal,
     Timer,
+    /// The writer took the frame it had no room for: pull transmits again.
+    Writable,
+    /// The writer had no room for a whole liveness window: the connection
+    /// is dead.
+    WriteStalled(ConnId),
 }
 
 impl<R: Runtime, H: Handler> Host<R, H> {
@@ -298,8 +313,9 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         self.core.start(now);
         let mut handled = 0u32;
         loop {
-            self.drain().await;
+            self.drain();
             if let Some(reason) = self.finished.take() {
+                self.finish_socket().await;
                 return reason;
             }
             self.arm_sleep();
@@ -330,13 +346,39 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         }
     }
 
+    /// The next input. A socket or a call channel that is always ready
+    /// must not starve timers and signals (a liveness timeout, a second
+    /// Ctrl-C): they are polled first on every [`CLOCK_EVERY`]-th input,
+    /// and whenever nothing else is ready — not on every input, as polling
+    /// a runtime's timer registers its waker again each time, a cost the
+    /// hot path does not need. While the writer has no room (see
+    /// [`connection`]) neither the socket nor calls are read: they make more
+    /// output, and back-pressure is how the loop waits for the writer
+    /// without ever blocking on it.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
+        self.polls = self.polls.wrapping_add(1);
+        if self.polls % CLOCK_EVERY == 0 {
+            if let Poll::Ready(input) = self.poll_clock(cx) {
+                return Poll::Ready(input);
+            }
+        }
         if let Some((conn, connect)) = &mut self.connecting {
             if let Poll::Ready(result) = connect.poll_unpin(cx) {
                 let conn = *conn;
                 self.connecting = None;
                 return Poll::Ready(Input::Connected(conn, result));
             }
+        }
+        if let Some(socket) = self.socket.as_ref().filter(|s| s.is_blocked()) {
+            let conn = socket.conn;
+            let writer = self.poll_writer(cx).map(|state| match state {
+                WriterState::Writable => Input::Writable,
+                WriterState::Stalled => Input::WriteStalled(conn),
+            });
+            return match writer {
+                Poll::Pending => self.poll_clock(cx),
+                ready => ready,
+            };
         }
         self.turn = !self.turn;
         for first in [self.turn, !self.turn] {
@@ -349,6 +391,11 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 return Poll::Ready(input);
             }
         }
+        self.poll_clock(cx)
+    }
+
+    /// Signals and the core's timer.
+    fn poll_clock(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
         if let Some(signals) = &mut self.signals {
             if let Poll::Ready(Some(())) = signals.poll_next_unpin(cx) {
                 return Poll::Ready(Input::Signal);
@@ -413,15 +460,30 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 self.core.handle_timeout(now);
                 self.finish_if_due(now);
             }
+            Input::Writable => {}
+            Input::WriteStalled(conn) => {
+                warn!(
+                    ?conn,
+                    "the connection took no frame for a liveness window: closing it"
+                );
+                self.socket = None;
+                let close = TransportClose::error("write stalled");
+                self.core.handle_closed(now, conn, close);
+            }
         }
     }
 
-    /// Carries out everything the core asked for, until it asks for nothing.
-    async fn drain(&mut self) {
+    /// Carries out everything the core asked for, until it asks for nothing
+    /// or the writer has no room: then the core keeps its transmits until
+    /// the writer takes the frame it holds (see [`connection`]).
+    fn drain(&mut self) {
         loop {
             let mut progressed = false;
-            while let Some(transmit) = self.core.poll_transmit() {
-                self.apply_transmit(transmit).await;
+            while !self.socket.as_ref().is_some_and(OpenSocket::is_blocked) {
+                let Some(transmit) = self.core.poll_transmit() else {
+                    break;
+                };
+                self.apply_transmit(transmit);
                 progressed = true;
             }
             while let Some(event) = self.core.poll_event() {
@@ -434,7 +496,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         }
     }
 
-    async fn apply_transmit(&mut self, transmit: Transmit) {
+    fn apply_transmit(&mut self, transmit: Transmit) {
         match transmit {
             Transmit::Connect {
                 conn,
@@ -450,19 +512,14 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 };
                 self.connecting = Some((conn, self.rt.connect(request)));
             }
-            Transmit::Frame(frame) => {
-                if let Some(socket) = &mut self.socket {
-                    // Waits when the writer is behind: back-pressure on the loop.
-                    let _ = socket.writer.send(Outbound::Binary(frame)).await;
-                }
-            }
+            Transmit::Frame(frame) => self.write(Outbound::Binary(frame)),
             Transmit::Close { conn, code, reason } => {
                 if self.connecting.as_ref().is_some_and(|(c, _)| *c == conn) {
                     self.connecting = None;
                 }
-                if let Some(socket) = self.socket.as_mut().filter(|s| s.conn == conn) {
+                if self.socket.as_ref().is_some_and(|s| s.conn == conn) {
                     // Keep reading: the close handshake ends the stream.
-                    let _ = socket.writer.send(Outbound::Close { code, reason }).await;
+                    self.write(Outbound::Close { code, reason });
                 }
             }
         }

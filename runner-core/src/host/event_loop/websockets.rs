@@ -16,13 +16,27 @@ use crate::host::context::ActorContext;
 use crate::host::error::Error;
 use crate::host::handler::Handler;
 use crate::host::runtime::Runtime;
-use crate::host::websocket::{HANDLER_PANICKED, Message, SocketEvent, WebSocketRequest};
+use crate::host::websocket::{HANDLER_PANICKED, Message, SocketEvent, Unread, WebSocketRequest};
 use crate::protocol::BareMap;
 use crate::{ActorRef, HibernatedSocket, RequestKey, Timestamp, WebSocketOpen};
 
-/// Messages waiting for a WebSocket handler to read them; past it the
-/// socket is closed (1011 `runner.socket_backlog_full`).
+/// Messages waiting for a WebSocket handler to read them, counted and in
+/// bytes; past either bound the socket is closed (1011
+/// `runner.socket_backlog_full`). Closing is the only reaction that leaves
+/// the rest flowing: every socket shares the one connection to the engine,
+/// so holding back (not reading it) for one slow handler would stall every
+/// actor. A hibernatable socket is closed alike: its unread messages were
+/// never acknowledged, and the gateway does not replay a closed socket's.
 const SOCKET_BACKLOG: usize = 1024;
+/// See [`SOCKET_BACKLOG`]: the engine's largest frame, so any one message
+/// fits a handler that keeps up.
+const SOCKET_BACKLOG_BYTES: usize = 64 * 1024 * 1024;
+
+/// The loop's end of one socket's events.
+pub(super) struct SocketFeed {
+    events: mpsc::Sender<SocketEvent>,
+    unread: Unread,
+}
 
 impl<R: Runtime, H: Handler> Host<R, H> {
     pub(super) fn spawn_websocket(&mut self, open: WebSocketOpen) {
@@ -39,13 +53,18 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         restored: bool,
     ) {
         let (events_tx, events) = mpsc::channel(SOCKET_BACKLOG);
-        self.sockets.insert(key, events_tx);
+        let unread = Unread::default();
+        let feed = SocketFeed {
+            events: events_tx,
+            unread: unread.clone(),
+        };
+        self.sockets.insert(key, feed);
         let request = WebSocketRequest::new(
             key,
             path,
             header_map(headers),
             restored,
-            events,
+            (events, unread),
             self.tx.clone(),
         );
         let handler = self.handler.clone();
@@ -82,31 +101,41 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         } else {
             Message::Text(String::from_utf8_lossy(&data).into_owned())
         };
-        let Some(events) = self.sockets.get_mut(&key) else {
+        let Some(feed) = self.sockets.get_mut(&key) else {
             return;
         };
-        match events.try_send(SocketEvent::Message { message, index }) {
+        if !feed
+            .unread
+            .try_add(message.payload_len(), SOCKET_BACKLOG_BYTES)
+        {
+            return self.close_backlogged(key);
+        }
+        match feed
+            .events
+            .try_send(SocketEvent::Message { message, index })
+        {
             Ok(()) => {}
-            Err(e) if e.is_full() => {
-                warn!(%key, "websocket handler is not reading: closing the socket");
-                self.sockets.remove(&key);
-                let now = self.now();
-                let _ = self.core.websocket_close(
-                    now,
-                    key,
-                    Some(1011),
-                    Some("runner.socket_backlog_full"),
-                );
-            }
+            Err(e) if e.is_full() => self.close_backlogged(key),
             Err(_) => {
                 self.sockets.remove(&key);
             }
         }
     }
 
+    /// The socket's handler is not reading: close the socket (see
+    /// [`SOCKET_BACKLOG`]).
+    fn close_backlogged(&mut self, key: RequestKey) {
+        warn!(%key, "websocket handler is not reading: closing the socket");
+        self.sockets.remove(&key);
+        let now = self.now();
+        let _ = self
+            .core
+            .websocket_close(now, key, Some(1011), Some("runner.socket_backlog_full"));
+    }
+
     pub(super) fn notify_socket(&mut self, key: RequestKey, event: SocketEvent) {
-        if let Some(mut events) = self.sockets.remove(&key) {
-            let _ = events.try_send(event);
+        if let Some(mut feed) = self.sockets.remove(&key) {
+            let _ = feed.events.try_send(event);
         }
     }
 

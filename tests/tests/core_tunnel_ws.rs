@@ -304,10 +304,9 @@ fn indices_wrap_around_past_65535_both_ways() {
 }
 
 #[test]
-fn an_actor_stop_hibernates_sockets_at_once_and_closes_plain_ones_at_the_stop_timeout() {
+fn an_actor_stop_closes_plain_sockets_and_hibernates_the_others() {
     let mut config = SimConfig::new(9);
     config.user.on_stop = Callback::After(ms(200));
-    config.runner.timeouts.actor_stop = secs(5);
     let mut sim = Sim::connected(config);
     let actor = sim.start_actor("a");
     let since = sim.mark();
@@ -322,15 +321,6 @@ fn an_actor_stop_hibernates_sockets_at_once_and_closes_plain_ones_at_the_stop_ti
     let since = sim.mark();
     sim.sleep_actor(&actor).unwrap();
     sim.run_for(secs(2));
-    // The stop callback has returned: the hibernatable socket went back to
-    // the gateway, the plain one still holds the actor's stop.
-    assert_eq!(
-        sim.tunnel_events_for(since, hib_key),
-        [Event::WebSocketHibernated { key: hib_key }]
-    );
-    assert!(sim.tunnel_events_for(since, plain_key).is_empty());
-    assert!(sim.runner().request_is_open(plain_key));
-    sim.run_for(secs(4));
     assert_eq!(
         sim.tunnel_events_for(since, plain_key),
         [Event::WebSocketClosed {
@@ -500,8 +490,8 @@ fn a_runner_away_past_the_runner_lost_threshold_ends_its_sockets_on_both_sides()
 /// close, then is reported stopped; hibernatable ones are handed back to
 /// the gateway at once and hold nothing up.
 #[test]
-fn a_stopped_actor_waits_for_its_sockets_to_close() {
-    use runner_core::protocol::{ActorState, Event as WireEvent, ToServer};
+fn a_stopped_actor_closes_its_plain_sockets_and_hands_back_the_hibernatable_ones_at_once() {
+    use runner_core::protocol::{self, ActorState, ToServer};
     use runner_core::{Timestamp, testing};
 
     let t = Timestamp::ZERO;
@@ -515,36 +505,31 @@ fn a_stopped_actor_waits_for_its_sockets_to_close() {
 
     runner.crash_actor(t, &actor, "boom").unwrap();
     runner.actor_stopped(t, &actor).unwrap();
+    // Sockets never hold a stop (spec §6.7): a client keeps a plain one
+    // open as long as it likes, so the runner closes it.
     let events: Vec<Event> = std::iter::from_fn(|| runner.poll_event()).collect();
     assert!(events.contains(&Event::WebSocketHibernated { key: lasting }));
-    assert!(runner.request_is_open(plain));
-    assert_eq!(runner.actor_count(), 1, "draining until its socket closes");
-    let is_stopped = |m: &ToServer| {
-        matches!(m, ToServer::Events(events) if events.iter().any(|e| matches!(
-            &e.inner,
-            WireEvent::StateUpdate(u) if matches!(u.state, ActorState::Stopped(_))
-        )))
-    };
-    assert!(!testing::sent(&mut runner).unwrap().iter().any(is_stopped));
-    // Reporting the stop again while it drains is refused.
-    assert!(matches!(
-        runner.actor_stopped(t, &actor),
-        Err(CallError::WrongState {
-            state: "draining",
-            ..
-        })
-    ));
-
-    runner
-        .websocket_close(t, plain, Some(1000), Some("bye"))
-        .unwrap();
-    assert_eq!(runner.actor_count(), 0);
+    assert!(events.contains(&Event::WebSocketClosed {
+        key: plain,
+        code: Some(1000),
+        reason: Some("actor.stopped".into()),
+    }));
+    assert!(!runner.request_is_open(plain));
+    assert_eq!(runner.actor_count(), 0, "nothing left to wait for");
     let sent = testing::sent(&mut runner).unwrap();
     let close = sent
         .iter()
         .position(|m| matches!(m, ToServer::TunnelMessage(_)))
-        .expect("the close went out");
-    let stopped = sent.iter().position(is_stopped).expect("Stopped went out");
+        .expect("the gateway is told the socket closed");
+    let stopped = sent
+        .iter()
+        .position(|m| {
+            matches!(m, ToServer::Events(events) if events.iter().any(|e| matches!(
+                &e.inner,
+                protocol::Event::StateUpdate(u) if matches!(u.state, ActorState::Stopped(_))
+            )))
+        })
+        .expect("Stopped went out");
     assert!(
         close < stopped,
         "the close goes out before Stopped: {sent:?}"

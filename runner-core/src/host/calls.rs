@@ -125,6 +125,26 @@ impl CallTx {
         answer.await.map_err(|_| Error::RunnerGone)?
     }
 
+    /// Applies an operation to a tunnelled WebSocket and waits for the outcome.
+    pub(crate) async fn socket_op(&self, key: RequestKey, op: SocketOp) -> Result<(), Error> {
+        self.call(|reply| Call::Socket {
+            key,
+            op,
+            reply: Some(reply),
+        })
+        .await
+    }
+
+    /// Applies an operation to a tunnelled WebSocket without waiting (from
+    /// `Drop`); dropped if the loop is gone or busy.
+    pub(crate) fn socket_op_now(&self, key: RequestKey, op: SocketOp) {
+        self.send_now(Call::Socket {
+            key,
+            op,
+            reply: None,
+        });
+    }
+
     /// Sends without waiting (from `Drop`); dropped if the loop is gone or busy.
     pub(crate) fn send_now(&self, command: Call) {
         if let Err(e) = (*self.0).clone().try_send(command) {

@@ -308,14 +308,7 @@ impl WebSocketRequest {
         let (events, unread) = self.events.take().ok_or(Error::RunnerGone)?;
         if !self.restored {
             let op = SocketOp::Accept { hibernatable };
-            let key = self.key;
-            self.tx
-                .call(|reply| Call::Socket {
-                    key,
-                    op,
-                    reply: Some(reply),
-                })
-                .await?;
+            self.tx.socket_op(self.key, op).await?;
         }
         Ok(WebSocket {
             key: self.key,
@@ -354,14 +347,7 @@ impl WebSocketRequest {
             code,
             reason: reason.to_owned(),
         };
-        let key = self.key;
-        self.tx
-            .call(|reply| Call::Socket {
-                key,
-                op,
-                reply: Some(reply),
-            })
-            .await
+        self.tx.socket_op(self.key, op).await
     }
 }
 
@@ -372,11 +358,7 @@ impl Drop for WebSocketRequest {
                 code: 1011,
                 reason: "not accepted".into(),
             };
-            self.tx.send_now(Call::Socket {
-                key: self.key,
-                op,
-                reply: None,
-            });
+            self.tx.socket_op_now(self.key, op);
         }
     }
 }
@@ -577,14 +559,7 @@ impl WebSocket {
                 SocketOp::Close { code, reason }
             }
         };
-        let key = self.key;
-        self.tx
-            .call(|reply| Call::Socket {
-                key,
-                op,
-                reply: Some(reply),
-            })
-            .await
+        self.tx.socket_op(self.key, op).await
     }
 
     /// Closes the socket with a code and reason.
@@ -640,14 +615,7 @@ impl WebSocket {
     /// }
     /// ```
     pub async fn ack(&self, index: MessageIndex) -> Result<(), Error> {
-        let key = self.key;
-        self.tx
-            .call(|reply| Call::Socket {
-                key,
-                op: SocketOp::Ack(index),
-                reply: Some(reply),
-            })
-            .await
+        self.tx.socket_op(self.key, SocketOp::Ack(index)).await
     }
 
     /// Current message indices (hibernatable sockets only), to persist.
@@ -707,11 +675,7 @@ impl Drop for WebSocket {
                 code: Some(code),
                 reason,
             };
-            self.tx.send_now(Call::Socket {
-                key: self.key,
-                op,
-                reply: None,
-            });
+            self.tx.socket_op_now(self.key, op);
         }
     }
 }

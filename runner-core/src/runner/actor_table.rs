@@ -56,7 +56,7 @@ pub(super) enum Phase {
     /// Started.
     Running,
     /// `ActorStop` emitted (exactly once); waiting for `actor_stopped`
-    /// and then, `draining`, for its open requests and sockets to end
+    /// and then, `draining`, for its open HTTP requests to end
     /// (all within the stop timeout) before it is reported stopped.
     Stopping {
         reason: Box<StopReason>,

@@ -256,14 +256,14 @@ impl Runner {
         Ok(())
     }
 
-    /// The user's stop callback finished. The actor is reported stopped
-    /// (and gone) once its open HTTP requests are answered and its
-    /// WebSockets closed; until then it drains, still within the stop
-    /// timeout (`timeouts.actor_stop`, counted from its `ActorStop`), which
-    /// aborts what is left. Hibernatable sockets go back to the gateway at
-    /// once and hold nothing up. No drain once the engine has given the
-    /// actor up (runner lost, new runner id) or shutdown is disconnected
-    /// for good.
+    /// The user's stop callback finished. Its WebSockets end at once (spec
+    /// §6.7): hibernatable ones go back to the gateway, plain ones are
+    /// closed 1000 `actor.stopped` (a client could keep one open forever).
+    /// The actor is reported stopped (and gone) once its open HTTP requests
+    /// are answered; until then it drains, still within the stop timeout
+    /// (`timeouts.actor_stop`, counted from its `ActorStop`), which aborts
+    /// what is left. No drain once the engine has given the actor up
+    /// (runner lost, new runner id) or shutdown is disconnected for good.
     ///
     /// # Examples
     ///
@@ -314,7 +314,11 @@ impl Runner {
             self.remove_actor(&actor.actor_id, &reason);
             return Ok(());
         }
-        self.hibernate_sockets(actor);
+        // Sockets do not hold the stop (spec §6.7): a hibernatable one goes
+        // back to the gateway, a plain one is closed 1000 `actor.stopped`
+        // at once — a client would keep it open for as long as it likes.
+        // HTTP requests are answered or, at the stop timeout, aborted.
+        self.end_sockets_of_stopped(actor);
         let Some(record) = self.record(actor) else {
             return Ok(());
         };
@@ -334,7 +338,7 @@ impl Runner {
         Ok(())
     }
 
-    /// Removes the actors whose last request or socket ended during this
+    /// Removes the actors whose last HTTP request ended during this
     /// input while they were draining (deferred to the input's end, so that
     /// the answer that ended it goes out before the actor's `Stopped`).
     pub(super) fn remove_drained_actors(&mut self) {

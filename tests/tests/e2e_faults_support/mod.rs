@@ -90,6 +90,33 @@ pub struct InProcess {
     task: JoinHandle<ShutdownReason>,
 }
 
+/// The settings every in-process fault runner shares, on either driver.
+fn fault_settings<R: runner_core::host::Runtime>(
+    builder: runner_core::host::Builder<R>,
+    endpoint: &str,
+    name: &str,
+) -> runner_core::host::Builder<R> {
+    builder
+        .endpoint(endpoint)
+        .token("dev")
+        .runner_name(name)
+        .protocol_version(runner_core::protocol::ProtocolVersion::LATEST.number())
+        .handle_signals(false)
+}
+
+impl FaultApp {
+    /// An app, with the notes it writes and the switch of its KV flood.
+    fn new() -> (FaultApp, Notes, Arc<Notify>) {
+        let notes = Notes::default();
+        let flood = Arc::new(Notify::new());
+        let app = FaultApp {
+            notes: notes.clone(),
+            flood: flood.clone(),
+        };
+        (app, notes, flood)
+    }
+}
+
 impl InProcess {
     /// Builds (with `configure` applied to the builder) and spawns a
     /// [`FaultApp`] runner named `name` at `endpoint`.
@@ -98,18 +125,9 @@ impl InProcess {
         name: &str,
         configure: impl FnOnce(runner_tokio::Builder) -> runner_tokio::Builder,
     ) -> Result<InProcess> {
-        let notes = Notes::default();
-        let flood = Arc::new(Notify::new());
-        let builder = runner_tokio::builder()
-            .endpoint(endpoint)
-            .token("dev")
-            .runner_name(name)
-            .protocol_version(runner_core::protocol::ProtocolVersion::LATEST.number())
-            .handle_signals(false);
-        let runner = configure(builder).build(FaultApp {
-            notes: notes.clone(),
-            flood: flood.clone(),
-        })?;
+        let (app, notes, flood) = FaultApp::new();
+        let builder = fault_settings(runner_tokio::builder(), endpoint, name);
+        let runner = configure(builder).build(app)?;
         let handle = runner.handle();
         let task = tokio::spawn(runner.run());
         Ok(InProcess {
@@ -128,18 +146,9 @@ impl InProcess {
         name: &str,
         configure: impl FnOnce(runner_async_std::Builder) -> runner_async_std::Builder,
     ) -> Result<InProcess> {
-        let notes = Notes::default();
-        let flood = Arc::new(Notify::new());
-        let builder = runner_async_std::builder()
-            .endpoint(endpoint)
-            .token("dev")
-            .runner_name(name)
-            .protocol_version(runner_core::protocol::ProtocolVersion::LATEST.number())
-            .handle_signals(false);
-        let runner = configure(builder).build(FaultApp {
-            notes: notes.clone(),
-            flood: flood.clone(),
-        })?;
+        let (app, notes, flood) = FaultApp::new();
+        let builder = fault_settings(runner_async_std::builder(), endpoint, name);
+        let runner = configure(builder).build(app)?;
         let handle = runner.handle();
         let task = tokio::task::spawn_blocking(move || futures::executor::block_on(runner.run()));
         Ok(InProcess {

@@ -420,25 +420,21 @@ impl Runner {
         }
     }
 
-    /// The owner's stop callback returned: its hibernatable sockets are
-    /// handed back to the gateway now (they outlive the actor, so nothing
-    /// waits for them), leaving the requests and sockets its stop waits for.
-    pub(super) fn hibernate_sockets(&mut self, actor: &ActorRef) {
+    /// The owner's stop callback returned: its sockets end now — a
+    /// hibernatable one is handed back to the gateway (it outlives the
+    /// actor), a plain one closed 1000 `actor.stopped` — leaving the HTTP
+    /// requests its stop waits for.
+    pub(super) fn end_sockets_of_stopped(&mut self, actor: &ActorRef) {
         let Some(record) = self.record(actor) else {
             return;
         };
         for key in record.tunnel.request_keys() {
-            let outlives = self.tunnel.entries.get(&key).is_some_and(|e| {
-                matches!(
-                    e.kind,
-                    EntryKind::WsHibernating
-                        | EntryKind::WsOpen {
-                            hibernatable: true,
-                            ..
-                        }
-                )
-            });
-            if outlives {
+            let is_socket = self
+                .tunnel
+                .entries
+                .get(&key)
+                .is_some_and(|e| !matches!(e.kind, EntryKind::Http { .. }));
+            if is_socket {
                 if let Some(entry) = self.remove_entry(key) {
                     self.end_entry(key, entry, EndCause::ActorStopped);
                 }

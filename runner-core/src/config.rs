@@ -202,7 +202,7 @@ impl Default for Backoff {
 /// | [`max_queued_kv`](Self::max_queued_kv) | 200 000 | the KV call fails with [`CallError::KvQueueFull`](crate::CallError::KvQueueFull) | `kv_calls_past_the_queue_limit_…` |
 /// | [`max_tunnel_payload`](Self::max_tunnel_payload) | 20 MiB | a larger response is replaced by a 500; a larger WebSocket message or KV request (keys + values) fails with [`CallError::PayloadTooLarge`](crate::CallError::PayloadTooLarge) | `a_response_over_the_tunnel_limit_…`, `a_kv_request_larger_…` |
 /// | [`max_unacked_events_per_actor`](Self::max_unacked_events_per_actor) | 1024 | sleep, stop and alarm calls fail with [`CallError::EventBacklogFull`](crate::CallError::EventBacklogFull); lifecycle events are still recorded | `unacknowledged_events_past_the_limit_…` |
-/// | [`max_retired_generations`](Self::max_retired_generations) | 100 000 | the oldest stopped generation is forgotten (warning in the log) | `retired_generations_past_the_limit_…` |
+/// | [`max_retired_generations`](Self::max_retired_generations) | 400 000 | counted with the live actors and queued starts (each will stop): a start that would pass it is answered with `Stopped(Error, "runner is at capacity")` and acknowledged, the user never sees it; a stopped generation is never forgotten early | `retired_generations_at_the_limit_…` |
 /// | [`events_per_frame`](Self::events_per_frame) | 256 | a resend is split into more frames | `resent_events_go_out_in_frames_…` |
 /// | [`max_actors`](Self::max_actors) | 200 000 | the start is answered with `Stopped(Error, "runner is at capacity")` and acknowledged; the user never sees it | `a_start_past_the_actor_limit_…` |
 /// | [`max_request_body`](Self::max_request_body) | 20 MiB | the streamed request is answered 413 and the user gets `HttpRequestAborted` | `a_streamed_body_over_the_limit_…` |
@@ -274,8 +274,13 @@ pub struct Limits {
     /// calls fail with [`CallError::EventBacklogFull`](crate::CallError::EventBacklogFull).
     /// Lifecycle events (running, stopped) are always recorded.
     pub max_unacked_events_per_actor: usize,
-    /// Stopped generations remembered for deduplication and resend; past it,
-    /// the oldest is forgotten (with a warning).
+    /// Stopped generations remembered for deduplication and resend, until
+    /// the engine has surely seen their last frames. Live actors and queued
+    /// starts count too (each will stop and be remembered): a start that
+    /// would pass the limit is refused like one past
+    /// [`max_actors`](Self::max_actors). A stopped generation is never
+    /// forgotten early: the engine may replay its start after a reconnect,
+    /// and only its memory keeps the user's start from running twice.
     pub max_retired_generations: usize,
     /// Events per `ToServerEvents` frame when resending after a reconnect.
     pub events_per_frame: usize,
@@ -323,7 +328,7 @@ impl Default for Limits {
             max_pending_kv: 10_000,
             max_queued_kv: 200_000,
             max_unacked_events_per_actor: 1024,
-            max_retired_generations: 100_000,
+            max_retired_generations: 400_000,
             events_per_frame: 256,
             max_actors: 200_000,
             max_tunnel_payload: 20 * 1024 * 1024,

@@ -210,3 +210,40 @@ fn regression_retention_then_mutated_frame() {
     ];
     run(&setup, &ops);
 }
+
+/// Shrunk from a proptest failure (`CORE_PROPS_SEED=1`): with room for one
+/// retired generation, actor-0001@1 and actor-0002@0 start and fail while
+/// the connection that brought their starts goes away (their
+/// acknowledgements are lost); the engine replays both starts after the
+/// reconnect, and actor-0001@1 — no longer remembered — was started again.
+#[test]
+fn regression_replayed_start_of_a_forgotten_generation() {
+    let setup = Setup {
+        seed: 44466,
+        version: ProtocolVersion::V5,
+        starts: vec![
+            Callback::Immediate,
+            Callback::Immediate,
+            Callback::Immediate,
+            Callback::Fail(Duration::from_millis(1), "nope".into()),
+        ],
+        stops: vec![Callback::Immediate; 4],
+        ack_batch: 250,
+        max_delay_ms: 156,
+        max_retired: 1,
+        kv_limits: (10_000, 200_000),
+    };
+    let ops = [
+        Op::Advance(Duration::from_millis(1)),
+        Op::Advance(Duration::from_millis(1)),
+        Op::Create(3),
+        Op::Advance(Duration::from_millis(1)),
+        Op::Advance(Duration::from_millis(1)),
+        Op::Advance(Duration::from_millis(248)),
+        Op::Wake(0),
+        Op::Create(3),
+        Op::GoingAway,
+        Op::Advance(Duration::from_millis(1509)),
+    ];
+    run(&setup, &ops);
+}

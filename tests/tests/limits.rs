@@ -194,18 +194,61 @@ fn unacknowledged_events_past_the_limit_refuse_intents_until_the_engine_acks() {
     assert!(stopped, "the crash was reported despite the full backlog");
 }
 
+/// Whether the frames report `actor_id` stopped as refused for capacity.
+fn refused_for_capacity(frames: &[ToServer], actor_id: &str) -> bool {
+    frames.iter().any(|f| match f {
+        ToServer::Events(events) => events.iter().any(|e| {
+            e.checkpoint.actor_id.as_ref() == actor_id
+                && matches!(&e.inner, protocol::Event::StateUpdate(u)
+                    if matches!(&u.state, ActorState::Stopped(s)
+                        if s.code == StopCode::Error
+                        && s.message.as_deref() == Some("runner is at capacity")))
+        }),
+        _ => false,
+    })
+}
+
 #[test]
-fn retired_generations_past_the_limit_forget_the_oldest() {
-    let mut wire = Wire::connected(config(|c| c.limits.max_retired_generations = 2));
-    for n in 0..5 {
-        let id = format!("a{n}");
-        let actor = wire.running_actor(&id);
-        wire.runner.crash_actor(wire.now, &actor, "x").unwrap();
-        wire.runner.actor_stopped(wire.now, &actor).unwrap();
+fn retired_generations_at_the_limit_refuse_starts_and_forget_nothing_early() {
+    let retention = Duration::from_secs(5); // within the liveness timeout
+    let mut wire = Wire::connected(config(|c| {
+        c.limits.max_retired_generations = 2;
+        c.timeouts.retention = retention;
+    }));
+    let crash = |wire: &mut Wire, actor: &ActorRef| {
+        wire.runner.crash_actor(wire.now, actor, "x").unwrap();
+        wire.runner.actor_stopped(wire.now, actor).unwrap();
         wire.drain();
-        assert!(wire.runner.retired_generation_count() <= 2);
-    }
+    };
+    let a0 = wire.running_actor("a0");
+    crash(&mut wire, &a0);
+    // One stopped generation, and one live actor holding the place it will
+    // need when it stops: the table is full.
+    let a1 = wire.running_actor("a1");
+    assert_eq!(wire.runner.retired_generation_count(), 1);
+    wire.start_command("a2", 0, Vec::new());
+    let starts = wire.take_events();
+    assert!(
+        !starts.iter().any(|e| matches!(e, Event::ActorStart { .. })),
+        "the user was asked to start an actor past the limit: {starts:?}"
+    );
+    let frames = wire.take_frames();
+    assert!(refused_for_capacity(&frames, "a2"), "{frames:?}");
+    assert!(frames.iter().any(|f| matches!(f, ToServer::AckCommands(_))));
+    // a1 stops into its place; a0 is not forgotten for it.
+    crash(&mut wire, &a1);
     assert_eq!(wire.runner.retired_generation_count(), 2);
+    wire.take_frames();
+    wire.start_command("a3", 0, Vec::new());
+    assert!(refused_for_capacity(&wire.take_frames(), "a3"));
+    assert_eq!(wire.runner.retired_generation_count(), 2);
+    // Once the engine has surely seen them (the connection stayed up for
+    // the retention), their places are free again.
+    wire.advance(retention);
+    assert_eq!(wire.runner.retired_generation_count(), 0);
+    wire.start_command("a4", 0, Vec::new());
+    let starts = wire.take_events();
+    assert!(starts.iter().any(|e| matches!(e, Event::ActorStart { .. })));
 }
 
 #[test]
@@ -222,18 +265,8 @@ fn a_start_past_the_actor_limit_is_answered_with_a_stop_and_no_user_start() {
         "the user was asked to start an actor past the limit"
     );
     let frames = wire.take_frames();
-    let refused = frames.iter().any(|f| match f {
-        ToServer::Events(events) => events.iter().any(|e| {
-            e.checkpoint.actor_id.as_ref() == "a2"
-                && matches!(&e.inner, protocol::Event::StateUpdate(u)
-                    if matches!(&u.state, ActorState::Stopped(s)
-                        if s.code == StopCode::Error
-                        && s.message.as_deref() == Some("runner is at capacity")))
-        }),
-        _ => false,
-    });
     assert!(
-        refused,
+        refused_for_capacity(&frames, "a2"),
         "no Stopped(Error) for the refused start: {frames:?}"
     );
     assert!(frames.iter().any(|f| matches!(f, ToServer::AckCommands(_))));

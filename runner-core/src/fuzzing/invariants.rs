@@ -19,8 +19,10 @@
 //! * after each init, every event not acknowledged and not droppable under
 //!   the retention rule (`runner/outbox.rs`: a stopped generation is
 //!   forgotten once its frames went out on a connection that stayed ready for
-//!   `timeouts.retention`, or when more than `max_retired_generations` newer
-//!   ones exist) is resent, in (actor, generation, index) order;
+//!   `timeouts.retention` — never earlier, whatever
+//!   `max_retired_generations`; only a refused start, which never ran, may
+//!   not be remembered at all) is resent, in (actor, generation, index)
+//!   order;
 //! * a user start runs at most once per generation;
 //! * every KV call ends exactly once (one `KvResult`, or one successful
 //!   `cancel_kv` and then no `KvResult`), within the KV timeout counted from
@@ -43,9 +45,9 @@
 //! fuzzer, leaves them out and checks everything else:
 //!
 //! * a generation may start again after a runner-id change, or once the
-//!   runner may have forgotten a stopped generation (as
-//!   `Limits::max_retired_generations` documents): the engine may replay
-//!   starts;
+//!   runner may have forgotten a stopped generation (its retention over, or
+//!   a refused start not remembered): such an engine may replay starts it
+//!   has seen acknowledged;
 //! * the resend after an init is not checked for completeness, nor an
 //!   orphaned generation for silence: both follow the engine's acks and
 //!   starts, which need not make sense;
@@ -92,6 +94,8 @@ struct GenTrack {
     orphaned: bool,
     /// Input (counted by deliveries) in which its `Stopped` was first seen.
     retired: Option<u64>,
+    /// The user was asked to start it (a refused start never is).
+    started: bool,
     /// (when, connection) at which the runner may forget it.
     confirms: Vec<(Timestamp, ConnId)>,
 }
@@ -112,7 +116,7 @@ pub struct Invariants {
     /// The engine may send anything ([`Invariants::any_engine`]).
     any_engine: bool,
     /// The runner may have forgotten a stopped generation: its retired
-    /// count fell or reached the limit (only consulted with `any_engine`).
+    /// count fell (only consulted with `any_engine`).
     forgetting: bool,
     retired: usize,
     kv_timeout: Duration,
@@ -373,6 +377,8 @@ impl Invariants {
                 );
                 self.live_gen
                     .insert(actor.actor_id.clone(), actor.generation);
+                let key = (actor.actor_id.clone(), actor.generation);
+                self.gens.entry(key).or_default().started = true;
             }
             Event::KvResult { id, .. } => {
                 assert!(
@@ -546,20 +552,14 @@ impl Invariants {
             .collect()
     }
 
-    /// Whether the runner may have forgotten a stopped generation.
+    /// Whether the runner may have forgotten a stopped generation: a
+    /// refused start (never started) may not have been remembered at all;
+    /// any other only once the engine has surely seen its frames.
     fn droppable(&self, track: &GenTrack, now: Timestamp) -> bool {
-        let Some(seq) = track.retired else {
+        if track.retired.is_none() {
             return false;
-        };
-        // Generations retired in the same input or later; the runner
-        // forgets the oldest beyond its limit.
-        let newer = self
-            .gens
-            .values()
-            .filter(|g| g.retired.is_some_and(|s| s >= seq))
-            .count()
-            - 1;
-        newer >= self.limits.max_retired_generations
+        }
+        !track.started
             || track
                 .confirms
                 .iter()
@@ -660,10 +660,11 @@ impl Invariants {
         }
     }
 
-    /// Once the retired count falls (the runner forgot one) or reaches its
-    /// limit (it will forget the oldest), a stopped generation may be gone.
+    /// Once the retired count falls (the runner forgot one, its retention
+    /// over), a stopped generation may be gone. Reaching the limit forgets
+    /// nothing: starts are refused instead.
     fn note_retired(&mut self, retired: usize) {
-        if retired < self.retired || retired >= self.limits.max_retired_generations {
+        if retired < self.retired {
             self.forgetting = true;
         }
         self.retired = retired;
@@ -688,6 +689,7 @@ impl Default for GenTrack {
             acked: -1,
             orphaned: false,
             retired: None,
+            started: false,
             confirms: Vec::new(),
         }
     }

@@ -106,6 +106,10 @@ impl ActorRecord {
 pub(super) struct ActorTable {
     slots: HashTable<Box<ActorSlot>>,
     hasher: Hasher,
+    /// Slots holding a queued start, kept up to date by whoever sets or
+    /// takes one ([`queue_added`](Self::queue_added),
+    /// [`queue_taken`](Self::queue_taken)): each will retire a generation.
+    queued: usize,
 }
 
 fn id_of(slot: &ActorSlot) -> &str {
@@ -117,11 +121,27 @@ impl ActorTable {
         ActorTable {
             slots: HashTable::new(),
             hasher,
+            queued: 0,
         }
     }
 
     pub(super) fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Slots holding a queued start.
+    pub(super) fn queued_count(&self) -> usize {
+        self.queued
+    }
+
+    /// A slot's `queued` went from `None` to `Some`.
+    pub(super) fn queue_added(&mut self) {
+        self.queued += 1;
+    }
+
+    /// `count` slots' `queued` went from `Some` to `None`.
+    pub(super) fn queue_taken(&mut self, count: usize) {
+        self.queued = self.queued.saturating_sub(count);
     }
 
     pub(super) fn is_empty(&self) -> bool {

@@ -68,16 +68,37 @@ impl Runner {
         }
     }
 
-    /// Reports a generation as stopped without running any user code (a start
-    /// refused, or stopped while still queued), and remembers it.
+    /// Reports a queued generation as stopped without running any user code
+    /// (stopped while still queued, or queued when shutdown ended), and
+    /// remembers it: a queued start holds a place in the retired table.
     pub(super) fn report_never_started(&mut self, cp: ActorCheckpoint, reason: &StopReason) {
+        let record = self.never_started(cp, reason);
+        self.retire(record);
+    }
+
+    /// Refuses a start (limit reached): reports the generation stopped
+    /// without running any user code, and remembers it only if the retired
+    /// table has a place to spare — not remembering it is safe: if the
+    /// engine replays the start (its acknowledgement was lost, and with it
+    /// the `Stopped` sent just before), the start is refused again, or
+    /// started for the first time.
+    pub(super) fn refuse_start(&mut self, cp: ActorCheckpoint, reason: &StopReason) {
+        let record = self.never_started(cp, reason);
+        if self.has_retirement_place() {
+            self.retire(record);
+        } else {
+            debug!(actor = ?record.actor, "refused start not remembered: no place to spare");
+        }
+    }
+
+    fn never_started(&mut self, cp: ActorCheckpoint, reason: &StopReason) -> ActorRecord {
         let phase = Phase::Stopping {
             reason: Box::new(reason.clone()),
             draining: false,
         };
         let mut record = self.new_record(cp, phase);
         record.push_event(&mut self.outgoing_events, stopped_event(reason));
-        self.retire(record);
+        record
     }
 
     /// Moves a generation towards `Stopping`, emitting `ActorStop` exactly once.
@@ -139,6 +160,7 @@ impl Runner {
             self.retire(record);
         }
         if let Some(next) = queued {
+            self.actors.queue_taken(1);
             if self.is_finishing_or_done() {
                 // Disconnected for good: nothing could stop it again.
                 self.report_never_started(next.checkpoint, &StopReason::Shutdown);

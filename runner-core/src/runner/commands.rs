@@ -47,11 +47,19 @@ impl Runner {
             }
             StartDisposition::New if self.actors.len() >= self.config.limits.max_actors => {
                 warn!(actor = %cp.actor_id, "actor limit reached; refusing start");
-                self.report_never_started(cp, &StopReason::Capacity);
+                self.refuse_start(cp, &StopReason::Capacity);
+            }
+            StartDisposition::New if !self.has_retirement_place() => {
+                warn!(actor = %cp.actor_id, "retired generation limit reached; refusing start");
+                self.refuse_start(cp, &StopReason::Capacity);
             }
             StartDisposition::New => {
                 let start = self.limit_hibernating(&cp, start);
                 self.start_actor(cp, start)
+            }
+            StartDisposition::Newer if !self.newer_has_retirement_place(&cp) => {
+                warn!(actor = %cp.actor_id, "retired generation limit reached; refusing start");
+                self.refuse_start(cp, &StopReason::Capacity);
             }
             StartDisposition::Newer => {
                 let start = self.limit_hibernating(&cp, start);
@@ -130,6 +138,18 @@ impl Runner {
         start
     }
 
+    /// Whether a newer generation queued behind the live one has a place
+    /// in the retired table: it takes over the place of the generation it
+    /// supersedes (which, orphaned, never retires) or of the older start it
+    /// replaces in the queue; otherwise it needs a free one.
+    fn newer_has_retirement_place(&self, cp: &ActorCheckpoint) -> bool {
+        let takes_over = self
+            .actors
+            .get(&cp.actor_id)
+            .is_some_and(|slot| !slot.current.orphaned || slot.queued.is_some());
+        takes_over || self.has_retirement_place()
+    }
+
     /// The engine moved on to a newer generation: the live one is stopped
     /// (its events no longer matter) and the new one starts after it.
     fn queue_start(&mut self, cp: ActorCheckpoint, command: CommandStartActor) {
@@ -138,10 +158,13 @@ impl Runner {
         };
         debug!(actor = %cp.actor_id, generation = cp.generation, "newer generation queued behind the live one");
         slot.current.orphaned = true;
-        slot.queued = Some(Box::new(QueuedStart {
+        let replaced = slot.queued.replace(Box::new(QueuedStart {
             checkpoint: cp.clone(),
             command,
         }));
+        if replaced.is_none() {
+            self.actors.queue_added();
+        }
         self.begin_stop(&cp.actor_id, StopReason::Superseded);
     }
 
@@ -160,6 +183,7 @@ impl Runner {
         {
             // Stopped before it ever started: it never will.
             if let Some(queued) = slot.queued.take() {
+                self.actors.queue_taken(1);
                 let mut queued_cp = queued.checkpoint;
                 queued_cp.index = queued_cp.index.max(cp.index);
                 self.report_never_started(queued_cp, &StopReason::Engine);

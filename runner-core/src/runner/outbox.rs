@@ -120,19 +120,32 @@ impl Runner {
         }
     }
 
+    /// Whether the retired table has a place to spare beyond those held for
+    /// the generations that will retire: every live actor and queued start
+    /// holds one (counted generously: an orphaned generation never
+    /// retires). A start is admitted only then, so a stopped generation
+    /// always finds its place and is never forgotten before the engine has
+    /// surely seen its last frames: forgetting it early would let a replay
+    /// of its start (its acknowledgement lost with a connection) run the
+    /// user's start a second time.
+    pub(super) fn has_retirement_place(&self) -> bool {
+        let held = self.actors.len() + self.actors.queued_count() + self.retired.len();
+        held < self.config.limits.max_retired_generations
+    }
+
     /// Keeps a removed generation's watermark and unacknowledged events.
     pub(super) fn retire(&mut self, record: ActorRecord) {
         let key = (record.actor.actor_id, record.actor.generation);
+        if self.retired.len() >= self.config.limits.max_retired_generations {
+            // Unreachable: every generation that retires held a place.
+            warn!(actor = %key.0, generation = key.1, "retired generation limit reached; not remembering it");
+            return;
+        }
         self.retired
             .insert(key.clone(), record.last_command_index, record.events);
         if let Some(conn) = self.ready_conn() {
             let at = self.now + self.config.timeouts.retention;
             self.retired.confirm(key, at, conn);
-        }
-        while self.retired.len() > self.config.limits.max_retired_generations {
-            if let Some(key) = self.retired.pop_oldest() {
-                warn!(actor = %key.0, generation = key.1, "retired generation limit reached; forgetting the oldest");
-            }
         }
     }
 
@@ -153,11 +166,13 @@ impl Runner {
         self.retired.clear();
         self.outgoing_events.clear();
         self.outgoing_acks.clear();
+        let mut dropped_queued = 0;
         for slot in self.actors.values_mut() {
             slot.current.orphaned = true;
             slot.current.events = EventLog::default();
-            slot.queued = None;
+            dropped_queued += usize::from(slot.queued.take().is_some());
         }
+        self.actors.queue_taken(dropped_queued);
         self.stop_all_actors(crate::output::StopReason::RunnerIdChanged);
     }
 }

@@ -2,7 +2,7 @@
 //! unacknowledged events and command watermark, kept until the engine has
 //! surely seen them (see the outbox, which retires and resends).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use super::Hasher;
 use super::event_log::EventLog;
@@ -17,7 +17,6 @@ pub(super) type GenKey = (Id, u32);
 /// A stopped generation the engine may still ask about.
 #[derive(Debug)]
 pub(super) struct RetiredGen {
-    seq: u64,
     pub(super) last_command_index: i64,
     pub(super) events: EventLog,
     /// Its one pending retention confirmation: a newer one (after a
@@ -26,16 +25,15 @@ pub(super) struct RetiredGen {
     confirm: Option<DeadlineToken>,
 }
 
-/// Stopped generations, bounded in number (oldest forgotten first).
+/// Stopped generations. Bounded in number by the runner, which admits a
+/// start only while a place is left for it (`Runner::has_retirement_place`).
 #[derive(Debug)]
 pub(super) struct Retired {
     map: HashMap<GenKey, RetiredGen, Hasher>,
     /// The generations in `map`, per actor: the newest one tells a replayed
     /// start of an older, superseded generation from a new one.
     by_actor: HashMap<Id, BTreeSet<u32>, Hasher>,
-    order: BTreeMap<u64, GenKey>,
     confirms: DeadlineQueue<(GenKey, ConnId)>,
-    next_seq: u64,
 }
 
 impl Retired {
@@ -43,9 +41,7 @@ impl Retired {
         Retired {
             map: HashMap::with_hasher(hasher.clone()),
             by_actor: HashMap::with_hasher(hasher),
-            order: BTreeMap::new(),
             confirms: DeadlineQueue::default(),
-            next_seq: 0,
         }
     }
 
@@ -67,9 +63,6 @@ impl Retired {
     }
 
     pub(super) fn insert(&mut self, key: GenKey, last_command_index: i64, events: EventLog) {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.order.insert(seq, key.clone());
         self.by_actor
             .entry(key.0.clone())
             .or_default()
@@ -77,14 +70,12 @@ impl Retired {
         let old = self.map.insert(
             key,
             RetiredGen {
-                seq,
                 last_command_index,
                 events,
                 confirm: None,
             },
         );
         if let Some(old) = old {
-            self.order.remove(&old.seq);
             self.cancel_confirm(old.confirm);
         }
     }
@@ -118,19 +109,9 @@ impl Retired {
 
     pub(super) fn remove(&mut self, key: &GenKey) {
         if let Some(retired) = self.map.remove(key) {
-            self.order.remove(&retired.seq);
             self.cancel_confirm(retired.confirm);
             self.forget_generation(key);
         }
-    }
-
-    pub(super) fn pop_oldest(&mut self) -> Option<GenKey> {
-        let (_, key) = self.order.pop_first()?;
-        if let Some(retired) = self.map.remove(&key) {
-            self.cancel_confirm(retired.confirm);
-        }
-        self.forget_generation(&key);
-        Some(key)
     }
 
     fn forget_generation(&mut self, (actor, generation): &GenKey) {
@@ -151,7 +132,6 @@ impl Retired {
     pub(super) fn clear(&mut self) {
         self.map.clear();
         self.by_actor.clear();
-        self.order.clear();
         self.confirms.clear();
     }
 }

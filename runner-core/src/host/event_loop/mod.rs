@@ -5,10 +5,10 @@
 //!
 //! One concept per file: [`actors`] starts and stops actors, [`requests`]
 //! serves HTTP requests, [`websockets`] serves the actors' WebSockets,
-//! [`commands`] applies what handlers and handles ask for, [`connection`]
+//! [`calls`] applies what handlers and handles ask for, [`connection`]
 //! holds the socket to the engine and its writer task, [`shutdown`] ends
 //! the run (`on_shutdown` after every stop callback), [`yield_now`] lets
-//! spawned tasks run during bursts and [`panics`] reads caught panics. This
+//! spawned tasks run during bursts and [`panics`] guards hooks and reads caught panics. This
 //! file holds the loop itself: what wakes it and what it does with the
 //! core's transmits and events.
 

@@ -41,6 +41,18 @@ use tests::proxy::Proxy;
 use tokio::time::Instant;
 
 const LIVENESS: Duration = Duration::from_secs(6);
+
+/// An engine, a proxy in front of it that the test can freeze, and the
+/// runner timeouts both freeze tests start from.
+async fn frozen_rig() -> Result<(tests::engine::Engine, Proxy, Timeouts)> {
+    let engine = e2e_support::start_engine().await?;
+    let upstream = format!("127.0.0.1:{}", engine.ports().guard).parse()?;
+    let proxy = Proxy::start(upstream).await?;
+    let mut timeouts = Timeouts::default();
+    timeouts.liveness = LIVENESS;
+    timeouts.connect = Duration::from_secs(5);
+    Ok((engine, proxy, timeouts))
+}
 /// The engine's `runnerLostThreshold`.
 const RUNNER_LOST: Duration = Duration::from_secs(15);
 
@@ -80,13 +92,8 @@ fn disconnects(notes: &[Note]) -> Vec<(Option<u16>, String)> {
 #[test]
 fn a_frozen_connection_is_noticed_and_replaced() {
     run(Duration::from_secs(300), async {
-        let engine = e2e_support::start_engine().await?;
+        let (engine, proxy, timeouts) = frozen_rig().await?;
         let api = engine.api();
-        let upstream = format!("127.0.0.1:{}", engine.ports().guard).parse()?;
-        let proxy = Proxy::start(upstream).await?;
-        let mut timeouts = Timeouts::default();
-        timeouts.liveness = LIVENESS;
-        timeouts.connect = Duration::from_secs(5);
         api.configure_runner_name("faults-freeze").await?;
         let runner =
             InProcess::spawn(&proxy.endpoint(), "faults-freeze", |b| b.timeouts(timeouts))?;
@@ -190,13 +197,8 @@ fn a_frozen_connection_with_a_full_writer_is_noticed_and_replaced_async_std() {
 
 fn full_writer(spawn: Spawn) {
     run(Duration::from_secs(300), async {
-        let engine = e2e_support::start_engine().await?;
+        let (engine, proxy, mut timeouts) = frozen_rig().await?;
         let api = engine.api();
-        let upstream = format!("127.0.0.1:{}", engine.ports().guard).parse()?;
-        let proxy = Proxy::start(upstream).await?;
-        let mut timeouts = Timeouts::default();
-        timeouts.liveness = LIVENESS;
-        timeouts.connect = Duration::from_secs(5);
         // The flood's puts time out (a timer that must run while the writer
         // is full) before the new connection, which need not carry them.
         timeouts.kv_request = Duration::from_secs(3);

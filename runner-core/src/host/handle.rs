@@ -50,6 +50,17 @@ impl RunnerHandle {
     /// Shuts the runner down and waits until it has. A graceful shutdown
     /// while one is under way escalates to immediate.
     ///
+    /// A graceful shutdown closes the connection right after the last
+    /// actor's `Stopped` event is written; it does not wait for the engine
+    /// to acknowledge the events. The engine acknowledges in batches (every
+    /// 250 events of an actor), so such a wait would hold most shutdowns
+    /// until `timeouts.shutdown_drain`. Nothing is lost by not waiting: the
+    /// engine handles a connection's frames in order and finishes those
+    /// received before the close, then applies them asynchronously, so its
+    /// API may show an actor as running for a few hundred milliseconds
+    /// after the runner exited (50–400 ms measured on loopback) before it
+    /// shows it asleep.
+    ///
     /// # Examples
     ///
     /// ```

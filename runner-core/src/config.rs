@@ -280,7 +280,10 @@ pub struct Limits {
     /// would pass the limit is refused like one past
     /// [`max_actors`](Self::max_actors). A stopped generation is never
     /// forgotten early: the engine may replay its start after a reconnect,
-    /// and only its memory keeps the user's start from running twice.
+    /// and only its memory keeps the user's start from running twice. A
+    /// newer generation of the same actor (started, queued or stopped)
+    /// takes over that memory, so the older ones are forgotten then: under
+    /// stop/start churn the table holds about one generation per actor.
     pub max_retired_generations: usize,
     /// Events per `ToServerEvents` frame when resending after a reconnect.
     pub events_per_frame: usize,

@@ -421,6 +421,55 @@ fn sleep_intent_leads_to_a_stop_and_a_sleeping_actor_that_can_wake() {
     );
 }
 
+/// Stop/start churn: each wake starts a newer generation, which makes the
+/// older ones irrelevant to the engine (it starts a generation only when it
+/// is done with the older ones). The runner keeps at most the newest stopped
+/// generation per actor, not one per cycle for the whole retention, and a
+/// reconnect resends nothing of the older ones.
+#[test]
+fn a_newer_generation_lets_the_runner_forget_the_older_stopped_ones() {
+    let mut sim = Sim::connected(SimConfig::new(113));
+    let first = sim.start_actor("a");
+    let id = first.actor_id.clone();
+    let mut actor = first;
+    for cycle in 1..=20u32 {
+        sim.sleep_actor(&actor).unwrap();
+        let asleep = sim.run_until(
+            |s| s.engine().actor(&id).unwrap().phase == ActorPhase::Sleeping,
+            secs(10),
+        );
+        assert!(asleep, "cycle {cycle}: not asleep");
+        assert_eq!(sim.runner().retired_generation_count(), 1, "cycle {cycle}");
+        sim.engine_do(|e, now| e.wake_actor(now, &id));
+        actor = ActorRef::new(id.clone(), cycle);
+        let woken = sim.run_until(
+            |s| {
+                s.runner().actor_count() == 1
+                    && s.engine().actor(&id).unwrap().phase == ActorPhase::Running
+            },
+            secs(10),
+        );
+        assert!(woken, "cycle {cycle}: not woken");
+        // Well within the 30 s retention: only the newer generation forgot them.
+        assert_eq!(sim.runner().retired_generation_count(), 0, "cycle {cycle}");
+    }
+    let since = sim.mark();
+    sim.drop_connection();
+    sim.run_until_connected();
+    let resent = sim.events_sent_since(since);
+    for generation in 0..20 {
+        let old = ActorRef::new(id.clone(), generation);
+        assert!(
+            events_of(&resent, &old).is_empty(),
+            "generation {generation} resent"
+        );
+    }
+    assert!(
+        !events_of(&resent, &actor).is_empty(),
+        "the live generation is resent"
+    );
+}
+
 #[test]
 fn stop_intent_leads_to_a_clean_stop() {
     let mut sim = Sim::connected(SimConfig::new(113));

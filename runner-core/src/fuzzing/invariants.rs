@@ -543,7 +543,7 @@ impl Invariants {
     fn expected_resend(&self, now: Timestamp) -> Vec<(Id, u32, i64)> {
         self.gens
             .iter()
-            .filter(|(_, g)| !g.orphaned && !self.droppable(g, now))
+            .filter(|(key, g)| !g.orphaned && !self.droppable(key, g, now))
             .flat_map(|((actor, generation), g)| {
                 let first = g.acked + 1;
                 let count = i64::try_from(g.events.len()).unwrap_or(i64::MAX);
@@ -554,16 +554,30 @@ impl Invariants {
 
     /// Whether the runner may have forgotten a stopped generation: a
     /// refused start (never started) may not have been remembered at all;
-    /// any other only once the engine has surely seen its frames.
-    fn droppable(&self, track: &GenTrack, now: Timestamp) -> bool {
+    /// any other only once the engine has surely seen its frames, or once
+    /// the runner holds a newer generation of the same actor (the engine
+    /// starts one only when it is done with the older ones).
+    fn droppable(&self, key: &GenKey, track: &GenTrack, now: Timestamp) -> bool {
         if track.retired.is_none() {
             return false;
         }
         !track.started
+            || self.newer_generation_held(key)
             || track
                 .confirms
                 .iter()
                 .any(|(at, conn)| *at <= now && self.was_ready_at(*conn, *at))
+    }
+
+    /// Whether the runner started or stopped a newer generation of the
+    /// actor (so it holds one, live or retired).
+    fn newer_generation_held(&self, (actor, generation): &GenKey) -> bool {
+        let Some(next) = generation.checked_add(1) else {
+            return false;
+        };
+        self.gens
+            .range((actor.clone(), next)..=(actor.clone(), u32::MAX))
+            .any(|(_, g)| g.started || g.retired.is_some())
     }
 
     fn was_ready_at(&self, conn: ConnId, at: Timestamp) -> bool {

@@ -44,6 +44,7 @@ impl Runner {
         record.watchdog = Some(self.watchdogs.insert(deadline, watchdog));
         record.push_event(&mut self.outgoing_events, state_event(ActorState::Running));
         debug!(?actor, "starting actor");
+        self.retired.forget_older(&actor.actor_id, actor.generation);
         self.actors.insert(Box::new(ActorSlot {
             current: record,
             queued: None,

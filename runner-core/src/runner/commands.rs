@@ -158,6 +158,7 @@ impl Runner {
         };
         debug!(actor = %cp.actor_id, generation = cp.generation, "newer generation queued behind the live one");
         slot.current.orphaned = true;
+        self.retired.forget_older(&cp.actor_id, cp.generation);
         let replaced = slot.queued.replace(Box::new(QueuedStart {
             checkpoint: cp.clone(),
             command,

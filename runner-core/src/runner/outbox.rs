@@ -143,6 +143,7 @@ impl Runner {
         }
         self.retired
             .insert(key.clone(), record.last_command_index, record.events);
+        self.retired.forget_older(&key.0, key.1);
         if let Some(conn) = self.ready_conn() {
             let at = self.now + self.config.timeouts.retention;
             self.retired.confirm(key, at, conn);

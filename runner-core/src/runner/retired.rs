@@ -123,6 +123,30 @@ impl Retired {
         }
     }
 
+    /// Forgets every remembered generation of `actor` older than
+    /// `generation`, once that newer one is remembered (live, queued or
+    /// retired). The engine starts a generation only after it is done with
+    /// the older ones, so their events no longer matter, and the newer one
+    /// keeps a replayed start of any of them recognised as superseded (see
+    /// `commands.rs`). This keeps the table at about one generation per
+    /// actor under stop/start churn instead of one per cycle for a whole
+    /// `timeouts.retention`.
+    pub(super) fn forget_older(&mut self, actor: &Id, generation: u32) {
+        let Some(gens) = self.by_actor.get_mut(actor) else {
+            return;
+        };
+        let newer = gens.split_off(&generation);
+        let older = std::mem::replace(gens, newer);
+        if gens.is_empty() {
+            self.by_actor.remove(actor);
+        }
+        for old in older {
+            if let Some(retired) = self.map.remove(&(actor.clone(), old)) {
+                self.cancel_confirm(retired.confirm);
+            }
+        }
+    }
+
     pub(super) fn sorted_keys(&self) -> Vec<GenKey> {
         let mut keys: Vec<GenKey> = self.map.keys().cloned().collect();
         keys.sort_unstable();

@@ -81,9 +81,9 @@ pub fn scale_table(sessions: &[SessionReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| actors | runner | all running after (s) | starts/s | runner CPU µs / start | idle RSS per actor (B) | peak RSS MiB | CPU µs / event (stop+start cycles) | CPU µs / req (http-ping over all actors) | clean SIGTERM exit | load avg |"
+        "| actors | runner | all running after (s) | starts/s | runner CPU µs / start | idle RSS per actor (B) | idle RSS MiB | peak RSS MiB | CPU µs / event (stop+start cycles) | CPU µs / req (http-ping over all actors) | clean SIGTERM exit | load avg |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
     for s in sessions {
         let opt = |mode: Mode| {
             s.mode(mode)
@@ -91,13 +91,14 @@ pub fn scale_table(sessions: &[SessionReport]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.2} | {:.0} | {:.1} | {:.0} | {:.1} | {} | {} | {} | {:.2} |",
+            "| {} | {} | {:.2} | {:.0} | {:.1} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {:.2} |",
             s.start.actors,
             s.label,
             s.start.elapsed.as_secs_f64(),
             s.start.starts_per_s(),
             s.start.cpu_us_per_start(),
             s.start.rss_per_actor(),
+            s.start.rss_idle as f64 / MIB,
             s.peak_rss as f64 / MIB,
             opt(Mode::Events),
             opt(Mode::HttpPing),

@@ -44,6 +44,7 @@ impl Runner {
         record.watchdog = Some(self.watchdogs.insert(deadline, watchdog));
         record.push_event(&mut self.outgoing_events, state_event(ActorState::Running));
         debug!(?actor, "starting actor");
+        self.counters.actor_starts += 1;
         self.actors.insert(Box::new(ActorSlot {
             current: record,
             queued: None,
@@ -98,6 +99,7 @@ impl Runner {
         };
         let mut record = self.new_record(cp, phase);
         record.push_event(&mut self.outgoing_events, stopped_event(reason));
+        self.counters.starts_refused += 1;
         record
     }
 
@@ -130,6 +132,7 @@ impl Runner {
         record.watchdog = Some(self.watchdogs.insert(deadline, watchdog));
         let actor = record.actor.clone();
         debug!(?actor, ?reason, "stopping actor");
+        self.counters.stopped(&reason);
         self.events.push_back(Event::ActorStop {
             actor: actor.clone(),
             reason,

@@ -47,6 +47,11 @@ impl RunnerHandle {
         RunnerHandle { tx, published }
     }
 
+    /// Sends a call to the event loop; `None` once it has ended.
+    pub(crate) async fn send_call(&self, call: Call) -> Option<()> {
+        self.tx.send(call).await.ok()
+    }
+
     /// Shuts the runner down and waits until it has. A graceful shutdown
     /// while one is under way escalates to immediate.
     ///

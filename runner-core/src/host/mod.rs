@@ -21,8 +21,10 @@ mod error;
 mod event_loop;
 mod handle;
 mod handler;
+mod health;
 mod http;
 mod kv_call;
+mod metrics;
 mod names;
 mod runtime;
 pub mod testing;
@@ -38,6 +40,10 @@ pub use error::Error;
 pub use event_loop::AsyncRunner;
 pub use handle::RunnerHandle;
 pub use handler::{ActorInfo, Handler, Request, Response};
+pub use health::Health;
+pub use metrics::{INPUT_TIME_BUCKETS, RunnerMetrics};
+#[cfg(feature = "metrics")]
+pub use metrics::{Publisher, publish_every};
 pub use runtime::{BoxError, ConnectRequest, Inbound, Outbound, Runtime, Socket};
 pub use tls::{ClientTls, TlsError};
 

@@ -38,6 +38,7 @@ use super::context::{ActorContext, ActorLink, Spawner};
 use super::handle::{Published, RunnerHandle};
 use super::handler::{ActorInfo, Handler};
 use super::kv_call::KvCancels;
+use super::metrics::{InputClock, RunnerMetrics};
 use super::names::Names;
 use super::runtime::{ConnectRequest, Inbound, Outbound, Runtime, Socket};
 use super::tls::ClientTls;
@@ -169,6 +170,7 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             stop_callbacks: 0,
             finishing: None,
             finished: None,
+            input_clock: InputClock::default(),
         };
         AsyncRunner {
             handle: RunnerHandle::new(tx, published),
@@ -280,6 +282,8 @@ struct Host<R, H> {
     /// still running, until this deadline.
     finishing: Option<(ShutdownReason, Timestamp)>,
     finished: Option<ShutdownReason>,
+    /// Time spent per input, for [`RunnerHandle::metrics`].
+    input_clock: InputClock,
 }
 
 impl<R, H> std::fmt::Debug for Host<R, H> {
@@ -312,8 +316,13 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         let now = self.now();
         self.core.start(now);
         let mut handled = 0u32;
+        let mut input_began = None;
         loop {
             self.drain();
+            if let Some(began) = input_began.take() {
+                let spent = self.rt.now().saturating_duration_since(began);
+                self.input_clock.record(spent);
+            }
             if let Some(reason) = self.finished.take() {
                 self.finish_socket().await;
                 return reason;
@@ -325,6 +334,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 YieldNow::default().await;
             }
             let input = futures::future::poll_fn(|cx| self.poll_input(cx)).await;
+            input_began = Some(self.rt.now());
             self.handle(input);
         }
     }
@@ -586,6 +596,17 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             }
             Event::WebSocketHibernated { key } => self.notify_socket(key, SocketEvent::Hibernated),
             Event::ShutdownComplete { reason } => self.begin_finish(reason),
+        }
+    }
+
+    /// The snapshot [`RunnerHandle::metrics`] returns.
+    fn metrics_snapshot(&self) -> RunnerMetrics {
+        let mut core = self.core.metrics();
+        // The core's clock stands at its last input; ages are as of now.
+        core.at = core.at.max(self.now());
+        RunnerMetrics {
+            core,
+            input_time: self.input_clock.histogram.clone(),
         }
     }
 

@@ -27,6 +27,7 @@ mod kv_call;
 mod metrics;
 mod names;
 mod runtime;
+mod spans;
 pub mod testing;
 mod tls;
 #[cfg(feature = "tungstenite")]

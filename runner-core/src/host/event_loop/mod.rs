@@ -216,8 +216,9 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
     /// ```
     pub async fn run(self) -> ShutdownReason {
         let rt = self.host.rt.clone();
-        let (task, abort) =
-            futures::future::abortable(AssertUnwindSafe(self.host.run()).catch_unwind());
+        let span = super::spans::runner(&self.host.core.config().runner_name);
+        let run = tracing::Instrument::instrument(self.host.run(), span);
+        let (task, abort) = futures::future::abortable(AssertUnwindSafe(run).catch_unwind());
         let (done, result) = oneshot::channel();
         rt.spawn(Box::pin(async move {
             if let Ok(outcome) = task.await {
@@ -538,6 +539,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     fn dispatch(&mut self, event: Event) {
         match event {
             Event::Connected { runner_id, .. } => {
+                // The loop runs inside its `runner` span (see `run`).
+                tracing::Span::current().record("runner_id", &*runner_id);
                 self.publish(|p| {
                     p.connected = true;
                     p.runner_id = Some(runner_id.to_string());

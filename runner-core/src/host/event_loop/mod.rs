@@ -335,8 +335,9 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 YieldNow::default().await;
             }
             let input = futures::future::poll_fn(|cx| self.poll_input(cx)).await;
-            input_began = Some(self.rt.now());
-            self.handle(input);
+            let began = self.rt.now();
+            input_began = Some(began);
+            self.handle(input, began);
         }
     }
 
@@ -439,10 +440,12 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         }
     }
 
-    fn handle(&mut self, input: Input) {
+    /// Applies one input that arrived at `arrived` (read once, for the
+    /// core's `now` and for the input's timing alike).
+    fn handle(&mut self, input: Input, arrived: Instant) {
         // First, so that no input sends a call whose caller is gone.
         self.apply_kv_cancels();
-        let now = self.now();
+        let now = Timestamp::from(arrived.saturating_duration_since(self.origin));
         match input {
             Input::Connected(conn, Ok(socket)) => {
                 self.open_socket(conn, socket);

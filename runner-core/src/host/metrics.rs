@@ -36,7 +36,8 @@
 //! | `rivet_runner_websockets_open` | gauge | | WebSockets open |
 //! | `rivet_runner_websockets_hibernatable` | gauge | | hibernatable ones, open or waiting for restore |
 //! | `rivet_runner_payload_refusals_total` | counter | `kind` = request_headers, request_body, response_body, websocket_message, kv_request | payloads refused for their size |
-//! | `rivet_runner_outbound_frames` | gauge | | frames queued for the transport |
+//! | `rivet_runner_outbound_frames` | gauge | | frames the core queued that the socket writer has not taken (grows under back-pressure) |
+//! | `rivet_runner_write_blocked` | gauge | | 1 while the socket writer has no room (a slow connection) |
 //! | `rivet_runner_tunnel_buffered_messages` | gauge | | tunnel messages buffered while disconnected |
 //! | `rivet_runner_tunnel_dropped_messages_total` | counter | | tunnel messages dropped, that buffer being full |
 //! | `rivet_runner_input_seconds` | histogram | | event-loop time per input (a frame, a call, a timer), measured by the host ([`INPUT_TIME_BUCKETS`]) |
@@ -77,6 +78,10 @@ pub struct RunnerMetrics {
     /// Time the event loop spent on each input, the output it caused
     /// included (event-loop lag: a slow handler hook or a burst shows here).
     pub input_time: Histogram,
+    /// The socket writer had no room for the last frame: the loop holds
+    /// it, and the core keeps what follows (`core.outbound_frames`), until
+    /// the connection takes it (back-pressure from a slow connection).
+    pub write_blocked: bool,
 }
 
 impl Default for RunnerMetrics {
@@ -88,6 +93,7 @@ impl Default for RunnerMetrics {
         RunnerMetrics {
             core,
             input_time: Histogram::new(&INPUT_TIME_BUCKETS),
+            write_blocked: false,
         }
     }
 }
@@ -206,6 +212,7 @@ mod publish {
                 counter!("rivet_runner_payload_refusals_total", "kind" => kind).absolute(n);
             }
             gauge!("rivet_runner_outbound_frames").set(m.outbound_frames as f64);
+            gauge!("rivet_runner_write_blocked").set(f64::from(u8::from(now.write_blocked)));
             gauge!("rivet_runner_tunnel_buffered_messages").set(m.tunnel_buffered as f64);
             counter!("rivet_runner_tunnel_dropped_messages_total").absolute(m.tunnel_dropped_total);
             let last = self.last.as_ref();

@@ -613,6 +613,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         RunnerMetrics {
             core,
             input_time: self.input_clock.histogram.clone(),
+            write_blocked: self.socket.as_ref().is_some_and(OpenSocket::is_blocked),
         }
     }
 

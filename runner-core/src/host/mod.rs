@@ -26,6 +26,8 @@ mod http;
 mod kv_call;
 mod metrics;
 mod names;
+#[cfg(feature = "metrics")]
+mod publish;
 mod runtime;
 mod spans;
 pub mod testing;
@@ -44,7 +46,7 @@ pub use handler::{ActorInfo, Handler, Request, Response};
 pub use health::Health;
 pub use metrics::{INPUT_TIME_BUCKETS, RunnerMetrics};
 #[cfg(feature = "metrics")]
-pub use metrics::{Publisher, publish_every};
+pub use publish::{Publisher, publish_every};
 pub use runtime::{BoxError, ConnectRequest, Inbound, Outbound, Runtime, Socket};
 pub use tls::{ClientTls, TlsError};
 

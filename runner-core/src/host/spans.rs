@@ -17,7 +17,7 @@
 
 use tracing::{Span, debug_span, field, info_span};
 
-use super::context::ActorContext;
+use crate::ActorRef;
 use crate::protocol::{BareMap, KvRequestData};
 
 /// Around the event loop.
@@ -26,27 +26,27 @@ pub(crate) fn runner(runner_name: &str) -> Span {
 }
 
 /// Around an actor's start or stop callback.
-pub(crate) fn actor(ctx: &ActorContext) -> Span {
+pub(crate) fn actor(actor: &ActorRef, name: &str) -> Span {
     info_span!(
         "actor",
-        actor_id = ctx.actor_id(),
-        generation = ctx.generation(),
-        actor_name = ctx.name()
+        actor_id = &*actor.actor_id,
+        generation = actor.generation,
+        actor_name = name
     )
 }
 
 /// Around one HTTP request's handling.
 pub(crate) fn request(
-    ctx: &ActorContext,
+    (actor, name): (&ActorRef, &str),
     method: &str,
     path: &str,
     headers: &BareMap<String>,
 ) -> Span {
     info_span!(
         "request",
-        actor_id = ctx.actor_id(),
-        generation = ctx.generation(),
-        actor_name = ctx.name(),
+        actor_id = &*actor.actor_id,
+        generation = actor.generation,
+        actor_name = name,
         method,
         path = without_query(path),
         ray_id = headers.get("x-rivet-ray-id").map(String::as_str),
@@ -55,12 +55,12 @@ pub(crate) fn request(
 }
 
 /// Around one WebSocket handler.
-pub(crate) fn websocket(ctx: &ActorContext, path: &str, restored: bool) -> Span {
+pub(crate) fn websocket((actor, name): (&ActorRef, &str), path: &str, restored: bool) -> Span {
     info_span!(
         "websocket",
-        actor_id = ctx.actor_id(),
-        generation = ctx.generation(),
-        actor_name = ctx.name(),
+        actor_id = &*actor.actor_id,
+        generation = actor.generation,
+        actor_name = name,
         path = without_query(path),
         restored,
     )

@@ -16,6 +16,16 @@ use super::tunnel::TunnelGauges;
 
 /// Upper bounds, in seconds, of the KV latency histogram's buckets (the
 /// last bucket, `+Inf`, is implicit).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::{KV_LATENCY_BUCKETS, Metrics, testing};
+/// let (runner, _conn) = testing::connected(testing::config())?;
+/// assert_eq!(runner.metrics().kv_latency.bounds(), &KV_LATENCY_BUCKETS);
+/// assert!(KV_LATENCY_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const KV_LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
@@ -428,6 +438,14 @@ impl ConnectionState {
     }
 
     /// Every state, for exporters that publish one gauge per state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::ConnectionState;
+    /// let labels: Vec<_> = ConnectionState::ALL.iter().map(|s| s.as_str()).collect();
+    /// assert_eq!(labels, ["idle", "connecting", "connected", "backoff", "closed"]);
+    /// ```
     pub const ALL: [ConnectionState; 5] = [
         ConnectionState::Idle,
         ConnectionState::Connecting,
@@ -518,7 +536,8 @@ pub struct Metrics {
     pub websockets_hibernatable: usize,
     /// Payloads refused for their size or shape.
     pub payload_refusals: PayloadRefusals,
-    /// Frames queued for the transport and not taken yet.
+    /// Frames queued for the transport and not taken yet (the host's
+    /// loop drains them after every input unless its writer is blocked).
     pub outbound_frames: usize,
     /// Tunnel messages buffered while disconnected.
     pub tunnel_buffered: usize,

@@ -45,7 +45,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     pub(super) fn spawn_actor_start(&self, actor: ActorRef, ctx: ActorContext, info: ActorInfo) {
         let handler = self.handler.clone();
         let tx = self.tx.clone();
-        let span = spans::actor(&ctx);
+        let span = spans::actor(ctx.actor_ref(), ctx.name());
         let task = async move {
             let outcome = AssertUnwindSafe(handler.on_actor_start(ctx, info))
                 .catch_unwind()
@@ -65,7 +65,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         let handler = self.handler.clone();
         let tx = self.tx.clone();
         let ctx = self.context(&actor);
-        let span = spans::actor(&ctx);
+        let span = spans::actor(ctx.actor_ref(), ctx.name());
         let task = async move {
             if AssertUnwindSafe(handler.on_actor_stop(ctx, reason))
                 .catch_unwind()

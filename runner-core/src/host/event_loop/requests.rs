@@ -30,7 +30,12 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     pub(super) fn spawn_request(&mut self, request: HttpRequest) {
         let key = request.key;
         let ctx = self.context(&request.actor);
-        let span = spans::request(&ctx, &request.method, &request.path, &request.headers);
+        let span = spans::request(
+            (ctx.actor_ref(), ctx.name()),
+            &request.method,
+            &request.path,
+            &request.headers,
+        );
         let (body, body_tx) = if request.streamed {
             let (tx, rx) = mpsc::unbounded();
             if !request.body.is_empty() {

@@ -53,7 +53,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         headers: &BareMap<String>,
         restored: bool,
     ) {
-        let span = spans::websocket(&ctx, &path, restored);
+        let span = spans::websocket((ctx.actor_ref(), ctx.name()), &path, restored);
         let (events_tx, events) = mpsc::channel(SOCKET_BACKLOG);
         let unread = Unread::default();
         let feed = SocketFeed {

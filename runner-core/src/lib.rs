@@ -51,7 +51,10 @@ pub use error::CallError;
 pub use ids::{ActorRef, ConnId, KvRequestId, ParseRequestKeyError, RequestKey};
 pub use kv::{KvError, KvResponse};
 pub use output::{Event, ShutdownReason, StopReason, Transmit};
-pub use runner::{Runner, ShutdownMode, TransportClose};
+pub use runner::{
+    ConnectionState, Disconnects, Histogram, HttpOutcomes, KV_LATENCY_BUCKETS, KvKinds, KvOutcomes,
+    Metrics, PayloadRefusals, Runner, ShutdownMode, Stops, TransportClose,
+};
 pub(crate) use secret::RedactedSubprotocols;
 pub use secret::Token;
 pub use time::Timestamp;

@@ -44,10 +44,17 @@ pub use super::{
     Handler, KvList, Message, Request, Response, RunnerHandle, TlsError, WebSocket,
     WebSocketRequest,
 };
+pub use super::{Health, INPUT_TIME_BUCKETS, RunnerMetrics};
+#[cfg(feature = "metrics")]
+pub use super::{Publisher, publish_every};
 pub use crate::protocol::{BareMap, GatewayId, MessageIndex, ProtocolVersion, RequestId};
 pub use crate::{
     ActorRef, CallError, HibernatedSocket, KvError, Limits, ParseRequestKeyError, RequestKey,
     RestoreReport, ShutdownMode, ShutdownReason, SocketIndices, StopReason, Timeouts,
+};
+pub use crate::{
+    ConnectionState, Disconnects, Histogram, HttpOutcomes, KV_LATENCY_BUCKETS, KvKinds, KvOutcomes,
+    Metrics, PayloadRefusals, Stops,
 };
 /// The TLS library behind `wss://` (feature `tls`), for
 /// [`Builder::tls_client_config`](super::Builder::tls_client_config).

@@ -95,6 +95,10 @@ pub(crate) enum Call {
         mode: ShutdownMode,
         done: oneshot::Sender<()>,
     },
+    /// A metrics snapshot for a handle.
+    Metrics {
+        reply: oneshot::Sender<super::metrics::RunnerMetrics>,
+    },
 }
 
 /// Bounded sender to the event loop: callers wait when it is busy.

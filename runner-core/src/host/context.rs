@@ -227,9 +227,22 @@ impl ActorContext {
     /// call: not sent yet, it never will be (see
     /// [`Runner::cancel_kv`](crate::Runner::cancel_kv)).
     async fn kv(&self, data: KvRequestData) -> Result<KvResponse, Error> {
+        use tracing::Instrument;
         let link = &self.shared.link;
         let actor = self.shared.actor.clone();
-        kv_call::call(&link.tx, &link.kv_cancels, actor, data).await
+        let span = super::spans::kv(&data);
+        let result = kv_call::call(&link.tx, &link.kv_cancels, actor, data)
+            .instrument(span.clone())
+            .await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(Error::Kv(KvError::TimedOut)) => "timed_out",
+            Err(Error::Kv(KvError::Engine(_))) => "error",
+            Err(_) => "failed",
+        };
+        span.record("outcome", outcome);
+        tracing::trace!(parent: &span, outcome, "KV call ended");
+        result
     }
 
     /// Values of `keys`, in the same order; `None` where a key is absent.

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::calls::{Call, CallTx};
+use super::metrics::RunnerMetrics;
 use crate::ShutdownMode;
 
 /// State the event loop publishes for handles.
@@ -45,6 +46,11 @@ pub struct RunnerHandle {
 impl RunnerHandle {
     pub(crate) fn new(tx: CallTx, published: Arc<Mutex<Published>>) -> Self {
         RunnerHandle { tx, published }
+    }
+
+    /// Sends a call to the event loop; `None` once it has ended.
+    pub(crate) async fn send_call(&self, call: Call) -> Option<()> {
+        self.tx.send(call).await.ok()
     }
 
     /// Shuts the runner down and waits until it has. A graceful shutdown
@@ -146,5 +152,39 @@ impl RunnerHandle {
     /// ```
     pub fn is_shut_down(&self) -> bool {
         self.published.lock().map(|p| p.shut_down).unwrap_or(true)
+    }
+}
+
+impl RunnerHandle {
+    /// A snapshot of the runner's metrics, or `None` once its event loop
+    /// has ended. Taken by the event loop between two inputs: counters are
+    /// copied, gauges read from the core's tables (one pass over actors and
+    /// open requests), so call it per scrape, not per request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    /// use runner_core::{ConnectionState, ShutdownMode};
+    ///
+    /// let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// let handle = runner.handle();
+    /// let running = std::thread::spawn(move || block_on(runner.run()));
+    /// let metrics = block_on(handle.metrics()).expect("running");
+    /// assert!(metrics.core.connect_attempts_total >= 1);
+    /// assert_ne!(metrics.core.connection_state, ConnectionState::Connected); // no engine here
+    /// block_on(handle.shutdown(ShutdownMode::Immediate));
+    /// running.join().unwrap();
+    /// assert_eq!(block_on(handle.metrics()), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn metrics(&self) -> Option<RunnerMetrics> {
+        let (reply, answer) = futures::channel::oneshot::channel();
+        self.send_call(super::calls::Call::Metrics { reply })
+            .await?;
+        answer.await.ok()
     }
 }

@@ -21,10 +21,15 @@ mod error;
 mod event_loop;
 mod handle;
 mod handler;
+mod health;
 mod http;
 mod kv_call;
+mod metrics;
 mod names;
+#[cfg(feature = "metrics")]
+mod publish;
 mod runtime;
+mod spans;
 pub mod testing;
 mod tls;
 #[cfg(feature = "tungstenite")]
@@ -38,6 +43,10 @@ pub use error::Error;
 pub use event_loop::AsyncRunner;
 pub use handle::RunnerHandle;
 pub use handler::{ActorInfo, Handler, Request, Response};
+pub use health::Health;
+pub use metrics::{INPUT_TIME_BUCKETS, RunnerMetrics};
+#[cfg(feature = "metrics")]
+pub use publish::{Publisher, publish_every};
 pub use runtime::{BoxError, ConnectRequest, Inbound, Outbound, Runtime, Socket};
 pub use tls::{ClientTls, TlsError};
 

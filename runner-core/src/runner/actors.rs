@@ -1,6 +1,6 @@
 //! Actor lifecycle: starting, running, stopping, and the user calls about it.
 
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::Runner;
 use super::actor_table::{ActorRecord, ActorSlot, Phase};
@@ -43,7 +43,8 @@ impl Runner {
         };
         record.watchdog = Some(self.watchdogs.insert(deadline, watchdog));
         record.push_event(&mut self.outgoing_events, state_event(ActorState::Running));
-        debug!(?actor, "starting actor");
+        info!(?actor, "starting actor");
+        self.counters.actor_starts += 1;
         self.retired.forget_older(&actor.actor_id, actor.generation);
         self.actors.insert(Box::new(ActorSlot {
             current: record,
@@ -99,6 +100,7 @@ impl Runner {
         };
         let mut record = self.new_record(cp, phase);
         record.push_event(&mut self.outgoing_events, stopped_event(reason));
+        self.counters.starts_refused += 1;
         record
     }
 
@@ -130,7 +132,8 @@ impl Runner {
         };
         record.watchdog = Some(self.watchdogs.insert(deadline, watchdog));
         let actor = record.actor.clone();
-        debug!(?actor, ?reason, "stopping actor");
+        info!(?actor, ?reason, "stopping actor");
+        self.counters.stopped(&reason);
         self.events.push_back(Event::ActorStop {
             actor: actor.clone(),
             reason,

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use tracing::{debug, info, warn};
 
 use super::conn_state::{CLOSE_ERROR, ConnState};
+use super::metrics::LostBy;
 use super::shutdown_phase::ShutdownPhase;
 use super::timers::Timer;
 use super::{Runner, TransportClose};
@@ -20,6 +21,7 @@ impl Runner {
     /// Opens a new connection attempt.
     pub(super) fn connect(&mut self) {
         self.next_conn_id += 1;
+        self.counters.connect_attempts += 1;
         let conn = ConnId(self.next_conn_id);
         self.conn = ConnState::Connecting(conn);
         self.timers
@@ -77,7 +79,10 @@ impl Runner {
             Err(e) => return self.protocol_error(conn, &e.to_string()),
         };
         match (self.conn, msg) {
-            (_, ToClient::Ping(ping)) => self.send(&ToServer::Pong(ToServerPong { ts: ping.ts })),
+            (_, ToClient::Ping(ping)) => {
+                self.counters.engine_pings += 1;
+                self.send(&ToServer::Pong(ToServerPong { ts: ping.ts }))
+            }
             (_, ToClient::Init(init)) => self.on_init(conn, init),
             (ConnState::Ready(_), msg) => self.on_ready_message(msg),
             (_, _) => self.protocol_error(conn, "message before ToClientInit"),
@@ -101,6 +106,7 @@ impl Runner {
             return warn!("repeated ToClientInit on the same connection ignored");
         }
         self.conn = ConnState::Ready(conn);
+        self.counters.connections += 1;
         self.timers.stop(Timer::Handshake);
         self.timers.stop(Timer::RunnerLost);
         self.backoff_attempt = 0;
@@ -134,6 +140,12 @@ impl Runner {
         }
         let was_open = self.conn.is_open();
         self.conn = ConnState::Backoff;
+        let lost = &mut self.counters.disconnects;
+        if close.code.is_some() {
+            lost.closed += 1;
+        } else {
+            lost.transport_error += 1;
+        }
         if was_open {
             self.events.push_back(Event::Disconnected {
                 code: close.code,
@@ -160,6 +172,7 @@ impl Runner {
     /// goes through the ordinary reconnect path.
     pub(super) fn protocol_error(&mut self, conn: ConnId, why: &str) {
         warn!(why, "protocol error; closing the connection");
+        self.counters.lost(LostBy::ProtocolError);
         self.drop_connection(conn, CLOSE_ERROR, "runner.invalid_frame", why);
     }
 
@@ -246,12 +259,16 @@ impl Runner {
                 ConnState::Connecting(_) => "transport did not open in time",
                 _ => "no ToClientInit in time",
             };
+            warn!(stage, "connection handshake timed out");
+            self.counters.lost(LostBy::HandshakeTimeout);
             self.drop_connection(conn, CLOSE_ERROR, "runner.handshake_timeout", stage);
         }
     }
 
     pub(super) fn on_liveness_timeout(&mut self) {
         if let Some(conn) = self.conn.id().filter(|_| self.conn.is_open()) {
+            warn!("no frame from the engine for the liveness window: reconnecting");
+            self.counters.lost(LostBy::LivenessTimeout);
             self.drop_connection(
                 conn,
                 CLOSE_ERROR,
@@ -262,6 +279,7 @@ impl Runner {
     }
 
     fn touch_liveness(&mut self) {
+        self.counters.last_engine_contact = Some(self.now);
         self.timers
             .set(Timer::Liveness, self.now + self.config.timeouts.liveness);
     }

@@ -5,7 +5,7 @@
 //! call ends exactly once — an answer, its timeout (counted from the call),
 //! runner lost or shutdown — unless the user cancels it first.
 
-use tracing::debug;
+use tracing::{debug, trace};
 
 use super::Runner;
 use super::kv_table::{Answer, Expired};
@@ -150,6 +150,7 @@ impl Runner {
         let size = payload_len(&data);
         let limit = self.config.limits.max_tunnel_payload;
         if size > limit {
+            self.counters.payload_refusals.kv_request += 1;
             return Err(CallError::PayloadTooLarge { size, limit });
         }
         // A call queues only behind taken slots (a free slot would have
@@ -162,7 +163,10 @@ impl Runner {
             });
         }
         let deadline = self.now + self.config.timeouts.kv_request;
-        let id = self.kv.push(actor.actor_id.clone(), data, deadline);
+        self.counters.kv_call(&data);
+        let id = self
+            .kv
+            .push(actor.actor_id.clone(), data, self.now, deadline);
         self.fill_kv_slots();
         Ok(id)
     }
@@ -171,6 +175,7 @@ impl Runner {
         // Ready: every call in flight is on this connection's wire.
         let cancelled = self.kv.cancel(id, self.is_ready());
         if cancelled {
+            self.counters.kv_cancelled += 1;
             self.fill_kv_slots();
         }
         cancelled
@@ -206,7 +211,18 @@ impl Runner {
 
     pub(super) fn on_kv_response(&mut self, response: ToClientKvResponse) {
         match self.kv.complete(response.request_id, response.data) {
-            Answer::Call(id, result) => self.events.push_back(Event::KvResult { id, result }),
+            Answer::Call(id, result, made) => {
+                let outcomes = &mut self.counters.kv_outcomes;
+                if result.is_ok() {
+                    outcomes.ok += 1;
+                } else {
+                    outcomes.error += 1;
+                }
+                let latency = self.now.saturating_duration_since(made);
+                self.counters.kv_latency.observe(latency);
+                trace!(?id, ?latency, ok = result.is_ok(), "KV call answered");
+                self.events.push_back(Event::KvResult { id, result })
+            }
             Answer::Cancelled => debug!(
                 request_id = response.request_id,
                 "KV answer for a cancelled call dropped"
@@ -222,6 +238,7 @@ impl Runner {
     pub(super) fn expire_kv(&mut self) {
         while let Some(expired) = self.kv.pop_expired(self.now) {
             if let Expired::Call(id) = expired {
+                self.counters.kv_outcomes.timed_out += 1;
                 self.events.push_back(Event::KvResult {
                     id,
                     result: Err(KvError::TimedOut),
@@ -234,6 +251,7 @@ impl Runner {
     /// Fails every call not ended, oldest first, queued ones included.
     pub(super) fn fail_all_kv(&mut self, error: KvError) {
         for id in self.kv.drain() {
+            self.counters.kv_outcomes.aborted += 1;
             self.events.push_back(Event::KvResult {
                 id,
                 result: Err(error.clone()),

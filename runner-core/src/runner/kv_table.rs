@@ -23,6 +23,8 @@ use crate::protocol::{
 struct Call {
     actor_id: Id,
     data: KvRequestData,
+    /// When the call was made: its latency runs from here to the answer.
+    made: Timestamp,
 }
 
 /// A call holding a slot.
@@ -46,8 +48,8 @@ struct Queued {
 /// How an answer from the engine matched.
 #[derive(Debug)]
 pub(super) enum Answer {
-    /// To this call: its result.
-    Call(KvRequestId, Result<KvResponse, KvError>),
+    /// To this call: its result, and when the call was made.
+    Call(KvRequestId, Result<KvResponse, KvError>, Timestamp),
     /// To a call cancelled while on the wire: dropped.
     Cancelled,
     /// To nothing known (a call that timed out, or garbage).
@@ -107,12 +109,17 @@ impl KvTable {
         &mut self,
         actor_id: Id,
         data: KvRequestData,
+        made: Timestamp,
         deadline: Timestamp,
     ) -> KvRequestId {
         let id = KvRequestId(self.next_id);
         self.next_id += 1;
         let expiry = self.expiry.insert(deadline, id);
-        let call = Call { actor_id, data };
+        let call = Call {
+            actor_id,
+            data,
+            made,
+        };
         self.queued.insert(id, Queued { call, expiry });
         id
     }
@@ -211,7 +218,7 @@ impl KvTable {
         };
         self.expiry.cancel(entry.expiry);
         match entry.call {
-            Some(call) => Answer::Call(id, interpret(&call.data, data)),
+            Some(call) => Answer::Call(id, interpret(&call.data, data), call.made),
             None => {
                 self.cancelled -= 1;
                 Answer::Cancelled
@@ -338,7 +345,7 @@ mod tests {
         let get = || KvRequestData::Get(KvGetRequest { keys: vec![] });
         let deadline = Timestamp::from_millis(10);
         let call = |t: &mut KvTable| {
-            t.push("A".into(), get(), deadline);
+            t.push("A".into(), get(), Timestamp::ZERO, deadline);
             t.promote(usize::MAX).unwrap()
         };
         let first = call(&mut t);
@@ -351,7 +358,9 @@ mod tests {
             t.in_flight[&third].wire_id, 1,
             "skips MAX and 0, both pending"
         );
-        assert!(matches!(t.complete(0, KvResponseData::Put), Answer::Call(id, _) if id == second));
+        assert!(
+            matches!(t.complete(0, KvResponseData::Put), Answer::Call(id, _, _) if id == second)
+        );
         assert_eq!(t.pop_expired(deadline), Some(Expired::Call(first)));
         assert_eq!(t.open(), 1);
     }
@@ -360,9 +369,9 @@ mod tests {
     fn queued_calls_take_free_slots_oldest_first_and_keep_their_deadline() {
         let mut t = KvTable::default();
         let at = Timestamp::from_millis;
-        let a = t.push("A".into(), KvRequestData::Drop, at(10));
-        let b = t.push("A".into(), KvRequestData::Drop, at(20));
-        let c = t.push("A".into(), KvRequestData::Drop, at(30));
+        let a = t.push("A".into(), KvRequestData::Drop, Timestamp::ZERO, at(10));
+        let b = t.push("A".into(), KvRequestData::Drop, Timestamp::ZERO, at(20));
+        let c = t.push("A".into(), KvRequestData::Drop, Timestamp::ZERO, at(30));
         assert_eq!(t.promote(1), Some(a));
         assert_eq!(t.promote(1), None, "one slot");
         assert_eq!((t.open(), t.queued(), t.slots_taken()), (3, 2, 1));
@@ -381,7 +390,12 @@ mod tests {
     #[test]
     fn a_call_cancelled_on_the_wire_keeps_its_slot_until_its_answer() {
         let mut t = KvTable::default();
-        let a = t.push("A".into(), KvRequestData::Drop, Timestamp::from_millis(10));
+        let a = t.push(
+            "A".into(),
+            KvRequestData::Drop,
+            Timestamp::ZERO,
+            Timestamp::from_millis(10),
+        );
         t.promote(1);
         let wire_id = t.in_flight[&a].wire_id;
         assert!(t.cancel(a, true));
@@ -398,7 +412,12 @@ mod tests {
             Answer::Unknown
         ));
         // Off the wire (disconnected), it is removed at once.
-        let b = t.push("A".into(), KvRequestData::Drop, Timestamp::from_millis(10));
+        let b = t.push(
+            "A".into(),
+            KvRequestData::Drop,
+            Timestamp::ZERO,
+            Timestamp::from_millis(10),
+        );
         t.promote(1);
         assert!(t.cancel(b, false));
         assert_eq!((t.slots_taken(), t.next_deadline()), (0, None));
@@ -408,8 +427,8 @@ mod tests {
     fn a_new_connection_frees_the_slots_of_cancelled_calls() {
         let mut t = KvTable::default();
         let deadline = Timestamp::from_millis(10);
-        let a = t.push("A".into(), KvRequestData::Drop, deadline);
-        let b = t.push("A".into(), KvRequestData::Drop, deadline);
+        let a = t.push("A".into(), KvRequestData::Drop, Timestamp::ZERO, deadline);
+        let b = t.push("A".into(), KvRequestData::Drop, Timestamp::ZERO, deadline);
         t.promote(2);
         t.promote(2);
         assert!(t.cancel(a, true));

@@ -14,6 +14,7 @@ mod connection;
 mod event_log;
 mod kv_calls;
 mod kv_table;
+mod metrics;
 mod outbox;
 mod retired;
 mod shutdown;
@@ -39,6 +40,10 @@ use retired::Retired;
 use shutdown_phase::ShutdownPhase;
 use timers::{Timer, TimerTable};
 
+pub use metrics::{
+    ConnectionState, Disconnects, Histogram, HttpOutcomes, KV_LATENCY_BUCKETS, KvKinds, KvOutcomes,
+    Metrics, PayloadRefusals, Stops,
+};
 pub use shutdown::ShutdownMode;
 
 /// Deterministic hasher state: seeded from the configuration, never from the OS.
@@ -111,6 +116,8 @@ pub struct Runner {
     /// Draining actors whose last request ended during the current input:
     /// removed when it ends.
     drained: Vec<ActorRef>,
+    /// What [`Runner::metrics`] reports, counted where it happens.
+    counters: metrics::Counters,
 }
 
 impl Runner {
@@ -157,6 +164,7 @@ impl Runner {
             outgoing_events: Vec::new(),
             outgoing_acks: Vec::new(),
             drained: Vec::new(),
+            counters: metrics::Counters::default(),
         })
     }
 

@@ -57,6 +57,12 @@ impl Retired {
         self.map.len()
     }
 
+    /// Events of stopped generations the engine has not acknowledged
+    /// (a pass over the table: for metrics snapshots, not per message).
+    pub(super) fn unacked_events(&self) -> usize {
+        self.map.values().map(|r| r.events.len()).sum()
+    }
+
     /// The newest generation of `actor` remembered here.
     pub(super) fn newest_generation(&self, actor: &Id) -> Option<u32> {
         self.by_actor.get(actor)?.last().copied()

@@ -28,6 +28,8 @@ pub struct Config {
     pub protocol_version: u16,
     /// The contents of `RIVET_TLS_CA_FILE`: extra roots for `wss://`.
     pub tls_ca_pem: Option<Vec<u8>>,
+    /// `RIVET_METRICS_LISTEN`: where to serve Prometheus text at `/metrics`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// A variable that cannot be used, named so the user knows what to fix.
@@ -84,6 +86,9 @@ impl Config {
             tls_ca_pem: text("RIVET_TLS_CA_FILE")?
                 .map(|path| read_file("RIVET_TLS_CA_FILE", &path))
                 .transpose()?,
+            metrics_listen: text("RIVET_METRICS_LISTEN")?
+                .map(|addr| socket_addr("RIVET_METRICS_LISTEN", &addr))
+                .transpose()?,
         };
         check_endpoint(&config.endpoint)?;
         Ok(config)
@@ -114,9 +119,8 @@ impl Config {
 /// they would be ignored and the runner would do something else than asked
 /// (connect by itself instead of serving `/api/rivet/start`, record
 /// nothing): refused instead, as bad configuration, with one clear line.
-const UNSUPPORTED: [(&str, &str); 3] = [
+const UNSUPPORTED: [(&str, &str); 2] = [
     ("RIVET_SERVERLESS_LISTEN", "serverless mode"),
-    ("RIVET_METRICS_LISTEN", "the metrics endpoint"),
     ("RIVET_FLIGHT_RECORD", "the flight recorder"),
 ];
 
@@ -136,6 +140,18 @@ fn read_file(variable: &'static str, path: &str) -> Result<Vec<u8>, ConfigError>
     std::fs::read(path).map_err(|e| ConfigError {
         variable,
         problem: format!("cannot read {path:?}: {e}"),
+    })
+}
+
+fn socket_addr(variable: &'static str, value: &str) -> Result<std::net::SocketAddr, ConfigError> {
+    use std::net::ToSocketAddrs;
+    let mut addrs = value.to_socket_addrs().map_err(|e| ConfigError {
+        variable,
+        problem: format!("{value:?} is not a HOST:PORT address: {e}"),
+    })?;
+    addrs.next().ok_or_else(|| ConfigError {
+        variable,
+        problem: format!("{value:?} names no address"),
     })
 }
 
@@ -195,6 +211,7 @@ mod unit {
         assert_eq!(config.endpoint, "http://127.0.0.1:6420");
         assert_eq!(config.token.expose(), "dev");
         assert_eq!(config.tls_ca_pem, None);
+        assert_eq!(config.metrics_listen, None);
         assert_eq!(config.namespace, "default");
         assert_eq!(config.runner_name, "test-runner");
         assert_eq!(config.runner_key, None);
@@ -213,8 +230,10 @@ mod unit {
             ("RIVET_RUNNER_VERSION", "3"),
             ("RIVET_TOTAL_SLOTS", "20"),
             ("RIVET_PROTOCOL_VERSION", "5"),
+            ("RIVET_METRICS_LISTEN", "127.0.0.1:9090"),
         ])
         .unwrap();
+        assert_eq!(config.metrics_listen, Some(([127, 0, 0, 1], 9090).into()));
         assert_eq!(config.endpoint, "https://engine.example:443");
         assert_eq!(config.runner_key.as_deref(), Some("k"));
         assert_eq!(
@@ -235,7 +254,7 @@ mod unit {
             ("RIVET_ENDPOINT", "ftp://host"),
             ("RIVET_TLS_CA_FILE", "/nonexistent/ca.pem"),
             ("RIVET_SERVERLESS_LISTEN", "127.0.0.1:8080"),
-            ("RIVET_METRICS_LISTEN", "127.0.0.1:9090"),
+            ("RIVET_METRICS_LISTEN", "not an address"),
             ("RIVET_FLIGHT_RECORD", "/tmp/flight"),
         ];
         for (variable, value) in cases {

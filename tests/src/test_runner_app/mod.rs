@@ -21,6 +21,7 @@
 //! * `sockets`, `hibernation`: `/ws`, and `/hws` with its persisted state.
 
 pub mod config;
+pub mod metrics;
 pub mod output;
 
 mod bodies;
@@ -65,6 +66,13 @@ pub async fn main<R: Runtime>(runtime: R) -> ExitCode {
         Ok(runner) => runner,
         Err(err) => return bad_config(&err),
     };
+    if let Some(addr) = config.metrics_listen {
+        if let Err(err) = metrics::serve(addr, runner.handle()) {
+            return bad_config(&format!(
+                "RIVET_METRICS_LISTEN: cannot serve on {addr}: {err}"
+            ));
+        }
+    }
     match runner.run().await {
         ShutdownReason::Requested => {
             output::shutdown();

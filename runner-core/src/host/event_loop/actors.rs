@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use tracing::{debug, warn};
+use tracing::{Instrument, debug, warn};
 
 use super::Host;
 use super::panics::panic_message;
@@ -14,6 +14,7 @@ use crate::host::calls::Call;
 use crate::host::context::ActorContext;
 use crate::host::handler::{ActorInfo, Handler};
 use crate::host::runtime::Runtime;
+use crate::host::spans;
 
 /// An actor's context, hashed and compared as its actor: a set of them maps
 /// actors to contexts at one pointer per bucket (a map would repeat the
@@ -44,7 +45,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     pub(super) fn spawn_actor_start(&self, actor: ActorRef, ctx: ActorContext, info: ActorInfo) {
         let handler = self.handler.clone();
         let tx = self.tx.clone();
-        self.rt.spawn(Box::pin(async move {
+        let span = spans::actor(ctx.actor_ref(), ctx.name());
+        let task = async move {
             let outcome = AssertUnwindSafe(handler.on_actor_start(ctx, info))
                 .catch_unwind()
                 .await;
@@ -54,7 +56,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 Err(panic) => Err(format!("start panicked: {}", panic_message(panic))),
             };
             let _ = tx.send(Call::ActorStarted { actor, result }).await;
-        }));
+        };
+        self.rt.spawn(Box::pin(task.instrument(span)));
     }
 
     pub(super) fn spawn_actor_stop(&mut self, actor: ActorRef, reason: crate::StopReason) {
@@ -62,7 +65,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         let handler = self.handler.clone();
         let tx = self.tx.clone();
         let ctx = self.context(&actor);
-        self.rt.spawn(Box::pin(async move {
+        let span = spans::actor(ctx.actor_ref(), ctx.name());
+        let task = async move {
             if AssertUnwindSafe(handler.on_actor_stop(ctx, reason))
                 .catch_unwind()
                 .await
@@ -71,7 +75,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 warn!(?actor, "actor stop panicked");
             }
             let _ = tx.send(Call::ActorStopped { actor }).await;
-        }));
+        };
+        self.rt.spawn(Box::pin(task.instrument(span)));
     }
 
     pub(super) fn context(&self, actor: &ActorRef) -> ActorContext {

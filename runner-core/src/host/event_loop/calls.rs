@@ -67,6 +67,9 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             Call::SocketIndices { key, reply } => {
                 let _ = reply.send(self.core.websocket_indices(key));
             }
+            Call::Metrics { reply } => {
+                let _ = reply.send(self.metrics_snapshot());
+            }
             Call::Shutdown { mode, done } => {
                 self.shutdown_waiters.push(done);
                 self.core.shutdown(now, mode);

@@ -38,6 +38,7 @@ use super::context::{ActorContext, ActorLink, Spawner};
 use super::handle::{Published, RunnerHandle};
 use super::handler::{ActorInfo, Handler};
 use super::kv_call::KvCancels;
+use super::metrics::{InputClock, RunnerMetrics};
 use super::names::Names;
 use super::runtime::{ConnectRequest, Inbound, Outbound, Runtime, Socket};
 use super::tls::ClientTls;
@@ -169,6 +170,7 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             stop_callbacks: 0,
             finishing: None,
             finished: None,
+            input_clock: InputClock::default(),
         };
         AsyncRunner {
             handle: RunnerHandle::new(tx, published),
@@ -214,8 +216,9 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
     /// ```
     pub async fn run(self) -> ShutdownReason {
         let rt = self.host.rt.clone();
-        let (task, abort) =
-            futures::future::abortable(AssertUnwindSafe(self.host.run()).catch_unwind());
+        let span = super::spans::runner(&self.host.core.config().runner_name);
+        let run = tracing::Instrument::instrument(self.host.run(), span);
+        let (task, abort) = futures::future::abortable(AssertUnwindSafe(run).catch_unwind());
         let (done, result) = oneshot::channel();
         rt.spawn(Box::pin(async move {
             if let Ok(outcome) = task.await {
@@ -280,6 +283,8 @@ struct Host<R, H> {
     /// still running, until this deadline.
     finishing: Option<(ShutdownReason, Timestamp)>,
     finished: Option<ShutdownReason>,
+    /// Time spent per input, for [`RunnerHandle::metrics`].
+    input_clock: InputClock,
 }
 
 impl<R, H> std::fmt::Debug for Host<R, H> {
@@ -312,8 +317,13 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         let now = self.now();
         self.core.start(now);
         let mut handled = 0u32;
+        let mut input_began = None;
         loop {
             self.drain();
+            if let Some(began) = input_began.take() {
+                let spent = self.rt.now().saturating_duration_since(began);
+                self.input_clock.record(spent);
+            }
             if let Some(reason) = self.finished.take() {
                 self.finish_socket().await;
                 return reason;
@@ -325,7 +335,9 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 YieldNow::default().await;
             }
             let input = futures::future::poll_fn(|cx| self.poll_input(cx)).await;
-            self.handle(input);
+            let began = self.rt.now();
+            input_began = Some(began);
+            self.handle(input, began);
         }
     }
 
@@ -428,10 +440,12 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         }
     }
 
-    fn handle(&mut self, input: Input) {
+    /// Applies one input that arrived at `arrived` (read once, for the
+    /// core's `now` and for the input's timing alike).
+    fn handle(&mut self, input: Input, arrived: Instant) {
         // First, so that no input sends a call whose caller is gone.
         self.apply_kv_cancels();
-        let now = self.now();
+        let now = Timestamp::from(arrived.saturating_duration_since(self.origin));
         match input {
             Input::Connected(conn, Ok(socket)) => {
                 self.open_socket(conn, socket);
@@ -528,6 +542,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     fn dispatch(&mut self, event: Event) {
         match event {
             Event::Connected { runner_id, .. } => {
+                // The loop runs inside its `runner` span (see `run`).
+                tracing::Span::current().record("runner_id", &*runner_id);
                 self.publish(|p| {
                     p.connected = true;
                     p.runner_id = Some(runner_id.to_string());
@@ -586,6 +602,18 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             }
             Event::WebSocketHibernated { key } => self.notify_socket(key, SocketEvent::Hibernated),
             Event::ShutdownComplete { reason } => self.begin_finish(reason),
+        }
+    }
+
+    /// The snapshot [`RunnerHandle::metrics`] returns.
+    fn metrics_snapshot(&self) -> RunnerMetrics {
+        let mut core = self.core.metrics();
+        // The core's clock stands at its last input; ages are as of now.
+        core.at = core.at.max(self.now());
+        RunnerMetrics {
+            core,
+            input_time: self.input_clock.histogram.clone(),
+            write_blocked: self.socket.as_ref().is_some_and(OpenSocket::is_blocked),
         }
     }
 

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures::FutureExt;
 use futures::channel::mpsc;
 use futures::future::{AbortHandle, Abortable, Either};
-use tracing::{debug, warn};
+use tracing::{Instrument, debug, warn};
 
 use super::Host;
 use super::panics::panic_message;
@@ -16,6 +16,7 @@ use crate::host::calls::Call;
 use crate::host::handler::Handler;
 use crate::host::http::{error_response, from_http_response, to_http_request};
 use crate::host::runtime::Runtime;
+use crate::host::spans;
 use crate::{HttpRequest, RequestKey};
 
 /// A request being served: the sender of its streamed body (until the
@@ -29,6 +30,12 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     pub(super) fn spawn_request(&mut self, request: HttpRequest) {
         let key = request.key;
         let ctx = self.context(&request.actor);
+        let span = spans::request(
+            (ctx.actor_ref(), ctx.name()),
+            &request.method,
+            &request.path,
+            &request.headers,
+        );
         let (body, body_tx) = if request.streamed {
             let (tx, rx) = mpsc::unbounded();
             if !request.body.is_empty() {
@@ -73,8 +80,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                     error_response(504, "handler timed out")
                 }
             };
+            tracing::Span::current().record("status", response.status);
             let _ = tx.send(Call::Respond { key, response }).await;
-        };
+        }
+        .instrument(span);
         let (abort, registration) = AbortHandle::new_pair();
         self.rt
             .spawn(Abortable::new(work, registration).map(drop).boxed());

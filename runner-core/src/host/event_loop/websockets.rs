@@ -8,7 +8,7 @@ use std::panic::AssertUnwindSafe;
 use bytes::Bytes;
 use futures::FutureExt;
 use futures::channel::mpsc;
-use tracing::warn;
+use tracing::{Instrument, warn};
 
 use super::Host;
 use crate::host::calls::{Call, Reply, SocketOp};
@@ -16,6 +16,7 @@ use crate::host::context::ActorContext;
 use crate::host::error::Error;
 use crate::host::handler::Handler;
 use crate::host::runtime::Runtime;
+use crate::host::spans;
 use crate::host::websocket::{HANDLER_PANICKED, Message, SocketEvent, Unread, WebSocketRequest};
 use crate::protocol::BareMap;
 use crate::{ActorRef, HibernatedSocket, RequestKey, Timestamp, WebSocketOpen};
@@ -52,6 +53,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         headers: &BareMap<String>,
         restored: bool,
     ) {
+        let span = spans::websocket((ctx.actor_ref(), ctx.name()), &path, restored);
         let (events_tx, events) = mpsc::channel(SOCKET_BACKLOG);
         let unread = Unread::default();
         let feed = SocketFeed {
@@ -69,7 +71,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         );
         let handler = self.handler.clone();
         let tx = self.tx.clone();
-        self.rt.spawn(Box::pin(async move {
+        let task = async move {
             if AssertUnwindSafe(handler.on_websocket(ctx, request))
                 .catch_unwind()
                 .await
@@ -86,7 +88,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                     reply: None,
                 });
             }
-        }));
+        };
+        self.rt.spawn(Box::pin(task.instrument(span)));
     }
 
     pub(super) fn on_socket_message(

@@ -25,6 +25,7 @@ impl Runner {
         if self.tunnel.entries.get(&key).is_some_and(|e| e.held) {
             return debug!(%key, "repeated request start while the actor starts; the first stands");
         }
+        self.counters.http_requests += 1;
         if let Some(old) = self.remove_entry(key) {
             // A retransmitted start supersedes the request in progress.
             if !old.held && matches!(old.kind, EntryKind::Http { .. }) {
@@ -33,6 +34,7 @@ impl Runner {
         }
         if start.headers.len() > self.config.limits.max_request_headers {
             warn!(%key, headers = start.headers.len(), "request with too many headers: 431");
+            self.counters.payload_refusals.request_headers += 1;
             let response = HttpResponse::new(431)
                 .header("content-type", "text/plain")
                 .header("x-rivet-error", reasons::TOO_MANY_HEADERS)
@@ -105,6 +107,7 @@ impl Runner {
         *body_bytes += chunk.body.len();
         if *body_bytes > limit {
             warn!(%key, limit, "streamed request body too large: 413");
+            self.counters.payload_refusals.request_body += 1;
             self.events.push_back(Event::HttpRequestAborted { key });
             let response = HttpResponse::new(413)
                 .header("content-type", "text/plain")
@@ -195,6 +198,7 @@ impl Runner {
         let limit = self.config.limits.max_tunnel_payload;
         let response = if response.body.len() > limit {
             warn!(%key, size = response.body.len(), limit, "response body over the tunnel limit: sending 500 instead");
+            self.counters.payload_refusals.response_body += 1;
             HttpResponse::payload_too_large(limit)
         } else {
             response

@@ -53,6 +53,14 @@ use table::{Entry, EntryKind};
 
 pub(super) use table::Tunnel;
 
+/// Gauges read from the tunnel's entries for a metrics snapshot.
+#[derive(Debug, Default)]
+pub(super) struct TunnelGauges {
+    pub(super) http_open: usize,
+    pub(super) websockets_open: usize,
+    pub(super) websockets_hibernatable: usize,
+}
+
 /// Outcome of [`Runner::admission`].
 enum Admission {
     /// Take it for `owner`; `held` while the owner is starting.
@@ -331,6 +339,13 @@ impl Runner {
         kind: ToServerTunnelMessageKind,
     ) -> Result<(), CallError> {
         self.room_for(&kind)?;
+        match &kind {
+            ToServerTunnelMessageKind::ResponseStart(start) => {
+                self.counters.http_response(start.status);
+            }
+            ToServerTunnelMessageKind::ResponseAbort => self.counters.http_outcomes.aborted += 1,
+            _ => {}
+        }
         let message_id = MessageId {
             gateway_id: key.gateway_id,
             request_id: key.request_id,
@@ -510,6 +525,24 @@ impl Runner {
     /// ```
     pub fn open_request_count(&self) -> usize {
         self.tunnel.len()
+    }
+
+    /// Counts the open entries by kind: one pass, for a metrics snapshot
+    /// (never per message).
+    pub(super) fn tunnel_gauges(&self) -> TunnelGauges {
+        let mut gauges = TunnelGauges::default();
+        for entry in self.tunnel.entries.values() {
+            match entry.kind {
+                EntryKind::Http { .. } => gauges.http_open += 1,
+                EntryKind::WsOpening { .. } => {}
+                EntryKind::WsOpen { hibernatable, .. } => {
+                    gauges.websockets_open += 1;
+                    gauges.websockets_hibernatable += usize::from(hibernatable);
+                }
+                EntryKind::WsHibernating => gauges.websockets_hibernatable += 1,
+            }
+        }
+        gauges
     }
 
     /// Whether the request or socket `key` is still open: held for its

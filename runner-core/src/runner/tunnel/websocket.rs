@@ -203,6 +203,7 @@ impl Runner {
         };
         let open = ToServerWebSocketOpen { can_hibernate };
         self.send_on_entry(key, ToServerTunnelMessageKind::WebSocketOpen(open))?;
+        self.counters.websockets_opened += 1;
         if let Some(entry) = self.tunnel.entries.get_mut(&key) {
             entry.kind = EntryKind::WsOpen {
                 hibernatable: can_hibernate,
@@ -289,6 +290,8 @@ impl Runner {
         };
         let limit = self.config.limits.max_tunnel_payload;
         if data.len() > limit {
+            warn!(%key, size = data.len(), limit, "WebSocket message over the tunnel limit refused");
+            self.counters.payload_refusals.websocket_message += 1;
             return Err(CallError::PayloadTooLarge {
                 size: data.len(),
                 limit,

@@ -49,28 +49,43 @@ pub use crate::{
     ActorRef, CallError, HibernatedSocket, KvError, Limits, ParseRequestKeyError, RequestKey,
     RestoreReport, ShutdownMode, ShutdownReason, SocketIndices, StopReason, Timeouts,
 };
+/// The `bytes` crate: KV keys and values, bodies and messages are
+/// [`Bytes`](bytes::Bytes).
+pub use ::bytes::{self, Bytes};
+/// The `http` crate: [`Request`] and [`Response`] are its types, and
+/// building one (`http::Response::builder()`, `http::StatusCode`) needs it.
+/// Re-exported so that a crate depending only on a driver can write
+/// `use runner_tokio::http;`.
+pub use ::http;
+/// `http-body`: [`Body`] implements `http_body::Body`, and [`Body::new`]
+/// takes any body that does (an axum or hyper response's).
+pub use ::http_body;
 /// The TLS library behind `wss://` (feature `tls`), for
 /// [`Builder::tls_client_config`](super::Builder::tls_client_config).
 #[cfg(feature = "tls")]
 pub use ::rustls;
+/// `serde_json`: [`Builder::actor_name`](super::Builder::actor_name) and
+/// [`Builder::metadata`](super::Builder::metadata) take a `serde_json::Value`.
+pub use ::serde_json;
 
 /// Declares a driver crate's public API: re-exports [`api`](self) whole and
 /// defines the names bound to the crate's runtime — `Builder`, `Runner<H>`
 /// and `builder()` — so that every driver offers the same names.
 ///
 /// `$runtime` is the driver's [`Runtime`](super::Runtime), a unit struct in
-/// scope; `$name` names the runtime in the generated docs. A driver's
+/// scope; `$name` names the runtime in the generated docs; `$block_on` is
+/// how the generated examples run a future on it. A driver's
 /// `lib.rs` is then its docs, its runtime module and this one line (as
 /// `runner-tokio/src/lib.rs` has it, compiled there):
 ///
 /// ```text
 /// mod runtime;
 /// pub use runtime::Tokio;
-/// runner_core::driver_api!(Tokio, "tokio");
+/// runner_core::driver_api!(Tokio, "tokio", "tokio::runtime::Runtime::new().unwrap().block_on");
 /// ```
 #[macro_export]
 macro_rules! driver_api {
-    ($runtime:ident, $name:literal) => {
+    ($runtime:ident, $name:literal, $block_on:literal) => {
         #[doc(inline)]
         pub use $crate::host::api::*;
 

@@ -31,7 +31,7 @@ use crate::{ActorRef, HibernatedSocket, KvError, KvResponse, RestoreReport};
 /// A counter kept in the actor's KV storage; it asks to sleep when idle.
 ///
 /// ```no_run
-/// use runner_core::host::{ActorContext, Handler, Request, Response};
+/// use runner_tokio::{http, ActorContext, Handler, Request, Response};
 ///
 /// struct Counter;
 ///
@@ -121,7 +121,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -140,7 +140,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -162,7 +162,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -185,7 +185,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -208,7 +208,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -237,7 +237,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -267,7 +267,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -290,7 +290,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -320,7 +320,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -348,7 +348,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -378,7 +378,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -400,7 +400,7 @@ impl ActorContext {
     ///
     /// ```no_run
     /// # async fn f(actor: runner_core::host::ActorContext) -> Result<(), runner_core::host::Error> {
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     /// let newest_three = actor.kv_list(KvList::prefix("log/").reverse().limit(3)).await?;
     /// # Ok(()) }
     /// ```
@@ -430,7 +430,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -452,7 +452,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -475,7 +475,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -499,7 +499,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -520,7 +520,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -546,7 +546,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::api::{ActorContext, ActorInfo, BoxError, Handler, HibernatedSocket};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler, HibernatedSocket};
     ///
     /// # fn decode(_: &[u8]) -> Result<HibernatedSocket, BoxError> { unimplemented!() }
     /// struct Counter;
@@ -588,7 +588,7 @@ impl ActorContext {
 /// # Examples
 ///
 /// ```no_run
-/// use runner_core::host::{ActorContext, Handler, KvList, Request, Response};
+/// use runner_tokio::{ActorContext, Handler, KvList, Request, Response};
 ///
 /// struct Log;
 ///
@@ -618,7 +618,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     ///
     /// let every_key = KvList::all();
     /// assert!(format!("{every_key:?}").contains("query: All"));
@@ -632,7 +632,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     ///
     /// let users = KvList::prefix("user/");
     /// assert!(format!("{users:?}").contains(r#"Prefix(KvListPrefixQuery { key: b"user/" })"#));
@@ -648,7 +648,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     ///
     /// let a_to_m = KvList::range("a", "m"); // "m" itself included
     /// assert!(format!("{a_to_m:?}").contains(r#"start: b"a", end: b"m", exclusive: false"#));
@@ -667,7 +667,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     ///
     /// let before_m = KvList::range("a", "m").exclusive();
     /// assert!(format!("{before_m:?}").contains("exclusive: true"));
@@ -686,7 +686,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     ///
     /// let newest_first = KvList::prefix("log/").reverse();
     /// assert!(format!("{newest_first:?}").contains("reverse: Some(true)"));
@@ -701,7 +701,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     ///
     /// let first_ten = KvList::all().limit(10);
     /// assert!(format!("{first_ten:?}").contains("limit: Some(10)"));

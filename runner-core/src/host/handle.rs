@@ -26,7 +26,7 @@ pub(crate) struct Published {
 /// # struct Idle;
 /// # impl Handler for Idle {}
 /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-/// use runner_core::{ShutdownMode, ShutdownReason};
+/// use runner_tokio::{ShutdownMode, ShutdownReason};
 ///
 /// let handle = runner.handle();
 /// let running = std::thread::spawn(move || block_on(runner.run()));
@@ -58,7 +58,7 @@ impl RunnerHandle {
     /// # struct Idle;
     /// # impl Handler for Idle {}
     /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-    /// use runner_core::ShutdownMode;
+    /// use runner_tokio::ShutdownMode;
     ///
     /// let handle = runner.handle();
     /// let running = std::thread::spawn(move || block_on(runner.run()));
@@ -123,7 +123,7 @@ impl RunnerHandle {
     /// # struct Idle;
     /// # impl Handler for Idle {}
     /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-    /// use runner_core::ShutdownMode;
+    /// use runner_tokio::ShutdownMode;
     ///
     /// let handle = runner.handle();
     /// assert!(!handle.is_shut_down());

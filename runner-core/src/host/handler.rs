@@ -15,7 +15,7 @@ use crate::{RequestKey, StopReason};
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::{Body, Request};
+/// use runner_tokio::{http, Body, Request};
 ///
 /// let request: Request = http::Request::builder()
 ///     .method("POST")
@@ -30,7 +30,7 @@ pub type Request = http::Request<Body>;
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::{Body, Response};
+/// use runner_tokio::{http, Body, Response};
 /// # futures::executor::block_on(async {
 /// let response: Response = http::Response::builder()
 ///     .status(201)
@@ -48,7 +48,7 @@ pub type Response = http::Response<Body>;
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::ActorInfo;
+/// use runner_tokio::{serde_json, ActorInfo};
 ///
 /// /// The room size a chat actor was created with (its input is JSON).
 /// fn capacity(info: &ActorInfo) -> u64 {
@@ -88,7 +88,7 @@ pub struct ActorInfo {
 /// (a 500, a closed socket, a failed start) — the runner carries on.
 ///
 /// ```no_run
-/// use runner_core::host::{ActorContext, Handler, Request, Response};
+/// use runner_tokio::{ActorContext, Handler, Request, Response};
 ///
 /// struct Hello;
 ///
@@ -105,7 +105,7 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -135,8 +135,7 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::StopReason;
-    /// use runner_core::host::{ActorContext, Handler};
+    /// use runner_tokio::{ActorContext, Handler, StopReason};
     ///
     /// struct Counter;
     ///
@@ -162,7 +161,7 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Body, Handler, Request, Response};
+    /// use runner_tokio::{http, ActorContext, Body, Handler, Request, Response};
     ///
     /// struct Named;
     ///
@@ -193,7 +192,7 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, Message, WebSocketRequest};
     ///
     /// struct Echo;
     ///
@@ -234,7 +233,7 @@ pub trait Handler: Send + Sync + 'static {
     ///
     /// ```no_run
     /// use std::sync::Mutex;
-    /// use runner_core::host::Handler;
+    /// use runner_tokio::Handler;
     ///
     /// #[derive(Default)]
     /// struct Tracked {
@@ -264,7 +263,7 @@ pub trait Handler: Send + Sync + 'static {
     ///
     /// ```no_run
     /// use std::sync::atomic::{AtomicU32, Ordering};
-    /// use runner_core::host::Handler;
+    /// use runner_tokio::Handler;
     ///
     /// #[derive(Default)]
     /// struct Tracked {

@@ -151,5 +151,43 @@ macro_rules! driver_api {
         pub fn builder() -> Builder {
             Builder::new($runtime)
         }
+
+        #[doc = concat!("Tests for handlers without an engine: [`testing::start`] runs a handler on ", $name, " against an in-memory engine.")]
+        #[doc = ""]
+        #[doc = "See [`TestKit`](testing::TestKit) for what a test can do and assert."]
+        pub mod testing {
+            #[doc(inline)]
+            pub use $crate::host::testkit::{LifecycleEvent, TestSocket, WAIT_BOUND};
+
+            #[doc = concat!("The test kit (`runner_core::host::testkit::TestKit`) on ", $name, ".")]
+            pub type TestKit = $crate::host::testkit::TestKit<super::$runtime>;
+
+            #[doc = concat!("Runs `handler` on ", $name, " against an in-memory engine (KV included) and waits until it is connected: a test then starts actors and sends them requests.")]
+            #[doc = ""]
+            #[doc = "# Examples"]
+            #[doc = ""]
+            #[doc = "```"]
+            #[doc = concat!("use ", env!("CARGO_CRATE_NAME"), "::{http, ActorContext, Handler, Request, Response};")]
+            #[doc = ""]
+            #[doc = "struct Hello;"]
+            #[doc = ""]
+            #[doc = "impl Handler for Hello {"]
+            #[doc = "    async fn on_request(&self, _actor: ActorContext, _request: Request) -> Response {"]
+            #[doc = "        Response::new(\"hello\".into())"]
+            #[doc = "    }"]
+            #[doc = "}"]
+            #[doc = ""]
+            #[doc = concat!("# ", $block_on, "(async {")]
+            #[doc = concat!("let kit = ", env!("CARGO_CRATE_NAME"), "::testing::start(Hello).await;")]
+            #[doc = "let actor = kit.start_actor(\"hello\").await?;"]
+            #[doc = "let response = kit.request(&actor, http::Request::get(\"/\").body(\"\")?).await;"]
+            #[doc = "assert_eq!(response.body(), \"hello\");"]
+            #[doc = "# Ok::<(), Box<dyn std::error::Error>>(())"]
+            #[doc = "# }).unwrap();"]
+            #[doc = "```"]
+            pub async fn start<H: $crate::host::Handler>(handler: H) -> TestKit {
+                TestKit::start(super::$runtime, handler).await
+            }
+        }
     };
 }

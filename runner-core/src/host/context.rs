@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use super::calls::{Call, CallTx, Intent};
 use super::error::Error;
 use super::kv_call::{self, KvCancels};
+use super::state::StateSlot;
 use crate::protocol::{
     KvDeleteRangeRequest, KvDeleteRequest, KvGetRequest, KvListPrefixQuery, KvListQuery,
     KvListRangeQuery, KvListRequest, KvPutRequest, KvRequestData,
@@ -74,6 +75,8 @@ struct ActorShared {
     name: Arc<str>,
     key: Option<Box<str>>,
     link: Arc<ActorLink>,
+    /// The user's state for this generation (see `state.rs`).
+    state: StateSlot,
 }
 
 /// The event loop's command queue, where KV futures send their cancels,
@@ -97,8 +100,14 @@ impl ActorContext {
                 name,
                 key,
                 link,
+                state: StateSlot::default(),
             }),
         }
+    }
+
+    /// This generation's state slot (see `state.rs`).
+    pub(super) fn state_slot(&self) -> &StateSlot {
+        &self.shared.state
     }
 
     /// Runs `task` in the background on the runner's runtime, whichever

@@ -25,7 +25,9 @@ mod http;
 mod kv_call;
 mod names;
 mod runtime;
+mod state;
 pub mod testing;
+pub mod testkit;
 mod tls;
 #[cfg(feature = "tungstenite")]
 pub mod tungstenite;

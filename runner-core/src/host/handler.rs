@@ -87,6 +87,68 @@ pub struct ActorInfo {
 /// concurrently, and a panic in one becomes an error for that call only
 /// (a 500, a closed socket, a failed start) — the runner carries on.
 ///
+/// # What runs concurrently, and what does not
+///
+/// - `on_actor_start` runs alone: the actor's requests and WebSockets wait
+///   until it has returned. State it gives the actor with
+///   [`ActorContext::set_state`] is seen by every later call.
+/// - Requests and WebSockets of one actor run concurrently with each other,
+///   and so do different actors. KV has no compare-and-swap: a
+///   read-modify-write of a key (a counter) loses updates unless a lock
+///   serialises it — keep one in the actor's state (an async lock such as
+///   `tokio::sync::Mutex` when it is held across an `.await`), as the
+///   README's counter does.
+/// - `on_actor_stop` starts once the engine stops the actor; requests
+///   still running may finish meanwhile (up to the stop timeout). The
+///   hooks `on_connected`, `on_disconnected` and `on_shutdown` run on the
+///   event loop itself, one at a time.
+///
+/// # What the protocol cannot carry
+///
+/// The engine's tunnel is not plain HTTP; two things users reach for do not
+/// go through it as they would over a socket:
+///
+/// - **No response streaming.** The response body is read whole (up to
+///   `Limits::max_tunnel_payload`, 20 MiB with the engine's default; past
+///   it the client gets a 500) and sent as one message: the gateway ignores
+///   chunks, so a body that trickles out (server-sent events, progress)
+///   arrives all at once at its end, or times out. Use a WebSocket for data
+///   that comes bit by bit; for large downloads, answer with a redirect to
+///   where the file is stored.
+/// - **One value per header name.** Repeated response headers are joined
+///   into one value with `", "` (values that are not UTF-8 are dropped).
+///   That is right for most headers but not `Set-Cookie`: two cookies
+///   become one header that browsers read as a single broken cookie. Set
+///   one cookie per response (e.g. one session cookie holding what you
+///   need, or the others on later responses).
+///
+/// ```
+/// use runner_tokio::{http, ActorContext, Handler, Request, Response};
+///
+/// struct TwoCookies;
+///
+/// impl Handler for TwoCookies {
+///     async fn on_request(&self, _actor: ActorContext, _request: Request) -> Response {
+///         http::Response::builder()
+///             .header("set-cookie", "a=1")
+///             .header("set-cookie", "b=2") // joined with the first: avoid
+///             .body("".into())
+///             .unwrap()
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let kit = runner_tokio::testing::start(TwoCookies).await;
+/// let actor = kit.start_actor("cookies").await?;
+/// let response = kit.request(&actor, http::Request::get("/").body("")?).await;
+/// let cookies: Vec<_> = response.headers().get_all("set-cookie").iter().collect();
+/// assert_eq!(cookies, ["a=1, b=2"]); // what the client gets: one header
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+///
+/// # Examples
+///
 /// ```no_run
 /// use runner_tokio::{ActorContext, Handler, Request, Response};
 ///
@@ -156,7 +218,9 @@ pub trait Handler: Send + Sync + 'static {
     }
 
     /// Serves an HTTP request. The response body is read whole before it is
-    /// sent (the gateway takes one response message).
+    /// sent (the gateway takes one response message: no streaming), and
+    /// repeated response headers become one comma-joined value (so at most
+    /// one `Set-Cookie`): see "What the protocol cannot carry" above.
     ///
     /// # Examples
     ///

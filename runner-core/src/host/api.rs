@@ -40,9 +40,9 @@
 //! ```
 
 pub use super::{
-    ActorContext, ActorInfo, Body, BodyError, BoxError, BuildError, ClientTls, CloseFrame, Error,
-    Handler, KvList, Message, Request, Response, RunnerHandle, TlsError, WebSocket,
-    WebSocketRequest,
+    ActorContext, ActorInfo, Body, BodyError, BoxError, BuildError, ClientTls, CloseFrame,
+    ENV_VARIABLES, Error, Handler, KvList, Message, Request, Response, RunnerHandle, TlsError,
+    WebSocket, WebSocketRequest,
 };
 pub use crate::protocol::{BareMap, GatewayId, MessageIndex, ProtocolVersion, RequestId};
 pub use crate::{

@@ -100,6 +100,15 @@ pub enum BuildError {
     /// The TLS settings cannot be used.
     #[error("TLS settings: {0}")]
     Tls(#[from] TlsError),
+    /// An environment variable read by
+    /// [`from_env`](Builder::from_env) has a value that cannot work.
+    #[error("{variable}: {reason}")]
+    Env {
+        /// The variable, e.g. `RIVET_TOTAL_SLOTS`.
+        variable: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
 }
 
 impl<R: Runtime> Builder<R> {
@@ -135,7 +144,7 @@ impl<R: Runtime> Builder<R> {
 
     /// Records what setting `what` came to: a good value withdraws an
     /// earlier refusal of the same setting.
-    fn settle(mut self, what: String, outcome: Result<(), BuildError>) -> Self {
+    pub(super) fn settle(mut self, what: String, outcome: Result<(), BuildError>) -> Self {
         match outcome {
             Ok(()) => self.refused.remove(&what),
             Err(refused) => self.refused.insert(what, refused),
@@ -262,7 +271,8 @@ impl<R: Runtime> Builder<R> {
     /// ```
     pub fn version(mut self, version: u32) -> Self {
         self.config.version = version;
-        self
+        // Withdraws a bad `RIVET_RUNNER_VERSION` (see `from_env`).
+        self.settle("version".into(), Ok(()))
     }
 
     /// How many actors the engine may place here (default 1000).
@@ -282,7 +292,8 @@ impl<R: Runtime> Builder<R> {
     /// ```
     pub fn total_slots(mut self, slots: u32) -> Self {
         self.config.total_slots = slots;
-        self
+        // Withdraws a bad `RIVET_TOTAL_SLOTS` (see `from_env`).
+        self.settle("total_slots".into(), Ok(()))
     }
 
     /// Declares an actor name this runner hosts, with metadata (a JSON object).

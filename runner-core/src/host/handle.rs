@@ -12,6 +12,8 @@ pub(crate) struct Published {
     pub(crate) runner_id: Option<String>,
     pub(crate) connected: bool,
     pub(crate) shut_down: bool,
+    /// Callers of [`RunnerHandle::ready`] waiting for the state to change.
+    pub(crate) waiting: Vec<std::task::Waker>,
 }
 
 /// Controls the whole runner. Cheap to clone.
@@ -111,6 +113,46 @@ impl RunnerHandle {
     /// ```
     pub fn runner_id(&self) -> Option<String> {
         self.published.lock().ok().and_then(|p| p.runner_id.clone())
+    }
+
+    /// Waits until the engine has accepted the runner and returns the runner
+    /// id it assigned (at once if it is connected now); `None` when the
+    /// runner shut down first. After a reconnect it waits for the new
+    /// connection. No polling: the event loop wakes it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_tokio::Handler;
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start(Idle).await;
+    /// assert_eq!(kit.handle().ready().await.as_deref(), Some("test-kit-runner"));
+    /// let handle = kit.handle().clone();
+    /// kit.shutdown().await;
+    /// assert_eq!(handle.ready().await, None); // shut down: never ready again
+    /// # });
+    /// ```
+    pub async fn ready(&self) -> Option<String> {
+        futures::future::poll_fn(|cx| {
+            let Ok(mut published) = self.published.lock() else {
+                return std::task::Poll::Ready(None);
+            };
+            if published.shut_down {
+                return std::task::Poll::Ready(None);
+            }
+            match (published.connected, &published.runner_id) {
+                (true, Some(id)) => std::task::Poll::Ready(Some(id.clone())),
+                _ => {
+                    published.waiting.push(cx.waker().clone());
+                    std::task::Poll::Pending
+                }
+            }
+        })
+        .await
     }
 
     /// Whether the runner has shut down.

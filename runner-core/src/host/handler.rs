@@ -345,6 +345,57 @@ pub trait Handler: Send + Sync + 'static {
         let _ = (code, reason);
     }
 
+    /// A connection attempt failed before the WebSocket opened (the engine
+    /// unreachable, refused, a TLS failure, no answer within
+    /// `timeouts.connect`); the runner retries with backoff. With
+    /// [`on_connected`](Self::on_connected) (the engine accepted the
+    /// runner) and [`on_disconnected`](Self::on_disconnected) (a connection
+    /// that opened ended, a refused handshake included), every attempt's
+    /// outcome is reported, the first one's too.
+    ///
+    /// Runs on the event loop itself: it must return quickly and never
+    /// block. A panic in it is caught and logged at error level.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use runner_core::host::testing::NoEngine as Unreachable;
+    /// use std::sync::Mutex;
+    /// use runner_tokio::Handler;
+    ///
+    /// #[derive(Default)]
+    /// struct Tracked {
+    ///     failures: Mutex<Vec<String>>,
+    /// }
+    ///
+    /// impl Handler for Tracked {
+    ///     fn on_connect_failed(&self, reason: &str) {
+    ///         self.failures.lock().unwrap().push(reason.to_owned());
+    ///     }
+    /// }
+    /// # use std::sync::Arc;
+    /// # struct Shared(Arc<Tracked>);
+    /// # impl Handler for Shared { fn on_connect_failed(&self, r: &str) { self.0.on_connect_failed(r) } }
+    /// # let tracked = Arc::new(Tracked::default());
+    /// # let builder = runner_core::host::Builder::new(Unreachable).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// # let runner = builder.build(Shared(tracked.clone()))?;
+    /// # let handle = runner.handle();
+    /// # let running = std::thread::spawn(move || block_on(runner.run()));
+    /// # let asked = std::time::Instant::now();
+    /// # while tracked.failures.lock().unwrap().is_empty() && asked.elapsed().as_secs() < 10 {
+    /// #     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// # }
+    /// # block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// # running.join().unwrap();
+    /// // The first attempt, to an engine that is not there:
+    /// assert_eq!(tracked.failures.lock().unwrap()[0], "no engine here");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn on_connect_failed(&self, reason: &str) {
+        let _ = reason;
+    }
+
     /// The runner has shut down. It is called last: after every
     /// [`on_actor_stop`](Self::on_actor_stop) has returned (waiting at most
     /// the stop timeout for them), on an immediate shutdown too.

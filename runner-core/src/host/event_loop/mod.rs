@@ -13,6 +13,7 @@
 //! core's transmits and events.
 
 mod actors;
+mod attempts;
 mod calls;
 mod connection;
 mod panics;
@@ -437,7 +438,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 self.open_socket(conn, socket);
                 self.core.handle_connected(now, conn);
             }
-            Input::Connected(conn, Err(close)) => self.core.handle_closed(now, conn, close),
+            Input::Connected(conn, Err(close)) => {
+                self.connect_failed(&close.reason);
+                self.core.handle_closed(now, conn, close)
+            }
             Input::Socket(conn, Some(Inbound::Binary(frame))) => {
                 self.core.handle_frame(now, conn, &frame)
             }
@@ -516,6 +520,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             Transmit::Close { conn, code, reason } => {
                 if self.connecting.as_ref().is_some_and(|(c, _)| *c == conn) {
                     self.connecting = None;
+                    self.connect_abandoned(code, &reason);
                 }
                 if self.socket.as_ref().is_some_and(|s| s.conn == conn) {
                     // Keep reading: the close handshake ends the stream.
@@ -592,6 +597,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     fn publish(&self, update: impl FnOnce(&mut Published)) {
         if let Ok(mut published) = self.published.lock() {
             update(&mut published);
+            // `RunnerHandle::ready` callers look again.
+            published.waiting.drain(..).for_each(std::task::Waker::wake);
         }
     }
 }

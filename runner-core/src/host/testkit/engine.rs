@@ -71,7 +71,6 @@ pub(crate) struct Engine {
     version: ProtocolVersion,
     conn: u64,
     to_runner: Option<mpsc::UnboundedSender<Inbound>>,
-    pub(super) runner_connected: bool,
     pub(super) actors: BTreeMap<String, Actor>,
     pub(super) kv: HashMap<String, Store>,
     pub(super) events: Vec<LifecycleEvent>,
@@ -87,7 +86,6 @@ impl Default for Engine {
             version: ProtocolVersion::V5,
             conn: 0,
             to_runner: None,
-            runner_connected: false,
             actors: BTreeMap::new(),
             kv: HashMap::new(),
             events: Vec::new(),
@@ -133,7 +131,6 @@ pub(super) async fn serve(
                 Err(e) => panic!("test kit: the runner sent a frame that does not decode: {e}"),
             },
             Outbound::Close { .. } => {
-                engine.runner_connected = false;
                 engine.to_runner = None;
             }
         }
@@ -175,7 +172,6 @@ impl Engine {
                     metadata,
                 };
                 self.send(&ToClient::Init(init));
-                self.runner_connected = true;
             }
             ToServer::Events(events) => self.on_events(events),
             ToServer::Stopping => {

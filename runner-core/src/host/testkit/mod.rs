@@ -228,10 +228,11 @@ impl<R: Runtime> TestKit<R> {
             engine,
             handle,
         };
-        kit.until("the runner to connect", |e| {
-            e.runner_connected.then_some(())
-        })
-        .await;
+        // Connected as the runner sees it, so `handle().is_connected()` holds.
+        let ready = kit.handle.ready();
+        if kit.bounded("the runner to connect", ready).await.is_none() {
+            panic!("test kit: the runner shut down before it connected");
+        }
         kit
     }
 
@@ -257,8 +258,13 @@ impl<R: Runtime> TestKit<R> {
                 }
             }
         });
+        self.bounded(what, found).await
+    }
+
+    /// `wait`, for at most [`WAIT_BOUND`].
+    async fn bounded<T>(&self, what: &str, wait: impl std::future::Future<Output = T>) -> T {
         let bound = self.rt.sleep_until(self.rt.now() + WAIT_BOUND);
-        match futures::future::select(Box::pin(found), bound).await {
+        match futures::future::select(Box::pin(wait), bound).await {
             Either::Left((found, _)) => found,
             Either::Right(_) => panic!("test kit: waited {WAIT_BOUND:?} for {what}"),
         }

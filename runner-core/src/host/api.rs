@@ -50,7 +50,7 @@ pub use crate::{
     RestoreReport, ShutdownMode, ShutdownReason, SocketIndices, StopReason, Timeouts,
 };
 /// The `bytes` crate: KV keys and values, bodies and messages are
-/// [`Bytes`](bytes::Bytes).
+/// [`Bytes`].
 pub use ::bytes::{self, Bytes};
 /// The `http` crate: [`Request`] and [`Response`] are its types, and
 /// building one (`http::Response::builder()`, `http::StatusCode`) needs it.

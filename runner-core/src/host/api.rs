@@ -46,8 +46,8 @@ pub use super::{
 };
 pub use crate::protocol::{BareMap, GatewayId, MessageIndex, ProtocolVersion, RequestId};
 pub use crate::{
-    ActorRef, CallError, HibernatedSocket, KvError, Limits, ParseRequestKeyError, RequestKey,
-    RestoreReport, ShutdownMode, ShutdownReason, SocketIndices, StopReason, Timeouts,
+    ActorRef, CallError, ConfigError, HibernatedSocket, KvError, Limits, ParseRequestKeyError,
+    RequestKey, RestoreReport, ShutdownMode, ShutdownReason, SocketIndices, StopReason, Timeouts,
 };
 /// The `bytes` crate: KV keys and values, bodies and messages are
 /// [`Bytes`].

@@ -15,14 +15,14 @@ use crate::{Config, ConfigError, Limits, Timeouts, Token};
 /// Builds a runner.
 ///
 /// ```
-/// use runner_core::host::{Builder, Handler};
-/// # use runner_core::host::testing::NoEngine as Rt;
+/// use runner_tokio::Handler;
+///
 /// struct Nothing;
 /// impl Handler for Nothing {}
 ///
-/// let err = Builder::new(Rt).runner_name("r").build(Nothing).unwrap_err();
+/// let err = runner_tokio::builder().runner_name("r").build(Nothing).unwrap_err();
 /// assert_eq!(err.to_string(), "endpoint is required");
-/// let runner = Builder::new(Rt)
+/// let runner = runner_tokio::builder()
 ///     .endpoint("http://127.0.0.1:6420")
 ///     .token("dev")
 ///     .runner_name("my-runner")
@@ -56,15 +56,14 @@ pub struct Builder<R> {
 /// # Examples
 ///
 /// ```
-/// # use runner_core::host::{Builder, Handler};
-/// # use runner_core::host::testing::NoEngine as Rt;
+/// # use runner_tokio::Handler;
 /// # struct Nothing;
 /// # impl Handler for Nothing {}
-/// use runner_core::host::BuildError;
+/// use runner_tokio::BuildError;
 ///
-/// let no_endpoint = Builder::new(Rt).runner_name("r").build(Nothing).unwrap_err();
+/// let no_endpoint = runner_tokio::builder().runner_name("r").build(Nothing).unwrap_err();
 /// assert_eq!(no_endpoint, BuildError::MissingEndpoint);
-/// let old = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r").protocol_version(4);
+/// let old = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r").protocol_version(4);
 /// let err = old.build(Nothing).unwrap_err();
 /// assert_eq!(err, BuildError::UnsupportedVersion(4));
 /// assert_eq!(err.to_string(), "protocol version 4 is not supported (supported: 5, 6, 7)");
@@ -384,15 +383,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
-    /// use runner_core::{ConfigError, Timeouts};
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::{BuildError, ConfigError, Timeouts};
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// let mut timeouts = Timeouts::default();
     /// timeouts.connect = Duration::from_secs(5);
     /// assert!(builder.clone().timeouts(timeouts.clone()).build(Nothing).is_ok());
@@ -410,14 +407,12 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// use runner_core::{ConfigError, Limits};
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::{BuildError, ConfigError, Limits};
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// let mut limits = Limits::default();
     /// limits.max_actors = 10;
     /// assert!(builder.clone().limits(limits.clone()).build(Nothing).is_ok());
@@ -435,15 +430,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
-    /// use runner_core::ConfigError;
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::{BuildError, ConfigError};
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().actor_start_timeout(Duration::from_secs(30)).build(Nothing).is_ok());
     /// let err = builder.actor_start_timeout(Duration::ZERO).build(Nothing).unwrap_err();
     /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("actor_start")));
@@ -458,15 +451,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
-    /// use runner_core::ConfigError;
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::{BuildError, ConfigError};
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().actor_stop_timeout(Duration::from_secs(30)).build(Nothing).is_ok());
     /// let err = builder.actor_stop_timeout(Duration::ZERO).build(Nothing).unwrap_err();
     /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("actor_stop")));
@@ -481,15 +472,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
-    /// use runner_core::ConfigError;
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::{BuildError, ConfigError};
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().shutdown_timeout(Duration::from_secs(30)).build(Nothing).is_ok());
     /// let err = builder.shutdown_timeout(Duration::ZERO).build(Nothing).unwrap_err();
     /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("shutdown_drain")));
@@ -505,15 +494,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
-    /// use runner_core::ConfigError;
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::{BuildError, ConfigError};
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().request_timeout(Duration::from_secs(10)).build(Nothing).is_ok());
     /// let err = builder.clone().request_timeout(Duration::ZERO).build(Nothing).unwrap_err();
     /// assert_eq!(err, BuildError::ZeroRequestTimeout);
@@ -666,14 +653,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::BuildError;
     /// use serde_json::json;
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// let runner = builder.clone().build(Nothing)?;
     /// assert!(!runner.handle().is_shut_down()); // built, not running
     /// let err = builder.metadata(json!(["not", "an", "object"])).build(Nothing).unwrap_err();

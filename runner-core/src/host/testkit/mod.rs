@@ -14,6 +14,12 @@
 //! actor (a new generation) when a request reaches it or its alarm is fired
 //! ([`TestKit::fire_alarm`]), as the gateway does.
 //!
+//! Not modelled (use `host::testing::MemoryRuntime` and play the engine
+//! for these): hibernating WebSockets across a sleep (a socket's actor that
+//! sleeps closes it), KV metadata and the engine's own limits, engine
+//! restarts and reconnects, runner protocol versions other than the one
+//! the runner asks for (it is answered in that one).
+//!
 //! Every wait of the kit is bounded by [`WAIT_BOUND`] of the runtime's
 //! clock and panics, naming what it waited for, past it: a test fails, it
 //! never hangs.

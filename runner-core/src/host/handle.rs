@@ -16,6 +16,24 @@ pub(crate) struct Published {
     pub(crate) waiting: Vec<std::task::Waker>,
 }
 
+/// Most [`RunnerHandle::ready`] wakers kept between two state changes:
+/// past it all are woken at once (each live caller registers again), so
+/// callers that give up on `ready` (a timeout in a loop) cannot grow the
+/// list while the runner stays disconnected.
+const MAX_WAITING: usize = 1024;
+
+impl Published {
+    fn wait(&mut self, waker: &std::task::Waker) {
+        if self.waiting.iter().any(|w| w.will_wake(waker)) {
+            return;
+        }
+        if self.waiting.len() >= MAX_WAITING {
+            self.waiting.drain(..).for_each(std::task::Waker::wake);
+        }
+        self.waiting.push(waker.clone());
+    }
+}
+
 /// Controls the whole runner. Cheap to clone.
 ///
 /// # Examples
@@ -147,7 +165,7 @@ impl RunnerHandle {
             match (published.connected, &published.runner_id) {
                 (true, Some(id)) => std::task::Poll::Ready(Some(id.clone())),
                 _ => {
-                    published.waiting.push(cx.waker().clone());
+                    published.wait(cx.waker());
                     std::task::Poll::Pending
                 }
             }
@@ -177,5 +195,42 @@ impl RunnerHandle {
     /// ```
     pub fn is_shut_down(&self) -> bool {
         self.published.lock().map(|p| p.shut_down).unwrap_or(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use futures::task::{ArcWake, waker};
+
+    use super::{MAX_WAITING, Published};
+
+    struct Flag(AtomicBool);
+
+    impl ArcWake for Flag {
+        fn wake_by_ref(this: &Arc<Self>) {
+            this.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// `ready` callers that give up (a timeout in a loop) leave their
+    /// wakers behind: the list stays bounded, and the ones let go are woken
+    /// (a live caller registers again).
+    #[test]
+    fn waiting_callers_are_bounded() {
+        let mut published = Published::default();
+        let flags: Vec<Arc<Flag>> = (0..MAX_WAITING + 10)
+            .map(|_| Arc::new(Flag(AtomicBool::new(false))))
+            .collect();
+        for flag in &flags {
+            let w = waker(flag.clone());
+            published.wait(&w);
+            published.wait(&w); // the same caller again: kept once
+        }
+        assert!(published.waiting.len() <= MAX_WAITING);
+        assert!(flags[0].0.load(Ordering::SeqCst));
+        assert!(!flags[MAX_WAITING + 9].0.load(Ordering::SeqCst));
     }
 }

@@ -141,7 +141,9 @@ pub(super) async fn serve(
 impl Engine {
     /// Registers a test waiting for the state to change.
     pub(super) fn wait(&mut self, waker: &Waker) {
-        self.wakers.push(waker.clone());
+        if !self.wakers.iter().any(|w| w.will_wake(waker)) {
+            self.wakers.push(waker.clone());
+        }
     }
 
     fn wake_all(&mut self) {

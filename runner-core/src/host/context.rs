@@ -9,7 +9,6 @@ use futures::future::BoxFuture;
 use super::calls::{Call, CallTx, Intent};
 use super::error::Error;
 use super::kv_call::{self, KvCancels};
-use super::state::StateSlot;
 use crate::protocol::{
     KvDeleteRangeRequest, KvDeleteRequest, KvGetRequest, KvListPrefixQuery, KvListQuery,
     KvListRangeQuery, KvListRequest, KvPutRequest, KvRequestData,
@@ -78,6 +77,11 @@ struct ActorShared {
     /// The user's state for this generation (see `state.rs`).
     state: StateSlot,
 }
+
+/// A generation's state slot: empty until `ActorContext::set_state`, then
+/// set for good (the methods are in `state.rs`).
+#[derive(Default)]
+pub(super) struct StateSlot(pub(super) std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>);
 
 /// The event loop's command queue, where KV futures send their cancels,
 /// and the runtime's spawner: one for the whole runner.

@@ -11,14 +11,7 @@
 //!
 //! [`Handler`]: super::Handler
 
-use std::any::Any;
-use std::sync::OnceLock;
-
 use super::context::ActorContext;
-
-/// The slot: empty until `set_state`, then set for good.
-#[derive(Default)]
-pub(super) struct StateSlot(OnceLock<Box<dyn Any + Send + Sync>>);
 
 impl ActorContext {
     /// Gives this actor generation its state: call it in `on_actor_start`

@@ -46,25 +46,22 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
     /// }
     /// ```
     ///
-    /// The signal ends the run like a shutdown asked for (here on a test
-    /// runtime that reaches no engine):
+    /// The signal ends the run like a shutdown asked for:
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::host::{Builder, testing::NoEngine as Threads};
     /// use runner_tokio::{Handler, ShutdownReason};
     ///
     /// struct Idle;
     /// impl Handler for Idle {}
     ///
-    /// let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-    /// let (stop, stopped) = futures::channel::oneshot::channel::<()>();
-    /// let running = std::thread::spawn(move || {
-    ///     block_on(runner.run_with_graceful_shutdown(async { let _ = stopped.await; }))
-    /// });
-    /// stop.send(()).unwrap();
-    /// assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let runner = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// stop.send(()).unwrap(); // asked for already: the runner stops at once
+    /// let reason = runner.run_with_graceful_shutdown(async { let _ = stopped.await; }).await;
+    /// assert_eq!(reason, ShutdownReason::Requested);
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub async fn run_with_graceful_shutdown(
         self,

@@ -38,23 +38,20 @@ impl Published {
 ///
 /// # Examples
 ///
-/// Here the runner runs on a test runtime that reaches no engine:
-///
 /// ```
-/// # use futures::executor::block_on;
-/// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
-/// # struct Idle;
-/// # impl Handler for Idle {}
-/// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-/// use runner_tokio::{ShutdownMode, ShutdownReason};
+/// use runner_tokio::{Handler, ShutdownMode};
 ///
-/// let handle = runner.handle();
-/// let running = std::thread::spawn(move || block_on(runner.run()));
+/// struct Idle;
+/// impl Handler for Idle {}
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// // The test kit's runner; `runner.handle()` of a real one is the same.
+/// let kit = runner_tokio::testing::start(Idle).await;
+/// let handle = kit.handle().clone();
 /// // e.g. from an admin endpoint or another task:
-/// block_on(handle.clone().shutdown(ShutdownMode::Immediate));
-/// assert!(handle.is_shut_down());
-/// assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// tokio::spawn(async move { handle.shutdown(ShutdownMode::Immediate).await }).await.unwrap();
+/// assert!(kit.handle().is_shut_down());
+/// # });
 /// ```
 #[derive(Debug, Clone)]
 pub struct RunnerHandle {
@@ -73,19 +70,17 @@ impl RunnerHandle {
     /// # Examples
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-    /// use runner_tokio::ShutdownMode;
+    /// use runner_tokio::{Handler, ShutdownMode};
     ///
-    /// let handle = runner.handle();
-    /// let running = std::thread::spawn(move || block_on(runner.run()));
-    /// block_on(handle.shutdown(ShutdownMode::Graceful)); // returns once it is down
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start(Idle).await;
+    /// let handle = kit.handle();
+    /// handle.shutdown(ShutdownMode::Graceful).await; // returns once it is down
     /// assert!(handle.is_shut_down());
-    /// # running.join().unwrap();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # });
     /// ```
     pub async fn shutdown(&self, mode: ShutdownMode) {
         let (done, finished) = futures::channel::oneshot::channel();
@@ -99,17 +94,18 @@ impl RunnerHandle {
     /// # Examples
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-    /// let handle = runner.handle();
-    /// let running = std::thread::spawn(move || block_on(runner.run()));
-    /// assert!(!handle.is_connected()); // no engine answers here
-    /// # block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// # running.join().unwrap();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// use runner_tokio::Handler;
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// let runner = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// assert!(!runner.handle().is_connected()); // not running yet
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start(Idle).await;
+    /// assert!(kit.handle().is_connected());
+    /// # });
+    /// # Ok::<(), runner_tokio::BuildError>(())
     /// ```
     pub fn is_connected(&self) -> bool {
         self.published.lock().map(|p| p.connected).unwrap_or(false)
@@ -120,14 +116,18 @@ impl RunnerHandle {
     /// # Examples
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-    /// let handle = runner.handle();
-    /// assert_eq!(handle.runner_id(), None); // the engine has assigned none yet
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// use runner_tokio::Handler;
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// let runner = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// assert_eq!(runner.handle().runner_id(), None); // the engine has assigned none yet
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start(Idle).await;
+    /// assert_eq!(kit.handle().runner_id().as_deref(), Some("test-kit-runner"));
+    /// # });
+    /// # Ok::<(), runner_tokio::BuildError>(())
     /// ```
     pub fn runner_id(&self) -> Option<String> {
         self.published.lock().ok().and_then(|p| p.runner_id.clone())
@@ -178,20 +178,17 @@ impl RunnerHandle {
     /// # Examples
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// # let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-    /// use runner_tokio::ShutdownMode;
+    /// use runner_tokio::{Handler, ShutdownMode};
     ///
-    /// let handle = runner.handle();
-    /// assert!(!handle.is_shut_down());
-    /// let running = std::thread::spawn(move || block_on(runner.run()));
-    /// block_on(handle.shutdown(ShutdownMode::Immediate));
-    /// assert!(handle.is_shut_down());
-    /// # running.join().unwrap();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start(Idle).await;
+    /// assert!(!kit.handle().is_shut_down());
+    /// kit.handle().shutdown(ShutdownMode::Immediate).await;
+    /// assert!(kit.handle().is_shut_down());
+    /// # });
     /// ```
     pub fn is_shut_down(&self) -> bool {
         self.published.lock().map(|p| p.shut_down).unwrap_or(true)

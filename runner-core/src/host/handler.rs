@@ -408,12 +408,9 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::host::testing::NoEngine as Threads;
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicBool, Ordering};
-    /// use runner_core::ShutdownMode;
-    /// use runner_core::host::{Builder, Handler};
+    /// use runner_tokio::Handler;
     ///
     /// struct Flag(Arc<AtomicBool>);
     ///
@@ -423,15 +420,12 @@ pub trait Handler: Send + Sync + 'static {
     ///     }
     /// }
     ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// let done = Arc::new(AtomicBool::new(false));
-    /// let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r");
-    /// let runner = runner.build(Flag(done.clone()))?;
-    /// let handle = runner.handle();
-    /// let running = std::thread::spawn(move || block_on(runner.run()));
-    /// block_on(handle.shutdown(ShutdownMode::Immediate));
-    /// running.join().unwrap();
+    /// let kit = runner_tokio::testing::start(Flag(done.clone())).await;
+    /// kit.shutdown().await;
     /// assert!(done.load(Ordering::SeqCst));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # });
     /// ```
     fn on_shutdown(&self) {}
 }

@@ -162,6 +162,32 @@ macro_rules! driver_api {
             #[doc = concat!("The test kit (`runner_core::host::testkit::TestKit`) on ", $name, ".")]
             pub type TestKit = $crate::host::testkit::TestKit<super::$runtime>;
 
+            #[doc = "The builder [`start_with`] hands to its `configure`."]
+            pub type KitBuilder = $crate::host::Builder<$crate::host::testkit::KitRuntime<super::$runtime>>;
+
+            #[doc = "[`start`] with the runner's builder first given to `configure` (limits, timeouts, protocol version…); see `TestKit::start_with`."]
+            #[doc = ""]
+            #[doc = "# Examples"]
+            #[doc = ""]
+            #[doc = "```"]
+            #[doc = concat!("use ", env!("CARGO_CRATE_NAME"), "::Handler;")]
+            #[doc = ""]
+            #[doc = "struct Idle;"]
+            #[doc = "impl Handler for Idle {}"]
+            #[doc = ""]
+            #[doc = concat!("# ", $block_on, "(async {")]
+            #[doc = concat!("let kit = ", env!("CARGO_CRATE_NAME"), "::testing::start_with(Idle, |b| b.protocol_version(7)).await?;")]
+            #[doc = "assert!(kit.connects()[0].url.contains(\"protocol_version=7\"));"]
+            #[doc = concat!("# Ok::<(), ", env!("CARGO_CRATE_NAME"), "::BuildError>(())")]
+            #[doc = "# }).unwrap();"]
+            #[doc = "```"]
+            pub async fn start_with<H: $crate::host::Handler>(
+                handler: H,
+                configure: impl FnOnce(KitBuilder) -> KitBuilder,
+            ) -> Result<TestKit, $crate::host::BuildError> {
+                TestKit::start_with(super::$runtime, handler, configure).await
+            }
+
             #[doc = concat!("Runs `handler` on ", $name, " against an in-memory engine (KV included) and waits until it is connected: a test then starts actors and sends them requests.")]
             #[doc = ""]
             #[doc = "# Examples"]

@@ -158,15 +158,17 @@ impl<R: Runtime> Builder<R> {
     /// `http(s)` becomes `ws(s)`, and the path is kept:
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (request, _) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("https://rivet.example/api").runner_name("r")
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("https://rivet.example/api").runner_name("r")
+    /// }).await?;
+    /// let request = &kit.connects()[0];
     /// assert!(request.url.starts_with("wss://rivet.example/api/runners/connect?"));
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.config.endpoint = endpoint.into();
@@ -180,15 +182,17 @@ impl<R: Runtime> Builder<R> {
     /// The token goes in the WebSocket sub-protocols, not in the URL:
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (request, _) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").token("dev")
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").token("dev")
+    /// }).await?;
+    /// let request = &kit.connects()[0];
     /// assert_eq!(request.subprotocols, ["rivet", "rivet_token.dev"]);
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn token(mut self, token: impl Into<Token>) -> Self {
         self.config.token = Some(token.into());
@@ -200,15 +204,17 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (request, _) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").namespace("games")
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").namespace("games")
+    /// }).await?;
+    /// let request = &kit.connects()[0];
     /// assert!(request.url.contains("&namespace=games&"));
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.config.namespace = namespace.into();
@@ -220,13 +226,15 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (_, init) = connect_once(|rt| Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("chat"));
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| b.endpoint("http://127.0.0.1:6420").runner_name("chat")).await?;
+    /// let init = kit.init().unwrap();
     /// assert_eq!(init.name, "chat");
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn runner_name(mut self, name: impl Into<String>) -> Self {
         self.config.runner_name = name.into();
@@ -238,15 +246,17 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (request, _) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").runner_key("host-1")
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").runner_key("host-1")
+    /// }).await?;
+    /// let request = &kit.connects()[0];
     /// assert!(request.url.ends_with("&runner_key=host-1"));
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn runner_key(mut self, key: impl Into<String>) -> Self {
         self.runner_key = Some(key.into());
@@ -258,15 +268,17 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (_, init) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").version(3)
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").version(3)
+    /// }).await?;
+    /// let init = kit.init().unwrap();
     /// assert_eq!(init.version, 3);
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn version(mut self, version: u32) -> Self {
         self.config.version = version;
@@ -279,15 +291,17 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (_, init) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").total_slots(50)
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").total_slots(50)
+    /// }).await?;
+    /// let init = kit.init().unwrap();
     /// assert_eq!(init.total_slots, 50);
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn total_slots(mut self, slots: u32) -> Self {
         self.config.total_slots = slots;
@@ -300,21 +314,23 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// use serde_json::json;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use runner_tokio::serde_json::json;
     ///
-    /// let (_, init) = connect_once(|rt| {
-    ///     Builder::new(rt)
-    ///         .endpoint("http://127.0.0.1:6420")
-    ///         .runner_name("r")
-    ///         .actor_name("counter", json!({ "icon": "hash" }))
-    /// });
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b
+    ///     .endpoint("http://127.0.0.1:6420")
+    ///     .runner_name("r")
+    ///     .actor_name("counter", json!({ "icon": "hash" }))
+    /// }).await?;
+    /// let init = kit.init().unwrap();
     /// let names = init.prepopulate_actor_names.unwrap();
     /// assert_eq!(names.get("counter").unwrap().metadata, r#"{"icon":"hash"}"#);
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn actor_name(mut self, name: impl Into<String>, metadata: serde_json::Value) -> Self {
         let name = name.into();
@@ -331,19 +347,19 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// use runner_core::host::BuildError;
-    /// use serde_json::json;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use runner_tokio::serde_json::json;
     ///
-    /// let (_, init) = connect_once(|rt| {
-    ///     let builder = Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r");
-    ///     builder.metadata(json!({ "region": "eu" }))
-    /// });
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").metadata(json!({ "region": "eu" }))
+    /// }).await?;
+    /// let init = kit.init().unwrap();
     /// assert_eq!(init.metadata.as_deref(), Some(r#"{"region":"eu"}"#));
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
         let outcome = json_object(metadata, "runner metadata").map(|metadata| {
@@ -357,15 +373,17 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (request, _) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").protocol_version(7)
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").protocol_version(7)
+    /// }).await?;
+    /// let request = &kit.connects()[0];
     /// assert!(request.url.contains("?protocol_version=7&"));
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn protocol_version(mut self, version: u16) -> Self {
         let outcome = match ProtocolVersion::new(version) {

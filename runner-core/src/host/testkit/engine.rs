@@ -77,6 +77,9 @@ pub(crate) struct Engine {
     pub(super) answers: HashMap<RequestKey, Answer>,
     pub(super) sockets: HashMap<RequestKey, SocketState>,
     pub(super) next_request: u32,
+    /// Every connect asked for, and the latest init message.
+    pub(super) connects: Vec<crate::host::runtime::ConnectRequest>,
+    pub(super) init: Option<crate::protocol::ToServerInit>,
     wakers: Vec<Waker>,
 }
 
@@ -92,6 +95,8 @@ impl Default for Engine {
             answers: HashMap::new(),
             sockets: HashMap::new(),
             next_request: 0,
+            connects: Vec::new(),
+            init: None,
             wakers: Vec::new(),
         }
     }
@@ -100,11 +105,13 @@ impl Default for Engine {
 /// A new connection from the runner replaces the previous one.
 pub(super) fn connected(
     engine: &Arc<Mutex<Engine>>,
-    url: &str,
+    request: &crate::host::runtime::ConnectRequest,
     to_runner: mpsc::UnboundedSender<Inbound>,
 ) -> u64 {
     let mut engine = engine.lock().unwrap();
-    engine.version = url
+    engine.connects.push(request.clone());
+    engine.version = request
+        .url
         .split_once("protocol_version=")
         .and_then(|(_, rest)| rest.split('&').next()?.parse().ok())
         .and_then(|n| ProtocolVersion::new(n).ok())
@@ -163,7 +170,8 @@ impl Engine {
 
     fn on_message(&mut self, message: ToServer) {
         match message {
-            ToServer::Init(_) => {
+            ToServer::Init(init) => {
+                self.init = Some(init);
                 let metadata = ProtocolMetadata {
                     runner_lost_threshold: 15_000,
                     actor_stop_threshold: Some(30_000),

@@ -64,15 +64,15 @@ use bytes::Bytes;
 use futures::future::{Either, FutureExt};
 
 use self::engine::{Answer, Engine, Phase};
-use self::runtime::KitRuntime;
-use super::builder::Builder;
+pub use self::runtime::KitRuntime;
+use super::builder::{BuildError, Builder};
 use super::handle::RunnerHandle;
 use super::handler::Handler;
-use super::runtime::Runtime;
+use super::runtime::{ConnectRequest, Runtime};
 use super::websocket::{CloseFrame, Message};
 use crate::protocol::{
     ActorConfig, BareMap, GatewayId, RequestId, ToClientRequestStart, ToClientTunnelMessageKind,
-    ToClientWebSocketClose, ToClientWebSocketOpen, WebSocketMessage,
+    ToClientWebSocketClose, ToClientWebSocketOpen, ToServerInit, WebSocketMessage,
 };
 use crate::{RequestKey, ShutdownMode};
 
@@ -213,20 +213,65 @@ impl<R: Runtime> TestKit<R> {
     /// # });
     /// ```
     pub async fn start<H: Handler>(runtime: R, handler: H) -> Self {
+        let kit = Self::start_with(runtime, handler, |builder| builder).await;
+        kit.expect("the test kit's configuration is valid")
+    }
+
+    /// [`start`](Self::start), with the runner's builder first given to
+    /// `configure` (limits, timeouts, protocol version, actor names…), set
+    /// to the kit's defaults (endpoint `http://test-kit`, runner name
+    /// `test-kit`, no signal handling) first. Whatever the endpoint, the
+    /// runner reaches the kit's engine. A configuration that cannot work is
+    /// the builder's error. Drivers wrap
+    /// it as `testing::start_with(handler, configure)`.
+    ///
+    /// # Panics
+    ///
+    /// When the runner does not connect within [`WAIT_BOUND`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_tokio::{http, ActorContext, Handler, Request, Response};
+    ///
+    /// struct Slow;
+    ///
+    /// impl Handler for Slow {
+    ///     async fn on_request(&self, _actor: ActorContext, _request: Request) -> Response {
+    ///         tokio::time::sleep(Duration::from_secs(3600)).await;
+    ///         Response::new("too late".into())
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let configure = |b: runner_tokio::testing::KitBuilder| b.request_timeout(Duration::from_millis(10));
+    /// let kit = runner_tokio::testing::start_with(Slow, configure).await?;
+    /// let actor = kit.start_actor("slow").await?;
+    /// let response = kit.request(&actor, http::Request::get("/").body("")?).await;
+    /// assert_eq!(response.status(), 504);
+    /// assert!(kit.connects()[0].url.contains("protocol_version="));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn start_with<H: Handler>(
+        runtime: R,
+        handler: H,
+        configure: impl FnOnce(Builder<KitRuntime<R>>) -> Builder<KitRuntime<R>>,
+    ) -> Result<Self, BuildError> {
         let engine = Arc::new(Mutex::new(Engine::default()));
         let kit_runtime = KitRuntime {
             inner: runtime.clone(),
             engine: engine.clone(),
         };
-        let runner = Builder::new(kit_runtime)
+        let defaults = Builder::new(kit_runtime)
             .endpoint("http://test-kit")
             .runner_name("test-kit")
-            .handle_signals(false)
-            .build(observed::Observed {
-                inner: handler,
-                engine: engine.clone(),
-            })
-            .expect("the test kit's configuration is valid");
+            .handle_signals(false);
+        let runner = configure(defaults).build(observed::Observed {
+            inner: handler,
+            engine: engine.clone(),
+        })?;
         let handle = runner.handle();
         runtime.spawn(Box::pin(runner.run().map(drop)));
         let kit = TestKit {
@@ -239,7 +284,48 @@ impl<R: Runtime> TestKit<R> {
         if kit.bounded("the runner to connect", ready).await.is_none() {
             panic!("test kit: the runner shut down before it connected");
         }
-        kit
+        Ok(kit)
+    }
+
+    /// Every connect the runner asked for (URL, sub-protocols — the token
+    /// among them), in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_tokio::Handler;
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Idle, |b| b.namespace("games").token("dev")).await?;
+    /// let connect = &kit.connects()[0];
+    /// assert!(connect.url.contains("&namespace=games&"));
+    /// assert_eq!(connect.subprotocols, ["rivet", "rivet_token.dev"]);
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn connects(&self) -> Vec<ConnectRequest> {
+        self.engine.lock().unwrap().connects.clone()
+    }
+
+    /// The init message of the runner's latest connection (name, version,
+    /// slots, metadata, actor names).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_tokio::Handler;
+    /// # struct Idle;
+    /// # impl Handler for Idle {}
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Idle, |b| b.total_slots(8).version(3)).await?;
+    /// let init = kit.init().unwrap();
+    /// assert_eq!((init.total_slots, init.version), (8, 3));
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn init(&self) -> Option<ToServerInit> {
+        self.engine.lock().unwrap().init.clone()
     }
 
     /// The runner's handle (state, shutdown).

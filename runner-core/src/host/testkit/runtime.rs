@@ -15,9 +15,26 @@ use super::engine::{self, Engine};
 use crate::TransportClose;
 use crate::host::runtime::{BoxError, ConnectRequest, Outbound, Runtime, Socket};
 
-/// The user's runtime `R`, connecting to the kit's in-memory engine.
+/// The runtime a [`TestKit`](super::TestKit)'s runner runs on: the user's
+/// runtime `R` for everything (clock, timers, tasks), its WebSocket client
+/// replaced by an in-memory connection to the kit's engine, no signals.
+/// Named in [`TestKit::start_with`](super::TestKit::start_with)'s builder.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::host::Builder;
+/// use runner_core::host::testkit::KitRuntime;
+/// use runner_tokio::Tokio;
+///
+/// // What `start_with`'s `configure` receives and returns:
+/// fn configure(builder: Builder<KitRuntime<Tokio>>) -> Builder<KitRuntime<Tokio>> {
+///     builder.total_slots(4)
+/// }
+/// # let _ = configure;
+/// ```
 #[derive(Clone)]
-pub(crate) struct KitRuntime<R> {
+pub struct KitRuntime<R> {
     pub(super) inner: R,
     pub(super) engine: Arc<Mutex<Engine>>,
 }
@@ -55,7 +72,7 @@ impl<R: Runtime> Runtime for KitRuntime<R> {
             incoming: incoming.boxed(),
             outgoing: Box::pin(outgoing.sink_map_err(|e| Box::new(e) as BoxError)),
         };
-        let conn = engine::connected(&self.engine, &request.url, to_runner);
+        let conn = engine::connected(&self.engine, &request, to_runner);
         let serve = engine::serve(self.engine.clone(), conn, from_runner);
         self.inner.spawn(serve.boxed());
         futures::future::ready(Ok(socket)).boxed()

@@ -15,7 +15,7 @@ use super::runtime::BoxError;
 /// An HTTP request or response body.
 ///
 /// ```
-/// use runner_core::host::Body;
+/// use runner_tokio::Body;
 /// # futures::executor::block_on(async {
 /// let body = Body::from("hello");
 /// assert_eq!(&body.collect(1024).await.unwrap()[..], b"hello");
@@ -51,7 +51,7 @@ impl std::fmt::Debug for Body {
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::{Body, BodyError};
+/// use runner_tokio::{Body, BodyError};
 /// # futures::executor::block_on(async {
 /// let err = Body::from("too long").collect(3).await.unwrap_err();
 /// assert!(matches!(err, BodyError::TooLarge { limit: 3 }));
@@ -79,7 +79,7 @@ impl Body {
     ///
     /// ```
     /// use http_body::Body as _;
-    /// use runner_core::host::Body;
+    /// use runner_tokio::Body;
     /// # futures::executor::block_on(async {
     /// let body = Body::empty();
     /// assert!(body.is_end_stream());
@@ -105,7 +105,7 @@ impl Body {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::Body;
+    /// use runner_tokio::Body;
     /// # futures::executor::block_on(async {
     /// // `String` is an `http_body::Body` too; so are other crates' bodies.
     /// let body = Body::new(String::from("streamed"));
@@ -132,7 +132,7 @@ impl Body {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::{Body, BodyError};
+    /// use runner_tokio::{Body, BodyError};
     /// # futures::executor::block_on(async {
     /// assert_eq!(&Body::from(vec![1u8, 2, 3]).collect(3).await.unwrap()[..], [1, 2, 3]);
     /// let err = Body::from(vec![1u8, 2, 3]).collect(2).await.unwrap_err();

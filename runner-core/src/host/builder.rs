@@ -15,14 +15,14 @@ use crate::{Config, ConfigError, Limits, Timeouts, Token};
 /// Builds a runner.
 ///
 /// ```
-/// use runner_core::host::{Builder, Handler};
-/// # use runner_core::host::testing::NoEngine as Rt;
+/// use runner_tokio::Handler;
+///
 /// struct Nothing;
 /// impl Handler for Nothing {}
 ///
-/// let err = Builder::new(Rt).runner_name("r").build(Nothing).unwrap_err();
+/// let err = runner_tokio::builder().runner_name("r").build(Nothing).unwrap_err();
 /// assert_eq!(err.to_string(), "endpoint is required");
-/// let runner = Builder::new(Rt)
+/// let runner = runner_tokio::builder()
 ///     .endpoint("http://127.0.0.1:6420")
 ///     .token("dev")
 ///     .runner_name("my-runner")
@@ -56,15 +56,14 @@ pub struct Builder<R> {
 /// # Examples
 ///
 /// ```
-/// # use runner_core::host::{Builder, Handler};
-/// # use runner_core::host::testing::NoEngine as Rt;
+/// # use runner_tokio::Handler;
 /// # struct Nothing;
 /// # impl Handler for Nothing {}
-/// use runner_core::host::BuildError;
+/// use runner_tokio::BuildError;
 ///
-/// let no_endpoint = Builder::new(Rt).runner_name("r").build(Nothing).unwrap_err();
+/// let no_endpoint = runner_tokio::builder().runner_name("r").build(Nothing).unwrap_err();
 /// assert_eq!(no_endpoint, BuildError::MissingEndpoint);
-/// let old = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r").protocol_version(4);
+/// let old = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r").protocol_version(4);
 /// let err = old.build(Nothing).unwrap_err();
 /// assert_eq!(err, BuildError::UnsupportedVersion(4));
 /// assert_eq!(err.to_string(), "protocol version 4 is not supported (supported: 5, 6, 7)");
@@ -100,6 +99,15 @@ pub enum BuildError {
     /// The TLS settings cannot be used.
     #[error("TLS settings: {0}")]
     Tls(#[from] TlsError),
+    /// An environment variable read by
+    /// [`from_env`](Builder::from_env) has a value that cannot work.
+    #[error("{variable}: {reason}")]
+    Env {
+        /// The variable, e.g. `RIVET_TOTAL_SLOTS`.
+        variable: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
 }
 
 impl<R: Runtime> Builder<R> {
@@ -135,7 +143,7 @@ impl<R: Runtime> Builder<R> {
 
     /// Records what setting `what` came to: a good value withdraws an
     /// earlier refusal of the same setting.
-    fn settle(mut self, what: String, outcome: Result<(), BuildError>) -> Self {
+    pub(super) fn settle(mut self, what: String, outcome: Result<(), BuildError>) -> Self {
         match outcome {
             Ok(()) => self.refused.remove(&what),
             Err(refused) => self.refused.insert(what, refused),
@@ -150,15 +158,17 @@ impl<R: Runtime> Builder<R> {
     /// `http(s)` becomes `ws(s)`, and the path is kept:
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (request, _) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("https://rivet.example/api").runner_name("r")
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("https://rivet.example/api").runner_name("r")
+    /// }).await?;
+    /// let request = &kit.connects()[0];
     /// assert!(request.url.starts_with("wss://rivet.example/api/runners/connect?"));
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.config.endpoint = endpoint.into();
@@ -172,15 +182,17 @@ impl<R: Runtime> Builder<R> {
     /// The token goes in the WebSocket sub-protocols, not in the URL:
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (request, _) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").token("dev")
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").token("dev")
+    /// }).await?;
+    /// let request = &kit.connects()[0];
     /// assert_eq!(request.subprotocols, ["rivet", "rivet_token.dev"]);
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn token(mut self, token: impl Into<Token>) -> Self {
         self.config.token = Some(token.into());
@@ -192,15 +204,17 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (request, _) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").namespace("games")
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").namespace("games")
+    /// }).await?;
+    /// let request = &kit.connects()[0];
     /// assert!(request.url.contains("&namespace=games&"));
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.config.namespace = namespace.into();
@@ -212,13 +226,15 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (_, init) = connect_once(|rt| Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("chat"));
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| b.endpoint("http://127.0.0.1:6420").runner_name("chat")).await?;
+    /// let init = kit.init().unwrap();
     /// assert_eq!(init.name, "chat");
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn runner_name(mut self, name: impl Into<String>) -> Self {
         self.config.runner_name = name.into();
@@ -230,15 +246,17 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (request, _) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").runner_key("host-1")
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").runner_key("host-1")
+    /// }).await?;
+    /// let request = &kit.connects()[0];
     /// assert!(request.url.ends_with("&runner_key=host-1"));
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn runner_key(mut self, key: impl Into<String>) -> Self {
         self.runner_key = Some(key.into());
@@ -250,19 +268,22 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (_, init) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").version(3)
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").version(3)
+    /// }).await?;
+    /// let init = kit.init().unwrap();
     /// assert_eq!(init.version, 3);
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn version(mut self, version: u32) -> Self {
         self.config.version = version;
-        self
+        // Withdraws a bad `RIVET_RUNNER_VERSION` (see `from_env`).
+        self.settle("version".into(), Ok(()))
     }
 
     /// How many actors the engine may place here (default 1000).
@@ -270,19 +291,22 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (_, init) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").total_slots(50)
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").total_slots(50)
+    /// }).await?;
+    /// let init = kit.init().unwrap();
     /// assert_eq!(init.total_slots, 50);
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn total_slots(mut self, slots: u32) -> Self {
         self.config.total_slots = slots;
-        self
+        // Withdraws a bad `RIVET_TOTAL_SLOTS` (see `from_env`).
+        self.settle("total_slots".into(), Ok(()))
     }
 
     /// Declares an actor name this runner hosts, with metadata (a JSON object).
@@ -290,21 +314,23 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// use serde_json::json;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use runner_tokio::serde_json::json;
     ///
-    /// let (_, init) = connect_once(|rt| {
-    ///     Builder::new(rt)
-    ///         .endpoint("http://127.0.0.1:6420")
-    ///         .runner_name("r")
-    ///         .actor_name("counter", json!({ "icon": "hash" }))
-    /// });
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b
+    ///     .endpoint("http://127.0.0.1:6420")
+    ///     .runner_name("r")
+    ///     .actor_name("counter", json!({ "icon": "hash" }))
+    /// }).await?;
+    /// let init = kit.init().unwrap();
     /// let names = init.prepopulate_actor_names.unwrap();
     /// assert_eq!(names.get("counter").unwrap().metadata, r#"{"icon":"hash"}"#);
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn actor_name(mut self, name: impl Into<String>, metadata: serde_json::Value) -> Self {
         let name = name.into();
@@ -321,19 +347,19 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// use runner_core::host::BuildError;
-    /// use serde_json::json;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use runner_tokio::serde_json::json;
     ///
-    /// let (_, init) = connect_once(|rt| {
-    ///     let builder = Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r");
-    ///     builder.metadata(json!({ "region": "eu" }))
-    /// });
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").metadata(json!({ "region": "eu" }))
+    /// }).await?;
+    /// let init = kit.init().unwrap();
     /// assert_eq!(init.metadata.as_deref(), Some(r#"{"region":"eu"}"#));
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
         let outcome = json_object(metadata, "runner metadata").map(|metadata| {
@@ -347,15 +373,17 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (request, _) = connect_once(|rt| {
-    ///     Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r").protocol_version(7)
-    /// });
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let kit = runner_tokio::testing::start_with(Nothing, |b| {
+    ///     b.endpoint("http://127.0.0.1:6420").runner_name("r").protocol_version(7)
+    /// }).await?;
+    /// let request = &kit.connects()[0];
     /// assert!(request.url.contains("?protocol_version=7&"));
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub fn protocol_version(mut self, version: u16) -> Self {
         let outcome = match ProtocolVersion::new(version) {
@@ -373,15 +401,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
-    /// use runner_core::{ConfigError, Timeouts};
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::{BuildError, ConfigError, Timeouts};
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// let mut timeouts = Timeouts::default();
     /// timeouts.connect = Duration::from_secs(5);
     /// assert!(builder.clone().timeouts(timeouts.clone()).build(Nothing).is_ok());
@@ -399,14 +425,12 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// use runner_core::{ConfigError, Limits};
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::{BuildError, ConfigError, Limits};
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// let mut limits = Limits::default();
     /// limits.max_actors = 10;
     /// assert!(builder.clone().limits(limits.clone()).build(Nothing).is_ok());
@@ -424,15 +448,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
-    /// use runner_core::ConfigError;
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::{BuildError, ConfigError};
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().actor_start_timeout(Duration::from_secs(30)).build(Nothing).is_ok());
     /// let err = builder.actor_start_timeout(Duration::ZERO).build(Nothing).unwrap_err();
     /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("actor_start")));
@@ -447,15 +469,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
-    /// use runner_core::ConfigError;
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::{BuildError, ConfigError};
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().actor_stop_timeout(Duration::from_secs(30)).build(Nothing).is_ok());
     /// let err = builder.actor_stop_timeout(Duration::ZERO).build(Nothing).unwrap_err();
     /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("actor_stop")));
@@ -470,15 +490,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
-    /// use runner_core::ConfigError;
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::{BuildError, ConfigError};
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().shutdown_timeout(Duration::from_secs(30)).build(Nothing).is_ok());
     /// let err = builder.shutdown_timeout(Duration::ZERO).build(Nothing).unwrap_err();
     /// assert_eq!(err, BuildError::Config(ConfigError::ZeroTimeout("shutdown_drain")));
@@ -494,15 +512,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use std::time::Duration;
-    /// use runner_core::ConfigError;
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::{BuildError, ConfigError};
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// assert!(builder.clone().request_timeout(Duration::from_secs(10)).build(Nothing).is_ok());
     /// let err = builder.clone().request_timeout(Duration::ZERO).build(Nothing).unwrap_err();
     /// assert_eq!(err, BuildError::ZeroRequestTimeout);
@@ -655,14 +671,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
+    /// # use runner_tokio::Handler;
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
-    /// use runner_core::host::BuildError;
+    /// use runner_tokio::BuildError;
     /// use serde_json::json;
     ///
-    /// let builder = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// let runner = builder.clone().build(Nothing)?;
     /// assert!(!runner.handle().is_shut_down()); // built, not running
     /// let err = builder.metadata(json!(["not", "an", "object"])).build(Nothing).unwrap_err();

@@ -31,7 +31,7 @@ use crate::{ActorRef, HibernatedSocket, KvError, KvResponse, RestoreReport};
 /// A counter kept in the actor's KV storage; it asks to sleep when idle.
 ///
 /// ```no_run
-/// use runner_core::host::{ActorContext, Handler, Request, Response};
+/// use runner_tokio::{http, ActorContext, Handler, Request, Response};
 ///
 /// struct Counter;
 ///
@@ -74,7 +74,14 @@ struct ActorShared {
     name: Arc<str>,
     key: Option<Box<str>>,
     link: Arc<ActorLink>,
+    /// The user's state for this generation (see `state.rs`).
+    state: StateSlot,
 }
+
+/// A generation's state slot: empty until `ActorContext::set_state`, then
+/// set for good (the methods are in `state.rs`).
+#[derive(Default)]
+pub(super) struct StateSlot(pub(super) std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>);
 
 /// The event loop's command queue, where KV futures send their cancels,
 /// and the runtime's spawner: one for the whole runner.
@@ -97,8 +104,14 @@ impl ActorContext {
                 name,
                 key,
                 link,
+                state: StateSlot::default(),
             }),
         }
+    }
+
+    /// This generation's state slot (see `state.rs`).
+    pub(super) fn state_slot(&self) -> &StateSlot {
+        &self.shared.state
     }
 
     /// Runs `task` in the background on the runner's runtime, whichever
@@ -121,7 +134,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -140,7 +153,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -162,7 +175,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -185,7 +198,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -208,7 +221,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -250,7 +263,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -280,7 +293,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -303,7 +316,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -333,7 +346,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -361,7 +374,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -391,7 +404,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -413,7 +426,7 @@ impl ActorContext {
     ///
     /// ```no_run
     /// # async fn f(actor: runner_core::host::ActorContext) -> Result<(), runner_core::host::Error> {
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     /// let newest_three = actor.kv_list(KvList::prefix("log/").reverse().limit(3)).await?;
     /// # Ok(()) }
     /// ```
@@ -443,7 +456,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -465,7 +478,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -488,7 +501,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -512,7 +525,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Request, Response};
+    /// use runner_tokio::{ActorContext, Handler, Request, Response};
     ///
     /// struct Counter;
     ///
@@ -533,7 +546,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -559,7 +572,7 @@ impl ActorContext {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::api::{ActorContext, ActorInfo, BoxError, Handler, HibernatedSocket};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler, HibernatedSocket};
     ///
     /// # fn decode(_: &[u8]) -> Result<HibernatedSocket, BoxError> { unimplemented!() }
     /// struct Counter;
@@ -601,7 +614,7 @@ impl ActorContext {
 /// # Examples
 ///
 /// ```no_run
-/// use runner_core::host::{ActorContext, Handler, KvList, Request, Response};
+/// use runner_tokio::{ActorContext, Handler, KvList, Request, Response};
 ///
 /// struct Log;
 ///
@@ -631,7 +644,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     ///
     /// let every_key = KvList::all();
     /// assert!(format!("{every_key:?}").contains("query: All"));
@@ -645,7 +658,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     ///
     /// let users = KvList::prefix("user/");
     /// assert!(format!("{users:?}").contains(r#"Prefix(KvListPrefixQuery { key: b"user/" })"#));
@@ -661,7 +674,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     ///
     /// let a_to_m = KvList::range("a", "m"); // "m" itself included
     /// assert!(format!("{a_to_m:?}").contains(r#"start: b"a", end: b"m", exclusive: false"#));
@@ -680,7 +693,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     ///
     /// let before_m = KvList::range("a", "m").exclusive();
     /// assert!(format!("{before_m:?}").contains("exclusive: true"));
@@ -699,7 +712,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     ///
     /// let newest_first = KvList::prefix("log/").reverse();
     /// assert!(format!("{newest_first:?}").contains("reverse: Some(true)"));
@@ -714,7 +727,7 @@ impl KvList {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::KvList;
+    /// use runner_tokio::KvList;
     ///
     /// let first_ten = KvList::all().limit(10);
     /// assert!(format!("{first_ten:?}").contains("limit: Some(10)"));

@@ -12,8 +12,8 @@ use crate::{CallError, KvError};
 /// Handlers usually match on it, or pass it on with `?`:
 ///
 /// ```
-/// use runner_core::KvError;
-/// use runner_core::host::Error;
+/// use runner_tokio::KvError;
+/// use runner_tokio::Error;
 ///
 /// let gone = Error::RunnerGone;
 /// assert_eq!(gone.to_string(), "the runner has stopped");

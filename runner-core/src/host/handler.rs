@@ -15,7 +15,7 @@ use crate::{RequestKey, StopReason};
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::{Body, Request};
+/// use runner_tokio::{http, Body, Request};
 ///
 /// let request: Request = http::Request::builder()
 ///     .method("POST")
@@ -30,7 +30,7 @@ pub type Request = http::Request<Body>;
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::{Body, Response};
+/// use runner_tokio::{http, Body, Response};
 /// # futures::executor::block_on(async {
 /// let response: Response = http::Response::builder()
 ///     .status(201)
@@ -48,7 +48,7 @@ pub type Response = http::Response<Body>;
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::ActorInfo;
+/// use runner_tokio::{serde_json, ActorInfo};
 ///
 /// /// The room size a chat actor was created with (its input is JSON).
 /// fn capacity(info: &ActorInfo) -> u64 {
@@ -87,8 +87,70 @@ pub struct ActorInfo {
 /// concurrently, and a panic in one becomes an error for that call only
 /// (a 500, a closed socket, a failed start) — the runner carries on.
 ///
+/// # What runs concurrently, and what does not
+///
+/// - `on_actor_start` runs alone: the actor's requests and WebSockets wait
+///   until it has returned. State it gives the actor with
+///   [`ActorContext::set_state`] is seen by every later call.
+/// - Requests and WebSockets of one actor run concurrently with each other,
+///   and so do different actors. KV has no compare-and-swap: a
+///   read-modify-write of a key (a counter) loses updates unless a lock
+///   serialises it — keep one in the actor's state (an async lock such as
+///   `tokio::sync::Mutex` when it is held across an `.await`), as the
+///   README's counter does.
+/// - `on_actor_stop` starts once the engine stops the actor; requests
+///   still running may finish meanwhile (up to the stop timeout). The
+///   hooks `on_connected`, `on_disconnected` and `on_shutdown` run on the
+///   event loop itself, one at a time.
+///
+/// # What the protocol cannot carry
+///
+/// The engine's tunnel is not plain HTTP; two things users reach for do not
+/// go through it as they would over a socket:
+///
+/// - **No response streaming.** The response body is read whole (up to
+///   `Limits::max_tunnel_payload`, 20 MiB with the engine's default; past
+///   it the client gets a 500) and sent as one message: the gateway ignores
+///   chunks, so a body that trickles out (server-sent events, progress)
+///   arrives all at once at its end, or times out. Use a WebSocket for data
+///   that comes bit by bit; for large downloads, answer with a redirect to
+///   where the file is stored.
+/// - **One value per header name.** Repeated response headers are joined
+///   into one value with `", "` (values that are not UTF-8 are dropped).
+///   That is right for most headers but not `Set-Cookie`: two cookies
+///   become one header that browsers read as a single broken cookie. Set
+///   one cookie per response (e.g. one session cookie holding what you
+///   need, or the others on later responses).
+///
+/// ```
+/// use runner_tokio::{http, ActorContext, Handler, Request, Response};
+///
+/// struct TwoCookies;
+///
+/// impl Handler for TwoCookies {
+///     async fn on_request(&self, _actor: ActorContext, _request: Request) -> Response {
+///         http::Response::builder()
+///             .header("set-cookie", "a=1")
+///             .header("set-cookie", "b=2") // joined with the first: avoid
+///             .body("".into())
+///             .unwrap()
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let kit = runner_tokio::testing::start(TwoCookies).await;
+/// let actor = kit.start_actor("cookies").await?;
+/// let response = kit.request(&actor, http::Request::get("/").body("")?).await;
+/// let cookies: Vec<_> = response.headers().get_all("set-cookie").iter().collect();
+/// assert_eq!(cookies, ["a=1, b=2"]); // what the client gets: one header
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+///
+/// # Examples
+///
 /// ```no_run
-/// use runner_core::host::{ActorContext, Handler, Request, Response};
+/// use runner_tokio::{ActorContext, Handler, Request, Response};
 ///
 /// struct Hello;
 ///
@@ -105,7 +167,7 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, ActorInfo, BoxError, Handler};
+    /// use runner_tokio::{ActorContext, ActorInfo, BoxError, Handler};
     ///
     /// struct Counter;
     ///
@@ -135,8 +197,7 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::StopReason;
-    /// use runner_core::host::{ActorContext, Handler};
+    /// use runner_tokio::{ActorContext, Handler, StopReason};
     ///
     /// struct Counter;
     ///
@@ -157,12 +218,14 @@ pub trait Handler: Send + Sync + 'static {
     }
 
     /// Serves an HTTP request. The response body is read whole before it is
-    /// sent (the gateway takes one response message).
+    /// sent (the gateway takes one response message: no streaming), and
+    /// repeated response headers become one comma-joined value (so at most
+    /// one `Set-Cookie`): see "What the protocol cannot carry" above.
     ///
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Body, Handler, Request, Response};
+    /// use runner_tokio::{http, ActorContext, Body, Handler, Request, Response};
     ///
     /// struct Named;
     ///
@@ -193,7 +256,7 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, Message, WebSocketRequest};
     ///
     /// struct Echo;
     ///
@@ -234,7 +297,7 @@ pub trait Handler: Send + Sync + 'static {
     ///
     /// ```no_run
     /// use std::sync::Mutex;
-    /// use runner_core::host::Handler;
+    /// use runner_tokio::Handler;
     ///
     /// #[derive(Default)]
     /// struct Tracked {
@@ -264,7 +327,7 @@ pub trait Handler: Send + Sync + 'static {
     ///
     /// ```no_run
     /// use std::sync::atomic::{AtomicU32, Ordering};
-    /// use runner_core::host::Handler;
+    /// use runner_tokio::Handler;
     ///
     /// #[derive(Default)]
     /// struct Tracked {
@@ -282,6 +345,57 @@ pub trait Handler: Send + Sync + 'static {
         let _ = (code, reason);
     }
 
+    /// A connection attempt failed before the WebSocket opened (the engine
+    /// unreachable, refused, a TLS failure, no answer within
+    /// `timeouts.connect`); the runner retries with backoff. With
+    /// [`on_connected`](Self::on_connected) (the engine accepted the
+    /// runner) and [`on_disconnected`](Self::on_disconnected) (a connection
+    /// that opened ended, a refused handshake included), every attempt's
+    /// outcome is reported, the first one's too.
+    ///
+    /// Runs on the event loop itself: it must return quickly and never
+    /// block. A panic in it is caught and logged at error level.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use futures::executor::block_on;
+    /// # use runner_core::host::testing::NoEngine as Unreachable;
+    /// use std::sync::Mutex;
+    /// use runner_tokio::Handler;
+    ///
+    /// #[derive(Default)]
+    /// struct Tracked {
+    ///     failures: Mutex<Vec<String>>,
+    /// }
+    ///
+    /// impl Handler for Tracked {
+    ///     fn on_connect_failed(&self, reason: &str) {
+    ///         self.failures.lock().unwrap().push(reason.to_owned());
+    ///     }
+    /// }
+    /// # use std::sync::Arc;
+    /// # struct Shared(Arc<Tracked>);
+    /// # impl Handler for Shared { fn on_connect_failed(&self, r: &str) { self.0.on_connect_failed(r) } }
+    /// # let tracked = Arc::new(Tracked::default());
+    /// # let builder = runner_core::host::Builder::new(Unreachable).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// # let runner = builder.build(Shared(tracked.clone()))?;
+    /// # let handle = runner.handle();
+    /// # let running = std::thread::spawn(move || block_on(runner.run()));
+    /// # let asked = std::time::Instant::now();
+    /// # while tracked.failures.lock().unwrap().is_empty() && asked.elapsed().as_secs() < 10 {
+    /// #     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// # }
+    /// # block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
+    /// # running.join().unwrap();
+    /// // The first attempt, to an engine that is not there:
+    /// assert_eq!(tracked.failures.lock().unwrap()[0], "no engine here");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn on_connect_failed(&self, reason: &str) {
+        let _ = reason;
+    }
+
     /// The runner has shut down. It is called last: after every
     /// [`on_actor_stop`](Self::on_actor_stop) has returned (waiting at most
     /// the stop timeout for them), on an immediate shutdown too.
@@ -294,12 +408,9 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::host::testing::NoEngine as Threads;
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicBool, Ordering};
-    /// use runner_core::ShutdownMode;
-    /// use runner_core::host::{Builder, Handler};
+    /// use runner_tokio::Handler;
     ///
     /// struct Flag(Arc<AtomicBool>);
     ///
@@ -309,15 +420,12 @@ pub trait Handler: Send + Sync + 'static {
     ///     }
     /// }
     ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// let done = Arc::new(AtomicBool::new(false));
-    /// let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r");
-    /// let runner = runner.build(Flag(done.clone()))?;
-    /// let handle = runner.handle();
-    /// let running = std::thread::spawn(move || block_on(runner.run()));
-    /// block_on(handle.shutdown(ShutdownMode::Immediate));
-    /// running.join().unwrap();
+    /// let kit = runner_tokio::testing::start(Flag(done.clone())).await;
+    /// kit.shutdown().await;
     /// assert!(done.load(Ordering::SeqCst));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # });
     /// ```
     fn on_shutdown(&self) {}
 }

@@ -23,7 +23,7 @@ use crate::{RequestKey, SocketIndices};
 /// Text and bytes convert into messages, so `send` takes either:
 ///
 /// ```
-/// use runner_core::host::{CloseFrame, Message};
+/// use runner_tokio::{CloseFrame, Message};
 ///
 /// assert_eq!(Message::from("hi"), Message::Text("hi".into()));
 /// assert_eq!(Message::from(vec![1u8, 2]), Message::Binary(vec![1u8, 2].into()));
@@ -45,7 +45,7 @@ pub enum Message {
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::{CloseFrame, Message};
+/// use runner_tokio::{CloseFrame, Message};
 ///
 /// /// Whether the peer ended the socket normally (1000) or just went away.
 /// fn clean(message: &Message) -> bool {
@@ -141,7 +141,7 @@ pub(crate) enum SocketEvent {
 /// # Examples
 ///
 /// ```no_run
-/// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
+/// use runner_tokio::{ActorContext, Handler, Message, WebSocketRequest};
 ///
 /// struct Chat;
 ///
@@ -191,7 +191,7 @@ impl WebSocketRequest {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -213,7 +213,7 @@ impl WebSocketRequest {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -237,7 +237,7 @@ impl WebSocketRequest {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -263,7 +263,7 @@ impl WebSocketRequest {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, Message, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -289,7 +289,7 @@ impl WebSocketRequest {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -326,7 +326,7 @@ impl WebSocketRequest {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -368,7 +368,7 @@ impl Drop for WebSocketRequest {
 /// # Examples
 ///
 /// ```no_run
-/// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
+/// use runner_tokio::{ActorContext, Handler, Message, WebSocketRequest};
 ///
 /// struct Chat;
 ///
@@ -404,7 +404,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -426,7 +426,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -450,7 +450,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, Message, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -502,7 +502,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -528,7 +528,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, Message, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -567,7 +567,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, Message, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, Message, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -598,7 +598,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///
@@ -623,7 +623,7 @@ impl WebSocket {
     /// # Examples
     ///
     /// ```no_run
-    /// use runner_core::host::{ActorContext, Handler, WebSocketRequest};
+    /// use runner_tokio::{ActorContext, Handler, WebSocketRequest};
     ///
     /// struct Chat;
     ///

@@ -13,6 +13,7 @@
 //! core's transmits and events.
 
 mod actors;
+mod attempts;
 mod calls;
 mod connection;
 mod panics;
@@ -65,22 +66,20 @@ const CLOCK_EVERY: u32 = 16;
 ///
 /// # Examples
 ///
-/// Here on a test runtime that reaches no engine (a driver crate provides
-/// the real one):
-///
 /// ```
-/// # use futures::executor::block_on;
-/// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
-/// # struct Idle;
-/// # impl Handler for Idle {}
-/// use runner_core::{ShutdownMode, ShutdownReason};
+/// use runner_tokio::{Handler, ShutdownMode, ShutdownReason};
 ///
-/// let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+/// struct Idle;
+/// impl Handler for Idle {}
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let runner = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
 /// let handle = runner.handle();
-/// let running = std::thread::spawn(move || block_on(runner.run()));
-/// block_on(handle.shutdown(ShutdownMode::Immediate));
-/// assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// let running = tokio::spawn(runner.run());
+/// handle.shutdown(ShutdownMode::Immediate).await;
+/// assert_eq!(running.await.unwrap(), ShutdownReason::Requested);
+/// # Ok::<(), runner_tokio::BuildError>(())
+/// # }).unwrap();
 /// ```
 pub struct AsyncRunner<R, H> {
     pub(crate) handle: RunnerHandle,
@@ -104,15 +103,16 @@ impl<R, H> AsyncRunner<R, H> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
-    /// # struct Nothing;
-    /// # impl Handler for Nothing {}
-    /// let runner = Builder::new(Rt).endpoint("http://127.0.0.1:6420").runner_name("r").build(Nothing)?;
+    /// use runner_tokio::Handler;
+    ///
+    /// struct Nothing;
+    /// impl Handler for Nothing {}
+    ///
+    /// let runner = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r").build(Nothing)?;
     /// let handle = runner.handle();
     /// assert!(!handle.is_connected());
     /// assert_eq!(handle.runner_id(), None);
-    /// # Ok::<(), runner_core::host::BuildError>(())
+    /// # Ok::<(), runner_tokio::BuildError>(())
     /// ```
     pub fn handle(&self) -> RunnerHandle {
         self.handle.clone()
@@ -201,18 +201,19 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
     /// # Examples
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// use runner_core::{ShutdownMode, ShutdownReason};
+    /// use runner_tokio::{Handler, ShutdownMode, ShutdownReason};
     ///
-    /// let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let runner = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
     /// let handle = runner.handle();
     /// // Stop it from elsewhere once it runs; `run` then returns why.
-    /// std::thread::spawn(move || block_on(handle.shutdown(ShutdownMode::Graceful)));
-    /// assert_eq!(block_on(runner.run()), ShutdownReason::Requested);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// tokio::spawn(async move { handle.shutdown(ShutdownMode::Graceful).await });
+    /// assert_eq!(runner.run().await, ShutdownReason::Requested);
+    /// # Ok::<(), runner_tokio::BuildError>(())
+    /// # }).unwrap();
     /// ```
     pub async fn run(self) -> ShutdownReason {
         let rt = self.host.rt.clone();
@@ -451,7 +452,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 self.open_socket(conn, socket);
                 self.core.handle_connected(now, conn);
             }
-            Input::Connected(conn, Err(close)) => self.core.handle_closed(now, conn, close),
+            Input::Connected(conn, Err(close)) => {
+                self.connect_failed(&close.reason);
+                self.core.handle_closed(now, conn, close)
+            }
             Input::Socket(conn, Some(Inbound::Binary(frame))) => {
                 self.core.handle_frame(now, conn, &frame)
             }
@@ -530,6 +534,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             Transmit::Close { conn, code, reason } => {
                 if self.connecting.as_ref().is_some_and(|(c, _)| *c == conn) {
                     self.connecting = None;
+                    self.connect_abandoned(code, &reason);
                 }
                 if self.socket.as_ref().is_some_and(|s| s.conn == conn) {
                     // Keep reading: the close handshake ends the stream.
@@ -620,6 +625,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     fn publish(&self, update: impl FnOnce(&mut Published)) {
         if let Ok(mut published) = self.published.lock() {
             update(&mut published);
+            // `RunnerHandle::ready` callers look again.
+            published.waiting.drain(..).for_each(std::task::Waker::wake);
         }
     }
 }

@@ -1,0 +1,9 @@
+//! A user's crate with nothing but `runner-tokio` and `tokio`: its doctests
+//! are the workspace README and runner-tokio's crate docs, word for word,
+//! so an example that stops pasting into such a crate fails CI.
+
+#[doc = include_str!("../../../../README.md")]
+mod readme {}
+
+#[doc = include_str!("../../../../runner-tokio/README.md")]
+mod driver_docs {}

@@ -51,7 +51,7 @@ pub enum TlsError {
 }
 
 /// The TLS client settings a driver uses for a `wss://` connection: a
-/// rustls [`ClientConfig`](rustls::ClientConfig) in a build with the `tls`
+/// rustls `ClientConfig` in a build with the `tls`
 /// feature; a type with no value in a build without it.
 ///
 /// The builder makes it; a driver's [`Runtime::connect`](super::Runtime::connect)

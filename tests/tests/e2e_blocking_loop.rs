@@ -105,6 +105,11 @@ async fn bounded(test: impl Future<Output = Result<()>>) {
 /// Builds the example (once per test binary, then cached by cargo) and
 /// starts it against `engine` with the default runner name.
 async fn spawn_runner(engine: &Engine) -> Result<RunnerProcess> {
+    // Declared before the runner connects: otherwise the engine can cache
+    // "no runner config" for this name for minutes (see
+    // `Api::configure_runner_name`; seen here once under load: every create
+    // answered 400 `no_runner_config_configured` for 60 s).
+    engine.api().configure_runner_name(RUNNER_NAME).await?;
     let program: PathBuf = tokio::task::spawn_blocking(|| {
         build_example("runner-core", "blocking_loop", Profile::Debug)
     })

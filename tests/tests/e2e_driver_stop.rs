@@ -53,6 +53,8 @@ fn a_request_that_puts_its_actor_to_sleep_is_answered_once() {
 
 async fn scenario() -> Result<()> {
     let engine = Engine::start().await?;
+    // Declared before the runner connects (see `Api::configure_runner_name`).
+    engine.api().configure_runner_name("driver-stop").await?;
     let counters = Arc::new(Counters::default());
     let runner = runner_tokio::builder()
         .endpoint(engine.endpoint())

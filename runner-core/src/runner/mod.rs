@@ -12,15 +12,18 @@ mod commands;
 mod conn_state;
 mod connection;
 mod event_log;
+mod input;
 mod kv_calls;
 mod kv_table;
 mod outbox;
+mod recording;
 mod retired;
 mod shutdown;
 mod shutdown_phase;
 mod timers;
 mod tunnel;
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use crate::Timestamp;
@@ -39,6 +42,7 @@ use retired::Retired;
 use shutdown_phase::ShutdownPhase;
 use timers::{Timer, TimerTable};
 
+pub use input::{Input, Outcome};
 pub use shutdown::ShutdownMode;
 
 /// Deterministic hasher state: seeded from the configuration, never from the OS.
@@ -111,6 +115,10 @@ pub struct Runner {
     /// Draining actors whose last request ended during the current input:
     /// removed when it ends.
     drained: Vec<ActorRef>,
+    /// The flight recorder, when recording (see [`crate::recording`]).
+    recorder: Option<Box<crate::recording::Recorder>>,
+    /// Whether an input has run: recording must start before the first.
+    stepped: bool,
 }
 
 impl Runner {
@@ -157,6 +165,8 @@ impl Runner {
             outgoing_events: Vec::new(),
             outgoing_acks: Vec::new(),
             drained: Vec::new(),
+            recorder: None,
+            stepped: false,
         })
     }
 
@@ -429,7 +439,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        self.step(now, Self::run_timers);
+        self.step(now, Input::Timeout);
     }
 
     /// Starts connecting. Calling it again, or after shutdown, does nothing.
@@ -448,7 +458,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn start(&mut self, now: Timestamp) {
-        self.step(now, Self::on_start);
+        self.step(now, Input::Start);
     }
 
     /// The transport of `conn` is open (WebSocket handshake done).
@@ -469,7 +479,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_connected(&mut self, now: Timestamp, conn: ConnId) {
-        self.step(now, |r| r.on_transport_open(conn));
+        self.step(now, Input::Connected { conn });
     }
 
     /// One binary WebSocket message arrived on `conn`.
@@ -490,7 +500,8 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_frame(&mut self, now: Timestamp, conn: ConnId, frame: &[u8]) {
-        self.step(now, |r| r.on_frame(conn, frame));
+        let frame = Cow::Borrowed(frame);
+        self.step(now, Input::Frame { conn, frame });
     }
 
     /// A text WebSocket message arrived on `conn`: the engine never sends
@@ -509,7 +520,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_text_frame(&mut self, now: Timestamp, conn: ConnId) {
-        self.step(now, |r| r.on_text_frame(conn));
+        self.step(now, Input::TextFrame { conn });
     }
 
     /// The transport of `conn` closed (or failed to open). `code` and
@@ -532,35 +543,47 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_closed(&mut self, now: Timestamp, conn: ConnId, close: TransportClose) {
-        self.step(now, |r| r.on_transport_closed(conn, close));
+        self.step(now, Input::Closed { conn, close });
     }
 
     /// The single mutation point (str0m's): every input goes through here,
     /// so that time advances before it and what it recorded (events, command
     /// acknowledgements) is sent after it. An entry point is one call to
     /// this, and cannot forget the flush.
-    fn step<R>(&mut self, now: Timestamp, input: impl FnOnce(&mut Self) -> R) -> R {
+    ///
+    /// The flight recorder, when on, writes the input here before it runs
+    /// and the digest of what it produced after.
+    fn step(&mut self, now: Timestamp, input: Input<'_>) -> Outcome {
+        let mark = self.recorder.as_mut().map(|recorder| {
+            recorder.begin_step(now, &input);
+            (self.transmits.len(), self.events.len())
+        });
+        self.stepped = true;
         self.advance(now);
-        let outcome = input(self);
+        let outcome = self.apply(input);
         self.remove_drained_actors();
         self.flush();
+        if let (Some(recorder), Some((transmits, events))) = (self.recorder.as_mut(), mark) {
+            let outputs = self.transmits.range(transmits..);
+            recorder.end_step(outputs, self.events.range(events..), &outcome);
+        }
         outcome
     }
 
-    fn on_start(&mut self) {
+    pub(super) fn on_start(&mut self) {
         if matches!(self.conn, ConnState::Idle) && self.shutdown == ShutdownPhase::Running {
             self.connect();
         }
     }
 
-    fn on_text_frame(&mut self, conn: ConnId) {
+    pub(super) fn on_text_frame(&mut self, conn: ConnId) {
         if self.is_current(conn) {
             self.protocol_error(conn, "text frame on the runner connection");
         }
     }
 
     /// Runs every timer and deadline due at `self.now`.
-    fn run_timers(&mut self) {
+    pub(super) fn run_timers(&mut self) {
         while let Some(timer) = self.timers.pop_due(self.now) {
             match timer {
                 Timer::Handshake => self.on_handshake_timeout(),

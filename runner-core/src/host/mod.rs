@@ -24,6 +24,7 @@ mod handler;
 mod http;
 mod kv_call;
 mod names;
+mod recording;
 mod runtime;
 pub mod testing;
 mod tls;

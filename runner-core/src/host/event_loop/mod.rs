@@ -16,6 +16,7 @@ mod actors;
 mod calls;
 mod connection;
 mod panics;
+mod recording;
 mod requests;
 mod shutdown;
 mod websockets;
@@ -41,6 +42,7 @@ use super::kv_call::KvCancels;
 use super::names::Names;
 use super::runtime::{ConnectRequest, Inbound, Outbound, Runtime, Socket};
 use super::tls::ClientTls;
+use super::recording::FlightWriter;
 use super::websocket::{CloseFrame, SocketEvent};
 use crate::{
     ConnId, Event, KvRequestId, KvResponse, RequestKey, ShutdownMode, ShutdownReason, Timestamp,
@@ -95,6 +97,8 @@ pub(crate) struct HostSettings {
     pub(crate) max_message_size: usize,
     /// For `wss://` connections; `None` for `ws://`.
     pub(crate) tls: Option<ClientTls>,
+    /// The flight recorder's file, when recording.
+    pub(crate) recording: Option<super::recording::RecordSettings>,
 }
 
 impl<R, H> AsyncRunner<R, H> {
@@ -169,6 +173,7 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             stop_callbacks: 0,
             finishing: None,
             finished: None,
+            flight: None,
         };
         AsyncRunner {
             handle: RunnerHandle::new(tx, published),
@@ -280,6 +285,8 @@ struct Host<R, H> {
     /// still running, until this deadline.
     finishing: Option<(ShutdownReason, Timestamp)>,
     finished: Option<ShutdownReason>,
+    /// Moves the core's recording to its file, when recording.
+    flight: Option<FlightWriter>,
 }
 
 impl<R, H> std::fmt::Debug for Host<R, H> {
@@ -309,13 +316,16 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         if self.settings.handle_signals {
             self.signals = Some(self.rt.shutdown_signals());
         }
+        self.open_recording();
         let now = self.now();
         self.core.start(now);
         let mut handled = 0u32;
         loop {
             self.drain();
+            self.collect_recording();
             if let Some(reason) = self.finished.take() {
                 self.finish_socket().await;
+                self.finish_recording().await;
                 return reason;
             }
             self.arm_sleep();
@@ -324,7 +334,14 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 handled = 0;
                 YieldNow::default().await;
             }
-            let input = futures::future::poll_fn(|cx| self.poll_input(cx)).await;
+            let input = futures::future::poll_fn(|cx| {
+                let input = self.poll_input(cx);
+                if input.is_pending() {
+                    self.recording_idle();
+                }
+                input
+            })
+            .await;
             self.handle(input);
         }
     }

@@ -1,0 +1,226 @@
+//! Flight recording in the host (see [`crate::recording`]): the builder
+//! option, and the writer that moves the core's recording to a file off
+//! the event loop.
+//!
+//! The loop drains the core's buffer after every input into a chunk, and
+//! hands full chunks (and, when it is about to wait, whatever it has) to a
+//! writer thread through a bounded channel. Writing never blocks the loop:
+//! a write error, a full disk or a writer that cannot keep up (the channel
+//! full) ends the recording with one warning — the file then holds a valid,
+//! shorter recording — and the runner goes on as before.
+//!
+//! **Size cap.** A recording replays from a fresh core, so its restart point
+//! is the start of the run: the only state a fresh core can reproduce
+//! without a snapshot of every table (actors, requests, KV calls, retired
+//! generations), and a connection's start is not one (actors outlive
+//! reconnections). So the cap keeps the *start*: at
+//! [`record_max_bytes`](super::Builder::record_max_bytes) the recording
+//! stops with a warning, and the file replays up to there.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
+
+
+use futures::channel::oneshot;
+use tracing::warn;
+
+use super::builder::Builder;
+use crate::recording::{RecordOptions, RecordingState};
+
+/// Bytes gathered before a chunk goes to the writer while busy.
+const CHUNK: usize = 64 * 1024;
+/// Chunks waiting for the writer before recording gives up (~4 MiB).
+const CHUNKS_IN_FLIGHT: usize = 64;
+/// How long the end of a run waits for the writer to finish the file.
+pub(crate) const FINISH_WAIT: Duration = Duration::from_secs(5);
+/// When idle, a partial chunk goes to the writer at most this often.
+const IDLE_FLUSH: Duration = Duration::from_millis(20);
+
+/// Where and how to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecordSettings {
+    pub(crate) path: PathBuf,
+    pub(crate) max_bytes: u64,
+    pub(crate) redact: bool,
+}
+
+impl RecordSettings {
+    pub(crate) fn options(&self) -> RecordOptions {
+        RecordOptions::new().redact(self.redact)
+    }
+}
+
+impl<R> Builder<R> {
+    /// Records every input of the runner's core to the file at `path`
+    /// (created, or truncated), for `runner-replay` to replay. See
+    /// [`crate::recording`] for what is recorded; the token never is.
+    /// Recording never changes what the runner does: when the file cannot
+    /// be written it stops with a warning.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Rt};
+    /// # struct Nothing;
+    /// # impl Handler for Nothing {}
+    /// let path = std::env::temp_dir().join("runner-doc-record_to.rec");
+    /// let runner = Builder::new(Rt)
+    ///     .endpoint("http://127.0.0.1:6420")
+    ///     .runner_name("r")
+    ///     .record_to(&path)
+    ///     .record_max_bytes(100 << 20)
+    ///     .record_redacted(true)
+    ///     .build(Nothing)?;
+    /// # drop(runner);
+    /// # Ok::<(), runner_core::host::BuildError>(())
+    /// ```
+    pub fn record_to(mut self, path: impl Into<PathBuf>) -> Self {
+        let settings = self.recording.get_or_insert_with(|| RecordSettings {
+            path: PathBuf::new(),
+            max_bytes: 1 << 30,
+            redact: false,
+        });
+        settings.path = path.into();
+        self
+    }
+
+    /// The most bytes a recording may take (default 1 GiB): past it,
+    /// recording stops and the file keeps the start of the run (see the
+    /// module documentation for why). Without [`record_to`](Self::record_to)
+    /// it does nothing.
+    ///
+    /// # Examples
+    ///
+    /// See [`record_to`](Self::record_to).
+    pub fn record_max_bytes(mut self, bytes: u64) -> Self {
+        if let Some(settings) = &mut self.recording {
+            settings.max_bytes = bytes;
+        }
+        self
+    }
+
+    /// Replaces bodies, KV values and header values by placeholders of the
+    /// same length in the recording, so that it can be shared (default
+    /// off). Without [`record_to`](Self::record_to) it does nothing.
+    ///
+    /// # Examples
+    ///
+    /// See [`record_to`](Self::record_to).
+    pub fn record_redacted(mut self, redact: bool) -> Self {
+        if let Some(settings) = &mut self.recording {
+            settings.redact = redact;
+        }
+        self
+    }
+}
+
+/// The event loop's end of the recording.
+#[derive(Debug)]
+pub(crate) struct FlightWriter {
+    chunk: Vec<u8>,
+    to_writer: Option<SyncSender<Vec<u8>>>,
+    done: Option<oneshot::Receiver<()>>,
+    last_flush: Instant,
+}
+
+impl FlightWriter {
+    /// Opens the file and starts the writer thread; `None` (after a
+    /// warning) when either fails.
+    pub(crate) fn open(settings: &RecordSettings, now: Instant) -> Option<Self> {
+        let file = File::create(&settings.path)
+            .map_err(|e| warn!(path = %settings.path.display(), "cannot record: {e}"))
+            .ok()?;
+        let (to_writer, chunks) = sync_channel(CHUNKS_IN_FLIGHT);
+        let (done_tx, done) = oneshot::channel();
+        let max = settings.max_bytes;
+        let path = settings.path.clone();
+        std::thread::Builder::new()
+            .name("runner-recorder".into())
+            .spawn(move || {
+                write_chunks(BufWriter::new(file), chunks, max, &path);
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| warn!("cannot record: no writer thread: {e}"))
+            .ok()?;
+        Some(FlightWriter {
+            chunk: Vec::with_capacity(CHUNK),
+            to_writer: Some(to_writer),
+            done: Some(done),
+            last_flush: now,
+        })
+    }
+
+    /// Takes what the core recorded; sends a full chunk. After every input.
+    pub(crate) fn collect(&mut self, core: &mut crate::Runner) {
+        core.take_recording(&mut self.chunk);
+        if self.chunk.len() >= CHUNK {
+            self.send(core);
+        }
+    }
+
+    /// The loop is about to wait: send what it has, unless it sent very
+    /// recently (a busy loop waits often, briefly).
+    pub(crate) fn idle(&mut self, core: &mut crate::Runner, now: Instant) {
+        if !self.chunk.is_empty() && now.saturating_duration_since(self.last_flush) >= IDLE_FLUSH {
+            self.last_flush = now;
+            self.send(core);
+        }
+    }
+
+    fn send(&mut self, core: &mut crate::Runner) {
+        let Some(to_writer) = &self.to_writer else {
+            self.chunk.clear();
+            return;
+        };
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+        let failed = match to_writer.try_send(chunk) {
+            Ok(()) => return,
+            Err(TrySendError::Full(_)) => "the writer cannot keep up",
+            // The writer stopped and said why.
+            Err(TrySendError::Disconnected(_)) => "",
+        };
+        if !failed.is_empty() {
+            warn!("flight recording stopped: {failed}");
+        }
+        self.to_writer = None;
+        core.stop_recording();
+    }
+
+    /// Sends the rest and closes the channel; the returned future ends
+    /// when the file is complete.
+    pub(crate) fn finish(&mut self, core: &mut crate::Runner) -> Option<oneshot::Receiver<()>> {
+        if core.recording_state() == RecordingState::Overflowed {
+            warn!("flight recording stopped early: the loop did not drain it");
+        }
+        core.take_recording(&mut self.chunk);
+        if !self.chunk.is_empty() {
+            self.send(core);
+        }
+        self.to_writer = None;
+        self.done.take()
+    }
+}
+
+/// The writer thread: appends chunks until the loop hangs up, the cap is
+/// reached or a write fails.
+fn write_chunks(mut file: BufWriter<File>, chunks: Receiver<Vec<u8>>, max: u64, path: &PathBuf) {
+    let mut written = 0u64;
+    for chunk in chunks {
+        if written.saturating_add(chunk.len() as u64) > max {
+            warn!(path = %path.display(), max, "flight recording reached its size cap: stopped");
+            break;
+        }
+        if let Err(e) = file.write_all(&chunk) {
+            warn!(path = %path.display(), "flight recording stopped: {e}");
+            let _ = file.flush();
+            return;
+        }
+        written += chunk.len() as u64;
+    }
+    if let Err(e) = file.flush() {
+        warn!(path = %path.display(), "flight recording: last write failed: {e}");
+    }
+}

@@ -206,7 +206,7 @@ impl FlightWriter {
 
 /// The writer thread: appends chunks until the loop hangs up, the cap is
 /// reached or a write fails.
-fn write_chunks(mut file: BufWriter<File>, chunks: Receiver<Vec<u8>>, max: u64, path: &PathBuf) {
+fn write_chunks(mut file: BufWriter<File>, chunks: Receiver<Vec<u8>>, max: u64, path: &std::path::Path) {
     let mut written = 0u64;
     for chunk in chunks {
         if written.saturating_add(chunk.len() as u64) > max {

@@ -28,6 +28,8 @@ pub struct Config {
     pub protocol_version: u16,
     /// The contents of `RIVET_TLS_CA_FILE`: extra roots for `wss://`.
     pub tls_ca_pem: Option<Vec<u8>>,
+    /// `RIVET_FLIGHT_RECORD`: where to record (see [`super::recording`]).
+    pub flight_record: Option<std::path::PathBuf>,
 }
 
 /// A variable that cannot be used, named so the user knows what to fix.
@@ -84,6 +86,7 @@ impl Config {
             tls_ca_pem: text("RIVET_TLS_CA_FILE")?
                 .map(|path| read_file("RIVET_TLS_CA_FILE", &path))
                 .transpose()?,
+            flight_record: super::recording::flight_record(text("RIVET_FLIGHT_RECORD")?)?,
         };
         check_endpoint(&config.endpoint)?;
         Ok(config)
@@ -99,6 +102,7 @@ impl Config {
             .version(self.version)
             .total_slots(self.total_slots)
             .protocol_version(self.protocol_version);
+        let builder = super::recording::apply(self.flight_record.as_deref(), builder);
         let builder = match &self.tls_ca_pem {
             Some(pem) => builder.tls_root_certificates_pem(pem),
             None => builder,
@@ -114,10 +118,9 @@ impl Config {
 /// they would be ignored and the runner would do something else than asked
 /// (connect by itself instead of serving `/api/rivet/start`, record
 /// nothing): refused instead, as bad configuration, with one clear line.
-const UNSUPPORTED: [(&str, &str); 3] = [
+const UNSUPPORTED: [(&str, &str); 2] = [
     ("RIVET_SERVERLESS_LISTEN", "serverless mode"),
     ("RIVET_METRICS_LISTEN", "the metrics endpoint"),
-    ("RIVET_FLIGHT_RECORD", "the flight recorder"),
 ];
 
 fn refuse_unsupported(
@@ -236,7 +239,7 @@ mod unit {
             ("RIVET_TLS_CA_FILE", "/nonexistent/ca.pem"),
             ("RIVET_SERVERLESS_LISTEN", "127.0.0.1:8080"),
             ("RIVET_METRICS_LISTEN", "127.0.0.1:9090"),
-            ("RIVET_FLIGHT_RECORD", "/tmp/flight"),
+            ("RIVET_FLIGHT_RECORD", ""),
         ];
         for (variable, value) in cases {
             let err = parse(&[(variable, value)]).unwrap_err();

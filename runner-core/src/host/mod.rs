@@ -24,6 +24,7 @@ mod handler;
 mod http;
 mod kv_call;
 mod names;
+mod record_options;
 mod recording;
 mod runtime;
 pub mod testing;

@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use futures::channel::oneshot;
 use tracing::warn;
 
-use super::builder::Builder;
 use crate::recording::{RecordOptions, RecordingState};
 
 /// Bytes gathered before a chunk goes to the writer while busy.
@@ -50,70 +49,6 @@ pub(crate) struct RecordSettings {
 impl RecordSettings {
     pub(crate) fn options(&self) -> RecordOptions {
         RecordOptions::new().redact(self.redact)
-    }
-}
-
-impl<R> Builder<R> {
-    /// Records every input of the runner's core to the file at `path`
-    /// (created, or truncated), for `runner-replay` to replay. See
-    /// [`crate::recording`] for what is recorded; the token never is.
-    /// Recording never changes what the runner does: when the file cannot
-    /// be written it stops with a warning.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Rt};
-    /// # struct Nothing;
-    /// # impl Handler for Nothing {}
-    /// let path = std::env::temp_dir().join("runner-doc-record_to.rec");
-    /// let runner = Builder::new(Rt)
-    ///     .endpoint("http://127.0.0.1:6420")
-    ///     .runner_name("r")
-    ///     .record_to(&path)
-    ///     .record_max_bytes(100 << 20)
-    ///     .record_redacted(true)
-    ///     .build(Nothing)?;
-    /// # drop(runner);
-    /// # Ok::<(), runner_core::host::BuildError>(())
-    /// ```
-    pub fn record_to(mut self, path: impl Into<PathBuf>) -> Self {
-        let settings = self.recording.get_or_insert_with(|| RecordSettings {
-            path: PathBuf::new(),
-            max_bytes: 1 << 30,
-            redact: false,
-        });
-        settings.path = path.into();
-        self
-    }
-
-    /// The most bytes a recording may take (default 1 GiB): past it,
-    /// recording stops and the file keeps the start of the run (see the
-    /// module documentation for why). Without [`record_to`](Self::record_to)
-    /// it does nothing.
-    ///
-    /// # Examples
-    ///
-    /// See [`record_to`](Self::record_to).
-    pub fn record_max_bytes(mut self, bytes: u64) -> Self {
-        if let Some(settings) = &mut self.recording {
-            settings.max_bytes = bytes;
-        }
-        self
-    }
-
-    /// Replaces bodies, KV values and header values by placeholders of the
-    /// same length in the recording, so that it can be shared (default
-    /// off). Without [`record_to`](Self::record_to) it does nothing.
-    ///
-    /// # Examples
-    ///
-    /// See [`record_to`](Self::record_to).
-    pub fn record_redacted(mut self, redact: bool) -> Self {
-        if let Some(settings) = &mut self.recording {
-            settings.redact = redact;
-        }
-        self
     }
 }
 

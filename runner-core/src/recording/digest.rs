@@ -108,10 +108,10 @@ pub(crate) struct DigestMode {
 
 /// The digest of one step: its transmits and events, in order, and what it
 /// returned.
-pub(crate) fn step_digest<'a>(
+pub(crate) fn step_digest<'t, 'e>(
     mode: DigestMode,
-    transmits: impl Iterator<Item = &'a Transmit>,
-    events: impl Iterator<Item = &'a Event>,
+    transmits: impl Iterator<Item = &'t Transmit>,
+    events: impl Iterator<Item = &'e Event>,
     outcome: &Outcome,
 ) -> u64 {
     let mut digest = Digest::default();

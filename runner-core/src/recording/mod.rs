@@ -96,15 +96,15 @@ mod replay;
 mod timeline;
 mod wire;
 
-use thiserror::Error;
-
 pub use reader::{FORMAT_VERSION, MAGIC, ReadError, RecordedStep, RecordingHeader, RecordingReader};
-pub(crate) use recorder::Recorder;
 pub use replay::{Divergence, ReplayError, ReplaySummary, ReplayedStep, replay};
 pub use timeline::Timeline;
 
 #[doc(no_inline)]
-pub use crate::runner::{Input, Outcome};
+pub use crate::runner::{Input, Outcome, RecordError, RecordingState};
+
+use crate::Runner;
+use recorder::Recorder;
 
 /// How to record.
 ///
@@ -159,56 +159,27 @@ impl RecordOptions {
     }
 }
 
-/// Whether the runner is recording.
-///
-/// # Examples
-///
-/// ```
-/// use runner_core::recording::{RecordOptions, RecordingState};
-/// use runner_core::{Config, Runner, Timestamp};
-///
-/// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// assert_eq!(runner.recording_state(), RecordingState::Off);
-/// runner.start_recording(RecordOptions::new().max_buffered(1))?;
-/// runner.start(Timestamp::ZERO); // the header alone fills the buffer
-/// assert_eq!(runner.recording_state(), RecordingState::Overflowed);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RecordingState {
-    /// Not recording.
-    Off,
-    /// Recording.
-    On,
-    /// Stopped by [`Runner::stop_recording`](crate::Runner::stop_recording).
-    Stopped,
-    /// Stopped because the buffer was not drained in time.
-    Overflowed,
-}
-
-/// Why recording could not start.
-///
-/// # Examples
-///
-/// ```
-/// use runner_core::recording::{RecordError, RecordOptions};
-/// use runner_core::{Config, Runner, Timestamp};
-///
-/// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-/// runner.start(Timestamp::ZERO);
-/// let late = runner.start_recording(RecordOptions::new());
-/// assert_eq!(late, Err(RecordError::AfterFirstInput));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum RecordError {
-    /// An input already ran: a replay from a fresh core could not reproduce
-    /// the state it left.
-    #[error("recording must start before the runner's first input")]
-    AfterFirstInput,
-    /// Recording was already started once.
-    #[error("this runner is already recording (or has recorded)")]
-    AlreadyRecording,
+impl Runner {
+    /// Starts recording every input (see [`crate::recording`]). Must come
+    /// before the first input, so that a fresh core can replay the
+    /// recording.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::AfterFirstInput`], [`RecordError::AlreadyRecording`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::recording::{RecordOptions, RecordingState};
+    /// use runner_core::{Config, Runner, Timestamp};
+    ///
+    /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// runner.start_recording(RecordOptions::new())?;
+    /// assert_eq!(runner.recording_state(), RecordingState::On);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start_recording(&mut self, options: RecordOptions) -> Result<(), RecordError> {
+        self.attach_recorder(|config, created| Box::new(Recorder::new(config, created, &options)))
+    }
 }

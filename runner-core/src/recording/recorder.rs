@@ -9,11 +9,11 @@ use super::codec::{FRAME_OVERHEAD, Put, crc32, length_check};
 use super::digest::{DigestMode, step_digest};
 use super::reader::{FORMAT_VERSION, MAGIC};
 use super::wire::{FLAG_REDACTED, FLAG_TOKEN, KIND_HEADER, KIND_STEP, put_config, put_input};
-use super::{RecordOptions, RecordingState, redact};
+use super::{RecordOptions, redact};
 use crate::Timestamp;
 use crate::config::Config;
 use crate::output::{Event, Transmit};
-use crate::runner::{Input, Outcome};
+use crate::runner::{Input, Outcome, RecordingState, StepRecorder};
 
 /// Bytes before a record's body: the length and its check byte.
 const PREFIX: usize = 5;
@@ -60,16 +60,6 @@ impl Recorder {
         recorder
     }
 
-    pub(crate) fn state(&self) -> RecordingState {
-        self.state
-    }
-
-    pub(crate) fn stop(&mut self) {
-        if self.state == RecordingState::On {
-            self.state = RecordingState::Stopped;
-        }
-    }
-
     fn open_record(&mut self, kind: u8) {
         self.open = Some(self.buf.len());
         self.buf.extend_from_slice(&[0; PREFIX]);
@@ -89,8 +79,21 @@ impl Recorder {
         debug_assert_eq!(self.buf.len() - start, u32::from_le_bytes(len) as usize + FRAME_OVERHEAD);
     }
 
+}
+
+impl StepRecorder for Recorder {
+    fn state(&self) -> RecordingState {
+        self.state
+    }
+
+    fn stop(&mut self) {
+        if self.state == RecordingState::On {
+            self.state = RecordingState::Stopped;
+        }
+    }
+
     /// Writes the input (redacted if asked) before it runs.
-    pub(crate) fn begin_step(&mut self, now: Timestamp, input: &Input<'_>) {
+    fn begin_step(&mut self, now: Timestamp, input: &Input<'_>) {
         if self.state != RecordingState::On {
             return;
         }
@@ -119,10 +122,10 @@ impl Recorder {
     }
 
     /// Appends the digest of what the input produced and closes its record.
-    pub(crate) fn end_step<'a>(
+    fn end_step(
         &mut self,
-        transmits: impl Iterator<Item = &'a Transmit>,
-        events: impl Iterator<Item = &'a Event>,
+        transmits: &mut dyn Iterator<Item = &Transmit>,
+        events: &mut dyn Iterator<Item = &Event>,
         outcome: &Outcome,
     ) {
         if self.open.is_none() {
@@ -134,7 +137,7 @@ impl Recorder {
     }
 
     /// Moves the complete records into `out`.
-    pub(crate) fn take(&mut self, out: &mut Vec<u8>) {
+    fn take(&mut self, out: &mut Vec<u8>) {
         if self.open.is_none() {
             out.append(&mut self.buf);
         }

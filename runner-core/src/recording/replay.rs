@@ -150,7 +150,7 @@ pub fn replay(
                 step: index,
                 offset: step.offset,
                 now: step.now,
-                input: super::timeline::input_summary(&step.input, 200),
+                input: input_summary(&step.input, 200),
                 recorded: step.digest,
                 replayed,
             })));
@@ -162,4 +162,22 @@ pub fn replay(
         cut: reader.was_cut(),
         redacted: mode.redact,
     })
+}
+
+/// A short description of an input (frames by length).
+pub(crate) fn input_summary(input: &Input<'_>, width: usize) -> String {
+    match input {
+        Input::Frame { conn, frame } => format!("frame on {conn:?} ({} bytes)", frame.len()),
+        Input::Start => "start".into(),
+        other => clip(format!("{other:?}"), width),
+    }
+}
+
+/// `text` cut to `width` characters, with an ellipsis when cut.
+pub(crate) fn clip(mut text: String, width: usize) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(width) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use super::reader::RecordingHeader;
-use super::replay::ReplayedStep;
+use super::replay::{ReplayedStep, clip, input_summary};
 use crate::Timestamp;
 use crate::ids::RequestKey;
 use crate::output::Transmit;
@@ -217,21 +217,4 @@ impl Timeline {
 
 fn request_key(id: &MessageId) -> RequestKey {
     RequestKey::new(id.gateway_id, id.request_id)
-}
-
-/// A short description of an input (frames by length).
-pub(crate) fn input_summary(input: &Input<'_>, width: usize) -> String {
-    match input {
-        Input::Frame { conn, frame } => format!("frame on {conn:?} ({} bytes)", frame.len()),
-        Input::Start => "start".into(),
-        other => clip(format!("{other:?}"), width),
-    }
-}
-
-fn clip(mut text: String, width: usize) -> String {
-    if let Some((cut, _)) = text.char_indices().nth(width) {
-        text.truncate(cut);
-        text.push('…');
-    }
-    text
 }

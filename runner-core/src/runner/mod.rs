@@ -43,6 +43,8 @@ use shutdown_phase::ShutdownPhase;
 use timers::{Timer, TimerTable};
 
 pub use input::{Input, Outcome};
+pub use recording::{RecordError, RecordingState};
+pub(crate) use recording::StepRecorder;
 pub use shutdown::ShutdownMode;
 
 /// Deterministic hasher state: seeded from the configuration, never from the OS.
@@ -116,7 +118,7 @@ pub struct Runner {
     /// removed when it ends.
     drained: Vec<ActorRef>,
     /// The flight recorder, when recording (see [`crate::recording`]).
-    recorder: Option<Box<crate::recording::Recorder>>,
+    recorder: Option<Box<dyn recording::StepRecorder>>,
     /// Whether an input has run: recording must start before the first.
     stepped: bool,
 }
@@ -564,8 +566,8 @@ impl Runner {
         self.remove_drained_actors();
         self.flush();
         if let (Some(recorder), Some((transmits, events))) = (self.recorder.as_mut(), mark) {
-            let outputs = self.transmits.range(transmits..);
-            recorder.end_step(outputs, self.events.range(events..), &outcome);
+            let mut outputs = self.transmits.range(transmits..);
+            recorder.end_step(&mut outputs, &mut self.events.range(events..), &outcome);
         }
         outcome
     }

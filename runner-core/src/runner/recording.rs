@@ -1,36 +1,104 @@
 //! The runner's side of the flight recorder (see [`crate::recording`]):
-//! turning it on, draining it, stopping it.
+//! the slot a recorder plugs into at the funnel, and the calls to drain,
+//! stop and query it. The recorder itself lives in `crate::recording`; the
+//! runner only knows it through [`StepRecorder`].
 
-use super::Runner;
-use crate::recording::{RecordError, RecordOptions, Recorder, RecordingState};
+use std::fmt;
+
+use thiserror::Error;
+
+use super::{Input, Outcome, Runner};
+use crate::Timestamp;
+use crate::config::Config;
+use crate::output::{Event, Transmit};
+
+/// What `Runner::step` calls around every input while recording.
+pub(crate) trait StepRecorder: fmt::Debug + Send + Sync {
+    /// Before the input runs.
+    fn begin_step(&mut self, now: Timestamp, input: &Input<'_>);
+    /// After it ran and flushed: what it produced.
+    fn end_step(
+        &mut self,
+        transmits: &mut dyn Iterator<Item = &Transmit>,
+        events: &mut dyn Iterator<Item = &Event>,
+        outcome: &Outcome,
+    );
+    /// Moves complete records to `out`.
+    fn take(&mut self, out: &mut Vec<u8>);
+    /// Stops recording.
+    fn stop(&mut self);
+    /// Whether it records.
+    fn state(&self) -> RecordingState;
+}
+
+/// Whether the runner is recording.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::recording::{RecordOptions, RecordingState};
+/// use runner_core::{Config, Runner, Timestamp};
+///
+/// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// assert_eq!(runner.recording_state(), RecordingState::Off);
+/// runner.start_recording(RecordOptions::new().max_buffered(1))?;
+/// runner.start(Timestamp::ZERO); // the header alone fills the buffer
+/// assert_eq!(runner.recording_state(), RecordingState::Overflowed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordingState {
+    /// Not recording.
+    Off,
+    /// Recording.
+    On,
+    /// Stopped by [`Runner::stop_recording`].
+    Stopped,
+    /// Stopped because the buffer was not drained in time.
+    Overflowed,
+}
+
+/// Why recording could not start.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::recording::{RecordError, RecordOptions};
+/// use runner_core::{Config, Runner, Timestamp};
+///
+/// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// runner.start(Timestamp::ZERO);
+/// let late = runner.start_recording(RecordOptions::new());
+/// assert_eq!(late, Err(RecordError::AfterFirstInput));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// An input already ran: a replay from a fresh core could not reproduce
+    /// the state it left.
+    #[error("recording must start before the runner's first input")]
+    AfterFirstInput,
+    /// Recording was already started once.
+    #[error("this runner is already recording (or has recorded)")]
+    AlreadyRecording,
+}
 
 impl Runner {
-    /// Starts recording every input. Must come before the first input, so
-    /// that a fresh core can replay the recording.
-    ///
-    /// # Errors
-    ///
-    /// [`RecordError::AfterFirstInput`], [`RecordError::AlreadyRecording`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use runner_core::recording::{RecordOptions, RecordingState};
-    /// use runner_core::{Config, Runner, Timestamp};
-    ///
-    /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
-    /// runner.start_recording(RecordOptions::new())?;
-    /// assert_eq!(runner.recording_state(), RecordingState::On);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn start_recording(&mut self, options: RecordOptions) -> Result<(), RecordError> {
+    /// Plugs in the recorder `make` builds from the configuration and the
+    /// creation time, if no input has run yet.
+    pub(crate) fn attach_recorder(
+        &mut self,
+        make: impl FnOnce(&Config, Timestamp) -> Box<dyn StepRecorder>,
+    ) -> Result<(), RecordError> {
         if self.recorder.is_some() {
             return Err(RecordError::AlreadyRecording);
         }
         if self.stepped {
             return Err(RecordError::AfterFirstInput);
         }
-        self.recorder = Some(Box::new(Recorder::new(&self.config, self.now, &options)));
+        self.recorder = Some(make(&self.config, self.now));
         Ok(())
     }
 

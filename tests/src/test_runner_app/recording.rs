@@ -6,16 +6,12 @@ use std::path::{Path, PathBuf};
 
 use runner_core::host::{Builder, Runtime};
 
-use super::config::ConfigError;
-
-/// The recording's path from the variable's value; an empty one is refused.
-pub(super) fn flight_record(value: Option<String>) -> Result<Option<PathBuf>, ConfigError> {
+/// The recording's path from the variable's value; an empty one is
+/// refused (with what is wrong).
+pub(super) fn flight_record(value: Option<String>) -> Result<Option<PathBuf>, &'static str> {
     match value {
         None => Ok(None),
-        Some(path) if path.is_empty() => Err(ConfigError {
-            variable: "RIVET_FLIGHT_RECORD",
-            problem: "must be a file path".into(),
-        }),
+        Some(path) if path.is_empty() => Err("must be a file path"),
         Some(path) => Ok(Some(PathBuf::from(path))),
     }
 }
@@ -30,20 +26,15 @@ pub(super) fn apply<R: Runtime>(path: Option<&Path>, builder: Builder<R>) -> Bui
 
 #[cfg(test)]
 mod unit {
-    use std::ffi::OsString;
+    use std::path::Path;
 
-    use super::super::config::Config;
+    use super::flight_record;
 
     #[test]
-    fn the_variable_turns_recording_on_and_an_empty_path_is_refused() {
-        let with = |value: &str| {
-            let value = OsString::from(value);
-            Config::from_lookup(|name| (name == "RIVET_FLIGHT_RECORD").then(|| value.clone()))
-        };
-        let config = with("/tmp/run.rec").unwrap();
-        assert_eq!(config.flight_record.as_deref(), Some(std::path::Path::new("/tmp/run.rec")));
-        assert_eq!(with("").unwrap_err().variable, "RIVET_FLIGHT_RECORD");
-        let unset = Config::from_lookup(|_| None).unwrap();
-        assert_eq!(unset.flight_record, None);
+    fn a_path_turns_recording_on_and_an_empty_one_is_refused() {
+        let on = flight_record(Some("/tmp/run.rec".into())).unwrap();
+        assert_eq!(on.as_deref(), Some(Path::new("/tmp/run.rec")));
+        assert!(flight_record(Some(String::new())).is_err());
+        assert_eq!(flight_record(None), Ok(None));
     }
 }

@@ -16,6 +16,7 @@ mod input;
 mod kv_calls;
 mod kv_table;
 mod outbox;
+mod output_queue;
 mod recording;
 mod retired;
 mod shutdown;
@@ -24,7 +25,6 @@ mod timers;
 mod tunnel;
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 
 use crate::Timestamp;
 use crate::config::{Config, ConfigError};
@@ -39,6 +39,7 @@ use actors::Watchdog;
 use conn_state::ConnState;
 use kv_table::KvTable;
 use retired::Retired;
+use output_queue::OutputQueue;
 use shutdown_phase::ShutdownPhase;
 use timers::{Timer, TimerTable};
 
@@ -50,16 +51,6 @@ pub use shutdown::ShutdownMode;
 /// Deterministic hasher state: seeded from the configuration, never from the OS.
 type Hasher = foldhash::fast::FixedState;
 
-/// Capacity an output queue keeps once drained. A burst (10 000 starts in
-/// a few frames) grows a queue to its size; without this the runner would
-/// keep that peak, ~150 B per queued event, for the rest of its life.
-const QUEUE_KEEP: usize = 256;
-
-fn shrink_drained<T>(queue: &mut VecDeque<T>) {
-    if queue.capacity() > QUEUE_KEEP {
-        queue.shrink_to(QUEUE_KEEP);
-    }
-}
 
 /// The runner state machine.
 ///
@@ -108,8 +99,8 @@ pub struct Runner {
     kv: KvTable,
     tunnel: tunnel::Tunnel,
 
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    transmits: OutputQueue<Transmit>,
+    events: OutputQueue<Event>,
     /// Events recorded during the current input, sent together when it ends.
     outgoing_events: Vec<EventWrapper>,
     /// Command checkpoints to acknowledge when the current input ends.
@@ -162,8 +153,8 @@ impl Runner {
             shutdown: ShutdownPhase::Running,
             watchdogs: DeadlineQueue::default(),
             kv: KvTable::default(),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            transmits: OutputQueue::default(),
+            events: OutputQueue::default(),
             outgoing_events: Vec::new(),
             outgoing_acks: Vec::new(),
             drained: Vec::new(),
@@ -363,11 +354,7 @@ impl Runner {
     /// ```
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let next = self.transmits.pop_front();
-        if next.is_none() {
-            shrink_drained(&mut self.transmits);
-        }
-        next
+        self.transmits.pop_front()
     }
 
     /// Next event for the user's code.
@@ -388,11 +375,7 @@ impl Runner {
     /// ```
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        let next = self.events.pop_front();
-        if next.is_none() {
-            shrink_drained(&mut self.events);
-        }
-        next
+        self.events.pop_front()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next, if
@@ -556,18 +539,19 @@ impl Runner {
     /// The flight recorder, when on, writes the input here before it runs
     /// and the digest of what it produced after.
     fn step(&mut self, now: Timestamp, input: Input<'_>) -> Outcome {
-        let mark = self.recorder.as_mut().map(|recorder| {
+        if let Some(recorder) = self.recorder.as_mut() {
             recorder.begin_step(now, &input);
-            (self.transmits.len(), self.events.len())
-        });
+            self.transmits.mark();
+            self.events.mark();
+        }
         self.stepped = true;
         self.advance(now);
         let outcome = self.apply(input);
         self.remove_drained_actors();
         self.flush();
-        if let (Some(recorder), Some((transmits, events))) = (self.recorder.as_mut(), mark) {
-            let mut outputs = self.transmits.range(transmits..);
-            recorder.end_step(&mut outputs, &mut self.events.range(events..), &outcome);
+        if let Some(recorder) = self.recorder.as_mut() {
+            let mut transmits = self.transmits.fresh();
+            recorder.end_step(&mut transmits, &mut self.events.fresh(), &outcome);
         }
         outcome
     }

@@ -51,14 +51,18 @@ fn run(configure: impl FnOnce(Builder<MemoryRuntime>) -> Builder<MemoryRuntime>)
         .endpoint("http://engine")
         .runner_name("r")
         .handle_signals(false);
-    let runner = configure(builder).build(Answers).expect("valid configuration");
+    let runner = configure(builder)
+        .build(Answers)
+        .expect("valid configuration");
     let handle = runner.handle();
     let running = std::thread::spawn(move || block_on(runner.run()));
     let mut engine = block_on(rt.accept());
     block_on(engine.accept_init("R")).expect("init answered");
     block_on(engine.send_message(&testing::start_command("A", vec![]))).unwrap();
     recv_until(&mut engine, |m| {
-        let ToServer::Events(events) = m else { return false };
+        let ToServer::Events(events) = m else {
+            return false;
+        };
         events.iter().any(|e| {
             matches!(&e.inner, WireEvent::StateUpdate(u) if matches!(u.state, ActorState::Running))
         })
@@ -66,14 +70,17 @@ fn run(configure: impl FnOnce(Builder<MemoryRuntime>) -> Builder<MemoryRuntime>)
     let request = ToClientRequestStart {
         body: Some(b"a secret request body".to_vec().into()),
         method: "POST".into(),
-        headers: [("authorization", "Bearer hidden".to_string())].into_iter().collect::<BareMap<_>>(),
+        headers: [("authorization", "Bearer hidden".to_string())]
+            .into_iter()
+            .collect::<BareMap<_>>(),
         ..testing::get("A", "/echo")
     };
     let start = ToClientTunnelMessageKind::RequestStart(request);
     block_on(engine.send_message(&testing::tunnel_message(testing::key(1), 0, start))).unwrap();
-    let answered = recv_until(&mut engine, |m| {
-        matches!(m, ToServer::TunnelMessage(t) if matches!(t.message_kind, ToServerTunnelMessageKind::ResponseStart(_)))
-    });
+    let answered = recv_until(
+        &mut engine,
+        |m| matches!(m, ToServer::TunnelMessage(t) if matches!(t.message_kind, ToServerTunnelMessageKind::ResponseStart(_))),
+    );
     assert!(!answered.is_empty());
     block_on(handle.shutdown(ShutdownMode::Immediate));
     running.join().expect("the runner ends")
@@ -121,7 +128,10 @@ fn a_recorded_host_run_replays_exactly() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(!summary.cut, "the run ended: the file is complete");
     assert_eq!(responds, 1, "the handler's answer is a recorded input");
-    assert!(contains(&data, SECRET), "not redacted: the body is in the file");
+    assert!(
+        contains(&data, SECRET),
+        "not redacted: the body is in the file"
+    );
 }
 
 #[test]
@@ -131,8 +141,17 @@ fn a_redacted_recording_keeps_bodies_and_header_values_out_and_still_replays() {
     assert_eq!(reason, ShutdownReason::Requested);
     let data = std::fs::read(&path).expect("the recording was written");
     let _ = std::fs::remove_file(&path);
-    for secret in [SECRET, b"a secret request body", b"hidden-value", b"Bearer hidden"] {
-        assert!(!contains(&data, secret), "{:?} is in the file", String::from_utf8_lossy(secret));
+    for secret in [
+        SECRET,
+        b"a secret request body",
+        b"hidden-value",
+        b"Bearer hidden",
+    ] {
+        assert!(
+            !contains(&data, secret),
+            "{:?} is in the file",
+            String::from_utf8_lossy(secret)
+        );
     }
     let summary = replay(&data, |_| {}).unwrap_or_else(|e| panic!("{e}"));
     assert!(summary.redacted && !summary.cut);

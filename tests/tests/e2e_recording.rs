@@ -33,8 +33,10 @@ async fn a_recorded_run_with_a_restart_replays_exactly(driver: &'static Driver) 
     let api = engine.api();
     let name = format!("e2e-recording-{}", driver.package);
     let record = path.display().to_string();
-    let mut runner =
-        TestRunner::start(driver, &engine, &name, |b| b.env("RIVET_FLIGHT_RECORD", record)).await?;
+    let mut runner = TestRunner::start(driver, &engine, &name, |b| {
+        b.env("RIVET_FLIGHT_RECORD", record)
+    })
+    .await?;
     let actor = runner.actor(&api, "recorded").await?;
 
     // Traffic: a request with a body, KV calls.
@@ -42,7 +44,12 @@ async fn a_recorded_run_with_a_restart_replays_exactly(driver: &'static Driver) 
     let echo = request(Method::POST, &actor, "/echo").body("recorded body");
     ensure!(expect(&api, echo, 200).await?.text() == "recorded body");
     expect(&api, request(Method::PUT, &actor, "/kv/k").body("v"), 204).await?;
-    ensure!(expect(&api, request(Method::GET, &actor, "/kv/k"), 200).await?.text() == "v");
+    ensure!(
+        expect(&api, request(Method::GET, &actor, "/kv/k"), 200)
+            .await?
+            .text()
+            == "v"
+    );
 
     // A hibernatable socket survives its actor's sleep.
     let process = &runner.process;
@@ -52,12 +59,18 @@ async fn a_recorded_run_with_a_restart_replays_exactly(driver: &'static Driver) 
     ensure!(wait_stops(process, &actor, 1).await? == 0);
     wait_actor(&api, &actor, "asleep", |a| a.sleep_ts.is_some()).await?;
     ws_echo(&mut socket, Message::Text("wakes it".into())).await?;
-    ensure!(wait_starts(process, &actor, 2).await? == 1, "the wake is generation 1");
+    ensure!(
+        wait_starts(process, &actor, 2).await? == 1,
+        "the wake is generation 1"
+    );
     drop(socket);
 
     // The engine crashes and comes back; the runner reconnects.
     engine.kill()?;
-    wait_until(process, "disconnected", Duration::from_secs(20), |e| disconnects(e) >= 1).await?;
+    wait_until(process, "disconnected", Duration::from_secs(20), |e| {
+        disconnects(e) >= 1
+    })
+    .await?;
     engine.restart().await?;
     wait_until(process, "a second connected", RECONNECT_BOUND, |e| {
         RunnerEvent::connected_ids(e).len() >= 2
@@ -69,7 +82,10 @@ async fn a_recorded_run_with_a_restart_replays_exactly(driver: &'static Driver) 
     ensure!(api.gateway(again).await?.status == 200);
 
     // Graceful shutdown: the recording ends with the close.
-    ensure!(runner.process.sigterm()?, "the runner exited before SIGTERM");
+    ensure!(
+        runner.process.sigterm()?,
+        "the runner exited before SIGTERM"
+    );
     runner.process.wait_shutdown(SHUTDOWN_BOUND).await?;
     let status = runner.process.wait_exit(Duration::from_secs(10)).await?;
     ensure!(status.success(), "exit status {status}");
@@ -98,11 +114,23 @@ fn check_replay(data: &[u8], actor: &str) -> Result<()> {
         summary.steps,
         data.len()
     );
-    ensure!(!summary.cut, "the recording was cut: the runner did not finish it");
-    ensure!(closes >= 2, "the engine crash and the final close: {closes} closes");
-    ensure!(restores >= 1 && acks >= 1, "the hibernatable socket: {restores} restores, {acks} acks");
+    ensure!(
+        !summary.cut,
+        "the recording was cut: the runner did not finish it"
+    );
+    ensure!(
+        closes >= 2,
+        "the engine crash and the final close: {closes} closes"
+    );
+    ensure!(
+        restores >= 1 && acks >= 1,
+        "the hibernatable socket: {restores} restores, {acks} acks"
+    );
     ensure!(shutdowns >= 1, "the graceful shutdown is an input");
     let text = timeline.render();
-    ensure!(text.contains(&format!("== actor {actor} ==")), "no section for the actor:\n{text}");
+    ensure!(
+        text.contains(&format!("== actor {actor} ==")),
+        "no section for the actor:\n{text}"
+    );
     Ok(())
 }

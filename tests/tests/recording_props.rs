@@ -49,15 +49,14 @@ fn setup() -> impl Strategy<Value = Setup> {
         Just(WsPolicy::Manual),
         any::<bool>().prop_map(|hibernate| WsPolicy::Accept { hibernate }),
     ];
-    let policy = (http, ws, any::<bool>(), any::<bool>()).prop_map(|(http, ws, echo, ack)| {
-        TunnelPolicy {
+    let policy =
+        (http, ws, any::<bool>(), any::<bool>()).prop_map(|(http, ws, echo, ack)| TunnelPolicy {
             http,
             ws,
             echo,
             ack,
             restore: true,
-        }
-    });
+        });
     (
         any::<u64>(),
         prop::sample::select(ProtocolVersion::ALL.to_vec()),
@@ -131,7 +130,7 @@ proptest! {
         cases: cases(),
         max_shrink_iters: 500,
         failure_persistence: None,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x2ec0_2d),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x002e_c02d),
         ..ProptestConfig::default()
     })]
 
@@ -236,7 +235,10 @@ fn a_step_whose_outputs_differ_is_reported_where_it_is() {
         panic!("expected a divergence, got {err}");
     };
     assert_eq!((at.step, at.offset), (target as u64, start), "{err}");
-    assert!(err.to_string().contains(&format!("step {target} ")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("step {target} ")),
+        "{err}"
+    );
 }
 
 /// CRC-32 (IEEE), as the recording format specifies it.
@@ -245,7 +247,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { 0xEDB8_8320 ^ (crc >> 1) } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                0xEDB8_8320 ^ (crc >> 1)
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

@@ -13,7 +13,7 @@
 
 use std::process::ExitCode;
 
-use runner_core::recording::{ReplayError, RecordingReader, Timeline, replay};
+use runner_core::recording::{RecordingReader, ReplayError, Timeline, replay};
 
 const USAGE: &str = "usage: runner-replay [--timeline] <recording>";
 
@@ -68,7 +68,11 @@ fn run(path: &str, data: &[u8], timeline: bool) -> ExitCode {
     let config = &header.config;
     match result {
         Ok(summary) => {
-            let cut = if summary.cut { " (the recording was cut: replayed up to the cut)" } else { "" };
+            let cut = if summary.cut {
+                " (the recording was cut: replayed up to the cut)"
+            } else {
+                ""
+            };
             let redacted = if summary.redacted { ", redacted" } else { "" };
             eprintln!(
                 "runner-replay: {path}: {} steps replayed, all match{cut} (runner {:?}, protocol {}, recorded by {}{redacted})",

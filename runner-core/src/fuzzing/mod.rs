@@ -36,8 +36,8 @@ use crate::protocol::{
 };
 
 pub use self::core::{core, core_seed};
-pub use self::recording::{read_recording, recording_seeds};
 pub use self::invariants::Invariants;
+pub use self::recording::{read_recording, recording_seeds};
 
 /// The protocol version selected by an input's first byte, and the rest.
 fn split_version(data: &[u8]) -> Option<(ProtocolVersion, &[u8])> {

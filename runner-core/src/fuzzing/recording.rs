@@ -43,7 +43,11 @@ pub fn recording_seeds() -> Vec<(String, Vec<u8>)> {
     let mut seeds = Vec::new();
     for version in ProtocolVersion::ALL {
         for redact in [false, true] {
-            let name = format!("seed-v{}-{}", version.number(), if redact { "redacted" } else { "plain" });
+            let name = format!(
+                "seed-v{}-{}",
+                version.number(),
+                if redact { "redacted" } else { "plain" }
+            );
             let data = seed(version, redact).unwrap_or_else(|e| panic!("{name}: {e}"));
             seeds.push((name, data));
         }
@@ -67,12 +71,17 @@ fn seed(version: ProtocolVersion, redact: bool) -> Result<Vec<u8>, Error> {
         actor_stop_threshold: (version >= ProtocolVersion::V6).then_some(30_000),
         serverless_drain_grace_period: None,
     };
-    let init = ToClient::Init(ToClientInit { runner_id: "R".into(), metadata });
+    let init = ToClient::Init(ToClientInit {
+        runner_id: "R".into(),
+        metadata,
+    });
     runner.handle_frame(at(3), conn, &encode_to_client(version, &init)?);
     let actor = testing::start_actor(&mut runner, conn, "A")?;
     runner.actor_started(at(4), &actor, Ok(()))?;
     let key = testing::http_request(&mut runner, conn, 1, testing::get("A", "/ping"))?;
-    let answer = HttpResponse::new(200).header("content-type", "text/plain").body(Bytes::from_static(b"pong"));
+    let answer = HttpResponse::new(200)
+        .header("content-type", "text/plain")
+        .body(Bytes::from_static(b"pong"));
     runner.respond(at(5), key, answer)?;
     runner.handle_timeout(at(20_000));
     runner.shutdown(at(20_001), ShutdownMode::Immediate);

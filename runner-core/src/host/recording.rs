@@ -23,7 +23,6 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
-
 use futures::channel::oneshot;
 use tracing::warn;
 
@@ -141,7 +140,12 @@ impl FlightWriter {
 
 /// The writer thread: appends chunks until the loop hangs up, the cap is
 /// reached or a write fails.
-fn write_chunks(mut file: BufWriter<File>, chunks: Receiver<Vec<u8>>, max: u64, path: &std::path::Path) {
+fn write_chunks(
+    mut file: BufWriter<File>,
+    chunks: Receiver<Vec<u8>>,
+    max: u64,
+    path: &std::path::Path,
+) {
     let mut written = 0u64;
     for chunk in chunks {
         if written.saturating_add(chunk.len() as u64) > max {

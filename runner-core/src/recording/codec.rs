@@ -16,7 +16,11 @@ const fn crc_table() -> [u32; 256] {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
             k += 1;
         }
         table[i] = c;
@@ -162,14 +166,20 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn fixed<const N: usize>(&mut self) -> Result<[u8; N], Malformed> {
-        let (head, rest) = self.data.split_at_checked(N).ok_or("unexpected end of record")?;
+        let (head, rest) = self
+            .data
+            .split_at_checked(N)
+            .ok_or("unexpected end of record")?;
         self.data = rest;
         head.try_into().map_err(|_| "unexpected end of record")
     }
 
     pub(crate) fn bytes(&mut self) -> Result<&'a [u8], Malformed> {
         let len = self.usize()?;
-        let (head, rest) = self.data.split_at_checked(len).ok_or("length past the record's end")?;
+        let (head, rest) = self
+            .data
+            .split_at_checked(len)
+            .ok_or("length past the record's end")?;
         self.data = rest;
         Ok(head)
     }
@@ -184,11 +194,19 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn opt_u16(&mut self) -> Result<Option<u16>, Malformed> {
-        Ok(if self.bool()? { Some(self.u16()?) } else { None })
+        Ok(if self.bool()? {
+            Some(self.u16()?)
+        } else {
+            None
+        })
     }
 
     pub(crate) fn opt_string(&mut self) -> Result<Option<String>, Malformed> {
-        Ok(if self.bool()? { Some(self.string()?) } else { None })
+        Ok(if self.bool()? {
+            Some(self.string()?)
+        } else {
+            None
+        })
     }
 
     /// A count of items that each take at least one byte: never more than

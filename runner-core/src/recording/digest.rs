@@ -188,7 +188,11 @@ fn digest_event(digest: &mut Digest, redact: bool, event: &Event) {
         Event::HttpRequest(request) => {
             digest.write_u64(10);
             digest.write(&request.key.to_bytes());
-            let _ = write!(digest, "{:?} {} {}", request.actor, request.method, request.path);
+            let _ = write!(
+                digest,
+                "{:?} {} {}",
+                request.actor, request.method, request.path
+            );
             for (name, value) in request.headers.iter() {
                 digest.field(name.as_bytes());
                 data(digest, value.as_bytes());
@@ -196,7 +200,11 @@ fn digest_event(digest: &mut Digest, redact: bool, event: &Event) {
             data(digest, &request.body);
             digest.write_u64(u64::from(request.streamed));
         }
-        Event::HttpRequestChunk { key, data: body, finish } => {
+        Event::HttpRequestChunk {
+            key,
+            data: body,
+            finish,
+        } => {
             digest.write_u64(11);
             digest.write(&key.to_bytes());
             data(digest, body);

@@ -96,7 +96,9 @@ mod replay;
 mod timeline;
 mod wire;
 
-pub use reader::{FORMAT_VERSION, MAGIC, ReadError, RecordedStep, RecordingHeader, RecordingReader};
+pub use reader::{
+    FORMAT_VERSION, MAGIC, ReadError, RecordedStep, RecordingHeader, RecordingReader,
+};
 pub use replay::{Divergence, ReplayError, ReplaySummary, ReplayedStep, replay};
 pub use timeline::Timeline;
 

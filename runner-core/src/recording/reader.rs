@@ -36,7 +36,9 @@ pub enum ReadError {
     #[error("not a runner recording (wrong magic bytes)")]
     NotARecording,
     /// A format version this build does not read.
-    #[error("recording format version {0} is not supported (this build reads version {FORMAT_VERSION})")]
+    #[error(
+        "recording format version {0} is not supported (this build reads version {FORMAT_VERSION})"
+    )]
     UnsupportedVersion(u16),
     /// The file ends before its header record is complete: nothing to replay.
     #[error("the recording ends before its header is complete")]
@@ -229,7 +231,10 @@ impl<'a> RecordingReader<'a> {
         };
         let len_bytes = [l0, l1, l2, l3];
         if length_check(len_bytes) != check {
-            return Err(ReadError::Corrupt { offset, what: "length check byte does not match" });
+            return Err(ReadError::Corrupt {
+                offset,
+                what: "length check byte does not match",
+            });
         }
         let len = u32::from_le_bytes(len_bytes) as usize;
         let Some(framed) = rest.get(5..).and_then(|r| r.get(..len.checked_add(4)?)) else {
@@ -238,7 +243,10 @@ impl<'a> RecordingReader<'a> {
         };
         let (body, crc) = framed.split_at(len);
         if crc32(body).to_le_bytes() != crc {
-            return Err(ReadError::Corrupt { offset, what: "checksum does not match" });
+            return Err(ReadError::Corrupt {
+                offset,
+                what: "checksum does not match",
+            });
         }
         self.pos = offset + 5 + len + 4;
         Ok(Some((offset, body)))

@@ -46,11 +46,17 @@ impl Recorder {
             state: RecordingState::On,
         };
         recorder.buf.extend_from_slice(&MAGIC);
-        recorder.buf.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        recorder
+            .buf
+            .extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         recorder.open_record(KIND_HEADER);
         recorder.buf.put_duration(created.as_duration());
         let flags = if options.redact { FLAG_REDACTED } else { 0 }
-            | if config.token.is_some() { FLAG_TOKEN } else { 0 };
+            | if config.token.is_some() {
+                FLAG_TOKEN
+            } else {
+                0
+            };
         recorder.buf.put_u8(flags);
         put_config(&mut recorder.buf, config);
         recorder
@@ -71,14 +77,18 @@ impl Recorder {
             return;
         };
         let body = start + PREFIX;
-        let len = u32::try_from(self.buf.len() - body).unwrap_or(u32::MAX).to_le_bytes();
+        let len = u32::try_from(self.buf.len() - body)
+            .unwrap_or(u32::MAX)
+            .to_le_bytes();
         self.buf[start..start + 4].copy_from_slice(&len);
         self.buf[start + 4] = length_check(len);
         let crc = crc32(&self.buf[body..]);
         self.buf.extend_from_slice(&crc.to_le_bytes());
-        debug_assert_eq!(self.buf.len() - start, u32::from_le_bytes(len) as usize + FRAME_OVERHEAD);
+        debug_assert_eq!(
+            self.buf.len() - start,
+            u32::from_le_bytes(len) as usize + FRAME_OVERHEAD
+        );
     }
-
 }
 
 impl StepRecorder for Recorder {
@@ -108,8 +118,8 @@ impl StepRecorder for Recorder {
             return;
         }
         self.open_record(KIND_STEP);
-        let delta = now.as_duration().as_nanos() as i128
-            - self.last_now.as_duration().as_nanos() as i128;
+        let delta =
+            now.as_duration().as_nanos() as i128 - self.last_now.as_duration().as_nanos() as i128;
         self.buf
             .put_zigzag(delta.clamp(i64::MIN.into(), i64::MAX.into()) as i64);
         self.last_now = now;

@@ -93,7 +93,10 @@ pub(crate) fn input(version: ProtocolVersion, input: &Input<'_>) -> Option<Input
             let mut response = response.clone();
             blank_values(&mut response.headers);
             blank(&mut response.body);
-            Input::Respond { key: *key, response }
+            Input::Respond {
+                key: *key,
+                response,
+            }
         }
         Input::WebSocketSend { key, data, binary } => {
             let mut data = data.clone();

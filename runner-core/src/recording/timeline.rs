@@ -67,7 +67,10 @@ impl Timeline {
 
     /// Adds one replayed step.
     pub fn add(&mut self, step: &ReplayedStep<'_>) {
-        let at = step.now.saturating_duration_since(self.created).as_secs_f64();
+        let at = step
+            .now
+            .saturating_duration_since(self.created)
+            .as_secs_f64();
         let quiet_timer = matches!(step.input, Input::Timeout) && step.transmits.is_empty();
         if !quiet_timer {
             self.add_input(at, step.input);
@@ -76,7 +79,12 @@ impl Timeline {
             self.add_transmit(at, transmit);
         }
         if !step.matches {
-            self.line(RUNNER, at, "!!", "the replay diverges from the recording here".into());
+            self.line(
+                RUNNER,
+                at,
+                "!!",
+                "the replay diverges from the recording here".into(),
+            );
         }
     }
 
@@ -85,8 +93,15 @@ impl Timeline {
         let mut out = String::new();
         let runner = self.sections.get(RUNNER).map(|lines| (RUNNER, lines));
         let actors = self.sections.iter().filter(|(name, _)| *name != RUNNER);
-        for (name, lines) in runner.into_iter().chain(actors.map(|(n, l)| (n.as_str(), l))) {
-            let title = if name == RUNNER { RUNNER.to_string() } else { format!("actor {name}") };
+        for (name, lines) in runner
+            .into_iter()
+            .chain(actors.map(|(n, l)| (n.as_str(), l)))
+        {
+            let title = if name == RUNNER {
+                RUNNER.to_string()
+            } else {
+                format!("actor {name}")
+            };
             let _ = writeln!(out, "== {title} ==");
             for line in lines {
                 let _ = writeln!(out, "{line}");
@@ -97,7 +112,10 @@ impl Timeline {
 
     fn line(&mut self, section: &str, at: f64, direction: &str, what: String) {
         let line = format!("{at:>10.3}s  {direction:<16} {what}");
-        self.sections.entry(section.to_string()).or_default().push(line);
+        self.sections
+            .entry(section.to_string())
+            .or_default()
+            .push(line);
     }
 
     fn add_input(&mut self, at: f64, input: &Input<'static>) {
@@ -138,7 +156,9 @@ impl Timeline {
     }
 
     fn request_section(&self, key: RequestKey) -> String {
-        self.requests.get(&key).map_or(RUNNER.to_string(), |id| id.to_string())
+        self.requests
+            .get(&key)
+            .map_or(RUNNER.to_string(), |id| id.to_string())
     }
 
     fn add_to_client(&mut self, at: f64, message: ToClient) {
@@ -206,8 +226,12 @@ impl Timeline {
                 self.line(&self.request_section(key), at, OUT, what);
             }
             ToServer::KvRequest(request) => {
-                self.kv_calls.insert(request.request_id, request.actor_id.clone());
-                let what = clip(format!("kv #{} {:?}", request.request_id, request.data), WIDTH);
+                self.kv_calls
+                    .insert(request.request_id, request.actor_id.clone());
+                let what = clip(
+                    format!("kv #{} {:?}", request.request_id, request.data),
+                    WIDTH,
+                );
                 self.line(&request.actor_id.clone(), at, OUT, what);
             }
             other => self.line(RUNNER, at, OUT, clip(format!("{other:?}"), WIDTH)),

@@ -379,14 +379,23 @@ pub(crate) fn get_input(c: &mut Cursor<'_>) -> Result<Input<'static>, Malformed>
             actor: get_actor(c)?,
             result: c.opt_string()?.map_or(Ok(()), Err),
         },
-        ACTOR_STOPPED => Input::ActorStopped { actor: get_actor(c)? },
-        SLEEP_ACTOR => Input::SleepActor { actor: get_actor(c)? },
-        STOP_ACTOR => Input::StopActor { actor: get_actor(c)? },
+        ACTOR_STOPPED => Input::ActorStopped {
+            actor: get_actor(c)?,
+        },
+        SLEEP_ACTOR => Input::SleepActor {
+            actor: get_actor(c)?,
+        },
+        STOP_ACTOR => Input::StopActor {
+            actor: get_actor(c)?,
+        },
         SET_ALARM => {
             let actor = get_actor(c)?;
             let set = c.bool()?;
             let ts = c.zigzag()?;
-            Input::SetAlarm { actor, alarm_ts: set.then_some(ts) }
+            Input::SetAlarm {
+                actor,
+                alarm_ts: set.then_some(ts),
+            }
         }
         CRASH_ACTOR => Input::CrashActor {
             actor: get_actor(c)?,
@@ -396,7 +405,9 @@ pub(crate) fn get_input(c: &mut Cursor<'_>) -> Result<Input<'static>, Malformed>
             actor: get_actor(c)?,
             data: decode_kv(c.bytes()?)?,
         },
-        CANCEL_KV => Input::CancelKv { id: KvRequestId(c.varint()?) },
+        CANCEL_KV => Input::CancelKv {
+            id: KvRequestId(c.varint()?),
+        },
         RESTORE_WEBSOCKETS => get_restore(c)?,
         tag => get_tunnel_input(c, tag)?,
     })

@@ -4,10 +4,10 @@ use tracing::{debug, warn};
 
 use std::borrow::Cow;
 
-use super::{Input, Runner};
 use super::actor_table::{ActorRecord, ActorSlot, Phase};
 use super::event_log::EventLog;
 use super::shutdown_phase::ShutdownPhase;
+use super::{Input, Runner};
 use crate::error::CallError;
 use crate::ids::ActorRef;
 use crate::output::{Event, StopReason};
@@ -252,7 +252,8 @@ impl Runner {
         result: Result<(), String>,
     ) -> Result<(), CallError> {
         let actor = Cow::Borrowed(actor);
-        self.step(now, Input::ActorStarted { actor, result }).into_call()
+        self.step(now, Input::ActorStarted { actor, result })
+            .into_call()
     }
 
     pub(super) fn on_actor_started(
@@ -463,7 +464,8 @@ impl Runner {
         alarm_ts: Option<i64>,
     ) -> Result<(), CallError> {
         let actor = Cow::Borrowed(actor);
-        self.step(now, Input::SetAlarm { actor, alarm_ts }).into_call()
+        self.step(now, Input::SetAlarm { actor, alarm_ts })
+            .into_call()
     }
 
     /// The actor failed: it is stopped (the user gets `ActorStop`) and
@@ -494,7 +496,8 @@ impl Runner {
         message: impl Into<String>,
     ) -> Result<(), CallError> {
         let (actor, message) = (Cow::Borrowed(actor), message.into());
-        self.step(now, Input::CrashActor { actor, message }).into_call()
+        self.step(now, Input::CrashActor { actor, message })
+            .into_call()
     }
 
     pub(super) fn on_crash_actor(
@@ -509,7 +512,11 @@ impl Runner {
 
     /// Asks the engine to put the actor to sleep (`sleep`) or to stop it.
     pub(super) fn user_intent(&mut self, actor: &ActorRef, sleep: bool) -> Result<(), CallError> {
-        let wanted = if sleep { ActorIntent::Sleep } else { ActorIntent::Stop };
+        let wanted = if sleep {
+            ActorIntent::Sleep
+        } else {
+            ActorIntent::Stop
+        };
         self.user_event(actor, intent(wanted))
     }
 

@@ -269,12 +269,16 @@ impl Runner {
                 self.on_shutdown(mode);
                 None
             }
-            Input::ActorStarted { actor, result } => Some(Call(self.on_actor_started(&actor, result))),
+            Input::ActorStarted { actor, result } => {
+                Some(Call(self.on_actor_started(&actor, result)))
+            }
             Input::ActorStopped { actor } => Some(Call(self.on_actor_stopped(&actor))),
             Input::SleepActor { actor } => Some(Call(self.user_intent(&actor, true))),
             Input::StopActor { actor } => Some(Call(self.user_intent(&actor, false))),
             Input::SetAlarm { actor, alarm_ts } => Some(Call(self.user_alarm(&actor, alarm_ts))),
-            Input::CrashActor { actor, message } => Some(Call(self.on_crash_actor(&actor, message))),
+            Input::CrashActor { actor, message } => {
+                Some(Call(self.on_crash_actor(&actor, message)))
+            }
             Input::Kv { actor, data } => Some(Outcome::Kv(self.start_kv(&actor, data))),
             Input::CancelKv { id } => Some(Outcome::Cancelled(self.abandon_kv(id))),
             Input::RestoreWebSockets { actor, persisted } => {
@@ -319,38 +323,82 @@ mod tests {
             Input::Start,
             Input::Timeout,
             Input::Connected { conn },
-            Input::Frame { conn: ConnId(99), frame: Cow::Borrowed(b"") },
+            Input::Frame {
+                conn: ConnId(99),
+                frame: Cow::Borrowed(b""),
+            },
             Input::TextFrame { conn: ConnId(99) },
-            Input::Closed { conn: ConnId(99), close: TransportClose::error("x") },
+            Input::Closed {
+                conn: ConnId(99),
+                close: TransportClose::error("x"),
+            },
         ];
         for input in plain {
             assert_eq!(runner.input(now, input), Outcome::Done);
         }
         let calls = [
-            Input::ActorStarted { actor: actor(), result: Ok(()) },
+            Input::ActorStarted {
+                actor: actor(),
+                result: Ok(()),
+            },
             Input::ActorStopped { actor: actor() },
             Input::SleepActor { actor: actor() },
             Input::StopActor { actor: actor() },
-            Input::SetAlarm { actor: actor(), alarm_ts: None },
-            Input::CrashActor { actor: actor(), message: "m".into() },
-            Input::WebSocketAccept { key, can_hibernate: false },
-            Input::WebSocketReject { key, code: 1000, reason: "r".into() },
-            Input::WebSocketSend { key, data: Bytes::new(), binary: true },
-            Input::WebSocketClose { key, code: None, reason: None },
+            Input::SetAlarm {
+                actor: actor(),
+                alarm_ts: None,
+            },
+            Input::CrashActor {
+                actor: actor(),
+                message: "m".into(),
+            },
+            Input::WebSocketAccept {
+                key,
+                can_hibernate: false,
+            },
+            Input::WebSocketReject {
+                key,
+                code: 1000,
+                reason: "r".into(),
+            },
+            Input::WebSocketSend {
+                key,
+                data: Bytes::new(),
+                binary: true,
+            },
+            Input::WebSocketClose {
+                key,
+                code: None,
+                reason: None,
+            },
             Input::WebSocketAck { key, index: 0 },
-            Input::Respond { key, response: HttpResponse::new(200) },
+            Input::Respond {
+                key,
+                response: HttpResponse::new(200),
+            },
             Input::AbortRequest { key },
         ];
         for input in calls {
             assert!(matches!(runner.input(now, input), Outcome::Call(Err(_))));
         }
-        let kv = Input::Kv { actor: actor(), data: KvRequestData::Drop };
+        let kv = Input::Kv {
+            actor: actor(),
+            data: KvRequestData::Drop,
+        };
         assert!(matches!(runner.input(now, kv), Outcome::Kv(Err(_))));
         let cancel = Input::CancelKv { id: KvRequestId(7) };
         assert_eq!(runner.input(now, cancel), Outcome::Cancelled(false));
-        let restore = Input::RestoreWebSockets { actor: actor(), persisted: vec![] };
-        assert!(matches!(runner.input(now, restore), Outcome::Restored(Err(_))));
-        let shutdown = Input::Shutdown { mode: ShutdownMode::Immediate };
+        let restore = Input::RestoreWebSockets {
+            actor: actor(),
+            persisted: vec![],
+        };
+        assert!(matches!(
+            runner.input(now, restore),
+            Outcome::Restored(Err(_))
+        ));
+        let shutdown = Input::Shutdown {
+            mode: ShutdownMode::Immediate,
+        };
         assert_eq!(runner.input(now, shutdown), Outcome::Done);
     }
 }

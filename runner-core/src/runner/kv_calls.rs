@@ -9,8 +9,8 @@ use tracing::debug;
 
 use std::borrow::Cow;
 
-use super::{Input, Outcome, Runner};
 use super::kv_table::{Answer, Expired};
+use super::{Input, Outcome, Runner};
 use crate::Timestamp;
 use crate::error::CallError;
 use crate::ids::{ActorRef, KvRequestId};

@@ -38,19 +38,18 @@ use actor_table::ActorTable;
 use actors::Watchdog;
 use conn_state::ConnState;
 use kv_table::KvTable;
-use retired::Retired;
 use output_queue::OutputQueue;
+use retired::Retired;
 use shutdown_phase::ShutdownPhase;
 use timers::{Timer, TimerTable};
 
 pub use input::{Input, Outcome};
-pub use recording::{RecordError, RecordingState};
 pub(crate) use recording::StepRecorder;
+pub use recording::{RecordError, RecordingState};
 pub use shutdown::ShutdownMode;
 
 /// Deterministic hasher state: seeded from the configuration, never from the OS.
 type Hasher = foldhash::fast::FixedState;
-
 
 /// The runner state machine.
 ///

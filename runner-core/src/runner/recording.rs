@@ -163,6 +163,8 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recording_state(&self) -> RecordingState {
-        self.recorder.as_ref().map_or(RecordingState::Off, |r| r.state())
+        self.recorder
+            .as_ref()
+            .map_or(RecordingState::Off, |r| r.state())
     }
 }

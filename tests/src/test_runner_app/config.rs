@@ -86,11 +86,12 @@ impl Config {
             tls_ca_pem: text("RIVET_TLS_CA_FILE")?
                 .map(|path| read_file("RIVET_TLS_CA_FILE", &path))
                 .transpose()?,
-            flight_record: super::recording::flight_record(text("RIVET_FLIGHT_RECORD")?)
-                .map_err(|problem| ConfigError {
+            flight_record: super::recording::flight_record(text("RIVET_FLIGHT_RECORD")?).map_err(
+                |problem| ConfigError {
                     variable: "RIVET_FLIGHT_RECORD",
                     problem: problem.into(),
-                })?,
+                },
+            )?,
         };
         check_endpoint(&config.endpoint)?;
         Ok(config)

@@ -40,9 +40,9 @@ use super::handle::{Published, RunnerHandle};
 use super::handler::{ActorInfo, Handler};
 use super::kv_call::KvCancels;
 use super::names::Names;
+use super::recording::FlightWriter;
 use super::runtime::{ConnectRequest, Inbound, Outbound, Runtime, Socket};
 use super::tls::ClientTls;
-use super::recording::FlightWriter;
 use super::websocket::{CloseFrame, SocketEvent};
 use crate::{
     ConnId, Event, KvRequestId, KvResponse, RequestKey, ShutdownMode, ShutdownReason, Timestamp,

@@ -43,7 +43,11 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     }
 
     pub(super) async fn finish_recording(&mut self) {
-        let Some(done) = self.flight.take().and_then(|mut f| f.finish(&mut self.core)) else {
+        let Some(done) = self
+            .flight
+            .take()
+            .and_then(|mut f| f.finish(&mut self.core))
+        else {
             return;
         };
         let bound = self.rt.sleep_until(self.rt.now() + FINISH_WAIT);

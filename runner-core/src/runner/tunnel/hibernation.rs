@@ -19,8 +19,8 @@ use crate::error::CallError;
 use crate::ids::ActorRef;
 use crate::ids::RequestKey;
 use crate::protocol::{HibernatingRequest, ToServerTunnelMessageKind, ToServerWebSocketMessageAck};
-use crate::runner::{Input, Outcome, Runner};
 use crate::runner::actor_table::Phase;
+use crate::runner::{Input, Outcome, Runner};
 use crate::tunnel::{HibernatedSocket, RestoreReport};
 
 impl Runner {

@@ -190,7 +190,11 @@ impl Runner {
         self.step(now, Input::Respond { key, response }).into_call()
     }
 
-    pub(in crate::runner) fn respond_inner(&mut self, key: RequestKey, response: HttpResponse) -> Result<(), CallError> {
+    pub(in crate::runner) fn respond_inner(
+        &mut self,
+        key: RequestKey,
+        response: HttpResponse,
+    ) -> Result<(), CallError> {
         self.http_entry(key, "respond")?;
         let limit = self.config.limits.max_tunnel_payload;
         let response = if response.body.len() > limit {

@@ -194,10 +194,15 @@ impl Runner {
         key: RequestKey,
         can_hibernate: bool,
     ) -> Result<(), CallError> {
-        self.step(now, Input::WebSocketAccept { key, can_hibernate }).into_call()
+        self.step(now, Input::WebSocketAccept { key, can_hibernate })
+            .into_call()
     }
 
-    pub(in crate::runner) fn accept_inner(&mut self, key: RequestKey, can_hibernate: bool) -> Result<(), CallError> {
+    pub(in crate::runner) fn accept_inner(
+        &mut self,
+        key: RequestKey,
+        can_hibernate: bool,
+    ) -> Result<(), CallError> {
         let EntryKind::WsOpening { open_index } =
             self.socket_entry(key, "websocket_accept", true)?
         else {
@@ -242,10 +247,16 @@ impl Runner {
         reason: &str,
     ) -> Result<(), CallError> {
         let reason = Cow::Borrowed(reason);
-        self.step(now, Input::WebSocketReject { key, code, reason }).into_call()
+        self.step(now, Input::WebSocketReject { key, code, reason })
+            .into_call()
     }
 
-    pub(in crate::runner) fn reject_inner(&mut self, key: RequestKey, code: u16, reason: &str) -> Result<(), CallError> {
+    pub(in crate::runner) fn reject_inner(
+        &mut self,
+        key: RequestKey,
+        code: u16,
+        reason: &str,
+    ) -> Result<(), CallError> {
         match self.socket_entry(key, "websocket_reject", true)? {
             EntryKind::WsOpening { .. } => self.close_inner(key, Some(code), Some(reason)),
             _ => Err(self.wrong_state(key, "websocket_reject")),
@@ -283,10 +294,16 @@ impl Runner {
         data: Bytes,
         binary: bool,
     ) -> Result<(), CallError> {
-        self.step(now, Input::WebSocketSend { key, data, binary }).into_call()
+        self.step(now, Input::WebSocketSend { key, data, binary })
+            .into_call()
     }
 
-    pub(in crate::runner) fn send_inner(&mut self, key: RequestKey, data: Bytes, binary: bool) -> Result<(), CallError> {
+    pub(in crate::runner) fn send_inner(
+        &mut self,
+        key: RequestKey,
+        data: Bytes,
+        binary: bool,
+    ) -> Result<(), CallError> {
         let EntryKind::WsOpen { .. } = self.socket_entry(key, "websocket_send", false)? else {
             return Err(self.wrong_state(key, "websocket_send"));
         };
@@ -335,7 +352,8 @@ impl Runner {
         reason: Option<&str>,
     ) -> Result<(), CallError> {
         let reason = reason.map(Cow::Borrowed);
-        self.step(now, Input::WebSocketClose { key, code, reason }).into_call()
+        self.step(now, Input::WebSocketClose { key, code, reason })
+            .into_call()
     }
 
     pub(in crate::runner) fn close_socket_call(
@@ -398,10 +416,15 @@ impl Runner {
         key: RequestKey,
         index: MessageIndex,
     ) -> Result<(), CallError> {
-        self.step(now, Input::WebSocketAck { key, index }).into_call()
+        self.step(now, Input::WebSocketAck { key, index })
+            .into_call()
     }
 
-    pub(in crate::runner) fn ack_inner(&mut self, key: RequestKey, index: MessageIndex) -> Result<(), CallError> {
+    pub(in crate::runner) fn ack_inner(
+        &mut self,
+        key: RequestKey,
+        index: MessageIndex,
+    ) -> Result<(), CallError> {
         match self.socket_entry(key, "websocket_ack", false)? {
             EntryKind::WsOpen {
                 hibernatable: true, ..

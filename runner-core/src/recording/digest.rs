@@ -123,10 +123,29 @@ pub(crate) fn step_digest<'t, 'e>(
         digest_event(&mut digest, mode.redact, event);
     }
     digest.write_u64(u64::MAX);
-    if *outcome != Outcome::Done {
-        let _ = write!(digest, "{outcome:?}");
-    }
+    digest_outcome(&mut digest, outcome);
     digest.finish()
+}
+
+/// The common outcomes by tag; errors (rare) through their `Debug` text.
+fn digest_outcome(digest: &mut Digest, outcome: &Outcome) {
+    match outcome {
+        Outcome::Done => {}
+        Outcome::Call(Ok(())) => digest.write_u64(1),
+        Outcome::Kv(Ok(id)) => {
+            digest.write_u64(2);
+            digest.write_u64(id.0);
+        }
+        Outcome::Cancelled(cancelled) => digest.write_u64(3 + u64::from(*cancelled)),
+        other => {
+            let _ = write!(digest, "{other:?}");
+        }
+    }
+}
+
+fn digest_actor(digest: &mut Digest, actor: &crate::ActorRef) {
+    digest.field(actor.actor_id.as_bytes());
+    digest.write_u64(u64::from(actor.generation));
 }
 
 fn digest_transmit(digest: &mut Digest, mode: DigestMode, transmit: &Transmit) {
@@ -213,7 +232,8 @@ fn digest_event(digest: &mut Digest, redact: bool, event: &Event) {
         Event::WebSocketOpen(open) => {
             digest.write_u64(12);
             digest.write(&open.key.to_bytes());
-            let _ = write!(digest, "{:?} {}", open.actor, open.path);
+            digest_actor(digest, &open.actor);
+            digest.field(open.path.as_bytes());
             for (name, value) in open.headers.iter() {
                 digest.field(name.as_bytes());
                 data(digest, value.as_bytes());

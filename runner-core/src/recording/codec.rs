@@ -7,10 +7,12 @@ use std::time::Duration;
 
 /// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320): detects every
 /// error burst up to 32 bits, so a flipped byte never goes unnoticed.
-const CRC_TABLE: [u32; 256] = crc_table();
+/// Computed eight bytes at a time ("slicing-by-8": eight tables of 256
+/// entries, 8 KiB), several times faster than a byte at a time.
+const CRC_TABLES: [[u32; 256]; 8] = crc_tables();
 
-const fn crc_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
+const fn crc_tables() -> [[u32; 256]; 8] {
+    let mut tables = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut c = i as u32;
@@ -23,16 +25,39 @@ const fn crc_table() -> [u32; 256] {
             };
             k += 1;
         }
-        table[i] = c;
+        tables[0][i] = c;
         i += 1;
     }
-    table
+    let mut t = 1;
+    while t < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = tables[t - 1][i];
+            tables[t][i] = (prev >> 8) ^ tables[0][(prev & 0xff) as usize];
+            i += 1;
+        }
+        t += 1;
+    }
+    tables
 }
 
 pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+    let t = &CRC_TABLES;
     let mut crc = !0u32;
-    for &b in bytes {
-        crc = CRC_TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let lo = crc ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+        crc = t[7][(lo & 0xff) as usize]
+            ^ t[6][((lo >> 8) & 0xff) as usize]
+            ^ t[5][((lo >> 16) & 0xff) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][usize::from(w[4])]
+            ^ t[2][usize::from(w[5])]
+            ^ t[1][usize::from(w[6])]
+            ^ t[0][usize::from(w[7])];
+    }
+    for &b in words.remainder() {
+        crc = t[0][((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
     }
     !crc
 }
@@ -227,6 +252,20 @@ mod tests {
     #[test]
     fn crc32_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        // Past eight bytes, the sliced path: the same as a byte at a time.
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let mut slow = !0u32;
+        for &b in &data {
+            slow ^= u32::from(b);
+            for _ in 0..8 {
+                slow = if slow & 1 != 0 {
+                    0xEDB8_8320 ^ (slow >> 1)
+                } else {
+                    slow >> 1
+                };
+            }
+        }
+        assert_eq!(crc32(&data), !slow);
     }
 
     #[test]

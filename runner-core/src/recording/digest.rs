@@ -68,14 +68,36 @@ impl Digest {
         }
     }
 
+    /// Mixes in what `write` left pending, so that the next word starts a
+    /// fresh one (fields then never take the byte-at-a-time path).
+    fn align(&mut self) {
+        if self.filled != 0 {
+            let word = std::mem::take(&mut self.pending);
+            self.filled = 0;
+            self.mix(word ^ 0xA5A5_A5A5_A5A5_A5A5);
+        }
+    }
+
     pub(crate) fn write_u64(&mut self, v: u64) {
-        self.write(&v.to_le_bytes());
+        self.align();
+        self.mix(v);
     }
 
     /// A length-prefixed field, so that `("ab", "c")` and `("a", "bc")` differ.
     pub(crate) fn field(&mut self, bytes: &[u8]) {
         self.write_u64(bytes.len() as u64);
-        self.write(bytes);
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(word);
+            self.mix(u64::from_le_bytes(le));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut le = [0u8; 8];
+            le[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(le));
+        }
     }
 
     pub(crate) fn finish(mut self) -> u64 {

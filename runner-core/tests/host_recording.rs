@@ -172,3 +172,39 @@ fn a_file_that_cannot_be_written_leaves_the_runner_serving() {
 fn a_full_disk_stops_the_recording_not_the_runner() {
     assert_eq!(run(|b| b.record_to("/dev/full")), ShutdownReason::Requested);
 }
+
+/// An idle runner's recording reaches the file while it runs (not only at
+/// its end): a crash then loses at most the last moments.
+#[test]
+fn an_idle_runners_recording_is_on_disk_while_it_runs() {
+    let path = scratch("idle");
+    let rt = MemoryRuntime::new();
+    let runner = Builder::new(rt.clone())
+        .endpoint("http://engine")
+        .runner_name("r")
+        .handle_signals(false)
+        .record_to(&path)
+        .build(Answers)
+        .expect("valid configuration");
+    let handle = runner.handle();
+    let running = std::thread::spawn(move || block_on(runner.run()));
+    let mut engine = block_on(rt.accept());
+    block_on(engine.accept_init("R")).expect("init answered");
+    let steps_on_disk = || {
+        let data = std::fs::read(&path).unwrap_or_default();
+        replay(&data, |_| {}).map_or(0, |summary| summary.steps)
+    };
+    let deadline = std::time::Instant::now() + BOUND;
+    // The start, the open transport and the engine's init.
+    while steps_on_disk() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let on_disk = steps_on_disk();
+    block_on(handle.shutdown(ShutdownMode::Immediate));
+    running.join().expect("the runner ends");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        on_disk >= 3,
+        "only {on_disk} steps on disk while the runner idled"
+    );
+}

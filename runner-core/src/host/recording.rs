@@ -20,10 +20,14 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
+use std::task::Context;
+
+use futures::FutureExt;
 use futures::channel::oneshot;
+use futures::future::BoxFuture;
 use tracing::warn;
 
 use crate::recording::{RecordOptions, RecordingState};
@@ -52,12 +56,22 @@ impl RecordSettings {
 }
 
 /// The event loop's end of the recording.
-#[derive(Debug)]
 pub(crate) struct FlightWriter {
     chunk: Vec<u8>,
     to_writer: Option<SyncSender<Vec<u8>>>,
     done: Option<oneshot::Receiver<()>>,
     last_flush: Instant,
+    /// Wakes the idle loop to send a chunk held back by the rate limit.
+    flush_timer: Option<BoxFuture<'static, ()>>,
+}
+
+impl std::fmt::Debug for FlightWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlightWriter")
+            .field("chunk", &self.chunk.len())
+            .field("open", &self.to_writer.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl FlightWriter {
@@ -84,6 +98,7 @@ impl FlightWriter {
             to_writer: Some(to_writer),
             done: Some(done),
             last_flush: now,
+            flush_timer: None,
         })
     }
 
@@ -95,10 +110,25 @@ impl FlightWriter {
         }
     }
 
-    /// The loop is about to wait: send what it has, unless it sent very
-    /// recently (a busy loop waits often, briefly).
-    pub(crate) fn idle(&mut self, core: &mut crate::Runner, now: Instant) {
-        if !self.chunk.is_empty() && now.saturating_duration_since(self.last_flush) >= IDLE_FLUSH {
+    /// The loop is about to wait: send what it has — at most every
+    /// [`IDLE_FLUSH`] (a busy loop waits often, briefly), with a timer
+    /// (`sleep`, polled with the loop's `cx`) to send the rest if the loop
+    /// then stays idle.
+    pub(crate) fn idle(
+        &mut self,
+        core: &mut crate::Runner,
+        now: Instant,
+        cx: &mut Context<'_>,
+        sleep: impl FnOnce(Instant) -> BoxFuture<'static, ()>,
+    ) {
+        if self.chunk.is_empty() {
+            self.flush_timer = None;
+            return;
+        }
+        let due = self.last_flush + IDLE_FLUSH;
+        let timer = self.flush_timer.get_or_insert_with(|| sleep(due));
+        if now >= due || timer.poll_unpin(cx).is_ready() {
+            self.flush_timer = None;
             self.last_flush = now;
             self.send(core);
         }
@@ -139,7 +169,8 @@ impl FlightWriter {
 }
 
 /// The writer thread: appends chunks until the loop hangs up, the cap is
-/// reached or a write fails.
+/// reached or a write fails. Whenever it has caught up it flushes, so that
+/// an idle runner's recording is on disk, not in a buffer, if it crashes.
 fn write_chunks(
     mut file: BufWriter<File>,
     chunks: Receiver<Vec<u8>>,
@@ -147,7 +178,21 @@ fn write_chunks(
     path: &std::path::Path,
 ) {
     let mut written = 0u64;
-    for chunk in chunks {
+    loop {
+        let chunk = match chunks.try_recv() {
+            Ok(chunk) => chunk,
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                if let Err(e) = file.flush() {
+                    warn!(path = %path.display(), "flight recording stopped: {e}");
+                    return;
+                }
+                match chunks.recv() {
+                    Ok(chunk) => chunk,
+                    Err(_) => break,
+                }
+            }
+        };
         if written.saturating_add(chunk.len() as u64) > max {
             warn!(path = %path.display(), max, "flight recording reached its size cap: stopped");
             break;

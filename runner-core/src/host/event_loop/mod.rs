@@ -337,7 +337,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             let input = futures::future::poll_fn(|cx| {
                 let input = self.poll_input(cx);
                 if input.is_pending() {
-                    self.recording_idle();
+                    self.recording_idle(cx);
                 }
                 input
             })

@@ -2,6 +2,8 @@
 //! open the file at the start, collect after every input, hand over when
 //! idle, and wait (bounded) for the file at the end.
 
+use std::task::Context;
+
 use super::Host;
 use crate::host::handler::Handler;
 use crate::host::recording::{FINISH_WAIT, FlightWriter};
@@ -28,9 +30,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         }
     }
 
-    pub(super) fn recording_idle(&mut self) {
+    pub(super) fn recording_idle(&mut self, cx: &mut Context<'_>) {
         if let Some(flight) = &mut self.flight {
-            flight.idle(&mut self.core, self.rt.now());
+            let rt = &self.rt;
+            flight.idle(&mut self.core, rt.now(), cx, |at| rt.sleep_until(at));
         }
     }
 

@@ -38,6 +38,7 @@ mod ids;
 mod kv;
 mod output;
 pub mod protocol;
+pub mod recording;
 mod rng;
 mod runner;
 mod secret;
@@ -52,8 +53,8 @@ pub use ids::{ActorRef, ConnId, KvRequestId, ParseRequestKeyError, RequestKey};
 pub use kv::{KvError, KvResponse};
 pub use output::{Event, ShutdownReason, StopReason, Transmit};
 pub use runner::{
-    ConnectionState, Disconnects, Histogram, HttpOutcomes, KV_LATENCY_BUCKETS, KvKinds, KvOutcomes,
-    Metrics, PayloadRefusals, Runner, ShutdownMode, Stops, TransportClose,
+    ConnectionState, Disconnects, Histogram, HttpOutcomes, Input, KV_LATENCY_BUCKETS, KvKinds,
+    KvOutcomes, Metrics, Outcome, PayloadRefusals, Runner, ShutdownMode, Stops, TransportClose,
 };
 pub(crate) use secret::RedactedSubprotocols;
 pub use secret::Token;

@@ -193,3 +193,56 @@ proptest! {
         fuzzing::core(&data);
     }
 }
+
+/// The flight-recording reader's target: its corpus is small real
+/// recordings (`fuzzing::recording_seeds`, written with
+/// `FUZZ_WRITE_SEEDS=1`), each also cut at every byte and with bytes
+/// flipped.
+#[test]
+fn recording_reader_body_passes_its_corpus_and_its_damaged_seeds() {
+    let seeds = fuzzing::recording_seeds();
+    let dir = corpus_dir("read_recording");
+    if std::env::var_os("FUZZ_WRITE_SEEDS").is_some() {
+        std::fs::create_dir_all(&dir).expect("corpus directory");
+        for (name, bytes) in &seeds {
+            std::fs::write(dir.join(name), bytes).expect("seed written");
+        }
+    }
+    let on_disk: BTreeMap<String, Vec<u8>> = committed("read_recording").into_iter().collect();
+    let expected: BTreeMap<String, Vec<u8>> = seeds.into_iter().collect();
+    assert!(
+        on_disk == expected,
+        "fuzz/corpus/read_recording differs from fuzzing::recording_seeds(); \
+         regenerate it with FUZZ_WRITE_SEEDS=1 (a format change needs new seeds)"
+    );
+    for (name, bytes) in &on_disk {
+        fuzzing::read_recording(bytes);
+        for cut in 0..bytes.len() {
+            fuzzing::read_recording(&bytes[..cut]);
+        }
+        for at in (0..bytes.len()).step_by(7) {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 0x5a;
+            let outcome = std::panic::catch_unwind(|| fuzzing::read_recording(&flipped));
+            assert!(outcome.is_ok(), "{name} with byte {at} flipped");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn recording_reader_body_takes_random_bytes(
+        data in proptest::collection::vec(any::<u8>(), 0..512),
+        framed in any::<bool>(),
+    ) {
+        // Half the cases get a valid file header, to reach the records.
+        let data = if framed {
+            [&runner_core::recording::MAGIC[..], &[1, 0], &data].concat()
+        } else {
+            data
+        };
+        fuzzing::read_recording(&data);
+    }
+}

@@ -113,11 +113,25 @@ pub struct Setup {
 
 impl Setup {
     pub fn new(version: ProtocolVersion, n: usize) -> Setup {
+        Setup::recording(version, n, None)
+    }
+
+    /// The same, recording with `options` from the start when given.
+    pub fn recording(
+        version: ProtocolVersion,
+        n: usize,
+        options: Option<runner_core::recording::RecordOptions>,
+    ) -> Setup {
         let mut config = Config::new("http://127.0.0.1:6420", "bench", "key");
         config.protocol_version = version;
         config.limits.max_actors = config.limits.max_actors.max(n + 10);
         let now = Timestamp::ZERO;
         let mut runner = Runner::new(config, now).expect("valid config");
+        if let Some(options) = options {
+            runner
+                .start_recording(options)
+                .expect("before the first input");
+        }
         runner.start(now);
         let conn = match runner.poll_transmit() {
             Some(Transmit::Connect { conn, .. }) => conn,

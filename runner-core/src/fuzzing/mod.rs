@@ -17,12 +17,14 @@
 //! | [`decode_to_client`] | version byte + one frame | no panic; a decoded message re-encodes and decodes to itself; encoding is canonical |
 //! | [`decode_to_server`] | version byte + one frame | the same for runner → engine messages (and the serverless init) |
 //! | [`core`] | a script of inputs | the runner's invariants after every step |
+//! | [`read_recording`] | a flight recording | no panic; the replay replays exactly the steps the reader reads (or diverges at one of them) |
 //!
 //! The invariants are [`Invariants`], which the `tests` crate's simulation
 //! checks after every input too.
 
 mod core;
 pub mod invariants;
+mod recording;
 mod script;
 
 use std::fmt::Debug;
@@ -35,6 +37,7 @@ use crate::protocol::{
 
 pub use self::core::{core, core_seed};
 pub use self::invariants::Invariants;
+pub use self::recording::{read_recording, recording_seeds};
 
 /// The protocol version selected by an input's first byte, and the rest.
 fn split_version(data: &[u8]) -> Option<(ProtocolVersion, &[u8])> {

@@ -49,6 +49,8 @@ pub struct Builder<R> {
     handle_signals: bool,
     max_message_size: usize,
     tls: TlsSettings,
+    /// The flight recorder's file (see [`super::recording`]).
+    pub(super) recording: Option<super::recording::RecordSettings>,
 }
 
 /// A configuration that cannot work, with the reason.
@@ -138,6 +140,7 @@ impl<R: Runtime> Builder<R> {
             handle_signals: true,
             max_message_size: 64 << 20,
             tls: TlsSettings::default(),
+            recording: None,
         }
     }
 
@@ -688,7 +691,11 @@ impl<R: Runtime> Builder<R> {
         let config = self.core_config()?;
         let runtime = self.runtime.clone();
         // The one validation of the core's configuration.
-        let core = crate::Runner::new(config, crate::Timestamp::ZERO)?;
+        let mut core = crate::Runner::new(config, crate::Timestamp::ZERO)?;
+        if let Some(recording) = &self.recording {
+            // A fresh core has had no input: this cannot be refused.
+            let _ = core.start_recording(recording.options());
+        }
         let settings = self.host_settings()?;
         Ok(AsyncRunner::new(runtime, core, handler, settings))
     }
@@ -699,6 +706,7 @@ impl<R: Runtime> Builder<R> {
             handle_signals: self.handle_signals,
             max_message_size: self.max_message_size,
             tls: client_tls(&self.tls, &self.config.endpoint)?,
+            recording: self.recording,
         })
     }
 

@@ -30,6 +30,8 @@ mod metrics;
 mod names;
 #[cfg(feature = "metrics")]
 mod publish;
+mod record_options;
+mod recording;
 mod runtime;
 mod spans;
 mod state;

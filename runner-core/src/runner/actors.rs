@@ -2,10 +2,12 @@
 
 use tracing::{debug, info, warn};
 
-use super::Runner;
+use std::borrow::Cow;
+
 use super::actor_table::{ActorRecord, ActorSlot, Phase};
 use super::event_log::EventLog;
 use super::shutdown_phase::ShutdownPhase;
+use super::{Input, Runner};
 use crate::error::CallError;
 use crate::ids::ActorRef;
 use crate::output::{Event, StopReason};
@@ -253,10 +255,12 @@ impl Runner {
         actor: &ActorRef,
         result: Result<(), String>,
     ) -> Result<(), CallError> {
-        self.step(now, |r| r.on_actor_started(actor, result))
+        let actor = Cow::Borrowed(actor);
+        self.step(now, Input::ActorStarted { actor, result })
+            .into_call()
     }
 
-    fn on_actor_started(
+    pub(super) fn on_actor_started(
         &mut self,
         actor: &ActorRef,
         result: Result<(), String>,
@@ -317,10 +321,11 @@ impl Runner {
         now: crate::Timestamp,
         actor: &ActorRef,
     ) -> Result<(), CallError> {
-        self.step(now, |r| r.on_actor_stopped(actor))
+        let actor = Cow::Borrowed(actor);
+        self.step(now, Input::ActorStopped { actor }).into_call()
     }
 
-    fn on_actor_stopped(&mut self, actor: &ActorRef) -> Result<(), CallError> {
+    pub(super) fn on_actor_stopped(&mut self, actor: &ActorRef) -> Result<(), CallError> {
         let record = self.live_record(actor)?;
         let Phase::Stopping {
             reason,
@@ -411,7 +416,8 @@ impl Runner {
         now: crate::Timestamp,
         actor: &ActorRef,
     ) -> Result<(), CallError> {
-        self.step(now, |r| r.user_event(actor, intent(ActorIntent::Sleep)))
+        let actor = Cow::Borrowed(actor);
+        self.step(now, Input::SleepActor { actor }).into_call()
     }
 
     /// Asks the engine to stop the actor (with crash policy `sleep`, a clean
@@ -433,7 +439,8 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stop_actor(&mut self, now: crate::Timestamp, actor: &ActorRef) -> Result<(), CallError> {
-        self.step(now, |r| r.user_event(actor, intent(ActorIntent::Stop)))
+        let actor = Cow::Borrowed(actor);
+        self.step(now, Input::StopActor { actor }).into_call()
     }
 
     /// Sets (`Some`, absolute Unix epoch ms) or clears (`None`) the actor's
@@ -460,8 +467,9 @@ impl Runner {
         actor: &ActorRef,
         alarm_ts: Option<i64>,
     ) -> Result<(), CallError> {
-        let alarm = protocol::Event::SetAlarm(EventActorSetAlarm { alarm_ts });
-        self.step(now, |r| r.user_event(actor, alarm))
+        let actor = Cow::Borrowed(actor);
+        self.step(now, Input::SetAlarm { actor, alarm_ts })
+            .into_call()
     }
 
     /// The actor failed: it is stopped (the user gets `ActorStop`) and
@@ -491,14 +499,39 @@ impl Runner {
         actor: &ActorRef,
         message: impl Into<String>,
     ) -> Result<(), CallError> {
-        let reason = StopReason::Crashed(message.into());
-        self.step(now, |r| r.on_crash_actor(actor, reason))
+        let (actor, message) = (Cow::Borrowed(actor), message.into());
+        self.step(now, Input::CrashActor { actor, message })
+            .into_call()
     }
 
-    fn on_crash_actor(&mut self, actor: &ActorRef, reason: StopReason) -> Result<(), CallError> {
+    pub(super) fn on_crash_actor(
+        &mut self,
+        actor: &ActorRef,
+        message: String,
+    ) -> Result<(), CallError> {
         self.live_record(actor)?;
-        self.begin_stop(&actor.actor_id, reason);
+        self.begin_stop(&actor.actor_id, StopReason::Crashed(message));
         Ok(())
+    }
+
+    /// Asks the engine to put the actor to sleep (`sleep`) or to stop it.
+    pub(super) fn user_intent(&mut self, actor: &ActorRef, sleep: bool) -> Result<(), CallError> {
+        let wanted = if sleep {
+            ActorIntent::Sleep
+        } else {
+            ActorIntent::Stop
+        };
+        self.user_event(actor, intent(wanted))
+    }
+
+    /// Sets or clears the actor's alarm.
+    pub(super) fn user_alarm(
+        &mut self,
+        actor: &ActorRef,
+        alarm_ts: Option<i64>,
+    ) -> Result<(), CallError> {
+        let alarm = protocol::Event::SetAlarm(EventActorSetAlarm { alarm_ts });
+        self.user_event(actor, alarm)
     }
 
     /// Records an event the user asked for (an intent, an alarm).

@@ -7,8 +7,10 @@
 
 use tracing::{debug, trace};
 
-use super::Runner;
+use std::borrow::Cow;
+
 use super::kv_table::{Answer, Expired};
+use super::{Input, Outcome, Runner};
 use crate::Timestamp;
 use crate::error::CallError;
 use crate::ids::{ActorRef, KvRequestId};
@@ -87,7 +89,11 @@ impl Runner {
         actor: &ActorRef,
         data: KvRequestData,
     ) -> Result<KvRequestId, CallError> {
-        self.step(now, |r| r.start_kv(actor, data))
+        let actor = Cow::Borrowed(actor);
+        match self.step(now, Input::Kv { actor, data }) {
+            Outcome::Kv(result) => result,
+            other => unreachable!("kv gave {other:?}"),
+        }
     }
 
     /// Cancels a KV call whose caller gave up: no [`Event::KvResult`] will
@@ -124,10 +130,13 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn cancel_kv(&mut self, now: Timestamp, id: KvRequestId) -> bool {
-        self.step(now, |r| r.abandon_kv(id))
+        match self.step(now, Input::CancelKv { id }) {
+            Outcome::Cancelled(cancelled) => cancelled,
+            other => unreachable!("cancel_kv gave {other:?}"),
+        }
     }
 
-    fn start_kv(
+    pub(super) fn start_kv(
         &mut self,
         actor: &ActorRef,
         data: KvRequestData,
@@ -171,7 +180,7 @@ impl Runner {
         Ok(id)
     }
 
-    fn abandon_kv(&mut self, id: KvRequestId) -> bool {
+    pub(super) fn abandon_kv(&mut self, id: KvRequestId) -> bool {
         // Ready: every call in flight is on this connection's wire.
         let cancelled = self.kv.cancel(id, self.is_ready());
         if cancelled {

@@ -12,17 +12,20 @@ mod commands;
 mod conn_state;
 mod connection;
 mod event_log;
+mod input;
 mod kv_calls;
 mod kv_table;
 mod metrics;
 mod outbox;
+mod output_queue;
+mod recording;
 mod retired;
 mod shutdown;
 mod shutdown_phase;
 mod timers;
 mod tunnel;
 
-use std::collections::VecDeque;
+use std::borrow::Cow;
 
 use crate::Timestamp;
 use crate::config::{Config, ConfigError};
@@ -36,29 +39,22 @@ use actor_table::ActorTable;
 use actors::Watchdog;
 use conn_state::ConnState;
 use kv_table::KvTable;
+use output_queue::OutputQueue;
 use retired::Retired;
 use shutdown_phase::ShutdownPhase;
 use timers::{Timer, TimerTable};
 
+pub use input::{Input, Outcome};
 pub use metrics::{
     ConnectionState, Disconnects, Histogram, HttpOutcomes, KV_LATENCY_BUCKETS, KvKinds, KvOutcomes,
     Metrics, PayloadRefusals, Stops,
 };
+pub(crate) use recording::StepRecorder;
+pub use recording::{RecordError, RecordingState};
 pub use shutdown::ShutdownMode;
 
 /// Deterministic hasher state: seeded from the configuration, never from the OS.
 type Hasher = foldhash::fast::FixedState;
-
-/// Capacity an output queue keeps once drained. A burst (10 000 starts in
-/// a few frames) grows a queue to its size; without this the runner would
-/// keep that peak, ~150 B per queued event, for the rest of its life.
-const QUEUE_KEEP: usize = 256;
-
-fn shrink_drained<T>(queue: &mut VecDeque<T>) {
-    if queue.capacity() > QUEUE_KEEP {
-        queue.shrink_to(QUEUE_KEEP);
-    }
-}
 
 /// The runner state machine.
 ///
@@ -107,8 +103,8 @@ pub struct Runner {
     kv: KvTable,
     tunnel: tunnel::Tunnel,
 
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    transmits: OutputQueue<Transmit>,
+    events: OutputQueue<Event>,
     /// Events recorded during the current input, sent together when it ends.
     outgoing_events: Vec<EventWrapper>,
     /// Command checkpoints to acknowledge when the current input ends.
@@ -118,6 +114,10 @@ pub struct Runner {
     drained: Vec<ActorRef>,
     /// What [`Runner::metrics`] reports, counted where it happens.
     counters: metrics::Counters,
+    /// The flight recorder, when recording (see [`crate::recording`]).
+    recorder: Option<Box<dyn recording::StepRecorder>>,
+    /// Whether an input has run: recording must start before the first.
+    stepped: bool,
 }
 
 impl Runner {
@@ -159,12 +159,14 @@ impl Runner {
             shutdown: ShutdownPhase::Running,
             watchdogs: DeadlineQueue::default(),
             kv: KvTable::default(),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            transmits: OutputQueue::default(),
+            events: OutputQueue::default(),
             outgoing_events: Vec::new(),
             outgoing_acks: Vec::new(),
             drained: Vec::new(),
             counters: metrics::Counters::default(),
+            recorder: None,
+            stepped: false,
         })
     }
 
@@ -359,11 +361,7 @@ impl Runner {
     /// ```
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let next = self.transmits.pop_front();
-        if next.is_none() {
-            shrink_drained(&mut self.transmits);
-        }
-        next
+        self.transmits.pop_front()
     }
 
     /// Next event for the user's code.
@@ -384,11 +382,7 @@ impl Runner {
     /// ```
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        let next = self.events.pop_front();
-        if next.is_none() {
-            shrink_drained(&mut self.events);
-        }
-        next
+        self.events.pop_front()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next, if
@@ -437,7 +431,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        self.step(now, Self::run_timers);
+        self.step(now, Input::Timeout);
     }
 
     /// Starts connecting. Calling it again, or after shutdown, does nothing.
@@ -456,7 +450,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn start(&mut self, now: Timestamp) {
-        self.step(now, Self::on_start);
+        self.step(now, Input::Start);
     }
 
     /// The transport of `conn` is open (WebSocket handshake done).
@@ -477,7 +471,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_connected(&mut self, now: Timestamp, conn: ConnId) {
-        self.step(now, |r| r.on_transport_open(conn));
+        self.step(now, Input::Connected { conn });
     }
 
     /// One binary WebSocket message arrived on `conn`.
@@ -498,7 +492,8 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_frame(&mut self, now: Timestamp, conn: ConnId, frame: &[u8]) {
-        self.step(now, |r| r.on_frame(conn, frame));
+        let frame = Cow::Borrowed(frame);
+        self.step(now, Input::Frame { conn, frame });
     }
 
     /// A text WebSocket message arrived on `conn`: the engine never sends
@@ -517,7 +512,7 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_text_frame(&mut self, now: Timestamp, conn: ConnId) {
-        self.step(now, |r| r.on_text_frame(conn));
+        self.step(now, Input::TextFrame { conn });
     }
 
     /// The transport of `conn` closed (or failed to open). `code` and
@@ -540,35 +535,48 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_closed(&mut self, now: Timestamp, conn: ConnId, close: TransportClose) {
-        self.step(now, |r| r.on_transport_closed(conn, close));
+        self.step(now, Input::Closed { conn, close });
     }
 
     /// The single mutation point (str0m's): every input goes through here,
     /// so that time advances before it and what it recorded (events, command
     /// acknowledgements) is sent after it. An entry point is one call to
     /// this, and cannot forget the flush.
-    fn step<R>(&mut self, now: Timestamp, input: impl FnOnce(&mut Self) -> R) -> R {
+    ///
+    /// The flight recorder, when on, writes the input here before it runs
+    /// and the digest of what it produced after.
+    fn step(&mut self, now: Timestamp, input: Input<'_>) -> Outcome {
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.begin_step(now, &input);
+            self.transmits.mark();
+            self.events.mark();
+        }
+        self.stepped = true;
         self.advance(now);
-        let outcome = input(self);
+        let outcome = self.apply(input);
         self.remove_drained_actors();
         self.flush();
+        if let Some(recorder) = self.recorder.as_mut() {
+            let mut transmits = self.transmits.fresh();
+            recorder.end_step(&mut transmits, &mut self.events.fresh(), &outcome);
+        }
         outcome
     }
 
-    fn on_start(&mut self) {
+    pub(super) fn on_start(&mut self) {
         if matches!(self.conn, ConnState::Idle) && self.shutdown == ShutdownPhase::Running {
             self.connect();
         }
     }
 
-    fn on_text_frame(&mut self, conn: ConnId) {
+    pub(super) fn on_text_frame(&mut self, conn: ConnId) {
         if self.is_current(conn) {
             self.protocol_error(conn, "text frame on the runner connection");
         }
     }
 
     /// Runs every timer and deadline due at `self.now`.
-    fn run_timers(&mut self) {
+    pub(super) fn run_timers(&mut self) {
         while let Some(timer) = self.timers.pop_due(self.now) {
             match timer {
                 Timer::Handshake => self.on_handshake_timeout(),

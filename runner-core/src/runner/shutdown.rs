@@ -73,10 +73,10 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shutdown(&mut self, now: Timestamp, mode: ShutdownMode) {
-        self.step(now, |r| r.on_shutdown(mode));
+        self.step(now, super::Input::Shutdown { mode });
     }
 
-    fn on_shutdown(&mut self, mode: ShutdownMode) {
+    pub(super) fn on_shutdown(&mut self, mode: ShutdownMode) {
         match (&self.shutdown, mode) {
             (ShutdownPhase::Complete, _) => {}
             (ShutdownPhase::Running, ShutdownMode::Graceful) => self.begin_drain(),

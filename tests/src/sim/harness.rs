@@ -162,6 +162,19 @@ impl Sim {
         &self.runner
     }
 
+    /// Turns the runner's flight recorder on; before [`start`](Self::start).
+    pub fn record(
+        &mut self,
+        options: runner_core::recording::RecordOptions,
+    ) -> Result<(), runner_core::recording::RecordError> {
+        self.runner.start_recording(options)
+    }
+
+    /// Appends what the runner recorded since the last call to `out`.
+    pub fn take_recording(&mut self, out: &mut Vec<u8>) {
+        self.runner.take_recording(out);
+    }
+
     /// The engine (read-only; see the engine actions below).
     pub fn engine(&self) -> &SimEngine {
         &self.engine

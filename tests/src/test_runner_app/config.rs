@@ -30,6 +30,8 @@ pub struct Config {
     pub tls_ca_pem: Option<Vec<u8>>,
     /// `RIVET_METRICS_LISTEN`: where to serve Prometheus text at `/metrics`.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `RIVET_FLIGHT_RECORD`: where to record (see [`super::recording`]).
+    pub flight_record: Option<std::path::PathBuf>,
 }
 
 /// A variable that cannot be used, named so the user knows what to fix.
@@ -89,6 +91,12 @@ impl Config {
             metrics_listen: text("RIVET_METRICS_LISTEN")?
                 .map(|addr| socket_addr("RIVET_METRICS_LISTEN", &addr))
                 .transpose()?,
+            flight_record: super::recording::flight_record(text("RIVET_FLIGHT_RECORD")?).map_err(
+                |problem| ConfigError {
+                    variable: "RIVET_FLIGHT_RECORD",
+                    problem: problem.into(),
+                },
+            )?,
         };
         check_endpoint(&config.endpoint)?;
         Ok(config)
@@ -104,6 +112,7 @@ impl Config {
             .version(self.version)
             .total_slots(self.total_slots)
             .protocol_version(self.protocol_version);
+        let builder = super::recording::apply(self.flight_record.as_deref(), builder);
         let builder = match &self.tls_ca_pem {
             Some(pem) => builder.tls_root_certificates_pem(pem),
             None => builder,
@@ -119,10 +128,7 @@ impl Config {
 /// they would be ignored and the runner would do something else than asked
 /// (connect by itself instead of serving `/api/rivet/start`, record
 /// nothing): refused instead, as bad configuration, with one clear line.
-const UNSUPPORTED: [(&str, &str); 2] = [
-    ("RIVET_SERVERLESS_LISTEN", "serverless mode"),
-    ("RIVET_FLIGHT_RECORD", "the flight recorder"),
-];
+const UNSUPPORTED: [(&str, &str); 1] = [("RIVET_SERVERLESS_LISTEN", "serverless mode")];
 
 fn refuse_unsupported(
     lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
@@ -255,7 +261,7 @@ mod unit {
             ("RIVET_TLS_CA_FILE", "/nonexistent/ca.pem"),
             ("RIVET_SERVERLESS_LISTEN", "127.0.0.1:8080"),
             ("RIVET_METRICS_LISTEN", "not an address"),
-            ("RIVET_FLIGHT_RECORD", "/tmp/flight"),
+            ("RIVET_FLIGHT_RECORD", ""),
         ];
         for (variable, value) in cases {
             let err = parse(&[(variable, value)]).unwrap_err();

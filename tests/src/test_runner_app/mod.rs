@@ -27,6 +27,7 @@ pub mod output;
 mod bodies;
 mod hibernation;
 mod kv_routes;
+mod recording;
 mod replies;
 mod routes;
 mod sockets;

@@ -17,6 +17,7 @@ mod attempts;
 mod calls;
 mod connection;
 mod panics;
+mod recording;
 mod requests;
 mod shutdown;
 mod websockets;
@@ -41,6 +42,7 @@ use super::handler::{ActorInfo, Handler};
 use super::kv_call::KvCancels;
 use super::metrics::{InputClock, RunnerMetrics};
 use super::names::Names;
+use super::recording::FlightWriter;
 use super::runtime::{ConnectRequest, Inbound, Outbound, Runtime, Socket};
 use super::tls::ClientTls;
 use super::websocket::{CloseFrame, SocketEvent};
@@ -95,6 +97,8 @@ pub(crate) struct HostSettings {
     pub(crate) max_message_size: usize,
     /// For `wss://` connections; `None` for `ws://`.
     pub(crate) tls: Option<ClientTls>,
+    /// The flight recorder's file, when recording.
+    pub(crate) recording: Option<super::recording::RecordSettings>,
 }
 
 impl<R, H> AsyncRunner<R, H> {
@@ -171,6 +175,7 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             finishing: None,
             finished: None,
             input_clock: InputClock::default(),
+            flight: None,
         };
         AsyncRunner {
             handle: RunnerHandle::new(tx, published),
@@ -286,6 +291,8 @@ struct Host<R, H> {
     finished: Option<ShutdownReason>,
     /// Time spent per input, for [`RunnerHandle::metrics`].
     input_clock: InputClock,
+    /// Moves the core's recording to its file, when recording.
+    flight: Option<FlightWriter>,
 }
 
 impl<R, H> std::fmt::Debug for Host<R, H> {
@@ -315,18 +322,21 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         if self.settings.handle_signals {
             self.signals = Some(self.rt.shutdown_signals());
         }
+        self.open_recording();
         let now = self.now();
         self.core.start(now);
         let mut handled = 0u32;
         let mut input_began = None;
         loop {
             self.drain();
+            self.collect_recording();
             if let Some(began) = input_began.take() {
                 let spent = self.rt.now().saturating_duration_since(began);
                 self.input_clock.record(spent);
             }
             if let Some(reason) = self.finished.take() {
                 self.finish_socket().await;
+                self.finish_recording().await;
                 return reason;
             }
             self.arm_sleep();
@@ -335,7 +345,14 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 handled = 0;
                 YieldNow::default().await;
             }
-            let input = futures::future::poll_fn(|cx| self.poll_input(cx)).await;
+            let input = futures::future::poll_fn(|cx| {
+                let input = self.poll_input(cx);
+                if input.is_pending() {
+                    self.recording_idle(cx);
+                }
+                input
+            })
+            .await;
             let began = self.rt.now();
             input_began = Some(began);
             self.handle(input, began);

@@ -10,6 +10,7 @@
 //! inbox is released. Listed sockets nobody persisted are closed; persisted
 //! ones the gateway no longer has are reported stale for the user to delete.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::{EntryKind, reasons};
@@ -18,8 +19,8 @@ use crate::error::CallError;
 use crate::ids::ActorRef;
 use crate::ids::RequestKey;
 use crate::protocol::{HibernatingRequest, ToServerTunnelMessageKind, ToServerWebSocketMessageAck};
-use crate::runner::Runner;
 use crate::runner::actor_table::Phase;
+use crate::runner::{Input, Outcome, Runner};
 use crate::tunnel::{HibernatedSocket, RestoreReport};
 
 impl Runner {
@@ -77,10 +78,14 @@ impl Runner {
         actor: &ActorRef,
         persisted: Vec<HibernatedSocket>,
     ) -> Result<RestoreReport, CallError> {
-        self.step(now, |r| r.restore_inner(actor, persisted))
+        let actor = Cow::Borrowed(actor);
+        match self.step(now, Input::RestoreWebSockets { actor, persisted }) {
+            Outcome::Restored(report) => report,
+            other => unreachable!("restore_websockets gave {other:?}"),
+        }
     }
 
-    fn restore_inner(
+    pub(in crate::runner) fn restore_inner(
         &mut self,
         actor: &ActorRef,
         persisted: Vec<HibernatedSocket>,

@@ -14,7 +14,7 @@ use crate::protocol::{
     BareMap, ToClientRequestChunk, ToClientRequestStart, ToClientTunnelMessage,
     ToClientTunnelMessageKind, ToServerResponseStart, ToServerTunnelMessageKind,
 };
-use crate::runner::Runner;
+use crate::runner::{Input, Runner};
 use crate::tunnel::{HttpRequest, HttpResponse};
 
 impl Runner {
@@ -190,10 +190,14 @@ impl Runner {
         key: RequestKey,
         response: HttpResponse,
     ) -> Result<(), CallError> {
-        self.step(now, |r| r.respond_inner(key, response))
+        self.step(now, Input::Respond { key, response }).into_call()
     }
 
-    fn respond_inner(&mut self, key: RequestKey, response: HttpResponse) -> Result<(), CallError> {
+    pub(in crate::runner) fn respond_inner(
+        &mut self,
+        key: RequestKey,
+        response: HttpResponse,
+    ) -> Result<(), CallError> {
         self.http_entry(key, "respond")?;
         let limit = self.config.limits.max_tunnel_payload;
         let response = if response.body.len() > limit {
@@ -252,10 +256,12 @@ impl Runner {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn abort_request(&mut self, now: Timestamp, key: RequestKey) -> Result<(), CallError> {
-        self.step(now, |r| {
-            r.http_entry(key, "abort_request")?;
-            r.finish_http(key, ToServerTunnelMessageKind::ResponseAbort)
-        })
+        self.step(now, Input::AbortRequest { key }).into_call()
+    }
+
+    pub(in crate::runner) fn abort_inner(&mut self, key: RequestKey) -> Result<(), CallError> {
+        self.http_entry(key, "abort_request")?;
+        self.finish_http(key, ToServerTunnelMessageKind::ResponseAbort)
     }
 
     fn http_entry(&self, key: RequestKey, call: &'static str) -> Result<(), CallError> {

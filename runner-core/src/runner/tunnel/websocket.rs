@@ -1,5 +1,7 @@
 //! Tunnelled WebSockets: open, messages both ways, close both ways.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use tracing::{debug, warn};
 
@@ -13,7 +15,7 @@ use crate::protocol::{
     ToClientWebSocketOpen, ToServerTunnelMessageKind, ToServerWebSocketClose,
     ToServerWebSocketMessageAck, ToServerWebSocketOpen, WebSocketMessage,
 };
-use crate::runner::Runner;
+use crate::runner::{Input, Runner};
 use crate::tunnel::{SocketIndices, WebSocketOpen, tunnel_index_after};
 
 /// Close codes that may appear in a close frame (RFC 6455 §7.4).
@@ -192,10 +194,15 @@ impl Runner {
         key: RequestKey,
         can_hibernate: bool,
     ) -> Result<(), CallError> {
-        self.step(now, |r| r.accept_inner(key, can_hibernate))
+        self.step(now, Input::WebSocketAccept { key, can_hibernate })
+            .into_call()
     }
 
-    fn accept_inner(&mut self, key: RequestKey, can_hibernate: bool) -> Result<(), CallError> {
+    pub(in crate::runner) fn accept_inner(
+        &mut self,
+        key: RequestKey,
+        can_hibernate: bool,
+    ) -> Result<(), CallError> {
         let EntryKind::WsOpening { open_index } =
             self.socket_entry(key, "websocket_accept", true)?
         else {
@@ -240,10 +247,17 @@ impl Runner {
         code: u16,
         reason: &str,
     ) -> Result<(), CallError> {
-        self.step(now, |r| r.reject_inner(key, code, reason))
+        let reason = Cow::Borrowed(reason);
+        self.step(now, Input::WebSocketReject { key, code, reason })
+            .into_call()
     }
 
-    fn reject_inner(&mut self, key: RequestKey, code: u16, reason: &str) -> Result<(), CallError> {
+    pub(in crate::runner) fn reject_inner(
+        &mut self,
+        key: RequestKey,
+        code: u16,
+        reason: &str,
+    ) -> Result<(), CallError> {
         match self.socket_entry(key, "websocket_reject", true)? {
             EntryKind::WsOpening { .. } => self.close_inner(key, Some(code), Some(reason)),
             _ => Err(self.wrong_state(key, "websocket_reject")),
@@ -281,10 +295,16 @@ impl Runner {
         data: Bytes,
         binary: bool,
     ) -> Result<(), CallError> {
-        self.step(now, |r| r.send_inner(key, data, binary))
+        self.step(now, Input::WebSocketSend { key, data, binary })
+            .into_call()
     }
 
-    fn send_inner(&mut self, key: RequestKey, data: Bytes, binary: bool) -> Result<(), CallError> {
+    pub(in crate::runner) fn send_inner(
+        &mut self,
+        key: RequestKey,
+        data: Bytes,
+        binary: bool,
+    ) -> Result<(), CallError> {
         let EntryKind::WsOpen { .. } = self.socket_entry(key, "websocket_send", false)? else {
             return Err(self.wrong_state(key, "websocket_send"));
         };
@@ -334,10 +354,19 @@ impl Runner {
         code: Option<u16>,
         reason: Option<&str>,
     ) -> Result<(), CallError> {
-        self.step(now, |r| {
-            r.socket_entry(key, "websocket_close", false)?;
-            r.close_inner(key, code, reason)
-        })
+        let reason = reason.map(Cow::Borrowed);
+        self.step(now, Input::WebSocketClose { key, code, reason })
+            .into_call()
+    }
+
+    pub(in crate::runner) fn close_socket_call(
+        &mut self,
+        key: RequestKey,
+        code: Option<u16>,
+        reason: Option<&str>,
+    ) -> Result<(), CallError> {
+        self.socket_entry(key, "websocket_close", false)?;
+        self.close_inner(key, code, reason)
     }
 
     fn close_inner(
@@ -390,10 +419,15 @@ impl Runner {
         key: RequestKey,
         index: MessageIndex,
     ) -> Result<(), CallError> {
-        self.step(now, |r| r.ack_inner(key, index))
+        self.step(now, Input::WebSocketAck { key, index })
+            .into_call()
     }
 
-    fn ack_inner(&mut self, key: RequestKey, index: MessageIndex) -> Result<(), CallError> {
+    pub(in crate::runner) fn ack_inner(
+        &mut self,
+        key: RequestKey,
+        index: MessageIndex,
+    ) -> Result<(), CallError> {
         match self.socket_entry(key, "websocket_ack", false)? {
             EntryKind::WsOpen {
                 hibernatable: true, ..

@@ -1,0 +1,210 @@
+//! The host's flight recorder (`Builder::record_to`) on the in-memory
+//! runtime, the test playing the engine: a run records a file that replays
+//! exactly; redaction keeps bodies out of it; a file that cannot be written
+//! leaves the runner serving as if it did not record.
+//!
+//! Waits are for conditions, bounded generously (10 s).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::channel::oneshot;
+use futures::executor::block_on;
+use runner_core::host::testing::{EngineSocket, MemoryRuntime};
+use runner_core::host::{ActorContext, ActorInfo, BoxError, Builder, Handler, Request, Response};
+use runner_core::protocol::{
+    ActorState, BareMap, Event as WireEvent, ToClientRequestStart, ToClientTunnelMessageKind,
+    ToServer, ToServerTunnelMessageKind,
+};
+use runner_core::recording::{Input, replay};
+use runner_core::{ShutdownMode, ShutdownReason, testing};
+
+const BOUND: Duration = Duration::from_secs(10);
+const SECRET: &[u8] = b"a secret response body";
+
+struct Answers;
+
+impl Handler for Answers {
+    async fn on_actor_start(&self, _actor: ActorContext, _info: ActorInfo) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    async fn on_request(&self, _actor: ActorContext, _request: Request) -> Response {
+        http::Response::builder()
+            .status(200)
+            .header("x-secret", "hidden-value")
+            .body(SECRET.to_vec().into())
+            .unwrap()
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("host-recording-{}-{name}.rec", std::process::id()))
+}
+
+/// Runs a runner that starts actor "A" and answers one request with a
+/// body, then shuts down; returns why it ended.
+fn run(configure: impl FnOnce(Builder<MemoryRuntime>) -> Builder<MemoryRuntime>) -> ShutdownReason {
+    let rt = MemoryRuntime::new();
+    let builder = Builder::new(rt.clone())
+        .endpoint("http://engine")
+        .runner_name("r")
+        .handle_signals(false);
+    let runner = configure(builder)
+        .build(Answers)
+        .expect("valid configuration");
+    let handle = runner.handle();
+    let running = std::thread::spawn(move || block_on(runner.run()));
+    let mut engine = block_on(rt.accept());
+    block_on(engine.accept_init("R")).expect("init answered");
+    block_on(engine.send_message(&testing::start_command("A", vec![]))).unwrap();
+    recv_until(&mut engine, |m| {
+        let ToServer::Events(events) = m else {
+            return false;
+        };
+        events.iter().any(|e| {
+            matches!(&e.inner, WireEvent::StateUpdate(u) if matches!(u.state, ActorState::Running))
+        })
+    });
+    let request = ToClientRequestStart {
+        body: Some(b"a secret request body".to_vec().into()),
+        method: "POST".into(),
+        headers: [("authorization", "Bearer hidden".to_string())]
+            .into_iter()
+            .collect::<BareMap<_>>(),
+        ..testing::get("A", "/echo")
+    };
+    let start = ToClientTunnelMessageKind::RequestStart(request);
+    block_on(engine.send_message(&testing::tunnel_message(testing::key(1), 0, start))).unwrap();
+    let answered = recv_until(
+        &mut engine,
+        |m| matches!(m, ToServer::TunnelMessage(t) if matches!(t.message_kind, ToServerTunnelMessageKind::ResponseStart(_))),
+    );
+    assert!(!answered.is_empty());
+    block_on(handle.shutdown(ShutdownMode::Immediate));
+    running.join().expect("the runner ends")
+}
+
+fn recv_until(engine: &mut EngineSocket, done: impl Fn(&ToServer) -> bool) -> Vec<ToServer> {
+    let mut seen = Vec::new();
+    loop {
+        let next = block_on(with_bound(engine.recv_message()))
+            .unwrap_or_else(|| panic!("the connection ended; seen {seen:?}"));
+        let matched = done(&next);
+        seen.push(next);
+        if matched {
+            return seen;
+        }
+    }
+}
+
+async fn with_bound<T>(future: impl std::future::Future<Output = Option<T>>) -> Option<T> {
+    let (tx, rx) = oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        std::thread::sleep(BOUND);
+        let _ = tx.send(());
+    });
+    futures::select! {
+        out = future.fuse() => out,
+        _ = rx.fuse() => None,
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn a_recorded_host_run_replays_exactly() {
+    let path = scratch("plain");
+    assert_eq!(run(|b| b.record_to(&path)), ShutdownReason::Requested);
+    let data = std::fs::read(&path).expect("the recording was written");
+    let _ = std::fs::remove_file(&path);
+    let mut responds = 0;
+    let summary = replay(&data, |step| {
+        responds += usize::from(matches!(step.input, Input::Respond { .. }));
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!summary.cut, "the run ended: the file is complete");
+    assert_eq!(responds, 1, "the handler's answer is a recorded input");
+    assert!(
+        contains(&data, SECRET),
+        "not redacted: the body is in the file"
+    );
+}
+
+#[test]
+fn a_redacted_recording_keeps_bodies_and_header_values_out_and_still_replays() {
+    let path = scratch("redacted");
+    let reason = run(|b| b.record_to(&path).record_redacted(true));
+    assert_eq!(reason, ShutdownReason::Requested);
+    let data = std::fs::read(&path).expect("the recording was written");
+    let _ = std::fs::remove_file(&path);
+    for secret in [
+        SECRET,
+        b"a secret request body",
+        b"hidden-value",
+        b"Bearer hidden",
+    ] {
+        assert!(
+            !contains(&data, secret),
+            "{:?} is in the file",
+            String::from_utf8_lossy(secret)
+        );
+    }
+    let summary = replay(&data, |_| {}).unwrap_or_else(|e| panic!("{e}"));
+    assert!(summary.redacted && !summary.cut);
+}
+
+#[test]
+fn a_file_that_cannot_be_written_leaves_the_runner_serving() {
+    let path = std::env::temp_dir().join("no-such-directory-for-recordings/run.rec");
+    // The run answers its request and shuts down as usual.
+    assert_eq!(run(|b| b.record_to(&path)), ShutdownReason::Requested);
+    assert!(!path.exists());
+}
+
+/// A full disk: every write fails (ENOSPC). The recording stops with a
+/// warning; the runner neither stalls nor panics.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_stops_the_recording_not_the_runner() {
+    assert_eq!(run(|b| b.record_to("/dev/full")), ShutdownReason::Requested);
+}
+
+/// An idle runner's recording reaches the file while it runs (not only at
+/// its end): a crash then loses at most the last moments.
+#[test]
+fn an_idle_runners_recording_is_on_disk_while_it_runs() {
+    let path = scratch("idle");
+    let rt = MemoryRuntime::new();
+    let runner = Builder::new(rt.clone())
+        .endpoint("http://engine")
+        .runner_name("r")
+        .handle_signals(false)
+        .record_to(&path)
+        .build(Answers)
+        .expect("valid configuration");
+    let handle = runner.handle();
+    let running = std::thread::spawn(move || block_on(runner.run()));
+    let mut engine = block_on(rt.accept());
+    block_on(engine.accept_init("R")).expect("init answered");
+    let steps_on_disk = || {
+        let data = std::fs::read(&path).unwrap_or_default();
+        replay(&data, |_| {}).map_or(0, |summary| summary.steps)
+    };
+    let deadline = std::time::Instant::now() + BOUND;
+    // The start, the open transport and the engine's init.
+    while steps_on_disk() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let on_disk = steps_on_disk();
+    block_on(handle.shutdown(ShutdownMode::Immediate));
+    running.join().expect("the runner ends");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        on_disk >= 3,
+        "only {on_disk} steps on disk while the runner idled"
+    );
+}

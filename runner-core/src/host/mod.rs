@@ -25,6 +25,8 @@ mod http;
 mod kv_call;
 mod names;
 mod runtime;
+#[cfg(feature = "serverless")]
+pub mod serverless;
 pub mod testing;
 mod tls;
 #[cfg(feature = "tungstenite")]

@@ -28,6 +28,8 @@ pub struct Config {
     pub protocol_version: u16,
     /// The contents of `RIVET_TLS_CA_FILE`: extra roots for `wss://`.
     pub tls_ca_pem: Option<Vec<u8>>,
+    /// `RIVET_SERVERLESS_LISTEN`: serverless mode on this address.
+    pub serverless_listen: Option<std::net::SocketAddr>,
 }
 
 /// A variable that cannot be used, named so the user knows what to fix.
@@ -84,6 +86,9 @@ impl Config {
             tls_ca_pem: text("RIVET_TLS_CA_FILE")?
                 .map(|path| read_file("RIVET_TLS_CA_FILE", &path))
                 .transpose()?,
+            serverless_listen: text("RIVET_SERVERLESS_LISTEN")?
+                .map(|addr| socket_addr("RIVET_SERVERLESS_LISTEN", &addr))
+                .transpose()?,
         };
         check_endpoint(&config.endpoint)?;
         Ok(config)
@@ -114,8 +119,7 @@ impl Config {
 /// they would be ignored and the runner would do something else than asked
 /// (connect by itself instead of serving `/api/rivet/start`, record
 /// nothing): refused instead, as bad configuration, with one clear line.
-const UNSUPPORTED: [(&str, &str); 3] = [
-    ("RIVET_SERVERLESS_LISTEN", "serverless mode"),
+const UNSUPPORTED: [(&str, &str); 2] = [
     ("RIVET_METRICS_LISTEN", "the metrics endpoint"),
     ("RIVET_FLIGHT_RECORD", "the flight recorder"),
 ];
@@ -130,6 +134,20 @@ fn refuse_unsupported(
         }),
         None => Ok(()),
     }
+}
+
+/// `HOST:PORT`, resolved now (`localhost:0` works), so that a bad value
+/// exits before anything listens.
+fn socket_addr(variable: &'static str, value: &str) -> Result<std::net::SocketAddr, ConfigError> {
+    use std::net::ToSocketAddrs;
+    let problem = |why: String| ConfigError {
+        variable,
+        problem: format!("{value:?} is not HOST:PORT: {why}"),
+    };
+    let mut addrs = value
+        .to_socket_addrs()
+        .map_err(|e| problem(e.to_string()))?;
+    addrs.next().ok_or_else(|| problem("no address".into()))
 }
 
 fn read_file(variable: &'static str, path: &str) -> Result<Vec<u8>, ConfigError> {
@@ -234,7 +252,8 @@ mod unit {
             ("RIVET_ENDPOINT", "http://"),
             ("RIVET_ENDPOINT", "ftp://host"),
             ("RIVET_TLS_CA_FILE", "/nonexistent/ca.pem"),
-            ("RIVET_SERVERLESS_LISTEN", "127.0.0.1:8080"),
+            ("RIVET_SERVERLESS_LISTEN", "127.0.0.1"),
+            ("RIVET_SERVERLESS_LISTEN", "127.0.0.1:http-alt"),
             ("RIVET_METRICS_LISTEN", "127.0.0.1:9090"),
             ("RIVET_FLIGHT_RECORD", "/tmp/flight"),
         ];

@@ -74,6 +74,8 @@
 #![warn(missing_docs)]
 
 mod runtime;
+#[cfg(feature = "serverless")]
+pub mod serverless;
 
 pub use runtime::AsyncStd;
 runner_core::driver_api!(AsyncStd, "async-std");

@@ -32,6 +32,8 @@
 #![warn(missing_docs)]
 
 mod runtime;
+#[cfg(feature = "serverless")]
+pub mod serverless;
 
 pub use runtime::Tokio;
 runner_core::driver_api!(Tokio, "tokio");

@@ -283,9 +283,20 @@ async fn bad_starts_are_refused(
 
 async fn cold_starts_after_scale_to_zero(driver: &'static Driver) -> Result<()> {
     let engine = serverless_engine().await?;
-    let api = engine.api();
     let (mut runner, base) = serverless_runner(driver, &engine).await?;
-    upsert_serverless(&api, "sls", &base, 5).await?;
+    let mut cold_ms = cold_starts(&engine, &runner, &base).await?;
+    report(driver.package, &mut cold_ms);
+    runner.sigterm()?;
+    runner.wait_shutdown(Duration::from_secs(60)).await?;
+    Ok(())
+}
+
+/// [`WAKES`] times: the actor sleeps, every runner of `runner` ends, and a
+/// request wakes the actor on a fresh `/start`; returns the request-to-
+/// answer times in ms. The actor's KV is checked after the last wake.
+async fn cold_starts(engine: &Engine, runner: &RunnerProcess, base: &str) -> Result<Vec<f64>> {
+    let api = engine.api();
+    upsert_serverless(&api, "sls", base, 5).await?;
     let actor = create_actor(&api, "sls", "counter").await?;
     ping(&api, &actor).await?;
     expect(
@@ -298,17 +309,12 @@ async fn cold_starts_after_scale_to_zero(driver: &'static Driver) -> Result<()> 
     let mut cold_ms = Vec::with_capacity(WAKES);
     for wake in 1..=WAKES {
         post(&api, &actor, "/sleep", "", 200).await?;
-        wait_stops(&runner, &actor, wake).await?;
+        wait_stops(runner, &actor, wake).await?;
         // Scaled to zero: every runner this process started has ended.
-        wait_until(
-            &runner,
-            "every runner ended",
-            Duration::from_secs(30),
-            |e| {
-                let (connected, disconnected) = connections(e);
-                connected == disconnected
-            },
-        )
+        wait_until(runner, "every runner ended", Duration::from_secs(30), |e| {
+            let (connected, disconnected) = connections(e);
+            connected == disconnected
+        })
         .await?;
         let sent = Instant::now();
         let answer = ping(&api, &actor).await?;
@@ -324,20 +330,75 @@ async fn cold_starts_after_scale_to_zero(driver: &'static Driver) -> Result<()> 
         "KV after {WAKES} wakes: {:?}",
         value.text()
     );
+    Ok(cold_ms)
+}
 
-    report(driver, &mut cold_ms);
-    runner.sigterm()?;
-    runner.wait_shutdown(Duration::from_secs(60)).await?;
-    Ok(())
+/// The cold starts of both drivers' release builds and of the TypeScript
+/// runner (`@rivetkit/engine-runner` behind a Node HTTP server,
+/// `tests/ts-runner/test_runner.mjs`), one after the other, each on a fresh
+/// engine, measured the same way. Ignored: it builds in release and takes
+/// about six minutes.
+///
+///     cargo test -p tests --test e2e_serverless -- --ignored --nocapture
+#[test]
+#[ignore = "builds in release and takes minutes; run by hand for the figures"]
+fn cold_start_comparison() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let outcome = runtime.block_on(async {
+        let ts = tokio::task::spawn_blocking(tests::load::targets::install_ts_runner).await??;
+        let mut programs = Vec::new();
+        for package in ["runner-tokio", "runner-async-std"] {
+            let build = move || {
+                tests::runner_process::build_example(
+                    package,
+                    "test_runner",
+                    tests::runner_process::Profile::Release,
+                )
+            };
+            let program = tokio::task::spawn_blocking(build).await??;
+            // Copied: the other package's build overwrites the shared name.
+            let copy = program.with_file_name(format!("serverless-cold-{package}"));
+            std::fs::copy(&program, &copy)?;
+            programs.push((format!("{package} (release)"), RunnerProcess::builder(copy)));
+        }
+        programs.push((
+            "TypeScript 2.0.33 (node)".to_owned(),
+            RunnerProcess::builder("node").arg(ts),
+        ));
+        for (label, builder) in programs {
+            let engine = serverless_engine().await?;
+            let mut runner = builder
+                .env("RIVET_SERVERLESS_LISTEN", "127.0.0.1:0")
+                .spawn(&engine)?;
+            let listening = runner
+                .wait_for(
+                    |e| matches!(e, RunnerEvent::Listening { .. }),
+                    EVENT_TIMEOUT,
+                )
+                .await?;
+            let RunnerEvent::Listening { addr } = listening else {
+                bail!("unexpected event {listening:?}");
+            };
+            let mut cold_ms =
+                cold_starts(&engine, &runner, &format!("http://{addr}/api/rivet")).await?;
+            report(&label, &mut cold_ms);
+            runner.sigterm()?;
+            let _ = runner.wait_exit(Duration::from_secs(30)).await;
+        }
+        anyhow::Ok(())
+    });
+    if let Err(err) = outcome {
+        panic!("{err:?}");
+    }
 }
 
 /// Prints p50/p99/max of the cold starts and writes them under target/tmp.
-fn report(driver: &Driver, ms: &mut [f64]) {
+fn report(label: &str, ms: &mut [f64]) {
     ms.sort_by(f64::total_cmp);
     let at = |q: f64| ms[((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
     let line = format!(
         "{}: serverless cold start (request sent -> answer) over {} wakes: p50 {:.0} ms, p99 {:.0} ms, min {:.0} ms, max {:.0} ms",
-        driver.package,
+        label,
         ms.len(),
         at(0.50),
         at(0.99),
@@ -348,7 +409,10 @@ fn report(driver: &Driver, ms: &mut [f64]) {
     let dir = tests::engine::target_dir().join("tmp");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(
-        dir.join(format!("serverless-cold-start-{}.txt", driver.package)),
+        dir.join(format!(
+            "serverless-cold-start-{}.txt",
+            label.split(' ').next().unwrap_or(label)
+        )),
         line + "\n",
     );
 }

@@ -32,7 +32,7 @@ use tests::runner_process::{RunnerEvent, RunnerProcess};
 use tokio::time::Instant;
 
 driver_tests!(serves_drains_and_refuses);
-driver_tests!(heavy: cold_starts_after_scale_to_zero);
+driver_tests!(heavy: cold_starts_after_scale_to_zero, rotation_under_load);
 
 /// Wakes measured.
 const WAKES: usize = 20;
@@ -390,6 +390,45 @@ fn cold_start_comparison() {
     if let Err(err) = outcome {
         panic!("{err:?}");
     }
+}
+
+/// Lifespan rotation under steady load: with a 10 s lifespan the engine
+/// drains each runner after 9 s and moves its actors to a fresh one, three
+/// times in 30 s, while two actors are asked without pause; no request may
+/// fail, and each actor's KV is intact after every rotation.
+async fn rotation_under_load(driver: &'static Driver) -> Result<()> {
+    let engine = serverless_engine().await?;
+    let api = engine.api();
+    let (mut runner, base) = serverless_runner(driver, &engine).await?;
+    upsert_serverless(&api, "sls", &base, 10).await?;
+    let mut actors = Vec::new();
+    for _ in 0..2 {
+        let actor = create_actor(&api, "sls", "counter").await?;
+        expect(&api, request(tests::api::Method::PUT, &actor, "/kv/k").body(actor.clone()), 204).await?;
+        actors.push(actor);
+    }
+    let until = Instant::now() + Duration::from_secs(30);
+    let loads = actors.iter().map(|actor| {
+        let api = api.clone();
+        async move {
+            let mut answered = 0u32;
+            while Instant::now() < until {
+                let value = get(&api, actor, "/kv/k", 200)
+                    .await
+                    .with_context(|| format!("request {} to {actor}", answered + 1))?;
+                ensure!(value.text() == *actor, "KV of {actor} answered {:?}", value.text());
+                answered += 1;
+            }
+            anyhow::Ok(answered)
+        }
+    });
+    let answered = futures::future::try_join_all(loads).await?;
+    let runners = RunnerEvent::connected_ids(&runner.events()).len();
+    ensure!(runners >= 3, "only {runners} runners in 30 s of 10 s lifespans");
+    println!("{}: {answered:?} requests answered across {runners} runners", driver.package);
+    runner.sigterm()?;
+    runner.wait_shutdown(Duration::from_secs(60)).await?;
+    Ok(())
 }
 
 /// Prints p50/p99/max of the cold starts and writes them under target/tmp.

@@ -287,6 +287,10 @@ impl<R: Runtime> ServerlessBuilder<R> {
 /// runs). The runtime `R` spawns the runners, so the HTTP server may run on
 /// any executor. A process shutting down calls [`shutdown`](Self::shutdown).
 ///
+/// The one handler serves every runner: its actor callbacks see the actors
+/// of all of them, and `on_connected`, `on_disconnected` and `on_shutdown`
+/// come once per runner (with that runner's id, close, end).
+///
 /// # Examples
 ///
 /// A `/start` on the in-memory runtime, the test playing the engine:

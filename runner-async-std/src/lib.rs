@@ -39,6 +39,8 @@
 #![warn(missing_docs)]
 
 mod runtime;
+#[cfg(feature = "serverless")]
+pub mod serverless;
 
 pub use runtime::AsyncStd;
 runner_core::driver_api!(AsyncStd, "async-std", "async_std::task::block_on");

@@ -2,6 +2,8 @@
 #![warn(missing_docs)]
 
 mod runtime;
+#[cfg(feature = "serverless")]
+pub mod serverless;
 
 pub use runtime::Tokio;
 runner_core::driver_api!(

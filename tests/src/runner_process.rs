@@ -82,6 +82,11 @@ pub enum RunnerEvent {
         /// Generation.
         generation: u32,
     },
+    /// Serverless mode: the endpoint accepts connections.
+    Listening {
+        /// `HOST:PORT` it listens on.
+        addr: String,
+    },
     /// Printed last, before a clean exit.
     Shutdown,
     /// A stdout line that is not a contract event (a contract violation).

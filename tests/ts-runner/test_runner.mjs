@@ -8,7 +8,9 @@
 // Implemented: the configuration variables, the JSON stdout lines, SIGTERM /
 // SIGINT (graceful, a second one immediate), the HTTP routes /ping, /echo,
 // /headers, /status/<code>, /big, /kv/<key> (PUT, GET, DELETE), /kv (list),
-// /kv-range, /kv-drop, /sleep, /stop, /crash, and the /ws echo. Not
+// /kv-range, /kv-drop, /sleep, /stop, /crash, the /ws echo, and the
+// serverless mode (RIVET_SERVERLESS_LISTEN, for the cold-start comparison of
+// tests/tests/e2e_serverless.rs). Not
 // implemented: /alarm and /hws (hibernatable sockets), which no benchmark
 // uses. The runner logs nothing (no logger is given): the benchmark measures
 // the library, not its logging.
@@ -173,19 +175,24 @@ function echoSocket(ws) {
 	});
 }
 
-const runner = new Runner({
+/** A runner of this program; `hooks` adds to its connect and shutdown. */
+function makeRunner(settings, hooks = {}) {
+	const runner = new Runner({
 	version: number("RIVET_RUNNER_VERSION", 1),
-	endpoint,
-	token: process.env.RIVET_TOKEN ?? "dev",
-	namespace: process.env.RIVET_NAMESPACE || "default",
-	totalSlots: number("RIVET_TOTAL_SLOTS", 1000),
-	runnerName: process.env.RIVET_RUNNER_NAME || "test-runner",
+	endpoint: settings.endpoint,
+	token: settings.token,
+	namespace: settings.namespace,
+	totalSlots: settings.totalSlots,
+	runnerName: settings.runnerName,
 	runnerKey: process.env.RIVET_RUNNER_KEY || randomUUID(),
 	prepopulateActorNames: {},
 	noAutoShutdown: true,
-	onConnected: () => print({ event: "connected", runnerId: runner.runnerId }),
+	onConnected: () => {
+		print({ event: "connected", runnerId: runner.runnerId });
+		hooks.onConnected?.(runner);
+	},
 	onDisconnected: (code, reason) => print({ event: "disconnected", code, reason }),
-	onShutdown: () => {},
+	onShutdown: () => hooks.onShutdown?.(runner),
 	fetch: (runner, actorId, _gatewayId, _requestId, request) =>
 		route(runner, actorId, request).catch(
 			(err) => new Response(`${err}\n`, { status: 500 }),
@@ -212,7 +219,12 @@ const runner = new Runner({
 	onActorStop: async (actorId, generation) => {
 		print({ event: "actor_stop", actorId, generation });
 	},
-});
+	});
+	return runner;
+}
+
+/** Runners to shut down on a signal. */
+const runners = new Set();
 
 let stopping = false;
 async function onSignal() {
@@ -222,11 +234,84 @@ async function onSignal() {
 		process.exit(0);
 	}
 	stopping = true;
-	await runner.shutdown(false);
+	await Promise.all([...runners].map((runner) => runner.shutdown(false)));
 	print({ event: "shutdown" });
 	process.exit(0);
 }
 process.on("SIGTERM", onSignal);
 process.on("SIGINT", onSignal);
 
-await runner.start();
+const serverlessListen = process.env.RIVET_SERVERLESS_LISTEN;
+if (serverlessListen) {
+	await serveServerless(serverlessListen);
+} else {
+	const runner = makeRunner({
+		endpoint,
+		token: process.env.RIVET_TOKEN ?? "dev",
+		namespace: process.env.RIVET_NAMESPACE || "default",
+		totalSlots: number("RIVET_TOTAL_SLOTS", 1000),
+		runnerName: process.env.RIVET_RUNNER_NAME || "test-runner",
+	});
+	runners.add(runner);
+	await runner.start();
+}
+
+/**
+ * Serverless mode, as rivetkit's engine test runner serves it
+ * (`engine/sdks/typescript/test-runner`): one runner per `GET /api/rivet/start`,
+ * configured from the request headers, the init packet as the first SSE
+ * message once connected, a ping every second, an aborted request shuts the
+ * runner down (immediately, as there).
+ */
+async function serveServerless(listen) {
+	const { createServer } = await import("node:http");
+	const [host, port] = [listen.slice(0, listen.lastIndexOf(":")), Number(listen.slice(listen.lastIndexOf(":") + 1))];
+	const server = createServer((req, res) => {
+		const path = new URL(req.url, "http://x").pathname;
+		if (req.method === "GET" && path === "/api/rivet/metadata") {
+			res.writeHead(200, { "content-type": "application/json" });
+			res.end(JSON.stringify({ runtime: "rivetkit", version: "1" }));
+			return;
+		}
+		if (req.method !== "GET" || path !== "/api/rivet/start") {
+			res.writeHead(404).end();
+			return;
+		}
+		const header = (name) => req.headers[name];
+		if (!header("x-rivet-endpoint") || !header("x-rivet-runner-name")) {
+			res.writeHead(400).end("missing x-rivet-* headers");
+			return;
+		}
+		res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+		let ping;
+		const runner = makeRunner(
+			{
+				endpoint: header("x-rivet-endpoint"),
+				token: header("x-rivet-token") ?? process.env.RIVET_TOKEN ?? "dev",
+				namespace: header("x-rivet-namespace-name") || "default",
+				totalSlots: Number(header("x-rivet-total-slots") || 1),
+				runnerName: header("x-rivet-runner-name"),
+			},
+			{
+				onConnected: (runner) => {
+					if (ping) return;
+					res.write(`data: ${runner.getServerlessInitPacket()}\n\n`);
+					ping = setInterval(() => res.write("event: ping\ndata:\n\n"), 1000);
+				},
+				onShutdown: () => {
+					clearInterval(ping);
+					runners.delete(runner);
+					res.end();
+				},
+			},
+		);
+		runners.add(runner);
+		res.on("close", () => {
+			if (!res.writableEnded) runner.shutdown(true);
+		});
+		runner.start();
+	});
+	await new Promise((resolve) => server.listen(port, host, resolve));
+	const address = server.address();
+	print({ event: "listening", addr: `${address.address}:${address.port}` });
+}

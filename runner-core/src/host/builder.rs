@@ -741,6 +741,18 @@ impl<R: Runtime> Builder<R> {
 
 /// The TLS configuration for a `wss://` endpoint, read and checked now so
 /// that a setting that cannot work fails here, not at every connect.
+/// What the serverless endpoint reads of its template builder.
+#[cfg(feature = "serverless")]
+impl<R> Builder<R> {
+    pub(crate) fn template_config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn template_runtime(&self) -> &R {
+        &self.runtime
+    }
+}
+
 fn client_tls(tls: &TlsSettings, endpoint: &str) -> Result<Option<ClientTls>, BuildError> {
     if !is_tls_endpoint(endpoint) && !tls.is_set() {
         return Ok(None);

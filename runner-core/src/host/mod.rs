@@ -33,6 +33,8 @@ mod publish;
 mod record_options;
 mod recording;
 mod runtime;
+#[cfg(feature = "serverless")]
+pub mod serverless;
 mod spans;
 mod state;
 pub mod testing;

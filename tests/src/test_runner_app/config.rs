@@ -32,6 +32,8 @@ pub struct Config {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// `RIVET_FLIGHT_RECORD`: where to record (see [`super::recording`]).
     pub flight_record: Option<std::path::PathBuf>,
+    /// `RIVET_SERVERLESS_LISTEN`: serverless mode on this address.
+    pub serverless_listen: Option<std::net::SocketAddr>,
 }
 
 /// A variable that cannot be used, named so the user knows what to fix.
@@ -70,7 +72,6 @@ impl Config {
                 }),
             }
         };
-        refuse_unsupported(&lookup)?;
         let or = |name, default: &str| Ok::<_, ConfigError>(text(name)?.unwrap_or(default.into()));
         let number = |name| text(name)?.map(|v| parse_number(name, &v)).transpose();
         let config = Config {
@@ -97,6 +98,9 @@ impl Config {
                     problem: problem.into(),
                 },
             )?,
+            serverless_listen: text("RIVET_SERVERLESS_LISTEN")?
+                .map(|addr| socket_addr("RIVET_SERVERLESS_LISTEN", &addr))
+                .transpose()?,
         };
         check_endpoint(&config.endpoint)?;
         Ok(config)
@@ -124,40 +128,24 @@ impl Config {
     }
 }
 
-/// Variables of the contract this program does not implement yet. Set,
-/// they would be ignored and the runner would do something else than asked
-/// (connect by itself instead of serving `/api/rivet/start`, record
-/// nothing): refused instead, as bad configuration, with one clear line.
-const UNSUPPORTED: [(&str, &str); 1] = [("RIVET_SERVERLESS_LISTEN", "serverless mode")];
-
-fn refuse_unsupported(
-    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
-) -> Result<(), ConfigError> {
-    match UNSUPPORTED.iter().find(|(name, _)| lookup(name).is_some()) {
-        Some((variable, feature)) => Err(ConfigError {
-            variable,
-            problem: format!("{feature} is not implemented by this test runner"),
-        }),
-        None => Ok(()),
-    }
+/// `HOST:PORT`, resolved now (`localhost:0` works), so that a bad value
+/// exits before anything listens.
+fn socket_addr(variable: &'static str, value: &str) -> Result<std::net::SocketAddr, ConfigError> {
+    use std::net::ToSocketAddrs;
+    let problem = |why: String| ConfigError {
+        variable,
+        problem: format!("{value:?} is not HOST:PORT: {why}"),
+    };
+    let mut addrs = value
+        .to_socket_addrs()
+        .map_err(|e| problem(e.to_string()))?;
+    addrs.next().ok_or_else(|| problem("no address".into()))
 }
 
 fn read_file(variable: &'static str, path: &str) -> Result<Vec<u8>, ConfigError> {
     std::fs::read(path).map_err(|e| ConfigError {
         variable,
         problem: format!("cannot read {path:?}: {e}"),
-    })
-}
-
-fn socket_addr(variable: &'static str, value: &str) -> Result<std::net::SocketAddr, ConfigError> {
-    use std::net::ToSocketAddrs;
-    let mut addrs = value.to_socket_addrs().map_err(|e| ConfigError {
-        variable,
-        problem: format!("{value:?} is not a HOST:PORT address: {e}"),
-    })?;
-    addrs.next().ok_or_else(|| ConfigError {
-        variable,
-        problem: format!("{value:?} names no address"),
     })
 }
 
@@ -259,7 +247,8 @@ mod unit {
             ("RIVET_ENDPOINT", "http://"),
             ("RIVET_ENDPOINT", "ftp://host"),
             ("RIVET_TLS_CA_FILE", "/nonexistent/ca.pem"),
-            ("RIVET_SERVERLESS_LISTEN", "127.0.0.1:8080"),
+            ("RIVET_SERVERLESS_LISTEN", "127.0.0.1"),
+            ("RIVET_SERVERLESS_LISTEN", "127.0.0.1:http-alt"),
             ("RIVET_METRICS_LISTEN", "not an address"),
             ("RIVET_FLIGHT_RECORD", ""),
         ];

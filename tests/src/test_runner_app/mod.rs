@@ -18,7 +18,8 @@
 //! * [`config`]: the `RIVET_*` environment variables;
 //! * [`output`]: the JSON lines on stdout;
 //! * `routes`, `kv_routes`: the actor's HTTP routes;
-//! * `sockets`, `hibernation`: `/ws`, and `/hws` with its persisted state.
+//! * `sockets`, `hibernation`: `/ws`, and `/hws` with its persisted state;
+//! * [`serverless`]: `RIVET_SERVERLESS_LISTEN`, one runner per `/start`.
 
 pub mod config;
 pub mod metrics;
@@ -30,6 +31,7 @@ mod kv_routes;
 mod recording;
 mod replies;
 mod routes;
+pub mod serverless;
 mod sockets;
 
 use std::collections::HashMap;
@@ -62,6 +64,9 @@ pub async fn main<R: Runtime>(runtime: R) -> ExitCode {
         Ok(config) => config,
         Err(err) => return bad_config(&err),
     };
+    if let Some(listen) = config.serverless_listen {
+        return serverless::main(runtime, config, listen).await;
+    }
     let app = App::new(runtime.clone());
     let runner = match config.apply(Builder::new(runtime)).build(app) {
         Ok(runner) => runner,

@@ -45,6 +45,11 @@ pub fn actor_stop(actor: &ActorContext) {
     }));
 }
 
+/// `{"event":"listening","addr":"HOST:PORT"}` (serverless mode).
+pub fn listening(addr: std::net::SocketAddr) {
+    print(json!({"event": "listening", "addr": addr.to_string()}));
+}
+
 /// `{"event":"shutdown"}`, printed last.
 pub fn shutdown() {
     print(json!({"event": "shutdown"}));

@@ -287,14 +287,38 @@ pub async fn start_engine() -> Result<Engine> {
 async fn start_engine_with(options: EngineOptions) -> Result<Engine> {
     static SWEPT: std::sync::Once = std::sync::Once::new();
     SWEPT.call_once(sweep_stale_data_dirs);
-    let no_load_shedding = serde_json::json!({
+    let mut patch = serde_json::json!({
         "runtime": { "worker_load_shedding_curve": [[0, 1000], [1000, 999]] }
     });
+    if let (Some(extra), Some(patch)) = (&options.config_patch, patch.as_object_mut()) {
+        patch.extend(
+            extra
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+    }
     Engine::start_with(EngineOptions {
-        config_patch: Some(no_load_shedding),
+        config_patch: Some(patch),
         ..options
     })
     .await
+}
+
+/// [`start_engine`] with `patch` (a JSON object) merged into its
+/// configuration, e.g. `{"pegboard": {…}}`.
+pub async fn start_engine_patched(patch: serde_json::Value) -> Result<Engine> {
+    let in_test = ENGINES_OF_TEST.try_with(|_| ()).is_ok();
+    let engine = start_engine_with(EngineOptions {
+        keep_data: in_test,
+        config_patch: Some(patch),
+        ..EngineOptions::default()
+    })
+    .await?;
+    let _ =
+        ENGINES_OF_TEST.try_with(|dirs| dirs.borrow_mut().push(engine.data_dir().to_path_buf()));
+    Ok(engine)
 }
 
 /// Marks an engine data directory as this process's, for a directory that

@@ -64,6 +64,14 @@ pub use ::http_body;
 /// [`Builder::tls_client_config`](super::Builder::tls_client_config).
 #[cfg(feature = "tls")]
 pub use ::rustls;
+/// Feature `tower`: an actor's HTTP as any tower `Service` (an axum
+/// `Router`).
+#[cfg(feature = "tower")]
+pub use super::{ServiceHandler, serve};
+/// `tower-service` (feature `tower`): the `Service` trait that
+/// [`ServiceHandler`] and [`serve`] take, for services written by hand.
+#[cfg(feature = "tower")]
+pub use ::tower_service;
 /// `serde_json`: [`Builder::actor_name`](super::Builder::actor_name) and
 /// [`Builder::metadata`](super::Builder::metadata) take a `serde_json::Value`.
 pub use ::serde_json;

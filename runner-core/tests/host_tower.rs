@@ -151,7 +151,9 @@ async fn extractors_and_kv_through_the_context() {
         assert_eq!(added.body(), body); // the JSON echoed back
     }
     assert_eq!(kit.kv(&actor)[&b"ann/0002"[..]], "second");
-    let get = http::Request::get("/users/ann/notes?limit=2").body("").unwrap();
+    let get = http::Request::get("/users/ann/notes?limit=2")
+        .body("")
+        .unwrap();
     let listed = kit.request(&actor, get).await;
     assert_eq!(listed.status(), 200);
     assert_eq!(listed.body(), r#"["first","second"]"#);
@@ -171,11 +173,16 @@ async fn handler_errors_and_panics_become_responses() {
     let empty = kit
         .request(&actor, json_post("/users/ann/notes/1", r#"{"text":""}"#))
         .await;
-    assert_eq!((empty.status().as_u16(), &empty.body()[..]), (422, &b"empty note"[..]));
+    assert_eq!(
+        (empty.status().as_u16(), &empty.body()[..]),
+        (422, &b"empty note"[..])
+    );
     let panicked = http::Request::get("/panic").body("").unwrap();
     assert_eq!(kit.request(&actor, panicked).await.status(), 500);
     // The actor goes on serving.
-    let get = http::Request::get("/users/ann/notes?limit=9").body("").unwrap();
+    let get = http::Request::get("/users/ann/notes?limit=9")
+        .body("")
+        .unwrap();
     assert_eq!(kit.request(&actor, get).await.body(), "[]");
 }
 

@@ -71,7 +71,11 @@ async fn list_notes(
     let list = KvList::prefix("note/").limit(paging.limit);
     let stored = actor.kv_list(list).await.map_err(|_| AppError::Storage)?;
     let notes = stored.into_iter().filter_map(|(k, v)| {
-        let id = std::str::from_utf8(&k).ok()?.strip_prefix("note/")?.parse().ok()?;
+        let id = std::str::from_utf8(&k)
+            .ok()?
+            .strip_prefix("note/")?
+            .parse()
+            .ok()?;
         let text = String::from_utf8_lossy(&v).into_owned();
         Some(Note { id, text })
     });
@@ -121,6 +125,7 @@ impl IntoResponse for AppError {
 
 #[tokio::main]
 async fn main() -> Result<(), runner_tokio::BuildError> {
+    tracing_subscriber::fmt::init(); // RUST_LOG=info shows the runner's warnings
     let runner = runner_tokio::builder()
         .endpoint("http://127.0.0.1:6420")
         .token("dev")
@@ -156,7 +161,10 @@ mod tests {
             assert_eq!(kit.request(&actor, add(id, text)).await.status(), 201);
         }
         let listed = kit.request(&actor, get("/notes?limit=2")).await;
-        assert_eq!(listed.body(), r#"[{"id":1,"text":"one"},{"id":2,"text":"two"}]"#);
+        assert_eq!(
+            listed.body(),
+            r#"[{"id":1,"text":"one"},{"id":2,"text":"two"}]"#
+        );
         assert_eq!(kit.request(&actor, get("/notes/3")).await.body(), "three");
         assert_eq!(kit.request(&actor, get("/notes/4")).await.status(), 404);
         assert_eq!(kit.request(&actor, get("/notes/x")).await.status(), 400);

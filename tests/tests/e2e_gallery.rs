@@ -7,11 +7,27 @@ mod e2e_support;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, ensure};
-use e2e_support::{Driver, REQUEST_TIMEOUT, create_actor, engine, expect, request, wait_actor};
+use e2e_support::{
+    Driver, REQUEST_TIMEOUT, TOKIO, WS_TIMEOUT, create_actor, engine, expect, request, wait_actor,
+    ws_next, ws_send,
+};
 use tests::api::{Api, GatewayRequest, Method};
-use tests::runner_process::{Profile, RunnerProcess, build_example};
+use tests::runner_process::{Profile, RunnerBuilder, RunnerEvent, RunnerProcess, build_example};
+use tokio_tungstenite::tungstenite::Message;
 
 e2e_support::driver_tests!(axum_app_serves_notes_across_sleep);
+
+/// `examples/alarm_job.rs` exists on tokio only.
+#[test]
+fn alarm_job_runs_across_sleeps() {
+    e2e_support::run(&TOKIO, alarm_job_across_sleeps);
+}
+
+/// `examples/chat.rs` exists on tokio only.
+#[test]
+fn chat_socket_survives_the_room_sleeping() {
+    e2e_support::run(&TOKIO, chat_room_across_sleep);
+}
 
 /// Builds `example` of `driver`'s package (once per binary and example:
 /// cargo does nothing the second time).
@@ -28,13 +44,21 @@ async fn start(
     driver: &'static Driver,
     name: &'static str,
 ) -> Result<(RunnerProcess, Api, String)> {
+    start_with(driver, name, |b| b).await
+}
+
+/// [`start`], the process configured further by `configure`.
+async fn start_with(
+    driver: &'static Driver,
+    name: &'static str,
+    configure: impl FnOnce(RunnerBuilder) -> RunnerBuilder,
+) -> Result<(RunnerProcess, Api, String)> {
     let program = example(driver, name).await?;
     let engine = engine().await?;
     let runner_name = format!("gallery-{name}-{}", driver.package).replace('_', "-");
     engine.api().configure_runner_name(&runner_name).await?;
-    let process = RunnerProcess::builder(program)
-        .runner_name(&runner_name)
-        .spawn(engine)?;
+    let builder = RunnerProcess::builder(program).runner_name(&runner_name);
+    let process = configure(builder).spawn(engine)?;
     Ok((process, engine.api(), runner_name))
 }
 
@@ -45,7 +69,11 @@ async fn axum_app_serves_notes_across_sleep(driver: &'static Driver) -> Result<(
     // to start: a GET, safe to retry.
     let first = GatewayRequest::new(Method::GET, &actor, "/notes").timeout(REQUEST_TIMEOUT);
     let listed = expect(&api, first, 200).await?;
-    ensure!(listed.text() == "[]", "a new actor listed {}", listed.text());
+    ensure!(
+        listed.text() == "[]",
+        "a new actor listed {}",
+        listed.text()
+    );
 
     for (id, text) in [(2, "two"), (1, "one")] {
         let add = request(Method::POST, &actor, "/notes")
@@ -73,5 +101,100 @@ async fn axum_app_serves_notes_across_sleep(driver: &'static Driver) -> Result<(
         .await
         .context("the request that wakes the actor")?;
     ensure!(note.text() == "two", "after the wake: {}", note.text());
+    Ok(())
+}
+
+/// The room's next message on `socket`, which must be `expected`.
+async fn next_line(socket: &mut tests::api::GatewaySocket, expected: &str) -> Result<()> {
+    match ws_next(socket, WS_TIMEOUT).await? {
+        Some(Message::Text(line)) if line.as_str() == expected => Ok(()),
+        other => Err(anyhow!("expected {expected:?}, got {other:?}")),
+    }
+}
+
+async fn chat_room_across_sleep(driver: &'static Driver) -> Result<()> {
+    let (_runner, api, runner_name) = start(driver, "chat").await?;
+    let room = create_actor(&api, &runner_name, "room").await?;
+    let first = GatewayRequest::new(Method::GET, &room, "/messages").timeout(REQUEST_TIMEOUT);
+    ensure!(expect(&api, first, 200).await?.text() == "[]");
+
+    // Each member hears its own message first: then it is surely in the
+    // room (the gateway may open a socket before the actor has accepted it).
+    let mut ann = api.gateway_ws(&room, "/ws").await?;
+    ws_send(&mut ann, Message::Text("hello".into())).await?;
+    next_line(&mut ann, "1: hello")
+        .await
+        .context("ann waits for 1: hello")?;
+    let mut bob = api.gateway_ws(&room, "/ws").await?;
+    ws_send(&mut bob, Message::Text("hi ann".into())).await?;
+    next_line(&mut bob, "2: hi ann")
+        .await
+        .context("bob waits for 2: hi ann")?;
+    next_line(&mut ann, "2: hi ann")
+        .await
+        .context("ann waits for 2: hi ann")?;
+
+    // The room sleeps; the gateway keeps both clients connected, and the
+    // next message wakes the room, which restores both sockets.
+    expect(&api, request(Method::POST, &room, "/sleep"), 200).await?;
+    wait_actor(&api, &room, "asleep", |a| a.sleep_ts.is_some()).await?;
+    ws_send(&mut bob, Message::Text("still here".into())).await?;
+    next_line(&mut bob, "3: still here")
+        .await
+        .context("bob waits for 3: still here")?;
+    next_line(&mut ann, "3: still here")
+        .await
+        .context("ann waits for 3: still here")?;
+    ws_send(&mut ann, Message::Text("and me".into())).await?;
+    next_line(&mut bob, "4: and me")
+        .await
+        .context("bob waits for 4: and me")?;
+
+    let history = expect(&api, request(Method::GET, &room, "/messages"), 200).await?;
+    let expected = r#"["1: hello","2: hi ann","3: still here","4: and me"]"#;
+    ensure!(history.text() == expected, "history {}", history.text());
+    Ok(())
+}
+
+/// How long the job may take for its runs (a period is a second).
+const JOB_BOUND: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The generations in which the job printed its runs so far, in order.
+fn job_runs(runner: &RunnerProcess, job: &str) -> Vec<u32> {
+    let of_job = format!(" of {job} in generation ");
+    runner
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            RunnerEvent::Invalid { line, .. } => Some(line),
+            _ => None,
+        })
+        .filter_map(|line| line.split_once(&of_job)?.1.trim().parse().ok())
+        .collect()
+}
+
+async fn alarm_job_across_sleeps(driver: &'static Driver) -> Result<()> {
+    let (runner, api, runner_name) =
+        start_with(driver, "alarm_job", |b| b.env("JOB_EVERY_MS", 1000)).await?;
+    let job = create_actor(&api, &runner_name, "job").await?;
+    let deadline = tokio::time::Instant::now() + JOB_BOUND;
+    let runs = loop {
+        let runs = job_runs(&runner, &job);
+        if runs.len() >= 2 {
+            break runs;
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "runs so far within {JOB_BOUND:?}: {runs:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    // Each run in a generation of its own: the job slept between them and
+    // its alarm woke it.
+    ensure!(
+        runs[0] >= 1 && runs[1] > runs[0],
+        "runs in generations {runs:?}"
+    );
+    wait_actor(&api, &job, "asleep again", |a| a.sleep_ts.is_some()).await?;
     Ok(())
 }

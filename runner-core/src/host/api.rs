@@ -44,6 +44,10 @@ pub use super::{
     ENV_VARIABLES, Error, Handler, KvList, Message, Request, Response, RunnerHandle, TlsError,
     WebSocket, WebSocketRequest,
 };
+/// Feature `tower`: an actor's HTTP as any tower `Service` (an axum
+/// `Router`).
+#[cfg(feature = "tower")]
+pub use super::{ServiceHandler, serve};
 pub use crate::protocol::{BareMap, GatewayId, MessageIndex, ProtocolVersion, RequestId};
 pub use crate::{
     ActorRef, CallError, ConfigError, HibernatedSocket, KvError, Limits, ParseRequestKeyError,
@@ -64,17 +68,13 @@ pub use ::http_body;
 /// [`Builder::tls_client_config`](super::Builder::tls_client_config).
 #[cfg(feature = "tls")]
 pub use ::rustls;
-/// Feature `tower`: an actor's HTTP as any tower `Service` (an axum
-/// `Router`).
-#[cfg(feature = "tower")]
-pub use super::{ServiceHandler, serve};
+/// `serde_json`: [`Builder::actor_name`](super::Builder::actor_name) and
+/// [`Builder::metadata`](super::Builder::metadata) take a `serde_json::Value`.
+pub use ::serde_json;
 /// `tower-service` (feature `tower`): the `Service` trait that
 /// [`ServiceHandler`] and [`serve`] take, for services written by hand.
 #[cfg(feature = "tower")]
 pub use ::tower_service;
-/// `serde_json`: [`Builder::actor_name`](super::Builder::actor_name) and
-/// [`Builder::metadata`](super::Builder::metadata) take a `serde_json::Value`.
-pub use ::serde_json;
 
 /// Declares a driver crate's public API: re-exports [`api`](self) whole and
 /// defines the names bound to the crate's runtime — `Builder`, `Runner<H>`

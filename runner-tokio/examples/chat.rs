@@ -316,7 +316,6 @@ mod tests {
         let mut ann = kit.websocket(&room, "/ws").await.unwrap();
         ann.send(Message::Text("first".into()));
         assert_eq!(ann.recv().await, Message::Text("1: first".into()));
-        drop(ann);
         kit.restart_actor(&room).await.unwrap();
         let mut bob = kit.websocket(&room, "/ws").await.unwrap();
         bob.send(Message::Text("second".into()));

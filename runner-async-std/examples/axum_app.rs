@@ -126,7 +126,11 @@ impl IntoResponse for AppError {
 
 #[async_std::main]
 async fn main() -> Result<(), runner_async_std::BuildError> {
-    tracing_subscriber::fmt::init(); // RUST_LOG=info shows the runner's warnings
+    // Logs on stderr (stdout is the program's), filtered by RUST_LOG.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let runner = runner_async_std::builder()
         .endpoint("http://127.0.0.1:6420")
         .token("dev")

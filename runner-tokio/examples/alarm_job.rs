@@ -70,7 +70,11 @@ fn now_ms() -> i64 {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt::init(); // RUST_LOG=info shows the runner's warnings
+    // Logs on stderr (stdout is the program's), filtered by RUST_LOG.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let every_ms = match std::env::var("JOB_EVERY_MS") {
         Ok(ms) => ms.parse()?,
         Err(_) => 60_000,

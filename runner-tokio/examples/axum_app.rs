@@ -125,7 +125,11 @@ impl IntoResponse for AppError {
 
 #[tokio::main]
 async fn main() -> Result<(), runner_tokio::BuildError> {
-    tracing_subscriber::fmt::init(); // RUST_LOG=info shows the runner's warnings
+    // Logs on stderr (stdout is the program's), filtered by RUST_LOG.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let runner = runner_tokio::builder()
         .endpoint("http://127.0.0.1:6420")
         .token("dev")

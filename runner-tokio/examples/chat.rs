@@ -26,7 +26,8 @@ use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt};
 use runner_tokio::{
     ActorContext, ActorInfo, BareMap, BoxError, Handler, HibernatedSocket, KvList, Message,
-    MessageIndex, Request, RequestKey, Response, StopReason, WebSocket, WebSocketRequest, serve,
+    MessageIndex, Request, RequestKey, Response, StopReason, WebSocket, WebSocketRequest,
+    serde_json, serve,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
@@ -36,13 +37,18 @@ struct Room {
     http: Router,
     /// The sockets connected now, each fed the room's messages.
     members: Mutex<HashMap<RequestKey, mpsc::UnboundedSender<String>>>,
+    /// Inboxes of the sockets being restored at the start, made before
+    /// they are (their `on_websocket` runs at once, and messages may come
+    /// before it joins), until their `on_websocket` takes them.
+    restored: Mutex<HashMap<RequestKey, mpsc::UnboundedReceiver<String>>>,
     /// The last message number; held while a message is stored, so numbers
     /// are given in order and never twice.
     last: tokio::sync::Mutex<u64>,
-    /// Held (shared) while a socket handles a message, and taken whole by
-    /// the stop: a message is stored, sent and acknowledged before the room
-    /// sleeps, or not at all (then the gateway sends it again after the
-    /// wake) — never stored twice.
+    /// Held (shared) while a socket handles a message or sends one, and
+    /// taken whole by the stop: a message is stored, sent and acknowledged
+    /// before the room sleeps, or not at all (then the gateway sends it
+    /// again after the wake) — never stored twice; and what a socket sent is
+    /// persisted with its index.
     handling: RwLock<()>,
 }
 
@@ -64,12 +70,13 @@ impl Handler for Chat {
                 .route("/messages", get(history))
                 .route("/sleep", post(sleep)),
             members: Mutex::default(),
+            restored: Mutex::default(),
             last: tokio::sync::Mutex::new(last),
             handling: RwLock::new(()),
         };
         let _ = actor.set_state(room);
         if !info.hibernating.is_empty() {
-            restore(&actor).await?; // their `on_websocket` runs once we return
+            restore(&actor).await?;
         }
         Ok(())
     }
@@ -144,8 +151,12 @@ struct Member<'a> {
 }
 
 impl Member<'_> {
-    /// Joins the room: its messages come into the returned inbox.
+    /// Joins the room: its messages come into the returned inbox (made at
+    /// the start for a restored socket).
     fn join(&self) -> mpsc::UnboundedReceiver<String> {
+        if let Some(inbox) = self.room.restored.lock().unwrap().remove(&self.ws.key()) {
+            return inbox;
+        }
         let (tx, inbox) = mpsc::unbounded();
         self.room.members.lock().unwrap().insert(self.ws.key(), tx);
         inbox
@@ -175,6 +186,10 @@ impl Member<'_> {
                 },
                 outgoing = inbox.next() => {
                     let Some(line) = outgoing else { break };
+                    // Sent and its index persisted before the room sleeps:
+                    // a stale index would make the gateway drop the next
+                    // message after the wake as one it has seen.
+                    let _handling = self.room.handling.read().await;
                     if self.ws.send(line).await.is_err() || self.save().await.is_err() {
                         break;
                     }
@@ -253,14 +268,25 @@ impl Record {
     }
 }
 
-/// Restores the room's sockets the gateway kept, and forgets the others.
+/// Restores the room's sockets the gateway kept, each in the room before
+/// it is open, and forgets the others.
 async fn restore(actor: &ActorContext) -> Result<(), BoxError> {
+    let room = actor.state::<Room>().ok_or("no room")?;
     let records = actor.kv_list(KvList::prefix("sock/")).await?;
-    let sockets = records
+    let sockets: Vec<HibernatedSocket> = records
         .iter()
         .filter_map(|(_, v)| serde_json::from_slice::<Record>(v).ok()?.into_socket())
         .collect();
+    for socket in &sockets {
+        let (tx, inbox) = mpsc::unbounded();
+        room.members.lock().unwrap().insert(socket.key, tx);
+        room.restored.lock().unwrap().insert(socket.key, inbox);
+    }
     let report = actor.restore_websockets(sockets).await?;
+    for key in report.stale.iter().chain(&report.closed) {
+        room.members.lock().unwrap().remove(key);
+        room.restored.lock().unwrap().remove(key);
+    }
     let stale: Vec<String> = report.stale.iter().map(|k| format!("sock/{k}")).collect();
     if !stale.is_empty() {
         actor.kv_delete(stale).await?;
@@ -270,7 +296,11 @@ async fn restore(actor: &ActorContext) -> Result<(), BoxError> {
 
 #[tokio::main]
 async fn main() -> Result<(), runner_tokio::BuildError> {
-    tracing_subscriber::fmt::init(); // RUST_LOG=info shows the runner's warnings
+    // Logs on stderr (stdout is the program's), filtered by RUST_LOG.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let runner = runner_tokio::builder()
         .endpoint("http://127.0.0.1:6420")
         .token("dev")

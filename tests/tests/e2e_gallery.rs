@@ -8,25 +8,28 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, ensure};
 use e2e_support::{
-    Driver, REQUEST_TIMEOUT, TOKIO, WS_TIMEOUT, create_actor, engine, expect, request, wait_actor,
+    Driver, REQUEST_TIMEOUT, WS_TIMEOUT, create_actor, engine, expect, request, wait_actor,
     ws_next, ws_send,
 };
 use tests::api::{Api, GatewayRequest, Method};
 use tests::runner_process::{Profile, RunnerBuilder, RunnerEvent, RunnerProcess, build_example};
 use tokio_tungstenite::tungstenite::Message;
 
-e2e_support::driver_tests!(axum_app_serves_notes_across_sleep);
+e2e_support::driver_tests!(
+    axum_app_serves_notes_across_sleep,
+    chat_room_across_sleep,
+    alarm_job_across_sleeps,
+);
 
-/// `examples/alarm_job.rs` exists on tokio only.
-#[test]
-fn alarm_job_runs_across_sleeps() {
-    e2e_support::run(&TOKIO, alarm_job_across_sleeps);
-}
-
-/// `examples/chat.rs` exists on tokio only.
-#[test]
-fn chat_socket_survives_the_room_sleeping() {
-    e2e_support::run(&TOKIO, chat_room_across_sleep);
+/// Waits until the engine has `actor` asleep: not only marked so
+/// (`sleep_ts`, set as the sleep begins) but stopped (`connectable_ts`
+/// cleared). A socket message sent to an actor still stopping was seen not
+/// to wake it (the async-std chat run waited 10 s for a wake that never
+/// came); once it is stopped, a message wakes it.
+async fn asleep(api: &Api, actor: &str) -> Result<()> {
+    let stopped = |a: &tests::api::Actor| a.sleep_ts.is_some() && a.connectable_ts.is_none();
+    wait_actor(api, actor, "asleep", stopped).await?;
+    Ok(())
 }
 
 /// Builds `example` of `driver`'s package (once per binary and example:
@@ -96,7 +99,7 @@ async fn axum_app_serves_notes_across_sleep(driver: &'static Driver) -> Result<(
     // Asleep and woken by the next request: a new generation's router, the
     // same KV.
     expect(&api, request(Method::POST, &actor, "/sleep"), 200).await?;
-    wait_actor(&api, &actor, "asleep", |a| a.sleep_ts.is_some()).await?;
+    asleep(&api, &actor).await?;
     let note = expect(&api, request(Method::GET, &actor, "/notes/2"), 200)
         .await
         .context("the request that wakes the actor")?;
@@ -137,7 +140,7 @@ async fn chat_room_across_sleep(driver: &'static Driver) -> Result<()> {
     // The room sleeps; the gateway keeps both clients connected, and the
     // next message wakes the room, which restores both sockets.
     expect(&api, request(Method::POST, &room, "/sleep"), 200).await?;
-    wait_actor(&api, &room, "asleep", |a| a.sleep_ts.is_some()).await?;
+    asleep(&api, &room).await?;
     ws_send(&mut bob, Message::Text("still here".into())).await?;
     next_line(&mut bob, "3: still here")
         .await

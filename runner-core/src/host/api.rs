@@ -47,6 +47,10 @@ pub use super::{
 pub use super::{Health, INPUT_TIME_BUCKETS, RunnerMetrics};
 #[cfg(feature = "metrics")]
 pub use super::{Publisher, publish_every};
+/// Feature `tower`: an actor's HTTP as any tower `Service` (an axum
+/// `Router`).
+#[cfg(feature = "tower")]
+pub use super::{ServiceHandler, serve};
 pub use crate::protocol::{BareMap, GatewayId, MessageIndex, ProtocolVersion, RequestId};
 pub use crate::{
     ActorRef, CallError, ConfigError, HibernatedSocket, KvError, Limits, ParseRequestKeyError,
@@ -74,6 +78,10 @@ pub use ::rustls;
 /// `serde_json`: [`Builder::actor_name`](super::Builder::actor_name) and
 /// [`Builder::metadata`](super::Builder::metadata) take a `serde_json::Value`.
 pub use ::serde_json;
+/// `tower-service` (feature `tower`): the `Service` trait that
+/// [`ServiceHandler`] and [`serve`] take, for services written by hand.
+#[cfg(feature = "tower")]
+pub use ::tower_service;
 
 /// Declares a driver crate's public API: re-exports [`api`](self) whole and
 /// defines the names bound to the crate's runtime — `Builder`, `Runner<H>`

@@ -40,6 +40,8 @@ mod state;
 pub mod testing;
 pub mod testkit;
 mod tls;
+#[cfg(feature = "tower")]
+mod tower;
 #[cfg(feature = "tungstenite")]
 pub mod tungstenite;
 mod websocket;
@@ -58,6 +60,8 @@ pub use metrics::{INPUT_TIME_BUCKETS, RunnerMetrics};
 pub use publish::{Publisher, publish_every};
 pub use runtime::{BoxError, ConnectRequest, Inbound, Outbound, Runtime, Socket};
 pub use tls::{ClientTls, TlsError};
+#[cfg(feature = "tower")]
+pub use tower::{ServiceHandler, serve};
 
 /// A `tracing-subscriber` filter directive to add to any filter a runner
 /// logs with: tungstenite logs its whole WebSocket handshake request at

@@ -567,7 +567,9 @@ impl ActorContext {
     /// Restores the hibernated WebSockets the engine listed in
     /// [`ActorInfo::hibernating`](super::ActorInfo::hibernating) from what was
     /// persisted. Call it from `on_actor_start`, before returning. Each restored
-    /// socket is handed to `on_websocket` as already open.
+    /// socket is handed to `on_websocket` as already open, at once (not
+    /// after the start returns, unlike new sockets): give the actor its
+    /// state ([`set_state`](Self::set_state)) before calling this.
     ///
     /// # Examples
     ///

@@ -89,9 +89,12 @@ pub struct ActorInfo {
 ///
 /// # What runs concurrently, and what does not
 ///
-/// - `on_actor_start` runs alone: the actor's requests and WebSockets wait
-///   until it has returned. State it gives the actor with
-///   [`ActorContext::set_state`] is seen by every later call.
+/// - `on_actor_start` runs alone: the actor's requests and new WebSockets
+///   wait until it has returned. State it gives the actor with
+///   [`ActorContext::set_state`] is seen by every later call. The one
+///   exception: sockets it restores with
+///   [`ActorContext::restore_websockets`] reach `on_websocket` at once,
+///   while the start is still running — set the state before restoring.
 /// - Requests and WebSockets of one actor run concurrently with each other,
 ///   and so do different actors. KV has no compare-and-swap: a
 ///   read-modify-write of a key (a counter) loses updates unless a lock

@@ -30,7 +30,7 @@ pub struct Config {
     pub tls_ca_pem: Option<Vec<u8>>,
     /// `RIVET_METRICS_LISTEN`: where to serve Prometheus text at `/metrics`.
     pub metrics_listen: Option<std::net::SocketAddr>,
-    /// `RIVET_FLIGHT_RECORD`: where to record (see [`super::recording`]).
+    /// `RIVET_FLIGHT_RECORD`: where to record (see the `recording` module).
     pub flight_record: Option<std::path::PathBuf>,
     /// `RIVET_SERVERLESS_LISTEN`: serverless mode on this address.
     pub serverless_listen: Option<std::net::SocketAddr>,

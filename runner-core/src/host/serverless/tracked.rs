@@ -78,6 +78,10 @@ impl<H: Handler> Handler for Tracked<H> {
         self.inner.on_disconnected(code, reason);
     }
 
+    fn on_connect_failed(&self, reason: &str) {
+        self.inner.on_connect_failed(reason);
+    }
+
     fn on_shutdown(&self) {
         self.inner.on_shutdown();
     }

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use runner_async_std::serverless::{self, Serverless};
-//! use runner_async_std::Handler;
+//! use runner_async_std::{http, Handler};
 //!
 //! struct Counter;
 //! impl Handler for Counter {}

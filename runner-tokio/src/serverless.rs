@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use runner_tokio::serverless::{self, Serverless};
-//! use runner_tokio::Handler;
+//! use runner_tokio::{http, Handler};
 //!
 //! struct Counter;
 //! impl Handler for Counter {}

@@ -39,6 +39,8 @@
 //! # let _ = too_big;
 //! ```
 
+/// The filter directive that keeps the token out of tungstenite's logs.
+pub use super::TOKEN_SAFE_LOG_DIRECTIVE;
 pub use super::{
     ActorContext, ActorInfo, Body, BodyError, BoxError, BuildError, ClientTls, CloseFrame,
     ENV_VARIABLES, Error, Handler, KvList, Message, Request, Response, RunnerHandle, TlsError,
@@ -51,6 +53,9 @@ pub use super::{Publisher, publish_every};
 /// `Router`).
 #[cfg(feature = "tower")]
 pub use super::{ServiceHandler, serve};
+/// The core's clock ([`Metrics::at`], [`Metrics::last_engine_contact`]
+/// are timestamps).
+pub use crate::Timestamp;
 pub use crate::protocol::{BareMap, GatewayId, MessageIndex, ProtocolVersion, RequestId};
 pub use crate::{
     ActorRef, CallError, ConfigError, HibernatedSocket, KvError, Limits, ParseRequestKeyError,

@@ -16,7 +16,7 @@ use super::runtime::BoxError;
 ///
 /// ```
 /// use runner_tokio::Body;
-/// # futures::executor::block_on(async {
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let body = Body::from("hello");
 /// assert_eq!(&body.collect(1024).await.unwrap()[..], b"hello");
 /// # });
@@ -52,7 +52,7 @@ impl std::fmt::Debug for Body {
 ///
 /// ```
 /// use runner_tokio::{Body, BodyError};
-/// # futures::executor::block_on(async {
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let err = Body::from("too long").collect(3).await.unwrap_err();
 /// assert!(matches!(err, BodyError::TooLarge { limit: 3 }));
 /// assert_eq!(err.to_string(), "body exceeds 3 bytes");
@@ -78,9 +78,9 @@ impl Body {
     /// # Examples
     ///
     /// ```
-    /// use http_body::Body as _;
+    /// use runner_tokio::http_body::Body as _;
     /// use runner_tokio::Body;
-    /// # futures::executor::block_on(async {
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// let body = Body::empty();
     /// assert!(body.is_end_stream());
     /// assert_eq!(body.size_hint().exact(), Some(0));
@@ -106,10 +106,10 @@ impl Body {
     ///
     /// ```
     /// use runner_tokio::Body;
-    /// # futures::executor::block_on(async {
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// // `String` is an `http_body::Body` too; so are other crates' bodies.
     /// let body = Body::new(String::from("streamed"));
-    /// assert_eq!(http_body::Body::size_hint(&body).exact(), Some(8));
+    /// assert_eq!(runner_tokio::http_body::Body::size_hint(&body).exact(), Some(8));
     /// assert_eq!(&body.collect(1024).await.unwrap()[..], b"streamed");
     /// # });
     /// ```
@@ -133,7 +133,7 @@ impl Body {
     ///
     /// ```
     /// use runner_tokio::{Body, BodyError};
-    /// # futures::executor::block_on(async {
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// assert_eq!(&Body::from(vec![1u8, 2, 3]).collect(3).await.unwrap()[..], [1, 2, 3]);
     /// let err = Body::from(vec![1u8, 2, 3]).collect(2).await.unwrap_err();
     /// assert!(matches!(err, BodyError::TooLarge { limit: 2 }));

@@ -119,16 +119,21 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
-    /// # struct Nothing;
-    /// # impl Handler for Nothing {}
-    /// # let rt = MemoryRuntime::new().random(4);
-    /// # let connect_once = |b: fn(MemoryRuntime) -> Builder<MemoryRuntime>| rt.connect_once(b(rt.clone()).build(Nothing).unwrap());
-    /// let (request, init) = connect_once(|rt| Builder::new(rt).endpoint("http://127.0.0.1:6420").runner_name("r"));
-    /// let key = "00000000000000040000000000000004"; // two draws of `Runtime::random_u64`
-    /// let url = format!("ws://127.0.0.1:6420/runners/connect?protocol_version=5&namespace=default&runner_key={key}");
-    /// assert_eq!(request.url, url);
+    /// use runner_tokio::{Builder, Handler, Tokio};
+    ///
+    /// struct Nothing;
+    /// impl Handler for Nothing {}
+    ///
+    /// // What `runner_tokio::builder()` returns:
+    /// let builder = Builder::new(Tokio).endpoint("http://127.0.0.1:6420").runner_name("r");
+    /// # drop(builder);
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// // The defaults, as the test kit's engine sees them (its runner is built from `Builder::new`):
+    /// let kit = runner_tokio::testing::start(Nothing).await;
+    /// assert!(kit.connects()[0].url.contains("?protocol_version=5&namespace=default&runner_key="));
+    /// let init = kit.init().unwrap();
     /// assert_eq!((init.version, init.total_slots), (1, 1000));
+    /// # });
     /// ```
     pub fn new(runtime: R) -> Self {
         Builder {
@@ -540,28 +545,25 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
-    /// # use runner_core::{ShutdownMode, ShutdownReason, TransportClose};
-    /// # /// A runtime whose one signal arrives at once and that reaches no engine.
-    /// # struct Rt;
-    /// # impl Rt { fn default() -> MemoryRuntime { MemoryRuntime::new().signals(1).refuse_connects(TransportClose::error("no engine here")) } }
-    /// # struct Nothing;
-    /// # impl Handler for Nothing {}
-    /// // A signal shuts the runner down by itself:
-    /// let runner = Builder::new(Rt::default()).endpoint("http://127.0.0.1:6420").runner_name("r");
-    /// assert_eq!(block_on(runner.build(Nothing)?.run()), ShutdownReason::Requested);
+    /// use runner_tokio::{Handler, ShutdownMode, ShutdownReason};
     ///
-    /// // Without signal handling the runtime's signals are not even listened to:
-    /// let rt = Rt::default();
-    /// let builder = Builder::new(rt.clone()).endpoint("http://127.0.0.1:6420").runner_name("r");
-    /// let runner = builder.handle_signals(false).build(Nothing)?;
+    /// struct Nothing;
+    /// impl Handler for Nothing {}
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// // The application listens to signals itself and shuts the runner
+    /// // down through its handle:
+    /// let runner = runner_tokio::builder()
+    ///     .endpoint("http://127.0.0.1:1") // no engine here
+    ///     .runner_name("r")
+    ///     .handle_signals(false)
+    ///     .build(Nothing)?;
     /// let handle = runner.handle();
-    /// let running = std::thread::spawn(move || block_on(runner.run()));
-    /// block_on(handle.shutdown(ShutdownMode::Immediate));
-    /// running.join().unwrap();
-    /// assert_eq!(rt.signal_streams(), 0);
+    /// let running = tokio::spawn(runner.run());
+    /// handle.shutdown(ShutdownMode::Immediate).await;
+    /// assert_eq!(running.await?, ShutdownReason::Requested);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
     /// ```
     pub fn handle_signals(mut self, on: bool) -> Self {
         self.handle_signals = on;
@@ -577,12 +579,13 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, BuildError, Handler, TlsError};
-    /// # use runner_core::host::testing::NoEngine as Rt;
-    /// # struct Nothing;
-    /// # impl Handler for Nothing {}
+    /// use runner_tokio::{BuildError, Handler, TlsError};
+    ///
+    /// struct Nothing;
+    /// impl Handler for Nothing {}
+    ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let builder = Builder::new(Rt).endpoint("https://engine.internal:6420").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("https://engine.internal:6420").runner_name("r");
     /// // In a real program: std::fs::read("internal-ca.pem")?
     /// let not_pem = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
     /// let err = builder.tls_root_certificates_pem(not_pem).build(Nothing).unwrap_err();
@@ -602,11 +605,12 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
-    /// # struct Nothing;
-    /// # impl Handler for Nothing {}
-    /// let builder = Builder::new(Rt).endpoint("https://engine.internal").runner_name("r");
+    /// use runner_tokio::Handler;
+    ///
+    /// struct Nothing;
+    /// impl Handler for Nothing {}
+    ///
+    /// let builder = runner_tokio::builder().endpoint("https://engine.internal").runner_name("r");
     /// let only_mine = builder.tls_builtin_roots(false);
     /// # #[cfg(feature = "tls")]
     /// assert!(only_mine.build(Nothing).is_ok());
@@ -625,11 +629,12 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, BuildError, Handler, TlsError};
-    /// # use runner_core::host::testing::NoEngine as Rt;
-    /// # struct Nothing;
-    /// # impl Handler for Nothing {}
-    /// let builder = Builder::new(Rt).endpoint("https://127.0.0.1:8443").runner_name("r");
+    /// use runner_tokio::{BuildError, Handler, TlsError};
+    ///
+    /// struct Nothing;
+    /// impl Handler for Nothing {}
+    ///
+    /// let builder = runner_tokio::builder().endpoint("https://127.0.0.1:8443").runner_name("r");
     /// let err = builder.danger_accept_self_signed("").build(Nothing).unwrap_err();
     /// # #[cfg(feature = "tls")]
     /// assert_eq!(err, BuildError::Tls(TlsError::NoCertificate));
@@ -646,19 +651,20 @@ impl<R: Runtime> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler};
-    /// # use runner_core::host::testing::NoEngine as Rt;
-    /// # struct Nothing;
-    /// # impl Handler for Nothing {}
     /// use std::sync::Arc;
-    /// use runner_core::host::api::rustls::{ClientConfig, RootCertStore, crypto::ring};
+    /// use runner_tokio::Handler;
+    /// use runner_tokio::rustls::{ClientConfig, RootCertStore, crypto::ring};
+    ///
+    /// struct Nothing;
+    /// impl Handler for Nothing {}
+    ///
     ///
     /// let roots = RootCertStore::empty(); // yours
     /// let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
     ///     .with_safe_default_protocol_versions()?
     ///     .with_root_certificates(roots)
     ///     .with_no_client_auth();
-    /// let builder = Builder::new(Rt).endpoint("https://rivet.example").runner_name("r");
+    /// let builder = runner_tokio::builder().endpoint("https://rivet.example").runner_name("r");
     /// let runner = builder.tls_client_config(Arc::new(config)).build(Nothing)?;
     /// # drop(runner);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -678,7 +684,7 @@ impl<R: Runtime> Builder<R> {
     /// # struct Nothing;
     /// # impl Handler for Nothing {}
     /// use runner_tokio::BuildError;
-    /// use serde_json::json;
+    /// use runner_tokio::serde_json::json;
     ///
     /// let builder = runner_tokio::builder().endpoint("http://127.0.0.1:6420").runner_name("r");
     /// let runner = builder.clone().build(Nothing)?;
@@ -787,6 +793,40 @@ mod tests {
         Builder::new(NoEngine)
             .endpoint("http://127.0.0.1:6420")
             .runner_name("r")
+    }
+
+    /// With signal handling on, a signal shuts the runner down by itself;
+    /// off, the runtime's signals are not even listened to (was the
+    /// `handle_signals` doc example, which now runs on a real driver).
+    #[test]
+    fn signals_shut_the_runner_down_unless_signal_handling_is_off() {
+        use crate::host::testing::MemoryRuntime;
+        use crate::{ShutdownReason, TransportClose};
+        use futures::executor::block_on;
+        let runtime = || {
+            MemoryRuntime::new()
+                .signals(1)
+                .refuse_connects(TransportClose::error("no engine here"))
+        };
+        let on = Builder::new(runtime())
+            .endpoint("http://127.0.0.1:6420")
+            .runner_name("r");
+        assert_eq!(
+            block_on(on.build(Nothing).unwrap().run()),
+            ShutdownReason::Requested
+        );
+
+        let rt = runtime();
+        let off = Builder::new(rt.clone())
+            .endpoint("http://127.0.0.1:6420")
+            .runner_name("r")
+            .handle_signals(false);
+        let runner = off.build(Nothing).unwrap();
+        let handle = runner.handle();
+        let running = std::thread::spawn(move || block_on(runner.run()));
+        block_on(handle.shutdown(crate::ShutdownMode::Immediate));
+        running.join().unwrap();
+        assert_eq!(rt.signal_streams(), 0);
     }
 
     /// The builder keeps a `Config`; what it did with separate fields still

@@ -118,7 +118,7 @@ impl ActorContext {
     /// driver that is — e.g. work that must happen after a response is sent.
     ///
     /// ```no_run
-    /// # async fn f(actor: runner_core::host::ActorContext) {
+    /// # async fn f(actor: runner_tokio::ActorContext) {
     /// let later = actor.clone();
     /// actor.spawn(async move {
     ///     let _ = later.sleep().await;
@@ -425,7 +425,7 @@ impl ActorContext {
     /// Lists key/value pairs in key order.
     ///
     /// ```no_run
-    /// # async fn f(actor: runner_core::host::ActorContext) -> Result<(), runner_core::host::Error> {
+    /// # async fn f(actor: runner_tokio::ActorContext) -> Result<(), runner_tokio::Error> {
     /// use runner_tokio::KvList;
     /// let newest_three = actor.kv_list(KvList::prefix("log/").reverse().limit(3)).await?;
     /// # Ok(()) }

@@ -221,22 +221,26 @@ impl RunnerHandle {
     /// # Examples
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// use runner_core::{ConnectionState, ShutdownMode};
+    /// use runner_tokio::{ConnectionState, Handler, ShutdownMode};
     ///
-    /// let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let runner = runner_tokio::builder()
+    ///     .endpoint("http://127.0.0.1:1") // no engine here
+    ///     .runner_name("r")
+    ///     .handle_signals(false)
+    ///     .build(Idle)?;
     /// let handle = runner.handle();
-    /// let running = std::thread::spawn(move || block_on(runner.run()));
-    /// let metrics = block_on(handle.metrics()).expect("running");
-    /// assert!(metrics.core.connect_attempts_total >= 1);
-    /// assert_ne!(metrics.core.connection_state, ConnectionState::Connected); // no engine here
-    /// block_on(handle.shutdown(ShutdownMode::Immediate));
-    /// running.join().unwrap();
-    /// assert_eq!(block_on(handle.metrics()), None);
+    /// let running = tokio::spawn(runner.run());
+    /// let metrics = handle.metrics().await.expect("running");
+    /// assert_ne!(metrics.core.connection_state, ConnectionState::Connected);
+    /// handle.shutdown(ShutdownMode::Immediate).await;
+    /// running.await?;
+    /// assert_eq!(handle.metrics().await, None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
     /// ```
     pub async fn metrics(&self) -> Option<RunnerMetrics> {
         let (reply, answer) = futures::channel::oneshot::channel();

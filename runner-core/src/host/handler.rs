@@ -31,7 +31,7 @@ pub type Request = http::Request<Body>;
 ///
 /// ```
 /// use runner_tokio::{http, Body, Response};
-/// # futures::executor::block_on(async {
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let response: Response = http::Response::builder()
 ///     .status(201)
 ///     .header("content-type", "text/plain")
@@ -362,38 +362,36 @@ pub trait Handler: Send + Sync + 'static {
     /// # Examples
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::host::testing::NoEngine as Unreachable;
-    /// use std::sync::Mutex;
-    /// use runner_tokio::Handler;
+    /// use std::sync::Arc;
+    /// use tokio::sync::mpsc;
+    /// use runner_tokio::{Handler, ShutdownMode};
     ///
-    /// #[derive(Default)]
     /// struct Tracked {
-    ///     failures: Mutex<Vec<String>>,
+    ///     failures: mpsc::UnboundedSender<String>,
     /// }
     ///
     /// impl Handler for Tracked {
     ///     fn on_connect_failed(&self, reason: &str) {
-    ///         self.failures.lock().unwrap().push(reason.to_owned());
+    ///         let _ = self.failures.send(reason.to_owned());
     ///     }
     /// }
-    /// # use std::sync::Arc;
-    /// # struct Shared(Arc<Tracked>);
-    /// # impl Handler for Shared { fn on_connect_failed(&self, r: &str) { self.0.on_connect_failed(r) } }
-    /// # let tracked = Arc::new(Tracked::default());
-    /// # let builder = runner_core::host::Builder::new(Unreachable).endpoint("http://127.0.0.1:6420").runner_name("r");
-    /// # let runner = builder.build(Shared(tracked.clone()))?;
-    /// # let handle = runner.handle();
-    /// # let running = std::thread::spawn(move || block_on(runner.run()));
-    /// # let asked = std::time::Instant::now();
-    /// # while tracked.failures.lock().unwrap().is_empty() && asked.elapsed().as_secs() < 10 {
-    /// #     std::thread::sleep(std::time::Duration::from_millis(1));
-    /// # }
-    /// # block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-    /// # running.join().unwrap();
-    /// // The first attempt, to an engine that is not there:
-    /// assert_eq!(tracked.failures.lock().unwrap()[0], "no engine here");
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let (failures, mut failed) = mpsc::unbounded_channel();
+    /// let runner = runner_tokio::builder()
+    ///     .endpoint("http://127.0.0.1:1") // no engine here
+    ///     .runner_name("r")
+    ///     .handle_signals(false)
+    ///     .build(Tracked { failures })?;
+    /// let handle = runner.handle();
+    /// let running = tokio::spawn(runner.run());
+    /// // The first attempt's outcome is reported, too:
+    /// let reason = failed.recv().await.unwrap();
+    /// assert!(!reason.is_empty());
+    /// handle.shutdown(ShutdownMode::Immediate).await;
+    /// running.await?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
     /// ```
     fn on_connect_failed(&self, reason: &str) {
         let _ = reason;

@@ -20,7 +20,7 @@ use crate::ConnectionState;
 ///
 /// ```
 /// use std::time::Duration;
-/// use runner_core::host::{Health, RunnerMetrics};
+/// use runner_tokio::{Health, RunnerMetrics};
 ///
 /// let health = RunnerMetrics::default().health(); // a runner not started yet
 /// assert!(!health.ready && !health.shut_down);
@@ -49,7 +49,7 @@ impl Health {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::Health;
+    /// use runner_tokio::Health;
     /// assert!(Health::ended().shut_down && !Health::ended().ready);
     /// ```
     pub fn ended() -> Self {
@@ -69,11 +69,11 @@ impl Health {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use runner_core::host::RunnerMetrics;
+    /// use runner_tokio::{RunnerMetrics, Timestamp};
     ///
     /// let mut snapshot = RunnerMetrics::default();
-    /// snapshot.core.last_engine_contact = Some(runner_core::Timestamp::ZERO);
-    /// snapshot.core.at = runner_core::Timestamp::from_millis(90_000);
+    /// snapshot.core.last_engine_contact = Some(Timestamp::ZERO);
+    /// snapshot.core.at = Timestamp::from_millis(90_000);
     /// assert!(!snapshot.health().is_live(Duration::from_secs(60)));
     /// assert!(snapshot.health().is_live(Duration::from_secs(120)));
     /// ```
@@ -91,7 +91,7 @@ impl RunnerMetrics {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::RunnerMetrics;
+    /// use runner_tokio::RunnerMetrics;
     /// assert!(!RunnerMetrics::default().health().ready);
     /// ```
     pub fn health(&self) -> Health {
@@ -114,23 +114,28 @@ impl RunnerHandle {
     /// # Examples
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
     /// use std::time::Duration;
-    /// use runner_core::ShutdownMode;
+    /// use runner_tokio::{Handler, ShutdownMode};
     ///
-    /// let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let runner = runner_tokio::builder()
+    ///     .endpoint("http://127.0.0.1:1") // no engine here
+    ///     .runner_name("r")
+    ///     .handle_signals(false)
+    ///     .build(Idle)?;
     /// let handle = runner.handle();
-    /// let running = std::thread::spawn(move || block_on(runner.run()));
-    /// let health = block_on(handle.health());
-    /// assert!(!health.ready); // no engine here
+    /// let running = tokio::spawn(runner.run());
+    /// let health = handle.health().await;
+    /// assert!(!health.ready);
     /// assert!(health.is_live(Duration::from_secs(60)));
-    /// block_on(handle.shutdown(ShutdownMode::Immediate));
-    /// running.join().unwrap();
-    /// assert!(block_on(handle.health()).shut_down);
+    /// handle.shutdown(ShutdownMode::Immediate).await;
+    /// running.await?;
+    /// assert!(handle.health().await.shut_down);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
     /// ```
     pub async fn health(&self) -> Health {
         match self.metrics().await {

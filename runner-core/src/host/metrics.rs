@@ -58,7 +58,7 @@ use crate::{Histogram, Metrics};
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::{INPUT_TIME_BUCKETS, RunnerMetrics};
+/// use runner_tokio::{INPUT_TIME_BUCKETS, RunnerMetrics};
 /// assert_eq!(RunnerMetrics::default().input_time.bounds(), &INPUT_TIME_BUCKETS);
 /// ```
 pub const INPUT_TIME_BUCKETS: [f64; 10] = [
@@ -71,7 +71,7 @@ pub const INPUT_TIME_BUCKETS: [f64; 10] = [
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::RunnerMetrics;
+/// use runner_tokio::RunnerMetrics;
 ///
 /// let snapshot = RunnerMetrics::default();
 /// assert_eq!(snapshot.core.actors, 0);

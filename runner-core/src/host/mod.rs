@@ -72,7 +72,7 @@ pub use tower::{ServiceHandler, serve};
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::TOKEN_SAFE_LOG_DIRECTIVE;
+/// use runner_tokio::TOKEN_SAFE_LOG_DIRECTIVE;
 ///
 /// // e.g. EnvFilter::from_default_env().add_directive(TOKEN_SAFE_LOG_DIRECTIVE.parse()?)
 /// assert_eq!(TOKEN_SAFE_LOG_DIRECTIVE, "tungstenite::handshake::client=debug");

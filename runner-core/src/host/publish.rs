@@ -17,7 +17,7 @@ use crate::host::Runtime;
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::{Publisher, RunnerMetrics};
+/// use runner_tokio::{Publisher, RunnerMetrics};
 ///
 /// let mut publisher = Publisher::default();
 /// // With no recorder installed this goes nowhere; with one (e.g.
@@ -37,7 +37,7 @@ impl Publisher {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::{Publisher, RunnerMetrics};
+    /// use runner_tokio::{Publisher, RunnerMetrics};
     ///
     /// let mut publisher = Publisher::default();
     /// let snapshot = RunnerMetrics::default();
@@ -130,21 +130,26 @@ fn replay(name: &'static str, now: &Histogram, before: Option<&Histogram>) {
 /// # Examples
 ///
 /// ```
-/// # use futures::executor::block_on;
-/// # use runner_core::host::{Builder, Handler, testing::NoEngine as Threads};
-/// # struct Idle;
-/// # impl Handler for Idle {}
 /// use std::time::Duration;
-/// use runner_core::host::publish_every;
+/// use runner_tokio::{Handler, ShutdownMode, Tokio, publish_every};
 ///
-/// let runner = Builder::new(Threads).endpoint("http://127.0.0.1:6420").runner_name("r").build(Idle)?;
-/// let publishing = publish_every(Threads, runner.handle(), Duration::from_secs(10));
-/// # let handle = runner.handle();
-/// # let running = std::thread::spawn(move || block_on(runner.run()));
-/// # block_on(handle.shutdown(runner_core::ShutdownMode::Immediate));
-/// # running.join().unwrap();
-/// block_on(publishing); // ends once the runner has
+/// struct Idle;
+/// impl Handler for Idle {}
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let runner = runner_tokio::builder()
+///     .endpoint("http://127.0.0.1:1") // no engine here
+///     .runner_name("r")
+///     .handle_signals(false)
+///     .build(Idle)?;
+/// let handle = runner.handle();
+/// let publishing = tokio::spawn(publish_every(Tokio, handle.clone(), Duration::from_secs(10)));
+/// let running = tokio::spawn(runner.run());
+/// handle.shutdown(ShutdownMode::Immediate).await;
+/// running.await?;
+/// publishing.await?; // ends once the runner has
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// ```
 pub async fn publish_every<R: Runtime>(runtime: R, handle: RunnerHandle, interval: Duration) {
     let mut publisher = Publisher::default();

@@ -16,11 +16,13 @@ impl<R> Builder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine as Rt};
-    /// # struct Nothing;
-    /// # impl Handler for Nothing {}
+    /// use runner_tokio::Handler;
+    ///
+    /// struct Nothing;
+    /// impl Handler for Nothing {}
+    ///
     /// let path = std::env::temp_dir().join("runner-doc-record_to.rec");
-    /// let runner = Builder::new(Rt)
+    /// let runner = runner_tokio::builder()
     ///     .endpoint("http://127.0.0.1:6420")
     ///     .runner_name("r")
     ///     .record_to(&path)
@@ -28,7 +30,7 @@ impl<R> Builder<R> {
     ///     .record_redacted(true)
     ///     .build(Nothing)?;
     /// # drop(runner);
-    /// # Ok::<(), runner_core::host::BuildError>(())
+    /// # Ok::<(), runner_tokio::BuildError>(())
     /// ```
     pub fn record_to(mut self, path: impl Into<PathBuf>) -> Self {
         let settings = self.recording.get_or_insert_with(|| RecordSettings {

@@ -1,5 +1,10 @@
 //! What a driver crate provides: a clock, timers, task spawning, a WebSocket
 //! client and shutdown signals. Nothing protocol-related.
+//!
+//! For driver authors: the drivers do not re-export [`Runtime`] and its
+//! plumbing, so the examples here are written in a driver crate, with
+//! `runner_core` as a dependency ([`BoxError`], which they do re-export,
+//! is written as a driver's user writes it).
 
 use std::fmt;
 use std::time::Instant;
@@ -19,7 +24,7 @@ use crate::TransportClose;
 /// Any error converts into it with `?` or `.into()`, and so does a message:
 ///
 /// ```
-/// use runner_core::host::BoxError;
+/// use runner_tokio::BoxError;
 ///
 /// fn parse_port(text: &str) -> Result<u16, BoxError> {
 ///     if text.is_empty() {

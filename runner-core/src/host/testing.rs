@@ -9,6 +9,11 @@
 //! threads end with their tasks, timer threads when their sleep fires or is
 //! dropped.
 //!
+//! For runner-core's own tests and driver authors: the drivers do not
+//! re-export it, so its examples name `runner_core`. A driver's user tests
+//! handlers with the driver's `testing` kit (`runner_tokio::testing`, on the
+//! user's runtime, engine included) instead.
+//!
 //! # Examples
 //!
 //! Play the engine: read the runner's init message and accept it.

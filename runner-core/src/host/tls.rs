@@ -21,11 +21,12 @@ use thiserror::Error;
 /// # Examples
 ///
 /// ```
-/// # use runner_core::host::{Builder, BuildError, Handler, TlsError};
-/// # use runner_core::host::testing::NoEngine as Rt;
-/// # struct Nothing;
-/// # impl Handler for Nothing {}
-/// let builder = Builder::new(Rt).endpoint("https://rivet.example").runner_name("r");
+/// use runner_tokio::{BuildError, Handler, TlsError};
+///
+/// struct Nothing;
+/// impl Handler for Nothing {}
+///
+/// let builder = runner_tokio::builder().endpoint("https://rivet.example").runner_name("r");
 /// let err = builder.tls_root_certificates_pem("not a certificate").build(Nothing).unwrap_err();
 /// # #[cfg(feature = "tls")]
 /// assert_eq!(err, BuildError::Tls(TlsError::NoCertificate));
@@ -62,14 +63,14 @@ pub enum TlsError {
 /// ```
 /// # #[cfg(feature = "tls")] {
 /// use std::sync::Arc;
-/// use runner_core::host::ClientTls;
+/// use runner_tokio::ClientTls;
 ///
 /// let config = Arc::new(ClientTls::default_rustls_config()?);
 /// let tls = ClientTls::from(config.clone());
 /// assert!(Arc::ptr_eq(tls.rustls_config(), &config));
 /// assert_eq!(format!("{tls:?}"), "ClientTls { .. }");
 /// # }
-/// # Ok::<(), runner_core::host::TlsError>(())
+/// # Ok::<(), runner_tokio::TlsError>(())
 /// ```
 #[derive(Clone)]
 pub struct ClientTls {
@@ -164,11 +165,11 @@ mod rustls_config {
         ///
         /// ```
         /// use std::sync::Arc;
-        /// use runner_core::host::ClientTls;
+        /// use runner_tokio::ClientTls;
         ///
         /// let tls = ClientTls::from(Arc::new(ClientTls::default_rustls_config()?));
         /// assert!(tls.rustls_config().alpn_protocols.is_empty());
-        /// # Ok::<(), runner_core::host::TlsError>(())
+        /// # Ok::<(), runner_tokio::TlsError>(())
         /// ```
         pub fn rustls_config(&self) -> &Arc<ClientConfig> {
             &self.config
@@ -180,11 +181,11 @@ mod rustls_config {
         /// # Examples
         ///
         /// ```
-        /// use runner_core::host::ClientTls;
+        /// use runner_tokio::ClientTls;
         ///
         /// let config = ClientTls::default_rustls_config()?;
         /// assert!(!config.crypto_provider().cipher_suites.is_empty());
-        /// # Ok::<(), runner_core::host::TlsError>(())
+        /// # Ok::<(), runner_tokio::TlsError>(())
         /// ```
         pub fn default_rustls_config() -> Result<ClientConfig, TlsError> {
             build(&TlsSettings::default())

@@ -4,6 +4,9 @@
 //! and error types, so everything but the connect call itself is here, once:
 //! a driver's [`Runtime::connect`](super::Runtime::connect) is
 //! [`connect`] with its library's connect function.
+//!
+//! For driver authors: the drivers do not re-export it, so its examples
+//! name `runner_core`, a dependency of a driver crate.
 
 use std::future::Future;
 

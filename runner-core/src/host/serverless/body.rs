@@ -31,21 +31,20 @@ use crate::protocol::{ProtocolVersion, serverless_init_packet};
 /// A refusal is a whole body:
 ///
 /// ```
-/// use futures::executor::block_on;
-/// use http_body_util::BodyExt;
-/// use runner_core::host::serverless::Serverless;
-/// use runner_core::host::{Builder, Handler, testing::NoEngine};
+/// use runner_tokio::{http, serverless, Body, Handler};
 ///
 /// struct Idle;
 /// impl Handler for Idle {}
 ///
-/// let serverless = Serverless::builder(Builder::new(NoEngine)).build(Idle)?;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let serverless = serverless::builder(runner_tokio::builder()).build(Idle)?;
 /// let start = http::Request::get("/api/rivet/start").body(())?; // no x-rivet-* headers
 /// let response = serverless.call(start);
 /// assert_eq!(response.status(), 400);
-/// let text = block_on(response.into_body().collect())?.to_bytes();
+/// let text = Body::new(response.into_body()).collect(1024).await?;
 /// assert_eq!(text, "missing header x-rivet-total-slots");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// ```
 pub struct ServerlessBody {
     kind: Kind,

@@ -14,8 +14,8 @@ use crate::host::BuildError;
 /// # Examples
 ///
 /// ```
-/// use http::StatusCode;
-/// use runner_core::host::serverless::StartError;
+/// use runner_tokio::http::StatusCode;
+/// use runner_tokio::serverless::StartError;
 ///
 /// let missing = StartError::MissingHeader("x-rivet-endpoint");
 /// assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
@@ -68,8 +68,8 @@ impl StartError {
     /// # Examples
     ///
     /// ```
-    /// use http::StatusCode;
-    /// use runner_core::host::serverless::StartError;
+    /// use runner_tokio::http::StatusCode;
+    /// use runner_tokio::serverless::StartError;
     ///
     /// assert_eq!(StartError::Unauthorized.status(), StatusCode::UNAUTHORIZED);
     /// assert_eq!(StartError::ShuttingDown.status(), StatusCode::SERVICE_UNAVAILABLE);

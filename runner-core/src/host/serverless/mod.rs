@@ -20,26 +20,25 @@
 //! # Examples
 //!
 //! ```
-//! use futures::executor::block_on;
-//! use http_body_util::BodyExt;
-//! use runner_core::host::serverless::Serverless;
-//! use runner_core::host::{Builder, Handler, testing::NoEngine};
+//! use runner_tokio::{http, serde_json, serverless, Body, Handler};
 //!
 //! struct Counter;
 //! impl Handler for Counter {}
 //!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! // Everything but endpoint, namespace, runner name, slots and token (those
 //! // come with each /start) is set on the builder as for any runner.
-//! let template = Builder::new(NoEngine).actor_name("counter", serde_json::json!({}));
-//! let serverless = Serverless::builder(template).max_runners(8).build(Counter)?;
+//! let template = runner_tokio::builder().actor_name("counter", serde_json::json!({}));
+//! let serverless = serverless::builder(template).max_runners(8).build(Counter)?;
 //!
 //! let metadata = serverless.call(http::Request::get("/api/rivet/metadata").body(())?);
 //! assert_eq!(metadata.status(), 200);
-//! let json = block_on(metadata.into_body().collect())?.to_bytes();
+//! let json = Body::new(metadata.into_body()).collect(1 << 20).await?;
 //! let json: serde_json::Value = serde_json::from_slice(&json)?;
 //! assert_eq!(json["runtime"], "rivetkit");
 //! assert!(json["actorNames"]["counter"].is_object());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
 //! ```
 
 mod body;
@@ -72,13 +71,12 @@ pub use error::StartError;
 ///
 /// ```
 /// use std::time::Duration;
-/// use runner_core::host::serverless::Serverless;
-/// use runner_core::host::{Builder, Handler, testing::NoEngine};
+/// use runner_tokio::{http, serverless, Handler};
 ///
 /// struct Idle;
 /// impl Handler for Idle {}
 ///
-/// let serverless = Serverless::builder(Builder::new(NoEngine))
+/// let serverless = serverless::builder(runner_tokio::builder())
 ///     .base_path("/rivet")
 ///     .max_runners(4)
 ///     .ping_interval(Duration::from_millis(500))
@@ -86,7 +84,7 @@ pub use error::StartError;
 ///     .shared_secret(http::HeaderName::from_static("x-endpoint-secret"), "s3cret")
 ///     .build(Idle)?;
 /// assert_eq!(serverless.running(), 0);
-/// # Ok::<(), runner_core::host::BuildError>(())
+/// # Ok::<(), runner_tokio::BuildError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
@@ -108,11 +106,12 @@ impl<R: Runtime> ServerlessBuilder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::serverless::Serverless;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// let serverless = Serverless::builder(Builder::new(NoEngine)).base_path("/").build(Idle)?;
+    /// use runner_tokio::{http, serverless, Handler};
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// let serverless = serverless::builder(runner_tokio::builder()).base_path("/").build(Idle)?;
     /// let metadata = serverless.call(http::Request::get("/metadata").body(())?);
     /// assert_eq!(metadata.status(), 200);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -130,13 +129,14 @@ impl<R: Runtime> ServerlessBuilder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::serverless::Serverless;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// let serverless = Serverless::builder(Builder::new(NoEngine)).max_runners(1).build(Idle)?;
+    /// use runner_tokio::{http, serverless, Handler};
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// let serverless = serverless::builder(runner_tokio::builder()).max_runners(1).build(Idle)?;
     /// assert_eq!(serverless.running(), 0);
-    /// # Ok::<(), runner_core::host::BuildError>(())
+    /// # Ok::<(), runner_tokio::BuildError>(())
     /// ```
     pub fn max_runners(mut self, max: usize) -> Self {
         self.max_runners = max;
@@ -150,16 +150,17 @@ impl<R: Runtime> ServerlessBuilder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Duration;
-    /// # use runner_core::host::serverless::Serverless;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// let serverless = Serverless::builder(Builder::new(NoEngine))
+    /// use std::time::Duration;
+    /// use runner_tokio::{serverless, Handler};
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// let serverless = serverless::builder(runner_tokio::builder())
     ///     .ping_interval(Duration::from_secs(5))
     ///     .build(Idle)?;
     /// # let _ = serverless;
-    /// # Ok::<(), runner_core::host::BuildError>(())
+    /// # Ok::<(), runner_tokio::BuildError>(())
     /// ```
     pub fn ping_interval(mut self, every: Duration) -> Self {
         self.ping_interval = every;
@@ -173,16 +174,17 @@ impl<R: Runtime> ServerlessBuilder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use std::time::Duration;
-    /// # use runner_core::host::serverless::Serverless;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// let serverless = Serverless::builder(Builder::new(NoEngine))
+    /// use std::time::Duration;
+    /// use runner_tokio::{serverless, Handler};
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// let serverless = serverless::builder(runner_tokio::builder())
     ///     .connect_timeout(Duration::from_secs(30))
     ///     .build(Idle)?;
     /// # let _ = serverless;
-    /// # Ok::<(), runner_core::host::BuildError>(())
+    /// # Ok::<(), runner_tokio::BuildError>(())
     /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
@@ -196,12 +198,13 @@ impl<R: Runtime> ServerlessBuilder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::serverless::Serverless;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
+    /// use runner_tokio::{http, serverless, Handler};
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
     /// let name = http::HeaderName::from_static("x-endpoint-secret");
-    /// let serverless = Serverless::builder(Builder::new(NoEngine))
+    /// let serverless = serverless::builder(runner_tokio::builder())
     ///     .shared_secret(name, "s3cret")
     ///     .build(Idle)?;
     /// let anonymous = serverless.call(http::Request::get("/api/rivet/metadata").body(())?);
@@ -221,13 +224,14 @@ impl<R: Runtime> ServerlessBuilder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::serverless::Serverless;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// let serverless = Serverless::builder(Builder::new(NoEngine)).version("my-app 1.2").build(Idle)?;
+    /// use runner_tokio::{http, serverless, Handler};
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// let serverless = serverless::builder(runner_tokio::builder()).version("my-app 1.2").build(Idle)?;
     /// # let _ = serverless;
-    /// # Ok::<(), runner_core::host::BuildError>(())
+    /// # Ok::<(), runner_tokio::BuildError>(())
     /// ```
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = version.into();
@@ -249,12 +253,13 @@ impl<R: Runtime> ServerlessBuilder<R> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::serverless::Serverless;
-    /// # use runner_core::host::{BuildError, Builder, Handler, testing::NoEngine};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// let bad = Builder::new(NoEngine).metadata(serde_json::json!([1]));
-    /// let refused = Serverless::builder(bad).build(Idle).unwrap_err();
+    /// use runner_tokio::{BuildError, Handler, serde_json::json, serverless};
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// let bad = runner_tokio::builder().metadata(json!([1]));
+    /// let refused = serverless::builder(bad).build(Idle).unwrap_err();
     /// assert_eq!(refused, BuildError::NotAnObject("runner metadata"));
     /// ```
     pub fn build<H: Handler>(self, handler: H) -> Result<Serverless<R, H>, BuildError> {
@@ -293,35 +298,30 @@ impl<R: Runtime> ServerlessBuilder<R> {
 ///
 /// # Examples
 ///
-/// A `/start` on the in-memory runtime, the test playing the engine:
+/// A `/start` starts a runner at once; its body streams the init packet
+/// when the runner has connected to the engine (here there is none):
 ///
 /// ```
-/// use futures::executor::block_on;
-/// use http_body_util::BodyExt;
-/// use runner_core::ShutdownMode;
-/// use runner_core::host::serverless::Serverless;
-/// use runner_core::host::{Builder, Handler, testing::MemoryRuntime};
+/// use runner_tokio::{http, serverless, Handler, ShutdownMode};
 ///
 /// struct Idle;
 /// impl Handler for Idle {}
 ///
-/// let runtime = MemoryRuntime::new();
-/// let serverless = Serverless::builder(Builder::new(runtime.clone())).build(Idle)?;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let endpoint = serverless::builder(runner_tokio::builder()).build(Idle)?;
 /// let start = http::Request::get("/api/rivet/start")
-///     .header("x-rivet-endpoint", "http://127.0.0.1:6420/")
+///     .header("x-rivet-endpoint", "http://127.0.0.1:1/") // no engine here
 ///     .header("x-rivet-total-slots", "1")
 ///     .header("x-rivet-runner-name", "counter")
 ///     .header("x-rivet-namespace-name", "default")
 ///     .body(())?;
-/// let mut events = serverless.call(start).into_body();
-/// let mut engine = block_on(runtime.accept());
-/// block_on(engine.accept_init("runner-1"))?;
-/// let init = block_on(events.frame()).unwrap()?.into_data().unwrap();
-/// assert!(init.starts_with(b"data: "));
-/// assert_eq!(serverless.running(), 1);
-/// block_on(serverless.shutdown(ShutdownMode::Immediate));
-/// assert_eq!(serverless.running(), 0);
+/// let events = endpoint.call(start);
+/// assert_eq!(events.status(), 200);
+/// assert_eq!(endpoint.running(), 1);
+/// endpoint.shutdown(ShutdownMode::Immediate).await;
+/// assert_eq!(endpoint.running(), 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// ```
 pub struct Serverless<R, H> {
     shared: Arc<Shared<R, H>>,
@@ -371,14 +371,15 @@ impl<R: Runtime> Serverless<R, ()> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::serverless::Serverless;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// let template = Builder::new(NoEngine).token("dev").version(2);
-    /// let serverless = Serverless::builder(template).build(Idle)?;
+    /// use runner_tokio::{http, serverless, Handler};
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// let template = runner_tokio::builder().token("dev").version(2);
+    /// let serverless = serverless::builder(template).build(Idle)?;
     /// # let _ = serverless;
-    /// # Ok::<(), runner_core::host::BuildError>(())
+    /// # Ok::<(), runner_tokio::BuildError>(())
     /// ```
     pub fn builder(template: Builder<R>) -> ServerlessBuilder<R> {
         ServerlessBuilder {
@@ -406,11 +407,12 @@ impl<R: Runtime, H: Handler> Serverless<R, H> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::serverless::Serverless;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// let serverless = Serverless::builder(Builder::new(NoEngine)).build(Idle)?;
+    /// use runner_tokio::{http, serverless, Handler};
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// let serverless = serverless::builder(runner_tokio::builder()).build(Idle)?;
     /// let call = |method: &str, path: &str| {
     ///     let request = http::Request::builder().method(method).uri(path).body(()).unwrap();
     ///     serverless.call(request).status().as_u16()
@@ -419,7 +421,7 @@ impl<R: Runtime, H: Handler> Serverless<R, H> {
     /// assert_eq!(call("POST", "/api/rivet/start"), 405);
     /// assert_eq!(call("GET", "/api/rivet/other"), 404);
     /// assert_eq!(call("GET", "/api/rivet/start"), 400); // no x-rivet-* headers
-    /// # Ok::<(), runner_core::host::BuildError>(())
+    /// # Ok::<(), runner_tokio::BuildError>(())
     /// ```
     pub fn call<B>(&self, request: http::Request<B>) -> Response<ServerlessBody> {
         match self.route(request.method(), request.uri().path(), request.headers()) {
@@ -436,13 +438,14 @@ impl<R: Runtime, H: Handler> Serverless<R, H> {
     /// # Examples
     ///
     /// ```
-    /// # use runner_core::host::serverless::Serverless;
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// let serverless = Serverless::builder(Builder::new(NoEngine)).build(Idle)?;
+    /// use runner_tokio::{http, serverless, Handler};
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// let serverless = serverless::builder(runner_tokio::builder()).build(Idle)?;
     /// assert_eq!(serverless.running(), 0);
-    /// # Ok::<(), runner_core::host::BuildError>(())
+    /// # Ok::<(), runner_tokio::BuildError>(())
     /// ```
     pub fn running(&self) -> usize {
         self.live().runners.len()
@@ -455,17 +458,18 @@ impl<R: Runtime, H: Handler> Serverless<R, H> {
     /// # Examples
     ///
     /// ```
-    /// # use futures::executor::block_on;
-    /// # use runner_core::ShutdownMode;
-    /// # use runner_core::host::serverless::{Serverless, StartError};
-    /// # use runner_core::host::{Builder, Handler, testing::NoEngine};
-    /// # struct Idle;
-    /// # impl Handler for Idle {}
-    /// let serverless = Serverless::builder(Builder::new(NoEngine)).build(Idle)?;
-    /// block_on(serverless.shutdown(ShutdownMode::Graceful));
+    /// use runner_tokio::{http, serverless, Handler, ShutdownMode};
+    ///
+    /// struct Idle;
+    /// impl Handler for Idle {}
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let serverless = serverless::builder(runner_tokio::builder()).build(Idle)?;
+    /// serverless.shutdown(ShutdownMode::Graceful).await;
     /// let start = serverless.call(http::Request::get("/api/rivet/start").body(())?);
     /// assert_eq!(start.status(), 503);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
     /// ```
     pub async fn shutdown(&self, mode: ShutdownMode) {
         let handles: Vec<RunnerHandle> = {

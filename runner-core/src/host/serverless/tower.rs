@@ -14,19 +14,19 @@ use crate::host::{Handler, Runtime};
 /// # Examples
 ///
 /// ```
-/// use futures::executor::block_on;
-/// use runner_core::host::serverless::Serverless;
-/// use runner_core::host::{Builder, Handler, testing::NoEngine};
-/// use tower_service::Service;
+/// use runner_tokio::tower_service::Service;
+/// use runner_tokio::{http, serverless, Handler};
 ///
 /// struct Idle;
 /// impl Handler for Idle {}
 ///
-/// let mut service = Serverless::builder(Builder::new(NoEngine)).build(Idle)?;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let mut service = serverless::builder(runner_tokio::builder()).build(Idle)?;
 /// let request = http::Request::get("/api/rivet/metadata").body(())?;
-/// let response = block_on(Service::call(&mut service, request))?;
+/// let response = Service::call(&mut service, request).await?;
 /// assert_eq!(response.status(), 200);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// ```
 impl<R: Runtime, H: Handler, B> tower_service::Service<http::Request<B>> for Serverless<R, H> {
     type Response = http::Response<ServerlessBody>;

@@ -201,7 +201,7 @@ impl<R: Runtime> TestKit<R> {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::host::testkit::TestKit;
+    /// use runner_tokio::testing::TestKit;
     /// use runner_tokio::{Handler, Tokio};
     ///
     /// struct Idle;

@@ -23,12 +23,10 @@ use crate::host::runtime::{BoxError, ConnectRequest, Outbound, Runtime, Socket};
 /// # Examples
 ///
 /// ```
-/// use runner_core::host::Builder;
-/// use runner_core::host::testkit::KitRuntime;
-/// use runner_tokio::Tokio;
+/// use runner_tokio::testing::KitBuilder; // = Builder<KitRuntime<Tokio>>
 ///
 /// // What `start_with`'s `configure` receives and returns:
-/// fn configure(builder: Builder<KitRuntime<Tokio>>) -> Builder<KitRuntime<Tokio>> {
+/// fn configure(builder: KitBuilder) -> KitBuilder {
 ///     builder.total_slots(4)
 /// }
 /// # let _ = configure;

@@ -4,3 +4,9 @@
 
 #[doc = include_str!("../../../../runner-async-std/README.md")]
 mod driver_docs {}
+
+/// Every example of runner-core's host items and of runner-async-std's own
+/// items written for runner-async-std, extracted by
+/// `scripts/doc_examples.py` (see `build.rs`).
+#[doc = include_str!(concat!(env!("OUT_DIR"), "/driver_examples.md"))]
+mod rustdoc_examples {}

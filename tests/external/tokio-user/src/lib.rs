@@ -7,3 +7,9 @@ mod readme {}
 
 #[doc = include_str!("../../../../runner-tokio/README.md")]
 mod driver_docs {}
+
+/// Every example of runner-core's host items that runner-tokio's rustdoc
+/// shows, and of runner-tokio's own items, extracted by
+/// `scripts/doc_examples.py` (see `build.rs`).
+#[doc = include_str!(concat!(env!("OUT_DIR"), "/driver_examples.md"))]
+mod rustdoc_examples {}

@@ -311,13 +311,14 @@ async fn main() -> Result<(), runner_tokio::BuildError> {
     Ok(())
 }
 
-// The example ends above; its tests, on the test kit (which does not model
-// hibernation: `tests/tests/e2e_gallery.rs` runs this example against the
-// real engine, sleep included).
+// The example ends above; its tests, on the test kit (sleep and
+// hibernation included; `tests/tests/e2e_gallery.rs` runs this example
+// against the real engine too).
 #[cfg(test)]
 mod tests {
     use super::*;
     use runner_tokio::http;
+    use runner_tokio::testing::LifecycleEvent;
 
     #[tokio::test]
     async fn messages_go_to_everyone_and_into_the_history() {
@@ -351,6 +352,27 @@ mod tests {
         bob.send(Message::Text("second".into()));
         assert_eq!(bob.recv().await, Message::Text("2: second".into()));
         assert_eq!(kit.kv(&room)[&b"msg/0000000001"[..]], "1: first");
+    }
+
+    #[tokio::test]
+    async fn sockets_stay_in_the_room_across_a_sleep() {
+        let kit = runner_tokio::testing::start(Chat).await;
+        let room = kit.start_actor("room").await.unwrap();
+        let mut ann = kit.websocket(&room, "/ws").await.unwrap();
+        ann.send(Message::Text("before".into()));
+        assert_eq!(ann.recv().await, Message::Text("1: before".into()));
+        let sleep = http::Request::post("/sleep").body("").unwrap();
+        assert_eq!(kit.request(&room, sleep).await.body(), "sleeping");
+        kit.wait_for(|e| matches!(e, LifecycleEvent::Stopped { generation: 0, .. }))
+            .await;
+        // Ann's socket was kept by the gateway: her next message wakes the
+        // room, which restores her socket and numbers on from its history.
+        ann.send(Message::Text("after".into()));
+        assert_eq!(ann.recv().await, Message::Text("2: after".into()));
+        assert_eq!(kit.generation(&room), Some(1));
+        let get = http::Request::get("/messages").body("").unwrap();
+        let history = kit.request(&room, get).await;
+        assert_eq!(history.body(), r#"["1: before","2: after"]"#);
     }
 
     #[tokio::test]

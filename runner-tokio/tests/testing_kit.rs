@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use runner_tokio::testing::{self, LifecycleEvent};
 use runner_tokio::{
-    ActorContext, ActorInfo, BoxError, Handler, KvList, Request, Response, WebSocketRequest, http,
+    ActorContext, ActorInfo, BareMap, BoxError, Handler, HibernatedSocket, KvList, Message,
+    MessageIndex, Request, Response, WebSocketRequest, http,
 };
 
 struct Behaviours;
@@ -143,4 +144,73 @@ async fn a_failed_start_and_a_refused_socket_say_why() {
         (1008, "no sockets here")
     );
     kit.shutdown().await;
+}
+
+/// Echoes text on hibernatable sockets as `"<generation>: <text>"`,
+/// persisting what a restore needs (`ws/<key>` = `"<key> <last received>
+/// <next sent>"`); `"sleep"` is acknowledged, then puts the actor to sleep.
+struct Echo;
+
+impl Handler for Echo {
+    async fn on_actor_start(&self, actor: ActorContext, _info: ActorInfo) -> Result<(), BoxError> {
+        let mut persisted = Vec::new();
+        for (_, saved) in actor.kv_list(KvList::prefix("ws/")).await? {
+            let saved = String::from_utf8(saved.to_vec())?;
+            let mut fields = saved.split(' ');
+            let mut next = || fields.next().ok_or("short record");
+            persisted.push(HibernatedSocket {
+                key: next()?.parse()?,
+                last_received_index: next()?.parse()?,
+                next_sent_index: next()?.parse()?,
+                path: "/echo".into(),
+                headers: BareMap::new(),
+            });
+        }
+        actor.restore_websockets(persisted).await?;
+        Ok(())
+    }
+
+    async fn on_websocket(&self, actor: ActorContext, socket: WebSocketRequest) {
+        let Ok(mut ws) = socket.accept(true).await else {
+            return;
+        };
+        let key = ws.key();
+        let save = async |ws: &runner_tokio::WebSocket, received: MessageIndex| {
+            let sent = ws.indices().await.map_or(0, |i| i.next_sent_index);
+            let record = format!("{key} {received} {sent}");
+            actor.kv_put([(format!("ws/{key}"), record)]).await.is_ok()
+                && ws.ack(received).await.is_ok()
+        };
+        while let Some((Message::Text(text), index)) = ws.recv_indexed().await {
+            if text == "sleep" {
+                if save(&ws, index).await {
+                    let _ = actor.sleep().await;
+                }
+                continue;
+            }
+            let answer = format!("{}: {text}", actor.generation());
+            if ws.send(answer).await.is_err() || !save(&ws, index).await {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_hibernatable_socket_outlives_a_sleep_and_its_next_message_wakes_the_actor() {
+    let kit = testing::start(Echo).await;
+    let actor = kit.start_actor("echo").await.unwrap();
+    let mut ws = kit.websocket(&actor, "/echo").await.unwrap();
+    ws.send(Message::Text("hi".into()));
+    assert_eq!(ws.recv().await, Message::Text("0: hi".into()));
+    ws.send(Message::Text("sleep".into()));
+    kit.wait_for(|e| matches!(e, LifecycleEvent::Stopped { generation: 0, .. }))
+        .await;
+    // Still open: the message wakes the actor, whose start restores the
+    // socket, and then reaches it.
+    ws.send(Message::Text("again".into()));
+    assert_eq!(ws.recv().await, Message::Text("1: again".into()));
+    assert_eq!(kit.generation(&actor), Some(1));
+    ws.send(Message::Text("more".into()));
+    assert_eq!(ws.recv().await, Message::Text("1: more".into()));
 }

@@ -2,7 +2,7 @@
 //! responses, sockets) and how it answers each message the runner sends,
 //! as the real engine and its gateway do.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
@@ -11,6 +11,7 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 
 use super::LifecycleEvent;
+use super::gateway_sockets::SocketState;
 use super::kv::{self, Store};
 use crate::RequestKey;
 use crate::host::runtime::{Inbound, Outbound};
@@ -43,6 +44,9 @@ pub(super) struct Actor {
     pub(super) alarm: Option<i64>,
     /// Why the last generation failed to start or crashed.
     pub(super) error: Option<String>,
+    /// A hibernated socket's message came while it was stopping: start
+    /// it again once stopped, as the gateway does.
+    pub(super) wake_when_stopped: bool,
 }
 
 /// An HTTP response as it arrives.
@@ -52,16 +56,6 @@ pub(super) enum Answer {
     Streaming(http::Response<Vec<u8>>),
     Done(http::Response<Bytes>),
     Aborted,
-}
-
-/// A WebSocket the test opened, from the engine's side.
-#[derive(Debug, Default)]
-pub(super) struct SocketState {
-    /// `Some(true)` once the actor accepted it, `Some(false)` if refused.
-    pub(super) accepted: Option<bool>,
-    pub(super) inbox: VecDeque<crate::host::Message>,
-    pub(super) closed: Option<(Option<u16>, Option<String>)>,
-    pub(super) next_index: u16,
 }
 
 /// Everything the kit's engine knows; shared by the engine task and the
@@ -287,7 +281,9 @@ impl Engine {
                 }
             }
         };
+        let id = lifecycle.actor_id().to_owned();
         self.events.push(lifecycle);
+        self.wake_if_asked(&id);
     }
 
     fn on_tunnel(&mut self, message: ToServerTunnelMessage) {
@@ -328,25 +324,16 @@ impl Engine {
             ToServerTunnelMessageKind::ResponseAbort => {
                 self.answers.insert(key, Answer::Aborted);
             }
-            ToServerTunnelMessageKind::WebSocketOpen(_) => {
-                self.sockets.entry(key).or_default().accepted = Some(true);
+            ToServerTunnelMessageKind::WebSocketOpen(open) => {
+                self.on_socket_open(key, open.can_hibernate);
             }
             ToServerTunnelMessageKind::WebSocketMessage(message) => {
-                let socket = self.sockets.entry(key).or_default();
-                let message = if message.binary {
-                    crate::host::Message::Binary(message.data)
-                } else {
-                    let text = String::from_utf8_lossy(&message.data).into_owned();
-                    crate::host::Message::Text(text)
-                };
-                socket.inbox.push_back(message);
+                self.on_socket_message(key, message);
             }
-            ToServerTunnelMessageKind::WebSocketMessageAck(_) => {}
-            ToServerTunnelMessageKind::WebSocketClose(close) => {
-                let socket = self.sockets.entry(key).or_default();
-                socket.accepted.get_or_insert(false);
-                socket.closed = Some((close.code, close.reason));
+            ToServerTunnelMessageKind::WebSocketMessageAck(ack) => {
+                self.on_socket_ack(key, ack.index);
             }
+            ToServerTunnelMessageKind::WebSocketClose(close) => self.on_socket_close(key, close),
         }
     }
 
@@ -373,6 +360,7 @@ impl Engine {
                     actor_id: actor_id.to_owned(),
                     generation,
                 });
+                self.resend_unacked(actor_id);
             }
             Err(error) => actor.error = Some(error),
         }
@@ -389,11 +377,12 @@ impl Engine {
             asleep: false,
             alarm: None,
             error: None,
+            wake_when_stopped: false,
         };
         self.actors.insert(actor_id.to_owned(), actor);
         let start = CommandStartActor {
             config,
-            hibernating_requests: Vec::new(),
+            hibernating_requests: self.hibernating(actor_id),
         };
         let checkpoint = ActorCheckpoint {
             actor_id: actor_id.into(),

@@ -14,11 +14,16 @@
 //! actor (a new generation) when a request reaches it or its alarm is fired
 //! ([`TestKit::fire_alarm`]), as the gateway does.
 //!
+//! Hibernatable WebSockets outlive a sleep as the gateway keeps them: the
+//! next start lists them for the handler to restore, the client's next
+//! message wakes a sleeping actor, and what the runner did not acknowledge
+//! is sent again after the wake ([`TestSocket::send`]).
+//!
 //! Not modelled (use `host::testing::MemoryRuntime` and play the engine
-//! for these): hibernating WebSockets across a sleep (a socket's actor that
-//! sleeps closes it), KV metadata and the engine's own limits, engine
-//! restarts and reconnects, runner protocol versions other than the one
-//! the runner asks for (it is answered in that one).
+//! for these): KV metadata and the engine's own limits, engine restarts
+//! and reconnects, the gateway's acknowledgement timeout, runner protocol
+//! versions other than the one the runner asks for (it is answered in that
+//! one).
 //!
 //! Every wait of the kit is bounded by [`WAIT_BOUND`] of the runtime's
 //! clock and panics, naming what it waited for, past it: a test fails, it
@@ -53,6 +58,7 @@
 mod actors;
 mod engine;
 mod events;
+mod gateway_sockets;
 mod http;
 mod kit;
 mod kv;

@@ -1,6 +1,7 @@
 //! WebSockets a test opens to an actor, from the client's side.
 
 use super::TestKit;
+use super::gateway_sockets::SocketState;
 use crate::RequestKey;
 use crate::host::runtime::Runtime;
 use crate::host::websocket::{CloseFrame, Message};
@@ -51,7 +52,7 @@ impl<R: Runtime> TestKit<R> {
             headers: BareMap::new(),
         };
         let key = self.open(ToClientTunnelMessageKind::WebSocketOpen(open), |e, key| {
-            e.sockets.insert(key, Default::default());
+            e.sockets.insert(key, SocketState::opened_to(id));
         });
         let accepted = self
             .until("the socket to be accepted or refused", |e| {
@@ -91,9 +92,17 @@ impl<R> std::fmt::Debug for TestSocket<'_, R> {
 impl<R: Runtime> TestSocket<'_, R> {
     /// Sends the actor a message (text or binary; a `Close` closes).
     ///
+    /// As the gateway does for a socket the actor accepted as hibernatable:
+    /// when the actor sleeps (or is going to), the message wakes it and
+    /// reaches it once the new generation's `on_actor_start` (which restores
+    /// the socket) has returned; messages the runner did not acknowledge
+    /// ([`WebSocket::ack`](crate::host::WebSocket::ack)) are sent again,
+    /// with their indices, after every wake.
+    ///
     /// # Examples
     ///
-    /// See [`TestKit::websocket`].
+    /// See [`TestKit::websocket`]; a socket across a sleep is in the tests
+    /// of the chat examples (`runner-tokio/examples/chat.rs`).
     pub fn send(&mut self, message: Message) {
         let mut engine = self.kit.engine.lock().unwrap();
         let Some(socket) = engine.sockets.get_mut(&self.key) else {
@@ -116,7 +125,7 @@ impl<R: Runtime> TestSocket<'_, R> {
                 })
             }
         };
-        engine.send(&crate::testing::tunnel_message(self.key, index, kind));
+        engine.client_sends(self.key, index, kind);
     }
 
     /// The next message the actor sent; a `Close` once it closed the socket.

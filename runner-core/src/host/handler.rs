@@ -430,3 +430,51 @@ pub trait Handler: Send + Sync + 'static {
     /// ```
     fn on_shutdown(&self) {}
 }
+
+#[cfg(test)]
+mod tests {
+    /// The hooks (`fn name`) defined in the first `header { … }` block of
+    /// `source`, doc comments skipped.
+    fn hooks_in(source: &str, header: &str) -> Vec<String> {
+        let start = source.find(header).expect("block present");
+        let mut names = Vec::new();
+        for line in source[start..].lines().skip(1) {
+            if line == "}" {
+                break;
+            }
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            if let Some(rest) = code.strip_prefix("fn ") {
+                names.push(rest.split(['(', '<']).next().unwrap_or("").to_owned());
+            }
+        }
+        names.sort();
+        names
+    }
+
+    /// The wrappers around a user's handler must forward every hook: a
+    /// default method they do not override silently swallows the user's
+    /// (Tracked once dropped `on_connect_failed`, added after it). A hook
+    /// added to `Handler` fails this test until each wrapper forwards it.
+    #[test]
+    fn every_wrapper_forwards_every_handler_hook() {
+        let hooks = hooks_in(include_str!("handler.rs"), "pub trait Handler");
+        assert!(hooks.len() >= 8, "hooks found: {hooks:?}");
+        let wrappers = [
+            (
+                "serverless/tracked.rs",
+                include_str!("serverless/tracked.rs"),
+            ),
+            ("testkit/observed.rs", include_str!("testkit/observed.rs")),
+        ];
+        for (file, source) in wrappers {
+            let forwarded = hooks_in(source, "impl<H: Handler> Handler for");
+            assert_eq!(
+                forwarded, hooks,
+                "{file} does not forward every Handler hook"
+            );
+        }
+    }
+}

@@ -89,14 +89,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let listener = TcpListener::bind(LISTEN).await?;
     eprintln!("serving /metrics and /health on http://{LISTEN}");
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream, observed.clone()));
-        }
-    });
+    tokio::spawn(accept(listener, observed));
     let reason = runner.run().await;
     eprintln!("shut down: {reason:?}");
     Ok(())
+}
+
+/// Answers every connection to `listener`, one request each.
+async fn accept(listener: TcpListener, observed: Arc<Observed>) {
+    while let Ok((stream, _)) = listener.accept().await {
+        tokio::spawn(serve(stream, observed.clone()));
+    }
 }
 
 /// One HTTP/1.1 request, answered and closed.
@@ -160,4 +163,65 @@ async fn health(observed: &Observed, liveness: bool) -> (u16, &'static str, Stri
             .map_or("null".to_owned(), |age| format!("{:.3}", age.as_secs_f64())),
     );
     (if ok { 200 } else { 503 }, "application/json", body)
+}
+
+// The example ends above; its tests run the probes' HTTP side over a real
+// socket against a runner on the test kit.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runner_tokio::{ShutdownMode, http};
+    use tokio::io::AsyncReadExt;
+
+    /// Serves the probes of `runner` on a free port; returns its address.
+    async fn probes(runner: RunnerHandle) -> std::net::SocketAddr {
+        let observed = Arc::new(Observed {
+            prometheus: PrometheusBuilder::new().install_recorder().unwrap(),
+            runner,
+            publisher: Mutex::new(Publisher::default()),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(accept(listener, observed));
+        address
+    }
+
+    /// `GET path`: the status line and the body.
+    async fn get(address: std::net::SocketAddr, path: &str) -> (String, String) {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nhost: probe\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        (head.lines().next().unwrap().to_owned(), body.to_owned())
+    }
+
+    // One test: the Prometheus recorder is the process's global one.
+    #[tokio::test]
+    async fn probes_and_metrics_follow_the_runner() {
+        let kit = runner_tokio::testing::start(Hello).await;
+        let address = probes(kit.handle().clone()).await;
+
+        let (status, body) = get(address, "/health").await;
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert!(body.contains("\"ready\":true"), "{body}");
+        assert_eq!(get(address, "/health/live").await.0, "HTTP/1.1 200 OK");
+
+        let actor = kit.start_actor("hello").await.unwrap();
+        let hello = kit
+            .request(&actor, http::Request::get("/").body("").unwrap())
+            .await;
+        assert_eq!(hello.body(), "hello from actor-1\n");
+        let (status, text) = get(address, "/metrics").await;
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert!(text.contains("rivet_runner_actors 1"), "{text}");
+        assert!(text.contains("hello_answers_total 1"), "{text}");
+        assert_eq!(get(address, "/other").await.0, "HTTP/1.1 404 Not OK");
+
+        // Shut down: not ready, not live.
+        kit.handle().shutdown(ShutdownMode::Immediate).await;
+        assert_eq!(get(address, "/health").await.0, "HTTP/1.1 503 Not OK");
+        assert_eq!(get(address, "/health/live").await.0, "HTTP/1.1 503 Not OK");
+    }
 }

@@ -35,6 +35,93 @@
 //! # drop((on_tokio, on_async_std));
 //! ```
 //!
+//! # Reading the shared items' docs
+//!
+//! The items re-exported from `runner_core::host::api` (the [`Handler`]
+//! hooks, [`ActorContext`], the [`Builder`] settings, [`WebSocket`], …)
+//! show examples written for `runner-tokio`: with this crate, write
+//! `runner_async_std` for `runner_tokio`, `#[async_std::main]` or
+//! `async_std::task::block_on` for tokio's runtime, and `async_std::task`,
+//! `async_std::future::timeout` for `tokio::spawn`, `tokio::time::timeout`.
+//! The main entry points, on async-std:
+//!
+//! A handler with per-actor state, KV and a WebSocket, tested on the kit
+//! (in your tests, `#[async_std::test]`):
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use runner_async_std::{
+//!     http, ActorContext, ActorInfo, BoxError, Handler, Message, Request, Response,
+//!     WebSocketRequest,
+//! };
+//!
+//! /// Counts each actor's requests (in its state, and in KV) and echoes
+//! /// WebSocket text.
+//! struct Counter;
+//! struct Count(AtomicU64);
+//!
+//! impl Handler for Counter {
+//!     async fn on_actor_start(&self, actor: ActorContext, _info: ActorInfo) -> Result<(), BoxError> {
+//!         let _ = actor.set_state(Count(AtomicU64::new(0)));
+//!         Ok(())
+//!     }
+//!
+//!     async fn on_request(&self, actor: ActorContext, _request: Request) -> Response {
+//!         let n = actor.state::<Count>().map_or(0, |c| c.0.fetch_add(1, Ordering::SeqCst) + 1);
+//!         if let Err(e) = actor.kv_put([("count", n.to_string())]).await {
+//!             return Response::new(format!("KV failed: {e}").into());
+//!         }
+//!         Response::new(n.to_string().into())
+//!     }
+//!
+//!     async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+//!         let Ok(mut ws) = socket.accept(false).await else { return };
+//!         while let Some(Message::Text(text)) = ws.recv().await {
+//!             let _ = ws.send(text).await;
+//!         }
+//!     }
+//! }
+//!
+//! async_std::task::block_on(async {
+//!     let kit = runner_async_std::testing::start(Counter).await;
+//!     let actor = kit.start_actor("counter").await?;
+//!     kit.request(&actor, http::Request::post("/").body("")?).await;
+//!     let second = kit.request(&actor, http::Request::post("/").body("")?).await;
+//!     assert_eq!(second.body(), "2");
+//!     assert_eq!(kit.kv(&actor)[&b"count"[..]], "2");
+//!     let mut ws = kit.websocket(&actor, "/echo").await.expect("accepted");
+//!     ws.send(Message::Text("hi".into()));
+//!     assert_eq!(ws.recv().await, Message::Text("hi".into()));
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A runner run as a task, asked for its health and shut down through its
+//! [`RunnerHandle`] (signals left to the application):
+//!
+//! ```
+//! use runner_async_std::{Handler, ShutdownMode, ShutdownReason};
+//!
+//! struct Idle;
+//! impl Handler for Idle {}
+//!
+//! async_std::task::block_on(async {
+//!     let runner = runner_async_std::builder()
+//!         .endpoint("http://127.0.0.1:1") // no engine here
+//!         .runner_name("idle")
+//!         .handle_signals(false)
+//!         .build(Idle)?;
+//!     let handle = runner.handle();
+//!     let running = async_std::task::spawn(runner.run());
+//!     assert!(!handle.health().await.ready);
+//!     handle.shutdown(ShutdownMode::Immediate).await;
+//!     assert_eq!(running.await, ShutdownReason::Requested);
+//!     Ok::<(), runner_async_std::BuildError>(())
+//! })?;
+//! # Ok::<(), runner_async_std::BuildError>(())
+//! ```
+//!
 
 #![warn(missing_docs)]
 

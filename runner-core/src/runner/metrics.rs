@@ -562,6 +562,45 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// The metrics of a runner that has not started: nothing counted, no
+    /// connection — what a fresh `Runner::metrics` shows, without building
+    /// a runner (for `RunnerMetrics::default` in the host).
+    pub(crate) fn before_start() -> Metrics {
+        Metrics {
+            at: Timestamp::ZERO,
+            connection_state: ConnectionState::Idle,
+            shutting_down: false,
+            connect_attempts_total: 0,
+            connections_total: 0,
+            disconnects: Disconnects::default(),
+            engine_pings_total: 0,
+            last_engine_contact: None,
+            actors: 0,
+            actor_starts_total: 0,
+            actor_stops: Stops::default(),
+            actor_starts_refused_total: 0,
+            unacked_events: 0,
+            kv_calls: KvKinds::default(),
+            kv_outcomes: KvOutcomes::default(),
+            kv_cancelled_total: 0,
+            kv_pending: 0,
+            kv_queued: 0,
+            kv_latency: Histogram::new(&KV_LATENCY_BUCKETS),
+            http_requests_total: 0,
+            http_outcomes: HttpOutcomes::default(),
+            http_open: 0,
+            websockets_opened_total: 0,
+            websockets_open: 0,
+            websockets_hibernatable: 0,
+            payload_refusals: PayloadRefusals::default(),
+            outbound_frames: 0,
+            tunnel_buffered: 0,
+            tunnel_dropped_total: 0,
+        }
+    }
+}
+
 impl Runner {
     /// A snapshot of what the runner counts (see [`Metrics`]).
     ///

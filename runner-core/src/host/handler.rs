@@ -454,26 +454,31 @@ mod tests {
         names
     }
 
-    /// The wrappers around a user's handler must forward every hook: a
-    /// default method they do not override silently swallows the user's
-    /// (Tracked once dropped `on_connect_failed`, added after it). A hook
-    /// added to `Handler` fails this test until each wrapper forwards it.
+    /// The host's wrapper around a user's handler (`Forward`, behind the
+    /// serverless endpoint's `Tracked` and the test kit's `Observed`) must
+    /// forward every hook: a default method it does not override silently
+    /// swallows the user's (a hand-written wrapper once dropped
+    /// `on_connect_failed`, added after it). A hook added to `Handler`
+    /// fails this test until `Forward` forwards it, and the two users of
+    /// `Forward` may not wrap a handler by hand again.
     #[test]
-    fn every_wrapper_forwards_every_handler_hook() {
+    fn the_wrapper_forwards_every_handler_hook() {
         let hooks = hooks_in(include_str!("handler.rs"), "pub trait Handler");
         assert!(hooks.len() >= 8, "hooks found: {hooks:?}");
-        let wrappers = [
-            (
-                "serverless/tracked.rs",
-                include_str!("serverless/tracked.rs"),
-            ),
-            ("testkit/observed.rs", include_str!("testkit/observed.rs")),
+        let header = "impl<H: Handler, O: Observer> Handler for";
+        let forwarded = hooks_in(include_str!("forward.rs"), header);
+        assert_eq!(
+            forwarded, hooks,
+            "forward.rs does not forward every Handler hook"
+        );
+        let users = [
+            include_str!("serverless/tracked.rs"),
+            include_str!("testkit/observed.rs"),
         ];
-        for (file, source) in wrappers {
-            let forwarded = hooks_in(source, "impl<H: Handler> Handler for");
-            assert_eq!(
-                forwarded, hooks,
-                "{file} does not forward every Handler hook"
+        for source in users {
+            assert!(
+                !source.contains("Handler for"),
+                "a hand-written wrapper again"
             );
         }
     }

@@ -20,6 +20,7 @@ mod context;
 mod env;
 mod error;
 mod event_loop;
+mod forward;
 mod graceful;
 mod handle;
 mod handler;

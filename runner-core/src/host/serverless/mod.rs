@@ -60,7 +60,6 @@ use super::{BuildError, Builder, Handler, RunnerHandle, Runtime};
 use crate::ShutdownMode;
 use body::{EventStream, RunnerEnd, StreamParts};
 use headers::StartHeaders;
-use tracked::Tracked;
 
 pub use body::ServerlessBody;
 pub use error::StartError;
@@ -554,7 +553,7 @@ impl<R: Runtime, H: Handler> Serverless<R, H> {
         let settings = &self.shared.settings;
         let rt = settings.template.template_runtime().clone();
         let version = settings.template.template_config().protocol_version;
-        let (handler, connected) = Tracked::new(self.shared.handler.clone());
+        let (handler, connected) = tracked::tracked(self.shared.handler.clone());
         let mut builder = settings
             .template
             .clone()

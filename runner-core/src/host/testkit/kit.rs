@@ -130,10 +130,7 @@ impl<R: Runtime> TestKit<R> {
             .endpoint("http://test-kit")
             .runner_name("test-kit")
             .handle_signals(false);
-        let runner = configure(defaults).build(observed::Observed {
-            inner: handler,
-            engine: engine.clone(),
-        })?;
+        let runner = configure(defaults).build(observed::observed(handler, engine.clone()))?;
         let handle = runner.handle();
         runtime.spawn(Box::pin(runner.run().map(drop)));
         let kit = TestKit {

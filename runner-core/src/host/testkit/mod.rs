@@ -58,7 +58,6 @@
 mod actors;
 mod engine;
 mod events;
-mod gateway_sockets;
 mod http;
 mod kit;
 mod kv;

@@ -2,79 +2,29 @@
 //! returned (the runner reports an actor running as soon as it is asked to
 //! start it, so the engine's messages cannot say), and with what.
 
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use super::engine::Engine;
-use crate::StopReason;
-use crate::host::context::ActorContext;
-use crate::host::handler::{ActorInfo, Handler, Request, Response};
-use crate::host::runtime::BoxError;
-use crate::host::websocket::WebSocketRequest;
+use crate::host::forward::{Forward, Observer};
 
 /// Delegates every call to the user's handler; reports start outcomes.
-pub(super) struct Observed<H> {
-    pub(super) inner: H,
-    pub(super) engine: Arc<Mutex<Engine>>,
-}
+pub(super) type Observed<H> = Forward<H, StartReports>;
 
-impl<H: Handler> Handler for Observed<H> {
-    fn on_actor_start(
-        &self,
-        actor: ActorContext,
-        info: ActorInfo,
-    ) -> impl Future<Output = Result<(), BoxError>> + Send {
-        let engine = self.engine.clone();
-        let (id, generation) = (actor.actor_id().to_owned(), actor.generation());
-        let start = self.inner.on_actor_start(actor, info);
-        async move {
-            let outcome = start.await;
-            let reported = outcome.as_ref().map(drop).map_err(|e| e.to_string());
-            engine
-                .lock()
-                .unwrap()
-                .start_returned(&id, generation, reported);
-            outcome
+/// Reports each start's outcome to the kit's engine.
+pub(super) struct StartReports(pub(super) Arc<Mutex<Engine>>);
+
+impl Observer for StartReports {
+    fn start_returned(&self, actor_id: &str, generation: u32, outcome: Result<(), String>) {
+        if let Ok(mut engine) = self.0.lock() {
+            engine.start_returned(actor_id, generation, outcome);
         }
     }
+}
 
-    fn on_actor_stop(
-        &self,
-        actor: ActorContext,
-        reason: StopReason,
-    ) -> impl Future<Output = ()> + Send {
-        self.inner.on_actor_stop(actor, reason)
-    }
-
-    fn on_request(
-        &self,
-        actor: ActorContext,
-        request: Request,
-    ) -> impl Future<Output = Response> + Send {
-        self.inner.on_request(actor, request)
-    }
-
-    fn on_websocket(
-        &self,
-        actor: ActorContext,
-        socket: WebSocketRequest,
-    ) -> impl Future<Output = ()> + Send {
-        self.inner.on_websocket(actor, socket)
-    }
-
-    fn on_connected(&self, runner_id: &str) {
-        self.inner.on_connected(runner_id);
-    }
-
-    fn on_disconnected(&self, code: Option<u16>, reason: &str) {
-        self.inner.on_disconnected(code, reason);
-    }
-
-    fn on_connect_failed(&self, reason: &str) {
-        self.inner.on_connect_failed(reason);
-    }
-
-    fn on_shutdown(&self) {
-        self.inner.on_shutdown();
+/// The user's handler, observed by the kit's `engine`.
+pub(super) fn observed<H>(inner: H, engine: Arc<Mutex<Engine>>) -> Observed<H> {
+    Forward {
+        inner: Arc::new(inner),
+        observer: Arc::new(StartReports(engine)),
     }
 }

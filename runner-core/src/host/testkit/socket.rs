@@ -1,7 +1,7 @@
 //! WebSockets a test opens to an actor, from the client's side.
 
 use super::TestKit;
-use super::gateway_sockets::SocketState;
+use super::engine::SocketState;
 use crate::RequestKey;
 use crate::host::runtime::Runtime;
 use crate::host::websocket::{CloseFrame, Message};

@@ -2,6 +2,10 @@
 //! responses, sockets) and how it answers each message the runner sends,
 //! as the real engine and its gateway do.
 
+mod gateway_sockets;
+
+pub(super) use gateway_sockets::SocketState;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
@@ -11,7 +15,6 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 
 use super::LifecycleEvent;
-use super::gateway_sockets::SocketState;
 use super::kv::{self, Store};
 use crate::RequestKey;
 use crate::host::runtime::{Inbound, Outbound};

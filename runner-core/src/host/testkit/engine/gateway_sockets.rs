@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use super::engine::{Engine, Phase};
+use super::{Engine, Phase};
 use crate::RequestKey;
 use crate::protocol::{
     HibernatingRequest, MessageIndex, ToClientTunnelMessageKind, ToServerWebSocketClose,
@@ -17,16 +17,16 @@ use crate::protocol::{
 
 /// A WebSocket the test opened, from the engine's side.
 #[derive(Debug, Default)]
-pub(super) struct SocketState {
+pub(in crate::host::testkit) struct SocketState {
     /// The actor it was opened to.
-    pub(super) actor_id: String,
+    pub(in crate::host::testkit) actor_id: String,
     /// `Some(true)` once the actor accepted it, `Some(false)` if refused.
-    pub(super) accepted: Option<bool>,
+    pub(in crate::host::testkit) accepted: Option<bool>,
     /// The actor accepted it as hibernatable.
     hibernatable: bool,
-    pub(super) inbox: VecDeque<crate::host::Message>,
-    pub(super) closed: Option<(Option<u16>, Option<String>)>,
-    pub(super) next_index: MessageIndex,
+    pub(in crate::host::testkit) inbox: VecDeque<crate::host::Message>,
+    pub(in crate::host::testkit) closed: Option<(Option<u16>, Option<String>)>,
+    pub(in crate::host::testkit) next_index: MessageIndex,
     /// What the client sent and the runner has not acknowledged (for a
     /// hibernatable socket), oldest first, with its index.
     unacked: VecDeque<(MessageIndex, ToClientTunnelMessageKind)>,
@@ -34,7 +34,7 @@ pub(super) struct SocketState {
 
 impl SocketState {
     /// A socket the test is opening to actor `id`.
-    pub(super) fn opened_to(id: &str) -> Self {
+    pub(in crate::host::testkit) fn opened_to(id: &str) -> Self {
         SocketState {
             actor_id: id.to_owned(),
             ..SocketState::default()
@@ -47,7 +47,7 @@ impl Engine {
     /// that sleeps, or is going to sleep, wakes it and reaches it after the
     /// wake; a hibernatable socket's messages are kept until acknowledged
     /// (a close, which is not acknowledged, until it is delivered).
-    pub(super) fn client_sends(
+    pub(in crate::host::testkit) fn client_sends(
         &mut self,
         key: RequestKey,
         index: MessageIndex,
@@ -89,7 +89,7 @@ impl Engine {
 
     /// `id` has stopped: a hibernated socket's message that came while it
     /// was stopping wakes it now.
-    pub(super) fn wake_if_asked(&mut self, id: &str) {
+    pub(in crate::host::testkit) fn wake_if_asked(&mut self, id: &str) {
         let Some(actor) = self.actors.get_mut(id) else {
             return;
         };
@@ -103,13 +103,21 @@ impl Engine {
     }
 
     /// The runner accepted, refused or closed a socket, or sent on it.
-    pub(super) fn on_socket_open(&mut self, key: RequestKey, can_hibernate: bool) {
+    pub(in crate::host::testkit) fn on_socket_open(
+        &mut self,
+        key: RequestKey,
+        can_hibernate: bool,
+    ) {
         let socket = self.sockets.entry(key).or_default();
         socket.accepted = Some(true);
         socket.hibernatable = can_hibernate;
     }
 
-    pub(super) fn on_socket_message(&mut self, key: RequestKey, message: WebSocketMessage) {
+    pub(in crate::host::testkit) fn on_socket_message(
+        &mut self,
+        key: RequestKey,
+        message: WebSocketMessage,
+    ) {
         let socket = self.sockets.entry(key).or_default();
         let message = if message.binary {
             crate::host::Message::Binary(message.data)
@@ -120,7 +128,7 @@ impl Engine {
     }
 
     /// Forgets the messages up to `index` (wrapping, as the gateway does).
-    pub(super) fn on_socket_ack(&mut self, key: RequestKey, index: MessageIndex) {
+    pub(in crate::host::testkit) fn on_socket_ack(&mut self, key: RequestKey, index: MessageIndex) {
         if let Some(socket) = self.sockets.get_mut(&key) {
             socket
                 .unacked
@@ -128,7 +136,11 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_socket_close(&mut self, key: RequestKey, close: ToServerWebSocketClose) {
+    pub(in crate::host::testkit) fn on_socket_close(
+        &mut self,
+        key: RequestKey,
+        close: ToServerWebSocketClose,
+    ) {
         let socket = self.sockets.entry(key).or_default();
         socket.accepted.get_or_insert(false);
         socket.closed = Some((close.code, close.reason));
@@ -136,7 +148,7 @@ impl Engine {
 
     /// The hibernatable sockets of `id` the gateway still holds: a start
     /// lists them for the runner to restore.
-    pub(super) fn hibernating(&self, id: &str) -> Vec<HibernatingRequest> {
+    pub(in crate::host::testkit) fn hibernating(&self, id: &str) -> Vec<HibernatingRequest> {
         let mut held: Vec<HibernatingRequest> = self
             .sockets
             .iter()
@@ -152,7 +164,7 @@ impl Engine {
 
     /// `id`'s start returned: the runner restored its hibernated sockets,
     /// so what they were sent and did not acknowledge goes again.
-    pub(super) fn resend_unacked(&mut self, id: &str) {
+    pub(in crate::host::testkit) fn resend_unacked(&mut self, id: &str) {
         let mut again = Vec::new();
         for (key, socket) in &mut self.sockets {
             if socket.actor_id == id && socket.hibernatable && socket.closed.is_none() {

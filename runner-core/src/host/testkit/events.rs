@@ -29,14 +29,14 @@ pub enum LifecycleEvent {
         /// The error message of a failed start or a crash.
         error: Option<String>,
     },
-    /// The actor asked to sleep ([`ActorContext::sleep`](super::ActorContext::sleep)).
+    /// The actor asked to sleep ([`ActorContext::sleep`](crate::host::ActorContext::sleep)).
     SleepRequested {
         /// Actor id.
         actor_id: String,
         /// Generation.
         generation: u32,
     },
-    /// The actor asked to stop ([`ActorContext::stop`](super::ActorContext::stop)).
+    /// The actor asked to stop ([`ActorContext::stop`](crate::host::ActorContext::stop)).
     StopRequested {
         /// Actor id.
         actor_id: String,

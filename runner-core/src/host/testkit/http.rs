@@ -18,7 +18,7 @@ impl<R: Runtime> TestKit<R> {
     ///
     /// # Panics
     ///
-    /// When no response comes within [`WAIT_BOUND`].
+    /// When no response comes within [`WAIT_BOUND`](super::WAIT_BOUND).
     ///
     /// # Examples
     ///

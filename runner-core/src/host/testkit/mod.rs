@@ -1,4 +1,4 @@
-//! A test kit for handlers: runs the user's [`Handler`] on the user's
+//! A test kit for handlers: runs the user's [`Handler`](crate::host::Handler) on the user's
 //! runtime against an in-memory engine (KV included), so that a test is
 //! "start an actor, send a request, assert" — no engine, no protocol code.
 //!

@@ -132,7 +132,7 @@ impl<R: Runtime> TestSocket<'_, R> {
     ///
     /// # Panics
     ///
-    /// When nothing comes within [`WAIT_BOUND`].
+    /// When nothing comes within [`WAIT_BOUND`](super::WAIT_BOUND).
     ///
     /// # Examples
     ///

@@ -7,9 +7,8 @@
 //! does not matter) and fast on large bodies (eight bytes per step). It
 //! detects a divergence, it is no defence against a forger.
 
-use std::fmt::{self, Write as _};
-
 use super::redact;
+use super::values::{put_event, put_kv_error, put_outcome};
 use crate::output::{Event, Transmit};
 use crate::protocol::{ProtocolVersion, decode_to_server, encode_to_server};
 use crate::runner::Outcome;
@@ -112,13 +111,6 @@ impl Digest {
     }
 }
 
-impl fmt::Write for Digest {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.write(s.as_bytes());
-        Ok(())
-    }
-}
-
 /// How a recording digests outputs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DigestMode {
@@ -149,7 +141,9 @@ pub(crate) fn step_digest<'t, 'e>(
     digest.finish()
 }
 
-/// The common outcomes by tag; errors (rare) through their `Debug` text.
+/// The common outcomes by tag; the others (errors, restore reports: rare)
+/// through their structural encoding (`values.rs`), never their `Debug`
+/// text, which another build may print differently.
 fn digest_outcome(digest: &mut Digest, outcome: &Outcome) {
     match outcome {
         Outcome::Done => {}
@@ -160,7 +154,10 @@ fn digest_outcome(digest: &mut Digest, outcome: &Outcome) {
         }
         Outcome::Cancelled(cancelled) => digest.write_u64(3 + u64::from(*cancelled)),
         other => {
-            let _ = write!(digest, "{other:?}");
+            let mut encoded = Vec::new();
+            put_outcome(&mut encoded, other);
+            digest.write_u64(5);
+            digest.field(&encoded);
         }
     }
 }
@@ -216,7 +213,8 @@ fn digest_transmit(digest: &mut Digest, mode: DigestMode, transmit: &Transmit) {
 }
 
 /// Events carrying user data are hashed field by field (and, redacted, by
-/// length); the rare others through their `Debug` text.
+/// length); the rare others through their structural encoding
+/// (`values.rs`), never their `Debug` text.
 fn digest_event(digest: &mut Digest, redact: bool, event: &Event) {
     let data = |digest: &mut Digest, bytes: &[u8]| {
         if redact {
@@ -229,11 +227,9 @@ fn digest_event(digest: &mut Digest, redact: bool, event: &Event) {
         Event::HttpRequest(request) => {
             digest.write_u64(10);
             digest.write(&request.key.to_bytes());
-            let _ = write!(
-                digest,
-                "{:?} {} {}",
-                request.actor, request.method, request.path
-            );
+            digest_actor(digest, &request.actor);
+            digest.field(request.method.as_bytes());
+            digest.field(request.path.as_bytes());
             for (name, value) in request.headers.iter() {
                 digest.field(name.as_bytes());
                 data(digest, value.as_bytes());
@@ -288,14 +284,20 @@ fn digest_event(digest: &mut Digest, redact: bool, event: &Event) {
                         data(digest, value.as_deref().unwrap_or_default());
                     }
                 }
-                other => {
-                    let _ = write!(digest, "{other:?}");
+                Ok(crate::KvResponse::Done) => digest.write_u64(1),
+                Err(e) => {
+                    let mut encoded = Vec::new();
+                    put_kv_error(&mut encoded, e);
+                    digest.write_u64(2);
+                    digest.field(&encoded);
                 }
             }
         }
         other => {
+            let mut encoded = Vec::new();
+            put_event(&mut encoded, other, redact);
             digest.write_u64(15);
-            let _ = write!(digest, "{other:?}");
+            digest.field(&encoded);
         }
     }
 }

@@ -87,14 +87,15 @@
 //! ([`RecordingState::Overflowed`]) and what was buffered stays a valid,
 //! shorter recording.
 
-mod codec;
+pub(crate) mod codec;
 mod digest;
 mod reader;
 mod recorder;
-mod redact;
+pub(crate) mod redact;
 mod replay;
 mod timeline;
-mod wire;
+pub(crate) mod values;
+pub(crate) mod wire;
 
 pub use reader::{
     FORMAT_VERSION, MAGIC, ReadError, RecordedStep, RecordingHeader, RecordingReader,

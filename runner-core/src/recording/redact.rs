@@ -29,18 +29,7 @@ fn blank_values(headers: &mut BareMap<String>) {
 /// Redacts a message from the engine in place.
 pub(crate) fn to_client(message: &mut ToClient) {
     match message {
-        ToClient::TunnelMessage(tunnel) => match &mut tunnel.message_kind {
-            ToClientTunnelMessageKind::RequestStart(start) => {
-                blank_values(&mut start.headers);
-                if let Some(body) = &mut start.body {
-                    blank(body);
-                }
-            }
-            ToClientTunnelMessageKind::RequestChunk(chunk) => blank(&mut chunk.body),
-            ToClientTunnelMessageKind::WebSocketOpen(open) => blank_values(&mut open.headers),
-            ToClientTunnelMessageKind::WebSocketMessage(message) => blank(&mut message.data),
-            _ => {}
-        },
+        ToClient::TunnelMessage(tunnel) => tunnel_to_client(&mut tunnel.message_kind),
         ToClient::KvResponse(response) => match &mut response.data {
             KvResponseData::Get(get) => get.values.iter_mut().for_each(blank),
             KvResponseData::List(list) => list.values.iter_mut().for_each(blank),
@@ -53,23 +42,45 @@ pub(crate) fn to_client(message: &mut ToClient) {
 /// Redacts a message to the engine in place.
 pub(crate) fn to_server(message: &mut ToServer) {
     match message {
-        ToServer::TunnelMessage(tunnel) => match &mut tunnel.message_kind {
-            ToServerTunnelMessageKind::ResponseStart(start) => {
-                blank_values(&mut start.headers);
-                if let Some(body) = &mut start.body {
-                    blank(body);
-                }
-            }
-            ToServerTunnelMessageKind::ResponseChunk(chunk) => blank(&mut chunk.body),
-            ToServerTunnelMessageKind::WebSocketMessage(message) => blank(&mut message.data),
-            _ => {}
-        },
+        ToServer::TunnelMessage(tunnel) => tunnel_to_server(&mut tunnel.message_kind),
         ToServer::KvRequest(request) => kv_request(&mut request.data),
         _ => {}
     }
 }
 
-fn kv_request(data: &mut KvRequestData) {
+/// Redacts a gateway message in place.
+pub(crate) fn tunnel_to_client(kind: &mut ToClientTunnelMessageKind) {
+    match kind {
+        ToClientTunnelMessageKind::RequestStart(start) => {
+            blank_values(&mut start.headers);
+            if let Some(body) = &mut start.body {
+                blank(body);
+            }
+        }
+        ToClientTunnelMessageKind::RequestChunk(chunk) => blank(&mut chunk.body),
+        ToClientTunnelMessageKind::WebSocketOpen(open) => blank_values(&mut open.headers),
+        ToClientTunnelMessageKind::WebSocketMessage(message) => blank(&mut message.data),
+        _ => {}
+    }
+}
+
+/// Redacts a message to the gateway in place.
+pub(crate) fn tunnel_to_server(kind: &mut ToServerTunnelMessageKind) {
+    match kind {
+        ToServerTunnelMessageKind::ResponseStart(start) => {
+            blank_values(&mut start.headers);
+            if let Some(body) = &mut start.body {
+                blank(body);
+            }
+        }
+        ToServerTunnelMessageKind::ResponseChunk(chunk) => blank(&mut chunk.body),
+        ToServerTunnelMessageKind::WebSocketMessage(message) => blank(&mut message.data),
+        _ => {}
+    }
+}
+
+/// Redacts a KV request's values in place.
+pub(crate) fn kv_request(data: &mut KvRequestData) {
     if let KvRequestData::Put(put) = data {
         put.values.iter_mut().for_each(blank);
     }

@@ -23,6 +23,13 @@ pub(crate) const KIND_HEADER: u8 = 0;
 /// Record kind of one step (an input and its outputs' digest).
 pub(crate) const KIND_STEP: u8 = 1;
 
+/// Record kind of a segment's snapshot, always the second record of a
+/// rotated segment (see [`crate::Snapshot`]).
+pub(crate) const KIND_SNAPSHOT: u8 = 2;
+
+/// Header flag: the file is a rotated segment, its snapshot record follows.
+pub(crate) const FLAG_SEGMENT: u8 = 4;
+
 /// Header flag: bodies, KV values and header values were replaced by
 /// `*`/zero bytes of the same length.
 pub(crate) const FLAG_REDACTED: u8 = 1;
@@ -261,7 +268,7 @@ pub(crate) fn put_input(buf: &mut Vec<u8>, input: &Input<'_>) {
 
 /// A KV request as the engine would receive it: a protocol v7
 /// `ToServerKvRequest` (v7 has every request kind), actor id empty.
-fn encode_kv(data: &KvRequestData) -> Vec<u8> {
+pub(crate) fn encode_kv(data: &KvRequestData) -> Vec<u8> {
     let request = ToServer::KvRequest(ToServerKvRequest {
         actor_id: "".into(),
         request_id: 0,
@@ -270,7 +277,7 @@ fn encode_kv(data: &KvRequestData) -> Vec<u8> {
     encode_to_server(ProtocolVersion::V7, &request).unwrap_or_default()
 }
 
-fn decode_kv(bytes: &[u8]) -> Result<KvRequestData, Malformed> {
+pub(crate) fn decode_kv(bytes: &[u8]) -> Result<KvRequestData, Malformed> {
     match decode_to_server(ProtocolVersion::V7, bytes) {
         Ok(ToServer::KvRequest(request)) => Ok(request.data),
         _ => Err("KV request does not decode"),

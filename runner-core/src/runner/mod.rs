@@ -22,6 +22,7 @@ mod recording;
 mod retired;
 mod shutdown;
 mod shutdown_phase;
+mod snapshot;
 mod timers;
 mod tunnel;
 
@@ -45,6 +46,7 @@ use shutdown_phase::ShutdownPhase;
 use timers::{Timer, TimerTable};
 
 pub use input::{Input, Outcome};
+pub(crate) use kv_table::KV_MALFORMED;
 pub use metrics::{
     ConnectionState, Disconnects, Histogram, HttpOutcomes, KV_LATENCY_BUCKETS, KvKinds, KvOutcomes,
     Metrics, PayloadRefusals, Stops,
@@ -52,6 +54,7 @@ pub use metrics::{
 pub(crate) use recording::StepRecorder;
 pub use recording::{RecordError, RecordingState};
 pub use shutdown::ShutdownMode;
+pub use snapshot::{SNAPSHOT_MAGIC, SNAPSHOT_VERSION, Snapshot, SnapshotError};
 
 /// Deterministic hasher state: seeded from the configuration, never from the OS.
 type Hasher = foldhash::fast::FixedState;

@@ -1,0 +1,270 @@
+//! [`Snapshot`]: the whole state of a [`Runner`] as bytes, and the runner
+//! restored from them, whose outputs are then the original's for the same
+//! inputs. The flight recorder starts every rotated segment with one
+//! (see [`crate::recording`]), so that a size-capped recording keeps the
+//! newest inputs and still replays.
+//!
+//! # Format (version 1)
+//!
+//! The recording's primitives (see [`crate::recording`]: LEB128 `varint`,
+//! `zigzag`, length-prefixed `bytes`/`str`, `opt<T>`, `dur` in
+//! nanoseconds); `bare<T>` is `bytes` holding the protocol type `T` in
+//! BARE (`serde_bare`), the schema of `runner_core::protocol`.
+//!
+//! ```text
+//! snapshot = magic "RIVETSNP" (8) | version u16 = 1 | flags u8 (1 = redacted,
+//!            2 = had a token) | body | crc u32 (CRC-32 of everything before it)
+//! body     = config (the recording header's) | now dur | stepped u8
+//!            | rng u64 | conn | next_conn_id varint | backoff_attempt varint
+//!            | runner_id opt<str> | metadata opt<(lost zigzag, stop opt, grace opt)>
+//!            | timers: 6 opt<dur> (handshake, liveness, reconnect, runner lost,
+//!              drain, close wait) | shutdown
+//!            | actors: varint count, actor* (by id)
+//!            | watchdogs: queue<actor, kind u8 (0 start, 1 stop)>
+//!            | retired: varint count, (actor, last_command zigzag, log,
+//!              confirm opt<token>)*, queue<actor, conn varint>
+//!            | kv: next_id varint, next_wire_id varint,
+//!              in flight: count, (id, wire_id, opt<call>, expiry token)*,
+//!              queued: count, (id, call, expiry token)*, queue<id>
+//!            | tunnel: count, (key, owner actor, next_out varint, held u8,
+//!              kind)* (by key), outbound: count, bare<ToServerTunnelMessage>*,
+//!              dropped varint
+//!            | transmits: count, transmit* | events: count, event*
+//!            | outgoing events: count, bare<EventWrapper>*
+//!            | outgoing acks: count, bare<ActorCheckpoint>* | drained: count, actor*
+//!            | counters (every `Metrics` counter, in `Counters` field order)
+//! actor    = record | queued start opt<(bare<ActorCheckpoint>, bare<CommandStartActor>)>
+//! record   = actor | phase | last_command zigzag | log | orphaned u8
+//!            | watchdog opt<token> | requests: count, key* | inbox: count,
+//!              bare<ToClientTunnelMessage>*
+//! log      = next_index zigzag | count, bare<protocol::Event>*
+//! queue<K> = next_seq varint | count, (token, K)*    token = at dur | seq varint
+//! ```
+//!
+//! `conn`, `shutdown`, `phase`, `kind`, events and transmits are a tag byte
+//! and their fields (`recording/values.rs`, this module's `load.rs`). Tables
+//! are written in key order, so equal states give equal bytes. Derived
+//! values (lookup tables by wire id or by actor, byte counts, the hashers,
+//! the URL) are rebuilt, not stored. The token is never stored (a restored
+//! runner has a placeholder, like a replayed recording); redacted, a
+//! snapshot has bodies, messages, KV values and header values replaced by
+//! placeholders of the same length.
+//!
+//! **Hostile bytes**: the checksum refuses a changed or cut snapshot; a
+//! forged one decodes into a typed [`SnapshotError`], never a panic, and
+//! never allocates more than its own size (every count is checked against
+//! the bytes left).
+
+mod load;
+mod save;
+
+pub(in crate::runner) use load::{bare, counter, opt_token, queue, token};
+pub(in crate::runner) use save::Saver;
+
+use thiserror::Error;
+
+use super::Runner;
+use crate::config::ConfigError;
+use crate::recording::codec::{Cursor, Malformed, Put, crc32};
+
+/// The first eight bytes of every snapshot.
+pub const SNAPSHOT_MAGIC: [u8; 8] = *b"RIVETSNP";
+
+/// The snapshot format version this build writes and reads.
+pub const SNAPSHOT_VERSION: u16 = 1;
+
+const FLAG_REDACTED: u8 = 1;
+const FLAG_TOKEN: u8 = 2;
+
+/// Bytes before the body: magic, version, flags.
+const PREFIX: usize = 11;
+
+/// The whole state of a [`Runner`], encoded (see the module's format).
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::{Config, Runner, Snapshot, Timestamp, Transmit};
+///
+/// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// runner.start(Timestamp::ZERO);
+/// let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { panic!() };
+/// let snapshot = runner.snapshot();
+/// // Stored as bytes, read back, restored: the copy goes on as the original.
+/// let bytes = snapshot.as_bytes().to_vec();
+/// let mut copy = Runner::from_snapshot(&Snapshot::from_bytes(bytes))?;
+/// for r in [&mut runner, &mut copy] {
+///     r.handle_connected(Timestamp::from_millis(5), conn);
+/// }
+/// assert_eq!(runner.poll_transmit(), copy.poll_transmit()); // the same hello
+/// assert_eq!(runner.poll_timeout(), copy.poll_timeout());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl Snapshot {
+    /// A snapshot from stored bytes; they are checked by
+    /// [`Runner::from_snapshot`].
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Snapshot { bytes }
+    }
+
+    /// The encoded snapshot.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The encoded snapshot, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Whether bodies, messages, KV values and header values were replaced
+    /// by placeholders (`false` when the bytes are not a snapshot).
+    pub fn is_redacted(&self) -> bool {
+        self.bytes.get(10).is_some_and(|f| f & FLAG_REDACTED != 0)
+    }
+}
+
+/// Why a snapshot does not restore.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::{Config, Runner, Snapshot, SnapshotError, Timestamp};
+///
+/// let runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// let mut bytes = runner.snapshot().into_bytes();
+/// let cut = Snapshot::from_bytes(bytes[..bytes.len() - 1].to_vec());
+/// assert_eq!(Runner::from_snapshot(&cut).unwrap_err(), SnapshotError::Checksum);
+/// bytes[20] ^= 1;
+/// let changed = Runner::from_snapshot(&Snapshot::from_bytes(bytes)).unwrap_err();
+/// assert_eq!(changed.to_string(), "the snapshot's checksum does not match: it was cut or changed");
+/// let not = Runner::from_snapshot(&Snapshot::from_bytes(b"hello".to_vec())).unwrap_err();
+/// assert_eq!(not, SnapshotError::NotASnapshot);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// The bytes do not start with [`SNAPSHOT_MAGIC`].
+    #[error("not a runner snapshot (wrong magic bytes)")]
+    NotASnapshot,
+    /// A format version this build does not read.
+    #[error(
+        "snapshot format version {0} is not supported (this build reads version {SNAPSHOT_VERSION})"
+    )]
+    UnsupportedVersion(u16),
+    /// The checksum does not match: the snapshot was cut or changed.
+    #[error("the snapshot's checksum does not match: it was cut or changed")]
+    Checksum,
+    /// It passed its checksum but does not decode: written by a different
+    /// build, or forged.
+    #[error("malformed snapshot at byte {offset}: {what}")]
+    Malformed {
+        /// Where decoding stopped.
+        offset: usize,
+        /// What did not decode.
+        what: &'static str,
+    },
+    /// The stored configuration is refused by this build.
+    #[error("the snapshot's configuration is refused: {0}")]
+    Config(#[from] ConfigError),
+}
+
+impl Runner {
+    /// The whole state of this runner (see [`Snapshot`]). `O(state)`: for
+    /// occasional use (the recorder takes one per rotated segment), never
+    /// per input. The flight recorder, if any, is not part of it.
+    ///
+    /// # Examples
+    ///
+    /// See [`Snapshot`].
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_with(false)
+    }
+
+    /// The snapshot, with bodies, messages, KV values and header values
+    /// replaced by placeholders of the same length when `redact`.
+    pub(crate) fn snapshot_with(&self, redact: bool) -> Snapshot {
+        let mut buf = Vec::with_capacity(1024);
+        buf.extend_from_slice(&SNAPSHOT_MAGIC);
+        buf.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+        let token = if self.config.token.is_some() {
+            FLAG_TOKEN
+        } else {
+            0
+        };
+        buf.put_u8(if redact { FLAG_REDACTED } else { 0 } | token);
+        let mut saver = save::Saver {
+            buf,
+            redact,
+            version: self.config.protocol_version,
+        };
+        self.save(&mut saver);
+        let mut buf = saver.buf;
+        let crc = crc32(&buf);
+        buf.extend_from_slice(&crc.to_le_bytes());
+        Snapshot { bytes: buf }
+    }
+
+    /// The runner a [`Snapshot`] holds: for the same inputs from here on,
+    /// its outputs are the original's. Its configuration's token, never
+    /// stored, is a placeholder if there was one. It does not record.
+    ///
+    /// # Errors
+    ///
+    /// See [`SnapshotError`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Snapshot`].
+    pub fn from_snapshot(snapshot: &Snapshot) -> Result<Runner, SnapshotError> {
+        let bytes = &snapshot.bytes;
+        let Some(magic) = bytes.get(..8) else {
+            return Err(SnapshotError::NotASnapshot);
+        };
+        if magic != SNAPSHOT_MAGIC {
+            return Err(SnapshotError::NotASnapshot);
+        }
+        let [v0, v1, flags] = *bytes.get(8..PREFIX).ok_or(SnapshotError::Checksum)? else {
+            return Err(SnapshotError::Checksum);
+        };
+        let version = u16::from_le_bytes([v0, v1]);
+        if version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::UnsupportedVersion(version));
+        }
+        let (covered, crc) = bytes
+            .split_at_checked(bytes.len().saturating_sub(4))
+            .filter(|(covered, _)| covered.len() >= PREFIX)
+            .ok_or(SnapshotError::Checksum)?;
+        if crc32(covered).to_le_bytes() != crc {
+            return Err(SnapshotError::Checksum);
+        }
+        let body = &covered[PREFIX..];
+        let mut cursor = Cursor::new(body);
+        let malformed = |cursor: &Cursor<'_>, what: Malformed| SnapshotError::Malformed {
+            offset: PREFIX + body.len() - cursor.remaining(),
+            what,
+        };
+        let runner = load::load(&mut cursor, flags & FLAG_TOKEN != 0).map_err(|e| match e {
+            load::LoadError::Malformed(what) => malformed(&cursor, what),
+            load::LoadError::Config(e) => SnapshotError::Config(e),
+        })?;
+        if !cursor.is_empty() {
+            return Err(malformed(&cursor, "bytes left after the state"));
+        }
+        Ok(runner)
+    }
+}

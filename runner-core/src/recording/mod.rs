@@ -109,6 +109,27 @@ pub use crate::runner::{Input, Outcome, RecordError, RecordingState};
 use crate::Runner;
 use recorder::Recorder;
 
+/// Where a rotated recording keeps its previous segment: `path` with `.1`
+/// appended to its file name (`run.rec` → `run.rec.1`). The host writes
+/// the current segment at `path` and renames it to this when it rotates
+/// (see `Builder::record_max_bytes`); `runner-replay <path>` replays this
+/// one first when it exists.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use runner_core::recording::previous_segment_path;
+///
+/// let previous = previous_segment_path(Path::new("/var/log/runner/run.rec"));
+/// assert_eq!(previous, Path::new("/var/log/runner/run.rec.1"));
+/// ```
+pub fn previous_segment_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".1");
+    name.into()
+}
+
 /// How to record.
 ///
 /// # Examples

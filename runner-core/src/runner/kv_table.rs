@@ -165,6 +165,13 @@ impl KvTable {
         })
     }
 
+    /// The wire id and actor of every call in flight (for a timeline that
+    /// starts from a snapshot).
+    pub(super) fn wire_owners(&self) -> impl Iterator<Item = (u32, &Id)> {
+        let live = self.in_flight.values();
+        live.filter_map(|e| Some((e.wire_id, &e.call.as_ref()?.actor_id)))
+    }
+
     /// Every call in flight, oldest first (cancelled ones left out).
     pub(super) fn in_flight_ids(&self) -> Vec<KvRequestId> {
         let live = self.in_flight.iter().filter(|(_, e)| e.call.is_some());

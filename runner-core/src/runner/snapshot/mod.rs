@@ -65,6 +65,8 @@ use thiserror::Error;
 
 use super::Runner;
 use crate::config::ConfigError;
+use crate::ids::RequestKey;
+use crate::protocol::Id;
 use crate::recording::codec::{Cursor, Malformed, Put, crc32};
 
 /// The first eight bytes of every snapshot.
@@ -184,6 +186,16 @@ pub enum SnapshotError {
 }
 
 impl Runner {
+    /// The open requests and sockets by key, and the KV calls in flight by
+    /// wire id, each with its actor: what a timeline that starts from a
+    /// snapshot needs to place their later messages.
+    pub(crate) fn open_work(&self) -> (Vec<(RequestKey, Id)>, Vec<(u32, Id)>) {
+        let requests = self.tunnel.owners();
+        let requests = requests.map(|(key, owner)| (key, owner.actor_id.clone()));
+        let kv = self.kv.wire_owners().map(|(wire, id)| (wire, id.clone()));
+        (requests.collect(), kv.collect())
+    }
+
     /// The whole state of this runner (see [`Snapshot`]). `O(state)`: for
     /// occasional use (the recorder takes one per rotated segment), never
     /// per input. The flight recorder, if any, is not part of it.

@@ -78,6 +78,12 @@ impl Tunnel {
         ActorTunnel::default()
     }
 
+    /// Every open request and socket with its owner (for a timeline that
+    /// starts from a snapshot).
+    pub(in crate::runner) fn owners(&self) -> impl Iterator<Item = (RequestKey, &ActorRef)> {
+        self.entries.iter().map(|(key, entry)| (*key, &entry.owner))
+    }
+
     pub(super) fn len(&self) -> usize {
         self.entries.len()
     }

@@ -29,6 +29,7 @@
 
 mod config;
 mod deadline;
+mod encoding;
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

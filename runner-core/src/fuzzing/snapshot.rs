@@ -1,8 +1,8 @@
 //! The `restore_snapshot` fuzz target: a [`Snapshot`] from hostile bytes,
 //! restored, snapshotted again and run.
 
+use crate::encoding::codec::crc32;
 use crate::protocol::{KvPutRequest, KvRequestData};
-use crate::recording::codec::crc32;
 use crate::{
     Config, HttpResponse, Runner, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, ShutdownMode, Snapshot,
     SnapshotError, Timestamp, testing,

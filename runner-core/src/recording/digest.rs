@@ -7,11 +7,14 @@
 //! does not matter) and fast on large bodies (eight bytes per step). It
 //! detects a divergence, it is no defence against a forger.
 
-use super::redact;
-use super::values::{put_event, put_kv_error, put_outcome};
+use crate::encoding::codec::Put;
+use crate::encoding::redact;
+use crate::encoding::values::{put_call_error, put_event, put_keys, put_kv_error};
+use crate::error::CallError;
 use crate::output::{Event, Transmit};
 use crate::protocol::{ProtocolVersion, decode_to_server, encode_to_server};
 use crate::runner::Outcome;
+use crate::tunnel::RestoreReport;
 
 const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
 
@@ -298,6 +301,52 @@ fn digest_event(digest: &mut Digest, redact: bool, event: &Event) {
             put_event(&mut encoded, other, redact);
             digest.write_u64(15);
             digest.field(&encoded);
+        }
+    }
+}
+
+fn put_restore_report(buf: &mut Vec<u8>, report: &RestoreReport) {
+    put_keys(buf, &report.restored);
+    put_keys(buf, &report.stale);
+    put_keys(buf, &report.closed);
+}
+
+/// An outcome, field by field (for the step digest).
+fn put_outcome(buf: &mut Vec<u8>, outcome: &Outcome) {
+    match outcome {
+        Outcome::Done => buf.put_u8(0),
+        Outcome::Call(result) => {
+            buf.put_u8(1);
+            put_result(buf, result.as_ref(), |_, ()| {});
+        }
+        Outcome::Kv(result) => {
+            buf.put_u8(2);
+            put_result(buf, result.as_ref(), |buf, id| buf.put_varint(id.0));
+        }
+        Outcome::Cancelled(cancelled) => {
+            buf.put_u8(3);
+            buf.put_bool(*cancelled);
+        }
+        Outcome::Restored(result) => {
+            buf.put_u8(4);
+            put_result(buf, result.as_ref(), put_restore_report);
+        }
+    }
+}
+
+fn put_result<T>(
+    buf: &mut Vec<u8>,
+    result: Result<&T, &CallError>,
+    ok: impl FnOnce(&mut Vec<u8>, &T),
+) {
+    match result {
+        Ok(value) => {
+            buf.put_u8(0);
+            ok(buf, value);
+        }
+        Err(e) => {
+            buf.put_u8(1);
+            put_call_error(buf, e);
         }
     }
 }

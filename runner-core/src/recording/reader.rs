@@ -5,12 +5,12 @@
 
 use thiserror::Error;
 
-use super::codec::{Cursor, crc32, length_check};
 use super::wire::{
-    FLAG_REDACTED, FLAG_SEGMENT, FLAG_TOKEN, KIND_HEADER, KIND_SNAPSHOT, KIND_STEP, get_config,
-    get_input,
+    FLAG_REDACTED, FLAG_SEGMENT, FLAG_TOKEN, KIND_HEADER, KIND_SNAPSHOT, KIND_STEP, get_input,
 };
 use crate::config::Config;
+use crate::encoding::codec::{Cursor, crc32, length_check};
+use crate::encoding::config::get_config;
 use crate::runner::Input;
 use crate::{Snapshot, Timestamp};
 

@@ -5,16 +5,16 @@
 
 use tracing::warn;
 
-use super::codec::{FRAME_OVERHEAD, Put, crc32, length_check};
 use super::digest::{DigestMode, step_digest};
 use super::reader::{FORMAT_VERSION, MAGIC};
 use super::wire::{
-    FLAG_REDACTED, FLAG_SEGMENT, FLAG_TOKEN, KIND_HEADER, KIND_SNAPSHOT, KIND_STEP, put_config,
-    put_input,
+    FLAG_REDACTED, FLAG_SEGMENT, FLAG_TOKEN, KIND_HEADER, KIND_SNAPSHOT, KIND_STEP, put_input,
 };
 use super::{RecordOptions, redact};
 use crate::Timestamp;
 use crate::config::Config;
+use crate::encoding::codec::{FRAME_OVERHEAD, Put, crc32, length_check};
+use crate::encoding::config::put_config;
 use crate::output::{Event, Transmit};
 use crate::runner::{Input, Outcome, RecordingState, Snapshot, StepRecorder};
 

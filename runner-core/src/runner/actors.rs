@@ -572,9 +572,9 @@ impl Runner {
 // The snapshot's part (see `super::snapshot`): the actor, then 0 for a
 // start deadline, 1 for a stop deadline.
 impl Watchdog {
-    pub(super) fn save(&self, s: &mut super::snapshot::Saver) {
-        use crate::recording::codec::Put;
-        crate::recording::values::put_actor(&mut s.buf, &self.actor);
+    pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
+        crate::encoding::values::put_actor(&mut s.buf, &self.actor);
         s.buf.put_u8(match self.kind {
             WatchdogKind::Start => 0,
             WatchdogKind::Stop => 1,
@@ -582,9 +582,9 @@ impl Watchdog {
     }
 
     pub(super) fn load(
-        c: &mut crate::recording::codec::Cursor<'_>,
-    ) -> Result<Self, crate::recording::codec::Malformed> {
-        let actor = crate::recording::values::get_actor(c)?;
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
+        let actor = crate::encoding::values::get_actor(c)?;
         let kind = match c.u8()? {
             0 => WatchdogKind::Start,
             1 => WatchdogKind::Stop,

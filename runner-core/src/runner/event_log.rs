@@ -102,8 +102,8 @@ impl EventLog {
 // The snapshot's part (see `super::snapshot`): the next index, then the
 // unacknowledged events, oldest first.
 impl EventLog {
-    pub(super) fn save(&self, s: &mut super::snapshot::Saver) {
-        use crate::recording::codec::Put;
+    pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
         s.buf.put_zigzag(self.next_index);
         s.buf.put_varint(self.len() as u64);
         let (one, many) = match &self.unacked {
@@ -117,12 +117,12 @@ impl EventLog {
     }
 
     pub(super) fn load(
-        c: &mut crate::recording::codec::Cursor<'_>,
-    ) -> Result<Self, crate::recording::codec::Malformed> {
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
         let next_index = c.zigzag()?;
         let mut events = VecDeque::new();
         for _ in 0..c.count()? {
-            events.push_back(super::snapshot::bare::<protocol::Event>(c)?);
+            events.push_back(crate::encoding::state::bare::<protocol::Event>(c)?);
         }
         // Indices stay within 0..=next_index, far from overflowing.
         if !(0..1 << 62).contains(&next_index) || (events.len() as i64) > next_index {

@@ -13,17 +13,10 @@ use bytes::Bytes;
 use crate::Timestamp;
 use crate::deadline::{DeadlineQueue, DeadlineToken};
 use crate::ids::KvRequestId;
-use crate::kv::{KvError, KvResponse};
+use crate::kv::{KvError, KvResponse, MALFORMED_GET, MALFORMED_KIND, MALFORMED_LIST};
 use crate::protocol::{
     Id, KvGetResponse, KvListResponse, KvRequestData, KvResponseData, ToServerKvRequest,
 };
-
-/// The texts of the [`KvError::Malformed`] answers, listed so that a
-/// snapshot can read one back as the `&'static str` it holds.
-pub(crate) const KV_MALFORMED: [&str; 3] = [MALFORMED_KIND, MALFORMED_GET, MALFORMED_LIST];
-const MALFORMED_KIND: &str = "response kind does not match the request";
-const MALFORMED_GET: &str = "get response has unequal key and value counts";
-const MALFORMED_LIST: &str = "list response has unequal key and value counts";
 
 /// What the user asked for.
 #[derive(Debug)]
@@ -272,8 +265,8 @@ impl KvTable {
 // flight and queued by id, then the deadlines. The wire-id index and the
 // cancelled count are rebuilt from the calls in flight.
 impl KvTable {
-    pub(super) fn save(&self, s: &mut super::snapshot::Saver) {
-        use crate::recording::codec::Put;
+    pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
         s.buf.put_varint(self.next_id);
         s.buf.put_varint(u64::from(self.next_wire_id));
         s.buf.put_varint(self.in_flight.len() as u64);
@@ -296,9 +289,9 @@ impl KvTable {
     }
 
     pub(super) fn load(
-        c: &mut crate::recording::codec::Cursor<'_>,
-    ) -> Result<Self, crate::recording::codec::Malformed> {
-        use super::snapshot::{counter, token};
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
+        use crate::encoding::state::{counter, token};
         let mut table = KvTable {
             next_id: counter(c)?,
             next_wire_id: c.u32()?,
@@ -334,33 +327,33 @@ impl KvTable {
                 return Err("a KV call is listed twice");
             }
         }
-        table.expiry = super::snapshot::queue(c, |c| Ok(KvRequestId(counter(c)?)))?;
+        table.expiry = crate::encoding::state::queue(c, |c| Ok(KvRequestId(counter(c)?)))?;
         Ok(table)
     }
 }
 
 impl Call {
-    fn save(&self, s: &mut super::snapshot::Saver) {
-        use crate::recording::codec::Put;
+    fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
         s.buf.put_str(&self.actor_id);
-        let encode = crate::recording::wire::encode_kv;
+        let encode = crate::encoding::values::encode_kv;
         if s.redact {
             let mut data = self.data.clone();
-            crate::recording::redact::kv_request(&mut data);
+            crate::encoding::redact::kv_request(&mut data);
             s.buf.put_bytes(&encode(&data));
         } else {
             s.buf.put_bytes(&encode(&self.data));
         }
-        crate::recording::values::put_time(&mut s.buf, self.made);
+        crate::encoding::values::put_time(&mut s.buf, self.made);
     }
 
     fn load(
-        c: &mut crate::recording::codec::Cursor<'_>,
-    ) -> Result<Self, crate::recording::codec::Malformed> {
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
         Ok(Call {
             actor_id: c.string()?.into(),
-            data: crate::recording::wire::decode_kv(c.bytes()?)?,
-            made: crate::recording::values::get_time(c)?,
+            data: crate::encoding::values::decode_kv(c.bytes()?)?,
+            made: crate::encoding::values::get_time(c)?,
         })
     }
 }

@@ -358,14 +358,14 @@ impl Default for Counters {
 // order, the labelled ones in their label order, the histogram's buckets
 // and its sum's bits.
 impl Counters {
-    pub(super) fn save(&self, s: &mut super::snapshot::Saver) {
-        use crate::recording::codec::Put;
+    pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
         let b = &mut s.buf;
         b.put_varint(self.connect_attempts);
         b.put_varint(self.connections);
         self.disconnects.iter().for_each(|(_, n)| b.put_varint(n));
         b.put_varint(self.engine_pings);
-        crate::recording::values::put_opt_time(b, self.last_engine_contact);
+        crate::encoding::values::put_opt_time(b, self.last_engine_contact);
         b.put_varint(self.actor_starts);
         self.actor_stops.iter().for_each(|(_, n)| b.put_varint(n));
         b.put_varint(self.starts_refused);
@@ -384,14 +384,14 @@ impl Counters {
     }
 
     pub(super) fn load(
-        c: &mut crate::recording::codec::Cursor<'_>,
-    ) -> Result<Self, crate::recording::codec::Malformed> {
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
         let mut counters = Counters {
             connect_attempts: c.varint()?,
             connections: c.varint()?,
             disconnects: Disconnects::load_counts(|| c.varint())?,
             engine_pings: c.varint()?,
-            last_engine_contact: crate::recording::values::get_opt_time(c)?,
+            last_engine_contact: crate::encoding::values::get_opt_time(c)?,
             actor_starts: c.varint()?,
             actor_stops: Stops::load_counts(|| c.varint())?,
             starts_refused: c.varint()?,

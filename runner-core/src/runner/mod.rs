@@ -46,7 +46,6 @@ use shutdown_phase::ShutdownPhase;
 use timers::{Timer, TimerTable};
 
 pub use input::{Input, Outcome};
-pub(crate) use kv_table::KV_MALFORMED;
 pub use metrics::{
     ConnectionState, Disconnects, Histogram, HttpOutcomes, KV_LATENCY_BUCKETS, KvKinds, KvOutcomes,
     Metrics, PayloadRefusals, Stops,

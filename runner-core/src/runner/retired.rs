@@ -169,8 +169,8 @@ impl Retired {
 // The snapshot's part (see `super::snapshot`): the generations by key,
 // then the confirmations. `by_actor` is rebuilt from the keys.
 impl Retired {
-    pub(super) fn save(&self, s: &mut super::snapshot::Saver) {
-        use crate::recording::codec::Put;
+    pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
         let mut keys: Vec<&GenKey> = self.map.keys().collect();
         keys.sort_unstable();
         s.buf.put_varint(keys.len() as u64);
@@ -194,13 +194,13 @@ impl Retired {
     /// Fills this (empty) table.
     pub(super) fn load(
         &mut self,
-        c: &mut crate::recording::codec::Cursor<'_>,
-    ) -> Result<(), crate::recording::codec::Malformed> {
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<(), crate::encoding::codec::Malformed> {
         for _ in 0..c.count()? {
             let key: GenKey = (c.string()?.into(), c.u32()?);
             let last_command_index = c.zigzag()?;
             let events = EventLog::load(c)?;
-            let confirm = super::snapshot::opt_token(c)?;
+            let confirm = crate::encoding::state::opt_token(c)?;
             if self.map.contains_key(&key) {
                 return Err("a retired generation is listed twice");
             }
@@ -209,9 +209,9 @@ impl Retired {
                 retired.confirm = confirm;
             }
         }
-        self.confirms = super::snapshot::queue(c, |c| {
+        self.confirms = crate::encoding::state::queue(c, |c| {
             let key: GenKey = (c.string()?.into(), c.u32()?);
-            Ok((key, ConnId(super::snapshot::counter(c)?)))
+            Ok((key, ConnId(crate::encoding::state::counter(c)?)))
         })?;
         Ok(())
     }

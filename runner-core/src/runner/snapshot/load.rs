@@ -3,21 +3,19 @@
 //! then every table from the bytes. Every count is checked against the
 //! bytes left, every key for duplicates.
 
-use serde::de::DeserializeOwned;
-
 use super::super::Runner;
 use super::super::actor_table::{ActorRecord, ActorSlot, Phase, QueuedStart};
 use super::super::conn_state::ConnState;
 use super::super::shutdown_phase::ShutdownPhase;
 use crate::config::ConfigError;
-use crate::deadline::{DeadlineQueue, DeadlineToken};
-use crate::ids::ConnId;
-use crate::recording::codec::{Cursor, Malformed};
-use crate::recording::values::{
+use crate::encoding::codec::{Cursor, Malformed};
+use crate::encoding::config::get_config;
+use crate::encoding::state::{bare, counter, opt_token, queue};
+use crate::encoding::values::{
     get_actor, get_event, get_metadata, get_shutdown_reason, get_stop_reason, get_time,
     get_transmit,
 };
-use crate::recording::wire::get_config;
+use crate::ids::ConnId;
 use crate::rng::SplitMix64;
 
 /// Why loading stopped.
@@ -31,47 +29,6 @@ impl From<Malformed> for LoadError {
     fn from(what: Malformed) -> Self {
         LoadError::Malformed(what)
     }
-}
-
-/// Ids and counters past this are refused: a forged one near `u64::MAX`
-/// would overflow when the runner counts on from it.
-const MAX_COUNTER: u64 = 1 << 62;
-
-/// A protocol value in BARE, from `bytes`.
-pub(in crate::runner) fn bare<T: DeserializeOwned>(c: &mut Cursor<'_>) -> Result<T, Malformed> {
-    serde_bare::from_slice(c.bytes()?).map_err(|_| "protocol value does not decode")
-}
-
-pub(in crate::runner) fn token(c: &mut Cursor<'_>) -> Result<DeadlineToken, Malformed> {
-    let at = get_time(c)?;
-    Ok(DeadlineToken::from_parts(at, c.varint()?))
-}
-
-pub(in crate::runner) fn opt_token(c: &mut Cursor<'_>) -> Result<Option<DeadlineToken>, Malformed> {
-    Ok(if c.bool()? { Some(token(c)?) } else { None })
-}
-
-/// A counter or id, refused past [`MAX_COUNTER`].
-pub(in crate::runner) fn counter(c: &mut Cursor<'_>) -> Result<u64, Malformed> {
-    let v = c.varint()?;
-    if v > MAX_COUNTER {
-        return Err("counter out of range");
-    }
-    Ok(v)
-}
-
-/// A deadline queue written by `Saver::queue`.
-pub(in crate::runner) fn queue<K>(
-    c: &mut Cursor<'_>,
-    mut key: impl FnMut(&mut Cursor<'_>) -> Result<K, Malformed>,
-) -> Result<DeadlineQueue<K>, Malformed> {
-    let next_seq = counter(c)?;
-    let mut entries = Vec::new();
-    for _ in 0..c.count()? {
-        let t = token(c)?;
-        entries.push((t, key(c)?));
-    }
-    DeadlineQueue::from_parts(entries, next_seq)
 }
 
 pub(super) fn load(c: &mut Cursor<'_>, has_token: bool) -> Result<Runner, LoadError> {

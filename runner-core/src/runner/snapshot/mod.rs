@@ -58,16 +58,13 @@
 mod load;
 mod save;
 
-pub(in crate::runner) use load::{bare, counter, opt_token, queue, token};
-pub(in crate::runner) use save::Saver;
-
 use thiserror::Error;
 
 use super::Runner;
 use crate::config::ConfigError;
+use crate::encoding::codec::{Cursor, Malformed, Put, crc32};
 use crate::ids::RequestKey;
 use crate::protocol::Id;
-use crate::recording::codec::{Cursor, Malformed, Put, crc32};
 
 /// The first eight bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"RIVETSNP";
@@ -185,11 +182,15 @@ pub enum SnapshotError {
     Config(#[from] ConfigError),
 }
 
+/// The open requests and sockets by key, and the KV calls in flight by
+/// wire id, each with its actor's id.
+pub(crate) type OpenWork = (Vec<(RequestKey, Id)>, Vec<(u32, Id)>);
+
 impl Runner {
     /// The open requests and sockets by key, and the KV calls in flight by
     /// wire id, each with its actor: what a timeline that starts from a
     /// snapshot needs to place their later messages.
-    pub(crate) fn open_work(&self) -> (Vec<(RequestKey, Id)>, Vec<(u32, Id)>) {
+    pub(crate) fn open_work(&self) -> OpenWork {
         let requests = self.tunnel.owners();
         let requests = requests.map(|(key, owner)| (key, owner.actor_id.clone()));
         let kv = self.kv.wire_owners().map(|(wire, id)| (wire, id.clone()));
@@ -219,7 +220,7 @@ impl Runner {
             0
         };
         buf.put_u8(if redact { FLAG_REDACTED } else { 0 } | token);
-        let mut saver = save::Saver {
+        let mut saver = crate::encoding::state::Saver {
             buf,
             redact,
             version: self.config.protocol_version,

@@ -2,66 +2,17 @@
 //! the parent module). Each table with private parts writes them itself
 //! (`save` next to its type); this file writes the rest and the order.
 
-use serde::Serialize;
-
 use super::super::Runner;
 use super::super::actor_table::{ActorRecord, ActorSlot, Phase};
 use super::super::conn_state::ConnState;
 use super::super::shutdown_phase::ShutdownPhase;
-use crate::deadline::{DeadlineQueue, DeadlineToken};
-use crate::protocol::ProtocolVersion;
-use crate::recording::codec::Put;
-use crate::recording::values::{
+use crate::encoding::codec::Put;
+use crate::encoding::config::put_config;
+use crate::encoding::state::Saver;
+use crate::encoding::values::{
     put_actor, put_event, put_metadata, put_shutdown_reason, put_stop_reason, put_time,
     put_transmit,
 };
-use crate::recording::wire::put_config;
-
-/// Where a snapshot is written, and how.
-pub(in crate::runner) struct Saver {
-    pub(in crate::runner) buf: Vec<u8>,
-    /// Bodies, messages, KV values and header values as placeholders.
-    pub(in crate::runner) redact: bool,
-    /// The protocol version frames are encoded with (to redact them).
-    pub(in crate::runner) version: ProtocolVersion,
-}
-
-impl Saver {
-    /// A protocol value in BARE, as `bytes`.
-    pub(in crate::runner) fn bare<T: Serialize>(&mut self, value: &T) {
-        let encoded = serde_bare::to_vec(value).unwrap_or_default();
-        self.buf.put_bytes(&encoded);
-    }
-
-    pub(in crate::runner) fn token(&mut self, token: DeadlineToken) {
-        let (at, seq) = token.parts();
-        put_time(&mut self.buf, at);
-        self.buf.put_varint(seq);
-    }
-
-    pub(in crate::runner) fn opt_token(&mut self, token: Option<DeadlineToken>) {
-        self.buf.put_bool(token.is_some());
-        if let Some(token) = token {
-            self.token(token);
-        }
-    }
-
-    /// A deadline queue: its next sequence number, then its entries.
-    pub(in crate::runner) fn queue<K>(
-        &mut self,
-        queue: &DeadlineQueue<K>,
-        mut key: impl FnMut(&mut Saver, &K),
-    ) {
-        let (entries, next_seq) = queue.parts();
-        self.buf.put_varint(next_seq);
-        let entries: Vec<_> = entries.collect();
-        self.buf.put_varint(entries.len() as u64);
-        for (token, k) in entries {
-            self.token(token);
-            key(self, k);
-        }
-    }
-}
 
 impl Runner {
     pub(super) fn save(&self, s: &mut Saver) {

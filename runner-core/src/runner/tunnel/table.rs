@@ -96,9 +96,9 @@ impl Tunnel {
 // The snapshot's part (see `crate::runner::snapshot`): the entries by key,
 // then the outbound buffer.
 impl Tunnel {
-    pub(in crate::runner) fn save(&self, s: &mut crate::runner::snapshot::Saver) {
-        use crate::recording::codec::Put;
-        use crate::recording::values::{put_actor, put_key};
+    pub(in crate::runner) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
+        use crate::encoding::values::{put_actor, put_key};
         let mut keys: Vec<&RequestKey> = self.entries.keys().collect();
         keys.sort_unstable();
         s.buf.put_varint(keys.len() as u64);
@@ -140,10 +140,10 @@ impl Tunnel {
     /// Fills this (empty) tunnel.
     pub(in crate::runner) fn load(
         &mut self,
-        c: &mut crate::recording::codec::Cursor<'_>,
+        c: &mut crate::encoding::codec::Cursor<'_>,
         limits: &crate::config::Limits,
-    ) -> Result<(), crate::recording::codec::Malformed> {
-        use crate::recording::values::{get_actor, get_key};
+    ) -> Result<(), crate::encoding::codec::Malformed> {
+        use crate::encoding::values::{get_actor, get_key};
         for _ in 0..c.count()? {
             let key = get_key(c)?;
             let owner = get_actor(c)?;

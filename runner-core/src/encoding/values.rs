@@ -1,5 +1,5 @@
 //! Structural encoding of the core's public values — events, transmits,
-//! stop and shutdown reasons, KV results, call errors and outcomes — in the
+//! stop and shutdown reasons, KV results and requests, call errors — in the
 //! recording's primitives. The snapshot stores its output queues with it,
 //! and the step digest hashes the rare events and every error outcome
 //! through it, so that both depend on what a value *is*, never on how a
@@ -16,11 +16,10 @@ use crate::ids::{ActorRef, ConnId, KvRequestId, RequestKey};
 use crate::kv::{KvError, KvResponse};
 use crate::output::{Event, ShutdownReason, StopReason, Transmit};
 use crate::protocol::{
-    ActorConfig, BareMap, HibernatingRequest, ProtocolMetadata, ProtocolVersion, decode_to_server,
-    encode_to_server,
+    ActorConfig, BareMap, HibernatingRequest, KvRequestData, ProtocolMetadata, ProtocolVersion,
+    ToServer, ToServerKvRequest, decode_to_server, encode_to_server,
 };
-use crate::runner::Outcome;
-use crate::tunnel::{HttpRequest, RestoreReport, WebSocketOpen};
+use crate::tunnel::{HttpRequest, WebSocketOpen};
 use crate::{Config, Timestamp};
 
 pub(crate) fn put_time(buf: &mut Vec<u8>, at: Timestamp) {
@@ -178,7 +177,7 @@ pub(crate) fn get_shutdown_reason(c: &mut Cursor<'_>) -> Result<ShutdownReason, 
 
 /// The texts the core gives [`KvError::Malformed`]: a snapshot stores the
 /// text, and reading it back needs the `&'static str` it came from.
-const KV_MALFORMED: [&str; 3] = crate::runner::KV_MALFORMED;
+use crate::kv::KV_MALFORMED;
 
 pub(crate) fn put_kv_error(buf: &mut Vec<u8>, error: &KvError) {
     match error {
@@ -557,49 +556,21 @@ pub(crate) fn put_call_error(buf: &mut Vec<u8>, error: &CallError) {
     }
 }
 
-fn put_restore_report(buf: &mut Vec<u8>, report: &RestoreReport) {
-    put_keys(buf, &report.restored);
-    put_keys(buf, &report.stale);
-    put_keys(buf, &report.closed);
+/// A KV request as the engine would receive it: a protocol v7
+/// `ToServerKvRequest` (v7 has every request kind), actor id empty.
+pub(crate) fn encode_kv(data: &KvRequestData) -> Vec<u8> {
+    let request = ToServer::KvRequest(ToServerKvRequest {
+        actor_id: "".into(),
+        request_id: 0,
+        data: data.clone(),
+    });
+    encode_to_server(ProtocolVersion::V7, &request).unwrap_or_default()
 }
 
-/// An outcome, field by field (for the step digest).
-pub(crate) fn put_outcome(buf: &mut Vec<u8>, outcome: &Outcome) {
-    match outcome {
-        Outcome::Done => buf.put_u8(0),
-        Outcome::Call(result) => {
-            buf.put_u8(1);
-            put_result(buf, result.as_ref(), |_, ()| {});
-        }
-        Outcome::Kv(result) => {
-            buf.put_u8(2);
-            put_result(buf, result.as_ref(), |buf, id| buf.put_varint(id.0));
-        }
-        Outcome::Cancelled(cancelled) => {
-            buf.put_u8(3);
-            buf.put_bool(*cancelled);
-        }
-        Outcome::Restored(result) => {
-            buf.put_u8(4);
-            put_result(buf, result.as_ref(), put_restore_report);
-        }
-    }
-}
-
-fn put_result<T>(
-    buf: &mut Vec<u8>,
-    result: Result<&T, &CallError>,
-    ok: impl FnOnce(&mut Vec<u8>, &T),
-) {
-    match result {
-        Ok(value) => {
-            buf.put_u8(0);
-            ok(buf, value);
-        }
-        Err(e) => {
-            buf.put_u8(1);
-            put_call_error(buf, e);
-        }
+pub(crate) fn decode_kv(bytes: &[u8]) -> Result<KvRequestData, Malformed> {
+    match decode_to_server(ProtocolVersion::V7, bytes) {
+        Ok(ToServer::KvRequest(request)) => Ok(request.data),
+        _ => Err("KV request does not decode"),
     }
 }
 

@@ -207,6 +207,39 @@ fn a_capped_recording_rotates_and_keeps_the_newest_inputs() {
     assert!(first.header().segment && first.snapshot().is_some());
 }
 
+/// Redacted and rotated: no secret in either segment (their snapshots
+/// included), and both still replay.
+#[test]
+fn a_redacted_rotated_recording_keeps_secrets_out_of_every_segment() {
+    let path = scratch("rotated-redacted");
+    let reason = run_requests(60, |b| {
+        b.record_to(&path)
+            .record_max_bytes(8 * 1024)
+            .record_redacted(true)
+    });
+    assert_eq!(reason, ShutdownReason::Requested);
+    let previous = previous_segment_path(&path);
+    let segments = [std::fs::read(&previous), std::fs::read(&path)];
+    let _ = (std::fs::remove_file(&path), std::fs::remove_file(&previous));
+    for segment in segments {
+        let data = segment.expect("both segments were written");
+        for secret in [
+            SECRET,
+            b"a secret request body",
+            b"hidden-value",
+            b"Bearer hidden",
+        ] {
+            assert!(
+                !contains(&data, secret),
+                "{:?} is in a segment",
+                String::from_utf8_lossy(secret)
+            );
+        }
+        let summary = replay(&data, |_| {}).unwrap_or_else(|e| panic!("{e}"));
+        assert!(summary.redacted && !summary.cut);
+    }
+}
+
 #[test]
 fn a_file_that_cannot_be_written_leaves_the_runner_serving() {
     let path = std::env::temp_dir().join("no-such-directory-for-recordings/run.rec");

@@ -102,9 +102,10 @@ proptest! {
         prop_assert_eq!(copy.snapshot(), original.snapshot());
     }
 
-    /// Rotation: a core that records, rotated at a random step, gives a
-    /// second segment that replays on its own from its (possibly
-    /// redacted) snapshot, step for step.
+    /// Rotation: a core that records, rotated at a random step (before
+    /// that step's outputs are drained), gives a second segment that
+    /// replays on its own from its (possibly redacted) snapshot, step for
+    /// step.
     #[test]
     fn a_rotated_segment_replays_from_its_snapshot(
         setup in setup(),
@@ -118,22 +119,25 @@ proptest! {
         runner.start_recording(RecordOptions::new().redact(setup.redact)).unwrap();
         let at = at.index(inputs.len() + 1);
         let mut first = Vec::new();
+        let mut rotate = |runner: &mut Runner, first: &mut Vec<u8>| {
+            runner.take_recording(first);
+            runner.rotate_recording().unwrap();
+        };
+        if at == 0 {
+            rotate(&mut runner, &mut first);
+        }
         for (i, step) in inputs.iter().enumerate() {
-            if i == at {
-                runner.take_recording(&mut first);
-                runner.rotate_recording().unwrap();
-            }
             let _ = runner.input(step.now, step.input.clone());
+            // Rotated before the outputs are drained: the snapshot holds
+            // them, and the segment's replay must not count them.
+            if i + 1 == at {
+                rotate(&mut runner, &mut first);
+            }
             while runner.poll_transmit().is_some() {}
             while runner.poll_event().is_some() {}
         }
         let mut last = Vec::new();
         runner.take_recording(&mut last);
-        if at == inputs.len() {
-            first = std::mem::take(&mut last);
-            runner.rotate_recording().unwrap();
-            runner.take_recording(&mut last);
-        }
         let older = replay(&first, |_| {}).unwrap_or_else(|e| panic!("first segment: {e}"));
         prop_assert_eq!(older.steps, at as u64);
         prop_assert!(!older.from_snapshot);

@@ -137,6 +137,10 @@ pub fn replay(
         Some(snapshot) => Runner::from_snapshot(snapshot)?,
         None => Runner::new(header.config, header.created)?,
     };
+    // Outputs the snapshot holds still queued were produced by steps
+    // before the segment: no recorded digest covers them.
+    while runner.poll_transmit().is_some() {}
+    while runner.poll_event().is_some() {}
     let (mut transmits, mut events) = (Vec::new(), Vec::new());
     let mut index = 0;
     while let Some(step) = reader.next_step()? {

@@ -281,3 +281,72 @@ impl Runner {
         Ok(runner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use crate::protocol::{KvPutRequest, KvRequestData, ToClientRequestStart};
+    use crate::{HttpResponse, Runner, Timestamp, TransportClose, testing};
+
+    const SECRETS: [&[u8]; 4] = [
+        b"held-request-body",
+        b"kv-secret-value",
+        b"buffered-response-body",
+        b"queued-event-body",
+    ];
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    fn request(actor: &str, body: &'static [u8]) -> ToClientRequestStart {
+        ToClientRequestStart {
+            body: Some(Bytes::from_static(body)),
+            ..testing::get(actor, "/")
+        }
+    }
+
+    /// A runner holding user data in every place a snapshot keeps it: a
+    /// request held for a starting actor, a KV put, a response buffered
+    /// while disconnected, an event still queued.
+    fn runner_with_secrets() -> Runner {
+        let (mut runner, conn) = testing::connected(testing::config()).unwrap();
+        let running = testing::started_actor(&mut runner, conn, "A").unwrap();
+        testing::start_actor(&mut runner, conn, "B").unwrap();
+        testing::http_request(&mut runner, conn, 1, request("B", SECRETS[0])).unwrap();
+        let key = testing::http_request(&mut runner, conn, 2, testing::get("A", "/")).unwrap();
+        testing::drain(&mut runner);
+        // Not drained from here on: this request's event stays queued.
+        testing::http_request(&mut runner, conn, 3, request("A", SECRETS[3])).unwrap();
+        runner.handle_closed(Timestamp::ZERO, conn, TransportClose::error("reset"));
+        let put = KvPutRequest {
+            keys: vec![Bytes::from_static(b"k")],
+            values: vec![Bytes::from_static(SECRETS[1])],
+        };
+        let kv = KvRequestData::Put(put);
+        runner.kv(Timestamp::ZERO, &running, kv).unwrap();
+        let answer = HttpResponse::new(200).body(Bytes::from_static(SECRETS[2]));
+        runner.respond(Timestamp::ZERO, key, answer).unwrap();
+        runner
+    }
+
+    #[test]
+    fn a_redacted_snapshot_keeps_no_user_data_and_restores() {
+        let runner = runner_with_secrets();
+        let plain = runner.snapshot_with(false);
+        for secret in SECRETS {
+            let text = String::from_utf8_lossy(secret);
+            assert!(contains(plain.as_bytes(), secret), "{text} not held");
+        }
+        let redacted = runner.snapshot_with(true);
+        assert!(redacted.is_redacted() && !plain.is_redacted());
+        for secret in SECRETS {
+            let text = String::from_utf8_lossy(secret);
+            assert!(!contains(redacted.as_bytes(), secret), "{text} kept");
+        }
+        assert_eq!(redacted.as_bytes().len(), plain.as_bytes().len());
+        let restored = Runner::from_snapshot(&redacted).unwrap();
+        assert_eq!(restored.pending_kv_count(), runner.pending_kv_count());
+    }
+}

@@ -267,6 +267,59 @@ fn snapshot_body_passes_its_corpus_and_its_damaged_seeds() {
     }
 }
 
+/// An edit of a seed: a byte set, inserted or removed at an index.
+#[derive(Debug, Clone)]
+enum Edit {
+    Set(prop::sample::Index, u8),
+    Insert(prop::sample::Index, u8),
+    Remove(prop::sample::Index),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        4 => (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(i, b)| Edit::Set(i, b)),
+        1 => (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
+        1 => any::<prop::sample::Index>().prop_map(Edit::Remove),
+    ]
+}
+
+/// `SNAPSHOT_FUZZ_CASES` runs more cases of the seed mutations below.
+fn snapshot_fuzz_cases() -> u32 {
+    std::env::var("SNAPSHOT_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(256)
+}
+
+proptest! {
+    #![proptest_config(config(snapshot_fuzz_cases()))]
+
+    /// Seeds with a few bytes set, inserted or removed (framed with a
+    /// correct checksum by the body, so that each reaches the decoder).
+    #[test]
+    fn snapshot_body_takes_edited_seeds(
+        seed in any::<prop::sample::Index>(),
+        edits in prop::collection::vec(edit(), 1..8),
+    ) {
+        let seeds = fuzzing::snapshot_seeds();
+        let mut bytes = seeds[seed.index(seeds.len())].1.clone();
+        for edit in edits {
+            match edit {
+                Edit::Set(i, b) if !bytes.is_empty() => {
+                    let i = i.index(bytes.len());
+                    bytes[i] = b;
+                }
+                Edit::Insert(i, b) => bytes.insert(i.index(bytes.len() + 1), b),
+                Edit::Remove(i) if !bytes.is_empty() => {
+                    bytes.remove(i.index(bytes.len()));
+                }
+                _ => {}
+            }
+        }
+        fuzzing::restore_snapshot(&bytes);
+    }
+}
+
 proptest! {
     #![proptest_config(config(256))]
 

@@ -83,10 +83,15 @@ fn segments(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     let pair = |current: &Path| {
         let previous = previous_segment_path(current);
         let mut files = Vec::new();
-        if previous.is_file() {
+        let had_previous = previous.is_file();
+        if had_previous {
             files.push(previous);
         }
-        files.push(current.to_path_buf());
+        // A crash between a rotation's rename and its new file leaves
+        // only the previous segment.
+        if !had_previous || current.exists() {
+            files.push(current.to_path_buf());
+        }
         files
     };
     if !path.is_dir() {

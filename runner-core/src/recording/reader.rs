@@ -198,6 +198,28 @@ impl<'a> RecordingReader<'a> {
 
     /// A rotated segment's snapshot: the state its steps start from. It is
     /// checked when restored ([`crate::Runner::from_snapshot`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::recording::{RecordOptions, RecordingReader};
+    /// use runner_core::{Config, Runner, Timestamp};
+    ///
+    /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// runner.start_recording(RecordOptions::new())?;
+    /// let mut first = Vec::new();
+    /// runner.take_recording(&mut first);
+    /// assert!(RecordingReader::new(&first)?.snapshot().is_none()); // the run's start
+    /// runner.start(Timestamp::ZERO);
+    /// runner.rotate_recording()?;
+    /// let mut second = Vec::new();
+    /// runner.take_recording(&mut second);
+    /// let reader = RecordingReader::new(&second)?;
+    /// assert!(reader.header().segment);
+    /// let restored = Runner::from_snapshot(reader.snapshot().unwrap())?;
+    /// assert_eq!(restored.poll_timeout(), runner.poll_timeout());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn snapshot(&self) -> Option<&Snapshot> {
         self.snapshot.as_ref()
     }

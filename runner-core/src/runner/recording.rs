@@ -155,7 +155,7 @@ impl Runner {
     /// # Examples
     ///
     /// ```
-    /// use runner_core::recording::{RecordOptions, replay};
+    /// use runner_core::recording::{RecordError, RecordOptions, replay};
     /// use runner_core::{Config, Runner, Timestamp, Transmit};
     ///
     /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
@@ -173,6 +173,9 @@ impl Runner {
     /// assert_eq!(replay(&first, |_| {})?.steps, 1);
     /// let summary = replay(&second, |_| {})?;
     /// assert_eq!((summary.steps, summary.from_snapshot), (1, true));
+    /// // Once recording stopped, there is nothing to rotate.
+    /// runner.stop_recording();
+    /// assert_eq!(runner.rotate_recording(), Err(RecordError::NotRecording));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn rotate_recording(&mut self) -> Result<(), RecordError> {

@@ -67,9 +67,22 @@ use crate::ids::RequestKey;
 use crate::protocol::Id;
 
 /// The first eight bytes of every snapshot.
+///
+/// # Examples
+///
+/// ```
+/// use runner_core::{Config, Runner, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, Timestamp};
+///
+/// let runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+/// let bytes = runner.snapshot().into_bytes();
+/// assert_eq!(bytes[..8], SNAPSHOT_MAGIC);
+/// assert_eq!(bytes[8..10], SNAPSHOT_VERSION.to_le_bytes());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"RIVETSNP";
 
-/// The snapshot format version this build writes and reads.
+/// The snapshot format version this build writes and reads (two bytes,
+/// little endian, after [`SNAPSHOT_MAGIC`]; see its example).
 pub const SNAPSHOT_VERSION: u16 = 1;
 
 const FLAG_REDACTED: u8 = 1;
@@ -115,22 +128,72 @@ impl std::fmt::Debug for Snapshot {
 impl Snapshot {
     /// A snapshot from stored bytes; they are checked by
     /// [`Runner::from_snapshot`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Runner, Snapshot, SnapshotError};
+    ///
+    /// let junk = Snapshot::from_bytes(b"RIVETSNP\x09\x00".to_vec());
+    /// assert_eq!(Runner::from_snapshot(&junk).unwrap_err(), SnapshotError::UnsupportedVersion(9));
+    /// ```
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         Snapshot { bytes }
     }
 
     /// The encoded snapshot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Config, Runner, Timestamp};
+    ///
+    /// let runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// let snapshot = runner.snapshot();
+    /// assert!(snapshot.as_bytes().starts_with(b"RIVETSNP"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
 
     /// The encoded snapshot, owned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::{Config, Runner, Timestamp};
+    ///
+    /// let runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// let snapshot = runner.snapshot();
+    /// let copy = snapshot.clone();
+    /// assert_eq!(snapshot.into_bytes(), copy.as_bytes());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
 
     /// Whether bodies, messages, KV values and header values were replaced
-    /// by placeholders (`false` when the bytes are not a snapshot).
+    /// by placeholders (`false` when the bytes are not a snapshot). A
+    /// redacted recording's segments hold redacted snapshots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::recording::{RecordOptions, RecordingReader};
+    /// use runner_core::{Config, Runner, Timestamp};
+    ///
+    /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// assert!(!runner.snapshot().is_redacted());
+    /// runner.start_recording(RecordOptions::new().redact(true))?;
+    /// runner.rotate_recording()?;
+    /// let mut segment = Vec::new();
+    /// runner.take_recording(&mut segment);
+    /// let reader = RecordingReader::new(&segment)?;
+    /// assert!(reader.snapshot().is_some_and(|s| s.is_redacted()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_redacted(&self) -> bool {
         self.bytes.get(10).is_some_and(|f| f & FLAG_REDACTED != 0)
     }

@@ -119,7 +119,7 @@ proptest! {
         runner.start_recording(RecordOptions::new().redact(setup.redact)).unwrap();
         let at = at.index(inputs.len() + 1);
         let mut first = Vec::new();
-        let mut rotate = |runner: &mut Runner, first: &mut Vec<u8>| {
+        let rotate = |runner: &mut Runner, first: &mut Vec<u8>| {
             runner.take_recording(first);
             runner.rotate_recording().unwrap();
         };

@@ -314,13 +314,14 @@ impl Runner {
         if magic != SNAPSHOT_MAGIC {
             return Err(SnapshotError::NotASnapshot);
         }
-        let [v0, v1, flags] = *bytes.get(8..PREFIX).ok_or(SnapshotError::Checksum)? else {
+        let [v0, v1] = *bytes.get(8..10).ok_or(SnapshotError::Checksum)? else {
             return Err(SnapshotError::Checksum);
         };
         let version = u16::from_le_bytes([v0, v1]);
         if version != SNAPSHOT_VERSION {
             return Err(SnapshotError::UnsupportedVersion(version));
         }
+        let flags = *bytes.get(10).ok_or(SnapshotError::Checksum)?;
         let (covered, crc) = bytes
             .split_at_checked(bytes.len().saturating_sub(4))
             .filter(|(covered, _)| covered.len() >= PREFIX)

@@ -164,7 +164,11 @@ impl FlightWriter {
         if !self.chunk.is_empty() {
             self.send(core);
         }
-        if !self.hand(core, ToWriter::Rotate) || core.rotate_recording().is_err() {
+        // A core that no longer records makes no next segment: no new file.
+        if core.recording_state() != RecordingState::On
+            || !self.hand(core, ToWriter::Rotate)
+            || core.rotate_recording().is_err()
+        {
             return;
         }
         core.take_recording(&mut self.chunk);

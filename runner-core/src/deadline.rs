@@ -59,6 +59,42 @@ impl<K> DeadlineQueue<K> {
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
     }
+
+    /// Every entry, earliest first, and the next sequence number: what a
+    /// snapshot keeps (tokens held elsewhere stay valid across a restore).
+    pub(crate) fn parts(&self) -> (impl Iterator<Item = (DeadlineToken, &K)>, u64) {
+        (self.entries.iter().map(|(t, k)| (*t, k)), self.next_seq)
+    }
+
+    /// The queue [`parts`](Self::parts) described. A token at or past
+    /// `next_seq` could collide with a future one, so it is refused.
+    pub(crate) fn from_parts(
+        entries: impl IntoIterator<Item = (DeadlineToken, K)>,
+        next_seq: u64,
+    ) -> Result<Self, &'static str> {
+        let mut queue = DeadlineQueue {
+            entries: BTreeMap::new(),
+            next_seq,
+        };
+        for (token, key) in entries {
+            if token.1 >= next_seq || queue.entries.insert(token, key).is_some() {
+                return Err("deadline token out of sequence");
+            }
+        }
+        Ok(queue)
+    }
+}
+
+impl DeadlineToken {
+    /// Its deadline and sequence number, for a snapshot.
+    pub(crate) fn parts(self) -> (Timestamp, u64) {
+        (self.0, self.1)
+    }
+
+    /// The token [`parts`](Self::parts) described.
+    pub(crate) fn from_parts(at: Timestamp, seq: u64) -> Self {
+        DeadlineToken(at, seq)
+    }
 }
 
 #[cfg(test)]

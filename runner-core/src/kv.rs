@@ -74,3 +74,10 @@ pub enum KvError {
     #[error("malformed KV response: {0}")]
     Malformed(&'static str),
 }
+
+/// The texts of the [`KvError::Malformed`] answers the core gives, listed
+/// so that a snapshot can read one back as the `&'static str` it holds.
+pub(crate) const KV_MALFORMED: [&str; 3] = [MALFORMED_KIND, MALFORMED_GET, MALFORMED_LIST];
+pub(crate) const MALFORMED_KIND: &str = "response kind does not match the request";
+pub(crate) const MALFORMED_GET: &str = "get response has unequal key and value counts";
+pub(crate) const MALFORMED_LIST: &str = "list response has unequal key and value counts";

@@ -29,6 +29,7 @@
 
 mod config;
 mod deadline;
+mod encoding;
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -54,7 +55,8 @@ pub use kv::{KvError, KvResponse};
 pub use output::{Event, ShutdownReason, StopReason, Transmit};
 pub use runner::{
     ConnectionState, Disconnects, Histogram, HttpOutcomes, Input, KV_LATENCY_BUCKETS, KvKinds,
-    KvOutcomes, Metrics, Outcome, PayloadRefusals, Runner, ShutdownMode, Stops, TransportClose,
+    KvOutcomes, Metrics, Outcome, PayloadRefusals, Runner, SNAPSHOT_MAGIC, SNAPSHOT_VERSION,
+    ShutdownMode, Snapshot, SnapshotError, Stops, TransportClose,
 };
 pub(crate) use secret::RedactedSubprotocols;
 pub use secret::Token;

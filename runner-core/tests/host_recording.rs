@@ -17,7 +17,7 @@ use runner_core::protocol::{
     ActorState, BareMap, Event as WireEvent, ToClientRequestStart, ToClientTunnelMessageKind,
     ToServer, ToServerTunnelMessageKind,
 };
-use runner_core::recording::{Input, replay};
+use runner_core::recording::{Input, RecordingReader, previous_segment_path, replay};
 use runner_core::{ShutdownMode, ShutdownReason, testing};
 
 const BOUND: Duration = Duration::from_secs(10);
@@ -46,6 +46,14 @@ fn scratch(name: &str) -> PathBuf {
 /// Runs a runner that starts actor "A" and answers one request with a
 /// body, then shuts down; returns why it ended.
 fn run(configure: impl FnOnce(Builder<MemoryRuntime>) -> Builder<MemoryRuntime>) -> ShutdownReason {
+    run_requests(1, configure)
+}
+
+/// [`run`] with `requests` requests, one after the other.
+fn run_requests(
+    requests: u32,
+    configure: impl FnOnce(Builder<MemoryRuntime>) -> Builder<MemoryRuntime>,
+) -> ShutdownReason {
     let rt = MemoryRuntime::new();
     let builder = Builder::new(rt.clone())
         .endpoint("http://engine")
@@ -67,21 +75,24 @@ fn run(configure: impl FnOnce(Builder<MemoryRuntime>) -> Builder<MemoryRuntime>)
             matches!(&e.inner, WireEvent::StateUpdate(u) if matches!(u.state, ActorState::Running))
         })
     });
-    let request = ToClientRequestStart {
-        body: Some(b"a secret request body".to_vec().into()),
-        method: "POST".into(),
-        headers: [("authorization", "Bearer hidden".to_string())]
-            .into_iter()
-            .collect::<BareMap<_>>(),
-        ..testing::get("A", "/echo")
-    };
-    let start = ToClientTunnelMessageKind::RequestStart(request);
-    block_on(engine.send_message(&testing::tunnel_message(testing::key(1), 0, start))).unwrap();
-    let answered = recv_until(
-        &mut engine,
-        |m| matches!(m, ToServer::TunnelMessage(t) if matches!(t.message_kind, ToServerTunnelMessageKind::ResponseStart(_))),
-    );
-    assert!(!answered.is_empty());
+    for n in 1..=requests {
+        let request = ToClientRequestStart {
+            body: Some(b"a secret request body".to_vec().into()),
+            method: "POST".into(),
+            headers: [("authorization", "Bearer hidden".to_string())]
+                .into_iter()
+                .collect::<BareMap<_>>(),
+            ..testing::get("A", "/echo")
+        };
+        let start = ToClientTunnelMessageKind::RequestStart(request);
+        let message = testing::tunnel_message(testing::key(n), 0, start);
+        block_on(engine.send_message(&message)).unwrap();
+        let answered = recv_until(
+            &mut engine,
+            |m| matches!(m, ToServer::TunnelMessage(t) if matches!(t.message_kind, ToServerTunnelMessageKind::ResponseStart(_))),
+        );
+        assert!(!answered.is_empty());
+    }
     block_on(handle.shutdown(ShutdownMode::Immediate));
     running.join().expect("the runner ends")
 }
@@ -118,7 +129,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn a_recorded_host_run_replays_exactly() {
     let path = scratch("plain");
+    let previous = previous_segment_path(&path);
+    std::fs::write(&previous, b"a stale segment of an earlier run").unwrap();
     assert_eq!(run(|b| b.record_to(&path)), ShutdownReason::Requested);
+    assert!(!previous.exists(), "a stale previous segment is removed");
     let data = std::fs::read(&path).expect("the recording was written");
     let _ = std::fs::remove_file(&path);
     let mut responds = 0;
@@ -155,6 +169,75 @@ fn a_redacted_recording_keeps_bodies_and_header_values_out_and_still_replays() {
     }
     let summary = replay(&data, |_| {}).unwrap_or_else(|e| panic!("{e}"));
     assert!(summary.redacted && !summary.cut);
+}
+
+/// A small cap: the recording rotates several times, the two segments on
+/// disk stay within the cap together, both replay from their snapshots,
+/// and the newest one holds the last request: the newest inputs are kept.
+#[test]
+fn a_capped_recording_rotates_and_keeps_the_newest_inputs() {
+    const CAP: u64 = 8 * 1024;
+    let path = scratch("rotated");
+    let previous = previous_segment_path(&path);
+    std::fs::write(&previous, b"a stale segment of an earlier run").unwrap();
+    let reason = run_requests(60, |b| b.record_to(&path).record_max_bytes(CAP));
+    assert_eq!(reason, ShutdownReason::Requested);
+    let newest = std::fs::read(&path).expect("the current segment was written");
+    let older = std::fs::read(&previous).expect("the previous segment was written");
+    let _ = (std::fs::remove_file(&path), std::fs::remove_file(&previous));
+    assert!(
+        (newest.len() + older.len()) as u64 <= CAP,
+        "{} + {} bytes on disk",
+        newest.len(),
+        older.len()
+    );
+    let mut last_key = None;
+    let summary = replay(&newest, |step| {
+        if let Input::Respond { key, .. } = step.input {
+            last_key = Some(*key);
+        }
+    })
+    .unwrap_or_else(|e| panic!("newest segment: {e}"));
+    assert!(summary.from_snapshot && !summary.cut);
+    assert_eq!(last_key, Some(testing::key(60)), "the last answer is kept");
+    // The older one is a rotated segment too: it rotated at least twice.
+    let summary = replay(&older, |_| {}).unwrap_or_else(|e| panic!("older segment: {e}"));
+    assert!(summary.from_snapshot && !summary.cut);
+    let first = RecordingReader::new(&older).unwrap();
+    assert!(first.header().segment && first.snapshot().is_some());
+}
+
+/// Redacted and rotated: no secret in either segment (their snapshots
+/// included), and both still replay.
+#[test]
+fn a_redacted_rotated_recording_keeps_secrets_out_of_every_segment() {
+    let path = scratch("rotated-redacted");
+    let reason = run_requests(60, |b| {
+        b.record_to(&path)
+            .record_max_bytes(8 * 1024)
+            .record_redacted(true)
+    });
+    assert_eq!(reason, ShutdownReason::Requested);
+    let previous = previous_segment_path(&path);
+    let segments = [std::fs::read(&previous), std::fs::read(&path)];
+    let _ = (std::fs::remove_file(&path), std::fs::remove_file(&previous));
+    for segment in segments {
+        let data = segment.expect("both segments were written");
+        for secret in [
+            SECRET,
+            b"a secret request body",
+            b"hidden-value",
+            b"Bearer hidden",
+        ] {
+            assert!(
+                !contains(&data, secret),
+                "{:?} is in a segment",
+                String::from_utf8_lossy(secret)
+            );
+        }
+        let summary = replay(&data, |_| {}).unwrap_or_else(|e| panic!("{e}"));
+        assert!(summary.redacted && !summary.cut);
+    }
 }
 
 #[test]

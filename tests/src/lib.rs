@@ -5,6 +5,7 @@ pub mod engine;
 pub mod fuzz_support;
 pub mod load;
 pub mod proxy;
+pub mod recorded;
 pub mod runner_process;
 
 pub mod sim;

@@ -229,8 +229,106 @@ fn recording_reader_body_passes_its_corpus_and_its_damaged_seeds() {
     }
 }
 
+/// The snapshot target: its corpus is snapshots of a small run
+/// (`fuzzing::snapshot_seeds`, written with `FUZZ_WRITE_SEEDS=1`), each
+/// also cut at every byte and with bytes flipped (the body frames them
+/// with a correct checksum, so every one reaches the decoder).
+#[test]
+fn snapshot_body_passes_its_corpus_and_its_damaged_seeds() {
+    let seeds = fuzzing::snapshot_seeds();
+    let dir = corpus_dir("restore_snapshot");
+    if std::env::var_os("FUZZ_WRITE_SEEDS").is_some() {
+        std::fs::create_dir_all(&dir).expect("corpus directory");
+        for (name, bytes) in &seeds {
+            std::fs::write(dir.join(name), bytes).expect("seed written");
+        }
+    }
+    let on_disk: BTreeMap<String, Vec<u8>> = committed("restore_snapshot").into_iter().collect();
+    let expected: BTreeMap<String, Vec<u8>> = seeds.into_iter().collect();
+    assert!(
+        on_disk == expected,
+        "fuzz/corpus/restore_snapshot differs from fuzzing::snapshot_seeds(); \
+         regenerate it with FUZZ_WRITE_SEEDS=1 (a format change needs new seeds)"
+    );
+    for (name, bytes) in &on_disk {
+        fuzzing::restore_snapshot(bytes);
+        for cut in 0..bytes.len() {
+            let outcome = std::panic::catch_unwind(|| fuzzing::restore_snapshot(&bytes[..cut]));
+            assert!(outcome.is_ok(), "{name} cut at {cut}");
+        }
+        for at in 0..bytes.len() {
+            for xor in [0x01, 0x5a, 0xff] {
+                let mut flipped = bytes.clone();
+                flipped[at] ^= xor;
+                let outcome = std::panic::catch_unwind(|| fuzzing::restore_snapshot(&flipped));
+                assert!(outcome.is_ok(), "{name} with byte {at} xor {xor:#x}");
+            }
+        }
+    }
+}
+
+/// An edit of a seed: a byte set, inserted or removed at an index.
+#[derive(Debug, Clone)]
+enum Edit {
+    Set(prop::sample::Index, u8),
+    Insert(prop::sample::Index, u8),
+    Remove(prop::sample::Index),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        4 => (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(i, b)| Edit::Set(i, b)),
+        1 => (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
+        1 => any::<prop::sample::Index>().prop_map(Edit::Remove),
+    ]
+}
+
+/// `SNAPSHOT_FUZZ_CASES` runs more cases of the seed mutations below.
+fn snapshot_fuzz_cases() -> u32 {
+    std::env::var("SNAPSHOT_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(256)
+}
+
+proptest! {
+    #![proptest_config(config(snapshot_fuzz_cases()))]
+
+    /// Seeds with a few bytes set, inserted or removed (framed with a
+    /// correct checksum by the body, so that each reaches the decoder).
+    #[test]
+    fn snapshot_body_takes_edited_seeds(
+        seed in any::<prop::sample::Index>(),
+        edits in prop::collection::vec(edit(), 1..8),
+    ) {
+        let seeds = fuzzing::snapshot_seeds();
+        let mut bytes = seeds[seed.index(seeds.len())].1.clone();
+        for edit in edits {
+            match edit {
+                Edit::Set(i, b) if !bytes.is_empty() => {
+                    let i = i.index(bytes.len());
+                    bytes[i] = b;
+                }
+                Edit::Insert(i, b) => bytes.insert(i.index(bytes.len() + 1), b),
+                Edit::Remove(i) if !bytes.is_empty() => {
+                    bytes.remove(i.index(bytes.len()));
+                }
+                _ => {}
+            }
+        }
+        fuzzing::restore_snapshot(&bytes);
+    }
+}
+
 proptest! {
     #![proptest_config(config(256))]
+
+    #[test]
+    fn snapshot_body_takes_random_bytes(
+        data in proptest::collection::vec(any::<u8>(), 0..512),
+    ) {
+        fuzzing::restore_snapshot(&data);
+    }
 
     #[test]
     fn recording_reader_body_takes_random_bytes(
@@ -239,7 +337,8 @@ proptest! {
     ) {
         // Half the cases get a valid file header, to reach the records.
         let data = if framed {
-            [&runner_core::recording::MAGIC[..], &[1, 0], &data].concat()
+            let version = runner_core::recording::FORMAT_VERSION.to_le_bytes();
+            [&runner_core::recording::MAGIC[..], &version, &data].concat()
         } else {
             data
         };

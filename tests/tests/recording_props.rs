@@ -8,106 +8,19 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use runner_core::ShutdownMode;
 use runner_core::protocol::ProtocolVersion;
 use runner_core::recording::{
-    Input, ReadError, RecordOptions, RecordedStep, RecordingReader, ReplayError, replay,
+    Input, ReadError, RecordedStep, RecordingReader, ReplayError, replay,
 };
-use tests::sim::ops::tunnel::{TunnelOp, apply_tunnel, tunnel_op};
-use tests::sim::ops::{NAMES, Op, apply, callback, callbacks_by_name, op};
-use tests::sim::{Callback, HttpPolicy, Sim, SimConfig, TunnelPolicy, WsPolicy};
+use tests::recorded::{Setup, Step, record, setup, steps};
+use tests::sim::ops::{NAMES, Op};
+use tests::sim::{Callback, TunnelPolicy};
 
 fn cases() -> u32 {
     std::env::var("RECORDING_PROPS_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(48)
-}
-
-#[derive(Debug, Clone)]
-enum Step {
-    Core(Op),
-    Tunnel(TunnelOp),
-}
-
-#[derive(Debug, Clone)]
-struct Setup {
-    seed: u64,
-    version: ProtocolVersion,
-    starts: Vec<Callback>,
-    stops: Vec<Callback>,
-    policy: TunnelPolicy,
-    redact: bool,
-}
-
-fn setup() -> impl Strategy<Value = Setup> {
-    let http = prop_oneof![
-        Just(HttpPolicy::Manual),
-        (0u64..3000).prop_map(|ms| HttpPolicy::Respond(Duration::from_millis(ms))),
-    ];
-    let ws = prop_oneof![
-        Just(WsPolicy::Manual),
-        any::<bool>().prop_map(|hibernate| WsPolicy::Accept { hibernate }),
-    ];
-    let policy =
-        (http, ws, any::<bool>(), any::<bool>()).prop_map(|(http, ws, echo, ack)| TunnelPolicy {
-            http,
-            ws,
-            echo,
-            ack,
-            restore: true,
-        });
-    (
-        any::<u64>(),
-        prop::sample::select(ProtocolVersion::ALL.to_vec()),
-        prop::collection::vec(callback(), NAMES.len()),
-        prop::collection::vec(callback(), NAMES.len()),
-        policy,
-        prop::bool::weighted(0.3),
-    )
-        .prop_map(|(seed, version, starts, stops, policy, redact)| Setup {
-            seed,
-            version,
-            starts,
-            stops,
-            policy,
-            redact,
-        })
-}
-
-fn steps() -> impl Strategy<Value = Vec<Step>> {
-    let step = prop_oneof![
-        2 => op().prop_map(Step::Core),
-        1 => tunnel_op().prop_map(Step::Tunnel),
-    ];
-    prop::collection::vec(step, 1..60)
-}
-
-/// Runs the steps with the runner recording, shuts down, and returns the
-/// recording.
-fn record(setup: &Setup, steps: &[Step]) -> Vec<u8> {
-    let mut config = SimConfig::new(setup.seed).version(setup.version);
-    config.user.tunnel = setup.policy.clone();
-    callbacks_by_name(&mut config.user, &setup.starts, &setup.stops);
-    let mut sim = Sim::new(config);
-    sim.record(RecordOptions::new().redact(setup.redact))
-        .expect("recording starts before the first input");
-    sim.start();
-    sim.run_for(Duration::from_secs(1));
-    for step in steps {
-        match step {
-            Step::Core(op) => apply(&mut sim, op),
-            Step::Tunnel(op) => apply_tunnel(&mut sim, op),
-        }
-    }
-    sim.shutdown(ShutdownMode::Graceful);
-    sim.run_until(|s| s.runner().is_shut_down(), Duration::from_secs(600));
-    if !sim.runner().is_shut_down() {
-        sim.shutdown(ShutdownMode::Immediate);
-    }
-    let mut recording = Vec::new();
-    sim.take_recording(&mut recording);
-    recording
 }
 
 fn read_all(data: &[u8]) -> Result<(Vec<RecordedStep>, bool), ReadError> {

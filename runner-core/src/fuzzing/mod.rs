@@ -18,6 +18,7 @@
 //! | [`decode_to_server`] | version byte + one frame | the same for runner → engine messages (and the serverless init) |
 //! | [`core`] | a script of inputs | the runner's invariants after every step |
 //! | [`read_recording`] | a flight recording | no panic; the replay replays exactly the steps the reader reads (or diverges at one of them) |
+//! | [`restore_snapshot`] | a snapshot's flags and body (framed with a correct checksum) | no panic restoring it; a restored runner's snapshot restores to the same bytes; it runs a timeout and a shutdown |
 //!
 //! The invariants are [`Invariants`], which the `tests` crate's simulation
 //! checks after every input too.
@@ -26,6 +27,7 @@ mod core;
 pub mod invariants;
 mod recording;
 mod script;
+mod snapshot;
 
 use std::fmt::Debug;
 
@@ -38,6 +40,7 @@ use crate::protocol::{
 pub use self::core::{core, core_seed};
 pub use self::invariants::Invariants;
 pub use self::recording::{read_recording, recording_seeds};
+pub use self::snapshot::{restore_snapshot, snapshot_seeds};
 
 /// The protocol version selected by an input's first byte, and the rest.
 fn split_version(data: &[u8]) -> Option<(ProtocolVersion, &[u8])> {

@@ -34,7 +34,8 @@ pub fn read_recording(data: &[u8]) {
 /// Small real recordings, the seeds of the target's corpus (written to
 /// `fuzz/corpus/read_recording/` by `tests/tests/fuzz_bodies.rs`): a
 /// runner that connects, starts an actor, answers a request and shuts
-/// down, in every protocol version, plain and redacted.
+/// down, in every protocol version, plain and redacted, whole and as the
+/// rotated segment that starts (with a snapshot) after the actor started.
 ///
 /// # Panics
 ///
@@ -48,14 +49,18 @@ pub fn recording_seeds() -> Vec<(String, Vec<u8>)> {
                 version.number(),
                 if redact { "redacted" } else { "plain" }
             );
-            let data = seed(version, redact).unwrap_or_else(|e| panic!("{name}: {e}"));
-            seeds.push((name, data));
+            let data = seed(version, redact, false).unwrap_or_else(|e| panic!("{name}: {e}"));
+            seeds.push((name.clone(), data));
+            let segment = seed(version, redact, true).unwrap_or_else(|e| panic!("{name}: {e}"));
+            seeds.push((format!("{name}-segment"), segment));
         }
     }
     seeds
 }
 
-fn seed(version: ProtocolVersion, redact: bool) -> Result<Vec<u8>, Error> {
+/// The run; with `segment`, the rotated segment that starts once the actor
+/// has started (its snapshot holds the actor).
+fn seed(version: ProtocolVersion, redact: bool, segment: bool) -> Result<Vec<u8>, Error> {
     let mut config = testing::config();
     config.protocol_version = version;
     let mut runner = Runner::new(config, Timestamp::ZERO)?;
@@ -78,6 +83,10 @@ fn seed(version: ProtocolVersion, redact: bool) -> Result<Vec<u8>, Error> {
     runner.handle_frame(at(3), conn, &encode_to_client(version, &init)?);
     let actor = testing::start_actor(&mut runner, conn, "A")?;
     runner.actor_started(at(4), &actor, Ok(()))?;
+    if segment {
+        testing::drain(&mut runner);
+        runner.rotate_recording()?;
+    }
     let key = testing::http_request(&mut runner, conn, 1, testing::get("A", "/ping"))?;
     let answer = HttpResponse::new(200)
         .header("content-type", "text/plain")

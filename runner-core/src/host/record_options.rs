@@ -42,13 +42,20 @@ impl<R> Builder<R> {
         self
     }
 
-    /// The most bytes a recording may take (default 1 GiB). Past it,
-    /// recording stops with a warning and the file keeps the *start* of
-    /// the run, which replays up to the cap. The start is the restart point
-    /// because a replay begins from a fresh core: a connection's start is
-    /// not one (actors, KV calls and retired generations outlive a
-    /// reconnection), and a snapshot would have to serialise every table of
-    /// the core. Without [`record_to`](Self::record_to) it does nothing.
+    /// The most bytes a recording may take on disk (default 1 GiB). It
+    /// is written in two segments of at most half of this each: the
+    /// current one at the [`record_to`](Self::record_to) path and the
+    /// previous one at that path with `.1` appended
+    /// ([`previous_segment_path`](crate::recording::previous_segment_path)).
+    /// When the current one is full it becomes the previous one, and the
+    /// next starts with a snapshot of the runner's whole state: the
+    /// recording keeps the *newest* inputs, and each segment replays on
+    /// its own from its snapshot (`runner-replay <path>` replays both, the
+    /// older first). The restart point is a snapshot, not a connection's
+    /// start: actors, KV calls, retired generations and open requests
+    /// outlive a reconnection. A runner whose snapshot alone exceeds half
+    /// the cap stops recording with a warning. Without
+    /// [`record_to`](Self::record_to) it does nothing.
     ///
     /// # Examples
     ///

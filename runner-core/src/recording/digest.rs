@@ -7,12 +7,14 @@
 //! does not matter) and fast on large bodies (eight bytes per step). It
 //! detects a divergence, it is no defence against a forger.
 
-use std::fmt::{self, Write as _};
-
-use super::redact;
+use crate::encoding::codec::Put;
+use crate::encoding::redact;
+use crate::encoding::values::{put_call_error, put_event, put_keys, put_kv_error};
+use crate::error::CallError;
 use crate::output::{Event, Transmit};
 use crate::protocol::{ProtocolVersion, decode_to_server, encode_to_server};
 use crate::runner::Outcome;
+use crate::tunnel::RestoreReport;
 
 const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
 
@@ -112,13 +114,6 @@ impl Digest {
     }
 }
 
-impl fmt::Write for Digest {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.write(s.as_bytes());
-        Ok(())
-    }
-}
-
 /// How a recording digests outputs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DigestMode {
@@ -149,7 +144,9 @@ pub(crate) fn step_digest<'t, 'e>(
     digest.finish()
 }
 
-/// The common outcomes by tag; errors (rare) through their `Debug` text.
+/// The common outcomes by tag; the others (errors, restore reports: rare)
+/// through their structural encoding (`values.rs`), never their `Debug`
+/// text, which another build may print differently.
 fn digest_outcome(digest: &mut Digest, outcome: &Outcome) {
     match outcome {
         Outcome::Done => {}
@@ -160,7 +157,10 @@ fn digest_outcome(digest: &mut Digest, outcome: &Outcome) {
         }
         Outcome::Cancelled(cancelled) => digest.write_u64(3 + u64::from(*cancelled)),
         other => {
-            let _ = write!(digest, "{other:?}");
+            let mut encoded = Vec::new();
+            put_outcome(&mut encoded, other);
+            digest.write_u64(5);
+            digest.field(&encoded);
         }
     }
 }
@@ -216,7 +216,8 @@ fn digest_transmit(digest: &mut Digest, mode: DigestMode, transmit: &Transmit) {
 }
 
 /// Events carrying user data are hashed field by field (and, redacted, by
-/// length); the rare others through their `Debug` text.
+/// length); the rare others through their structural encoding
+/// (`values.rs`), never their `Debug` text.
 fn digest_event(digest: &mut Digest, redact: bool, event: &Event) {
     let data = |digest: &mut Digest, bytes: &[u8]| {
         if redact {
@@ -229,11 +230,9 @@ fn digest_event(digest: &mut Digest, redact: bool, event: &Event) {
         Event::HttpRequest(request) => {
             digest.write_u64(10);
             digest.write(&request.key.to_bytes());
-            let _ = write!(
-                digest,
-                "{:?} {} {}",
-                request.actor, request.method, request.path
-            );
+            digest_actor(digest, &request.actor);
+            digest.field(request.method.as_bytes());
+            digest.field(request.path.as_bytes());
             for (name, value) in request.headers.iter() {
                 digest.field(name.as_bytes());
                 data(digest, value.as_bytes());
@@ -288,14 +287,66 @@ fn digest_event(digest: &mut Digest, redact: bool, event: &Event) {
                         data(digest, value.as_deref().unwrap_or_default());
                     }
                 }
-                other => {
-                    let _ = write!(digest, "{other:?}");
+                Ok(crate::KvResponse::Done) => digest.write_u64(1),
+                Err(e) => {
+                    let mut encoded = Vec::new();
+                    put_kv_error(&mut encoded, e);
+                    digest.write_u64(2);
+                    digest.field(&encoded);
                 }
             }
         }
         other => {
+            let mut encoded = Vec::new();
+            put_event(&mut encoded, other, redact);
             digest.write_u64(15);
-            let _ = write!(digest, "{other:?}");
+            digest.field(&encoded);
+        }
+    }
+}
+
+fn put_restore_report(buf: &mut Vec<u8>, report: &RestoreReport) {
+    put_keys(buf, &report.restored);
+    put_keys(buf, &report.stale);
+    put_keys(buf, &report.closed);
+}
+
+/// An outcome, field by field (for the step digest).
+fn put_outcome(buf: &mut Vec<u8>, outcome: &Outcome) {
+    match outcome {
+        Outcome::Done => buf.put_u8(0),
+        Outcome::Call(result) => {
+            buf.put_u8(1);
+            put_result(buf, result.as_ref(), |_, ()| {});
+        }
+        Outcome::Kv(result) => {
+            buf.put_u8(2);
+            put_result(buf, result.as_ref(), |buf, id| buf.put_varint(id.0));
+        }
+        Outcome::Cancelled(cancelled) => {
+            buf.put_u8(3);
+            buf.put_bool(*cancelled);
+        }
+        Outcome::Restored(result) => {
+            buf.put_u8(4);
+            put_result(buf, result.as_ref(), put_restore_report);
+        }
+    }
+}
+
+fn put_result<T>(
+    buf: &mut Vec<u8>,
+    result: Result<&T, &CallError>,
+    ok: impl FnOnce(&mut Vec<u8>, &T),
+) {
+    match result {
+        Ok(value) => {
+            buf.put_u8(0);
+            ok(buf, value);
+        }
+        Err(e) => {
+            buf.put_u8(1);
+            put_call_error(buf, e);
         }
     }
 }
@@ -320,4 +371,66 @@ mod tests {
         again.write(&data);
         assert_ne!(other.finish(), again.finish());
     }
+}
+
+/// The digests of the rare outputs are part of the recording format: they
+/// come from the outputs' structure (`encoding::values`), so a build that
+/// prints them differently (`Debug`) replays a recording alike. Pinned
+/// here: a change of these values is a format change (bump
+/// `FORMAT_VERSION`).
+#[cfg(test)]
+mod pinned {
+    use super::*;
+    use crate::error::CallError;
+    use crate::output::{ShutdownReason, StopReason};
+    use crate::{ActorRef, KvError, KvRequestId, RequestKey};
+
+    fn digest(events: &[Event], outcome: &Outcome) -> u64 {
+        let mode = DigestMode {
+            version: ProtocolVersion::V7,
+            redact: false,
+        };
+        step_digest(mode, std::iter::empty(), events.iter(), outcome)
+    }
+
+    #[test]
+    fn rare_outputs_digest_to_pinned_values() {
+        let actor = ActorRef::new("A", 2);
+        let key = RequestKey::from_bytes([1, 2, 3, 4, 5, 6, 7, 8]);
+        let events = [
+            Event::ActorStop {
+                actor: actor.clone(),
+                reason: StopReason::Crashed("boom".into()),
+            },
+            Event::KvResult {
+                id: KvRequestId(3),
+                result: Err(KvError::TimedOut),
+            },
+            Event::WebSocketClosed {
+                key,
+                code: Some(1000),
+                reason: None,
+            },
+            Event::ShutdownComplete {
+                reason: ShutdownReason::Fatal("refused".into()),
+            },
+        ];
+        let refused = Outcome::Call(Err(CallError::WrongState {
+            actor,
+            state: "stopping",
+            call: "sleep_actor",
+        }));
+        let got = [
+            digest(&events, &Outcome::Done),
+            digest(&[], &refused),
+            digest(&[], &Outcome::Kv(Err(CallError::KvQueueFull { limit: 8 }))),
+        ];
+        assert_eq!(got, PINNED, "{got:#018x?}");
+    }
+
+    const PINNED: [u64; 3] = [
+        0x15e4_a3b1_6495_15d8,
+        0x59ed_f7d9_3bdf_fb4e,
+        0x5531_6c9d_e83c_345c,
+    ];
 }

@@ -29,17 +29,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //!
 //! All integers are little endian; `varint` is unsigned LEB128, `zigzag`
 //! a signed varint, `bytes` and `str` a varint length then the bytes,
 //! `opt<T>` a byte 0 (absent) or 1 then `T`, `dur` a varint of nanoseconds.
 //!
 //! ```text
-//! file    = magic "RIVETREC" (8) | version u16 = 1 | header record | step record*
+//! file    = magic "RIVETREC" (8) | version u16 = 2 | header record
+//!           [snapshot record, in a rotated segment] | step record*
 //! record  = len u32 | check u8 | body (len bytes) | crc u32
 //!           check = 0x5A xor the four length bytes; crc = CRC-32 (IEEE) of body
-//! header  = kind 0 | created dur | flags u8 (1 = redacted, 2 = had a token)
+//! header  = kind 0 | created dur | flags u8 (1 = redacted, 2 = had a token,
+//!           4 = rotated segment: a snapshot record follows, `created` is its time)
 //!           | endpoint str | namespace str | runner_name str | runner_key str
 //!           | version varint | total_slots varint
 //!           | prepopulate: varint count, (name str, metadata str)*
@@ -48,6 +50,8 @@
 //!             kv_request, shutdown_drain, close, retention)
 //!           | backoff: initial dur, max dur, jitter f64 bits (8)
 //!           | limits: 14 varint (in `Limits` field order) | producer str
+//! snapshot = kind 2 | a `Snapshot` (`crate::Snapshot`: its own magic,
+//!           version and checksum; the runner's whole state when the segment began)
 //! step    = kind 1 | now: zigzag nanoseconds since the previous step's now
 //!           (the header's created for the first) | input | digest u64
 //! input   = tag u8 | fields: 0 start, 1 timeout, 2 connected conn,
@@ -82,12 +86,27 @@
 //! looks at those contents. Redacting costs a decode and re-encode of each
 //! frame; without it, recording copies the input bytes and hashes the outputs.
 //!
+//! The digest covers each transmit and event field by field, and the rare
+//! outputs and every error outcome through their structural encoding
+//! (`values.rs`), never `Debug` text, so another build replays it alike.
+//!
 //! **Bounds**: the buffer grows until drained; past
 //! [`RecordOptions::max_buffered`] recording stops
 //! ([`RecordingState::Overflowed`]) and what was buffered stays a valid,
 //! shorter recording.
+//!
+//! **Segments and rotation**: [`Runner::rotate_recording`] starts a new
+//! segment — a file of its own, whose header is flagged as a segment and
+//! followed by a [`Snapshot`](crate::Snapshot) of the runner's whole state
+//! (redacted if the recording is). A segment replays on its own: [`replay`]
+//! restores the core from its snapshot and checks the steps that follow.
+//! The restart point is a snapshot because nothing else is one: a
+//! connection's start is not (actors, their unacknowledged events, KV
+//! calls, retired generations, open requests and timers outlive a
+//! reconnection), and the run's start is only for the first segment. The
+//! host keeps the current and the previous segment
+//! ([`previous_segment_path`]), so a size cap keeps the newest inputs.
 
-mod codec;
 mod digest;
 mod reader;
 mod recorder;
@@ -107,6 +126,27 @@ pub use crate::runner::{Input, Outcome, RecordError, RecordingState};
 
 use crate::Runner;
 use recorder::Recorder;
+
+/// Where a rotated recording keeps its previous segment: `path` with `.1`
+/// appended to its file name (`run.rec` → `run.rec.1`). The host writes
+/// the current segment at `path` and renames it to this when it rotates
+/// (see `Builder::record_max_bytes`); `runner-replay <path>` replays this
+/// one first when it exists.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use runner_core::recording::previous_segment_path;
+///
+/// let previous = previous_segment_path(Path::new("/var/log/runner/run.rec"));
+/// assert_eq!(previous, Path::new("/var/log/runner/run.rec.1"));
+/// ```
+pub fn previous_segment_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".1");
+    name.into()
+}
 
 /// How to record.
 ///

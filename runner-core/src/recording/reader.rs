@@ -5,18 +5,22 @@
 
 use thiserror::Error;
 
-use super::codec::{Cursor, crc32, length_check};
-use super::wire::{FLAG_REDACTED, FLAG_TOKEN, KIND_HEADER, KIND_STEP, get_config, get_input};
-use crate::Timestamp;
+use super::wire::{
+    FLAG_REDACTED, FLAG_SEGMENT, FLAG_TOKEN, KIND_HEADER, KIND_SNAPSHOT, KIND_STEP, get_input,
+};
 use crate::config::Config;
+use crate::encoding::codec::{Cursor, crc32, length_check};
+use crate::encoding::config::get_config;
 use crate::runner::Input;
+use crate::{Snapshot, Timestamp};
 
 /// The first eight bytes of every recording.
 pub const MAGIC: [u8; 8] = *b"RIVETREC";
 
 /// The format version this build writes and reads (two bytes, little
-/// endian, after [`MAGIC`]).
-pub const FORMAT_VERSION: u16 = 1;
+/// endian, after [`MAGIC`]). Version 2 added rotated segments (a snapshot
+/// record after the header) and structural digests of rare outputs.
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Why a recording cannot be read (further).
 ///
@@ -40,7 +44,8 @@ pub enum ReadError {
         "recording format version {0} is not supported (this build reads version {FORMAT_VERSION})"
     )]
     UnsupportedVersion(u16),
-    /// The file ends before its header record is complete: nothing to replay.
+    /// The file ends before its header record (and, in a rotated segment,
+    /// its snapshot record) is complete: nothing to replay.
     #[error("the recording ends before its header is complete")]
     NoHeader,
     /// A record's length check or checksum does not match: the file was
@@ -76,6 +81,10 @@ pub struct RecordingHeader {
     pub redacted: bool,
     /// The build that wrote it (`runner-core <version>`).
     pub producer: String,
+    /// Whether the file is a rotated segment: it replays from the snapshot
+    /// after its header ([`RecordingReader::snapshot`]), and `created` is
+    /// when that snapshot was taken.
+    pub segment: bool,
 }
 
 /// One recorded input with the digest of its outputs.
@@ -123,6 +132,7 @@ pub struct RecordingReader<'a> {
     data: &'a [u8],
     pos: usize,
     header: RecordingHeader,
+    snapshot: Option<Snapshot>,
     last_now: Timestamp,
     cut: bool,
 }
@@ -162,14 +172,56 @@ impl<'a> RecordingReader<'a> {
                 created: Timestamp::ZERO,
                 redacted: false,
                 producer: String::new(),
+                segment: false,
             },
+            snapshot: None,
             last_now: Timestamp::ZERO,
             cut: false,
         };
         let (offset, body) = reader.next_record()?.ok_or(ReadError::NoHeader)?;
         reader.header = read_header(body).map_err(|what| ReadError::Malformed { offset, what })?;
         reader.last_now = reader.header.created;
+        if reader.header.segment {
+            let (offset, body) = reader.next_record()?.ok_or(ReadError::NoHeader)?;
+            match body.split_first() {
+                Some((&KIND_SNAPSHOT, snapshot)) => {
+                    reader.snapshot = Some(Snapshot::from_bytes(snapshot.to_vec()));
+                }
+                _ => {
+                    let what = "a segment's second record is not its snapshot";
+                    return Err(ReadError::Malformed { offset, what });
+                }
+            }
+        }
         Ok(reader)
+    }
+
+    /// A rotated segment's snapshot: the state its steps start from. It is
+    /// checked when restored ([`crate::Runner::from_snapshot`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::recording::{RecordOptions, RecordingReader};
+    /// use runner_core::{Config, Runner, Timestamp};
+    ///
+    /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// runner.start_recording(RecordOptions::new())?;
+    /// let mut first = Vec::new();
+    /// runner.take_recording(&mut first);
+    /// assert!(RecordingReader::new(&first)?.snapshot().is_none()); // the run's start
+    /// runner.start(Timestamp::ZERO);
+    /// runner.rotate_recording()?;
+    /// let mut second = Vec::new();
+    /// runner.take_recording(&mut second);
+    /// let reader = RecordingReader::new(&second)?;
+    /// assert!(reader.header().segment);
+    /// let restored = Runner::from_snapshot(reader.snapshot().unwrap())?;
+    /// assert_eq!(restored.poll_timeout(), runner.poll_timeout());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
     }
 
     /// The header.
@@ -294,5 +346,6 @@ fn read_header(body: &[u8]) -> Result<RecordingHeader, &'static str> {
         created,
         redacted: flags & FLAG_REDACTED != 0,
         producer,
+        segment: flags & FLAG_SEGMENT != 0,
     })
 }

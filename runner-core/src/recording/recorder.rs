@@ -5,15 +5,18 @@
 
 use tracing::warn;
 
-use super::codec::{FRAME_OVERHEAD, Put, crc32, length_check};
 use super::digest::{DigestMode, step_digest};
 use super::reader::{FORMAT_VERSION, MAGIC};
-use super::wire::{FLAG_REDACTED, FLAG_TOKEN, KIND_HEADER, KIND_STEP, put_config, put_input};
+use super::wire::{
+    FLAG_REDACTED, FLAG_SEGMENT, FLAG_TOKEN, KIND_HEADER, KIND_SNAPSHOT, KIND_STEP, put_input,
+};
 use super::{RecordOptions, redact};
 use crate::Timestamp;
 use crate::config::Config;
+use crate::encoding::codec::{FRAME_OVERHEAD, Put, crc32, length_check};
+use crate::encoding::config::put_config;
 use crate::output::{Event, Transmit};
-use crate::runner::{Input, Outcome, RecordingState, StepRecorder};
+use crate::runner::{Input, Outcome, RecordingState, Snapshot, StepRecorder};
 
 /// Bytes before a record's body: the length and its check byte.
 const PREFIX: usize = 5;
@@ -45,25 +48,29 @@ impl Recorder {
             max_buffered: options.max_buffered,
             state: RecordingState::On,
         };
-        recorder.buf.extend_from_slice(&MAGIC);
+        recorder.write_header(config, created, 0);
         recorder
-            .buf
-            .extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        recorder.open_record(KIND_HEADER);
-        recorder.buf.put_duration(created.as_duration());
-        let flags = if options.redact { FLAG_REDACTED } else { 0 }
+    }
+
+    /// The file header and the header record; `segment` flags a rotated
+    /// segment, whose snapshot record follows.
+    fn write_header(&mut self, config: &Config, created: Timestamp, segment: u8) {
+        self.buf.extend_from_slice(&MAGIC);
+        self.buf.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        self.open_record(KIND_HEADER);
+        self.buf.put_duration(created.as_duration());
+        let flags = if self.mode.redact { FLAG_REDACTED } else { 0 }
             | if config.token.is_some() {
                 FLAG_TOKEN
             } else {
                 0
-            };
-        recorder.buf.put_u8(flags);
-        put_config(&mut recorder.buf, config);
-        recorder
-            .buf
+            }
+            | segment;
+        self.buf.put_u8(flags);
+        put_config(&mut self.buf, config);
+        self.buf
             .put_str(concat!("runner-core ", env!("CARGO_PKG_VERSION")));
-        recorder.close_record();
-        recorder
+        self.close_record();
     }
 
     fn open_record(&mut self, kind: u8) {
@@ -143,6 +150,26 @@ impl StepRecorder for Recorder {
         }
         let digest = step_digest(self.mode, transmits, events, outcome);
         self.buf.extend_from_slice(&digest.to_le_bytes());
+        self.close_record();
+    }
+
+    fn redacts(&self) -> bool {
+        self.mode.redact
+    }
+
+    /// Drops what was not taken and starts a segment: the file header, the
+    /// header record (flagged as a segment, created at `now`) and the
+    /// snapshot record.
+    fn restart(&mut self, config: &Config, now: Timestamp, snapshot: &Snapshot) {
+        if self.state != RecordingState::On {
+            return;
+        }
+        self.buf.clear();
+        self.open = None;
+        self.last_now = now;
+        self.write_header(config, now, FLAG_SEGMENT);
+        self.open_record(KIND_SNAPSHOT);
+        self.buf.extend_from_slice(snapshot.as_bytes());
         self.close_record();
     }
 

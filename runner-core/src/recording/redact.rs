@@ -1,79 +1,11 @@
-//! Redaction: bodies, KV values and header values replaced by placeholders
-//! of the same length (zero bytes, `*` characters), so a recording can be
-//! shared. Header names, paths, KV keys, actor ids and lengths are kept: the
-//! core's behaviour depends on them, never on the redacted contents, so a
-//! redacted recording still replays step for step.
+//! Redacting a recorded input (see `crate::encoding::redact` for the
+//! messages and values it shares with the snapshot).
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
-
-use crate::protocol::{
-    BareMap, KvRequestData, KvResponseData, ProtocolVersion, ToClient, ToClientTunnelMessageKind,
-    ToServer, ToServerTunnelMessageKind, decode_to_client, encode_to_client,
-};
+use crate::encoding::redact::{blank, blank_values, kv_request, to_client};
+use crate::protocol::{ProtocolVersion, decode_to_client, encode_to_client};
 use crate::runner::Input;
-
-fn blank(bytes: &mut Bytes) {
-    if !bytes.is_empty() {
-        *bytes = Bytes::from(vec![0; bytes.len()]);
-    }
-}
-
-fn blank_values(headers: &mut BareMap<String>) {
-    for (_, value) in &mut headers.0 {
-        *value = "*".repeat(value.len());
-    }
-}
-
-/// Redacts a message from the engine in place.
-pub(crate) fn to_client(message: &mut ToClient) {
-    match message {
-        ToClient::TunnelMessage(tunnel) => match &mut tunnel.message_kind {
-            ToClientTunnelMessageKind::RequestStart(start) => {
-                blank_values(&mut start.headers);
-                if let Some(body) = &mut start.body {
-                    blank(body);
-                }
-            }
-            ToClientTunnelMessageKind::RequestChunk(chunk) => blank(&mut chunk.body),
-            ToClientTunnelMessageKind::WebSocketOpen(open) => blank_values(&mut open.headers),
-            ToClientTunnelMessageKind::WebSocketMessage(message) => blank(&mut message.data),
-            _ => {}
-        },
-        ToClient::KvResponse(response) => match &mut response.data {
-            KvResponseData::Get(get) => get.values.iter_mut().for_each(blank),
-            KvResponseData::List(list) => list.values.iter_mut().for_each(blank),
-            _ => {}
-        },
-        _ => {}
-    }
-}
-
-/// Redacts a message to the engine in place.
-pub(crate) fn to_server(message: &mut ToServer) {
-    match message {
-        ToServer::TunnelMessage(tunnel) => match &mut tunnel.message_kind {
-            ToServerTunnelMessageKind::ResponseStart(start) => {
-                blank_values(&mut start.headers);
-                if let Some(body) = &mut start.body {
-                    blank(body);
-                }
-            }
-            ToServerTunnelMessageKind::ResponseChunk(chunk) => blank(&mut chunk.body),
-            ToServerTunnelMessageKind::WebSocketMessage(message) => blank(&mut message.data),
-            _ => {}
-        },
-        ToServer::KvRequest(request) => kv_request(&mut request.data),
-        _ => {}
-    }
-}
-
-fn kv_request(data: &mut KvRequestData) {
-    if let KvRequestData::Put(put) = data {
-        put.values.iter_mut().for_each(blank);
-    }
-}
 
 /// The redacted copy of an input, or `None` when it carries nothing to
 /// redact (then the input itself is recorded, without a copy). A frame that

@@ -8,6 +8,7 @@ use super::reader::{ReadError, RecordingReader};
 use crate::Timestamp;
 use crate::config::ConfigError;
 use crate::output::{Event, Transmit};
+use crate::runner::SnapshotError;
 use crate::runner::{Input, Outcome, Runner};
 
 /// One replayed step, as the observer of [`replay`] sees it.
@@ -42,6 +43,8 @@ pub struct ReplaySummary {
     pub cut: bool,
     /// Whether the recording was redacted (bodies compared by length only).
     pub redacted: bool,
+    /// Whether it was a rotated segment, replayed from its snapshot.
+    pub from_snapshot: bool,
 }
 
 /// Where a replay stopped matching.
@@ -81,6 +84,9 @@ pub enum ReplayError {
     /// The recorded configuration is refused by this build.
     #[error("the recorded configuration is refused: {0}")]
     Config(#[from] ConfigError),
+    /// A rotated segment's snapshot does not restore.
+    #[error("the segment's snapshot does not restore: {0}")]
+    Snapshot(#[from] SnapshotError),
     /// The replay's outputs differ from the recorded ones.
     #[error(
         "step {} (record at byte {}, t={:?}) diverged: recorded outputs digest {:016x}, replayed {:016x}; input: {}",
@@ -89,8 +95,9 @@ pub enum ReplayError {
     Diverged(Box<Divergence>),
 }
 
-/// Replays `recording` on a fresh core, calling `observe` after each step
-/// (the diverging one included), and stops at the first divergence.
+/// Replays `recording` on a fresh core (a rotated segment: on the core its
+/// snapshot restores), calling `observe` after each step (the diverging one
+/// included), and stops at the first divergence.
 ///
 /// # Errors
 ///
@@ -125,7 +132,15 @@ pub fn replay(
         version: header.config.protocol_version,
         redact: header.redacted,
     };
-    let mut runner = Runner::new(header.config, header.created)?;
+    let from_snapshot = reader.snapshot().is_some();
+    let mut runner = match reader.snapshot() {
+        Some(snapshot) => Runner::from_snapshot(snapshot)?,
+        None => Runner::new(header.config, header.created)?,
+    };
+    // Outputs the snapshot holds still queued were produced by steps
+    // before the segment: no recorded digest covers them.
+    while runner.poll_transmit().is_some() {}
+    while runner.poll_event().is_some() {}
     let (mut transmits, mut events) = (Vec::new(), Vec::new());
     let mut index = 0;
     while let Some(step) = reader.next_step()? {
@@ -161,6 +176,7 @@ pub fn replay(
         steps: index,
         cut: reader.was_cut(),
         redacted: mode.redact,
+        from_snapshot,
     })
 }
 

@@ -65,6 +65,48 @@ impl Timeline {
         }
     }
 
+    /// Starts from the runner a segment's snapshot restored (see
+    /// [`RecordingReader::snapshot`](super::RecordingReader::snapshot)):
+    /// one line says what it holds, and the requests, sockets and KV calls
+    /// it has open are known, so that their later messages go to their
+    /// actor's section. Times count from the snapshot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::recording::{RecordOptions, RecordingReader, Timeline, replay};
+    /// use runner_core::{Config, Runner, Timestamp};
+    ///
+    /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// runner.start_recording(RecordOptions::new())?;
+    /// runner.start(Timestamp::ZERO);
+    /// runner.rotate_recording()?;
+    /// runner.handle_timeout(Timestamp::from_millis(15_000));
+    /// let mut segment = Vec::new();
+    /// runner.take_recording(&mut segment);
+    ///
+    /// let reader = RecordingReader::new(&segment)?;
+    /// let mut timeline = Timeline::new(reader.header());
+    /// timeline.restored(&Runner::from_snapshot(reader.snapshot().unwrap())?);
+    /// replay(&segment, |step| timeline.add(step))?;
+    /// let text = timeline.render();
+    /// assert!(text.contains("restored from the segment's snapshot: 0 actors"));
+    /// assert!(text.contains("15.000s  runner -> engine close"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn restored(&mut self, runner: &crate::Runner) {
+        let (requests, kv_calls) = runner.open_work();
+        let what = format!(
+            "restored from the segment's snapshot: {} actors, {} open requests and sockets, {} KV calls in flight",
+            runner.actor_count(),
+            requests.len(),
+            kv_calls.len()
+        );
+        self.line(RUNNER, 0.0, "snapshot", what);
+        self.requests.extend(requests);
+        self.kv_calls.extend(kv_calls);
+    }
+
     /// Adds one replayed step.
     pub fn add(&mut self, step: &ReplayedStep<'_>) {
         let at = step

@@ -3,19 +3,14 @@
 //! [`crate::recording`]; this file is the code for them.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::codec::{Cursor, Malformed, Put};
-use crate::config::{Backoff, Config, Limits, Timeouts};
+use crate::encoding::codec::{Cursor, Malformed, Put};
+use crate::encoding::values::{decode_kv, encode_kv};
 use crate::ids::{ActorRef, ConnId, KvRequestId, RequestKey};
-use crate::protocol::{
-    BareMap, KvRequestData, ProtocolVersion, ToServer, ToServerKvRequest, decode_to_server,
-    encode_to_server,
-};
+use crate::protocol::BareMap;
 use crate::runner::{Input, ShutdownMode, TransportClose};
-use crate::secret::Token;
 use crate::tunnel::{HibernatedSocket, HttpResponse};
 
 /// Record kind of the header, always the first record.
@@ -23,130 +18,18 @@ pub(crate) const KIND_HEADER: u8 = 0;
 /// Record kind of one step (an input and its outputs' digest).
 pub(crate) const KIND_STEP: u8 = 1;
 
+/// Record kind of a segment's snapshot, always the second record of a
+/// rotated segment (see [`crate::Snapshot`]).
+pub(crate) const KIND_SNAPSHOT: u8 = 2;
+
+/// Header flag: the file is a rotated segment, its snapshot record follows.
+pub(crate) const FLAG_SEGMENT: u8 = 4;
+
 /// Header flag: bodies, KV values and header values were replaced by
 /// `*`/zero bytes of the same length.
 pub(crate) const FLAG_REDACTED: u8 = 1;
 /// Header flag: the configuration had a token (never recorded itself).
 pub(crate) const FLAG_TOKEN: u8 = 2;
-
-/// The token a replayed configuration gets in place of the real one.
-pub(crate) const TOKEN_PLACEHOLDER: &str = "recorded-token-withheld";
-
-pub(crate) fn put_config(buf: &mut Vec<u8>, config: &Config) {
-    buf.put_str(&config.endpoint);
-    buf.put_str(&config.namespace);
-    buf.put_str(&config.runner_name);
-    buf.put_str(&config.runner_key);
-    buf.put_varint(u64::from(config.version));
-    buf.put_varint(u64::from(config.total_slots));
-    buf.put_varint(config.prepopulate_actor_names.len() as u64);
-    for (name, metadata) in &config.prepopulate_actor_names {
-        buf.put_str(name);
-        buf.put_str(metadata);
-    }
-    buf.put_opt_str(config.metadata.as_deref());
-    buf.put_varint(u64::from(config.protocol_version.number()));
-    buf.put_varint(config.rng_seed);
-    let t = &config.timeouts;
-    for d in [
-        t.connect,
-        t.init,
-        t.liveness,
-        t.actor_start,
-        t.actor_stop,
-        t.kv_request,
-        t.shutdown_drain,
-        t.close,
-        t.retention,
-    ] {
-        buf.put_duration(d);
-    }
-    buf.put_duration(config.backoff.initial);
-    buf.put_duration(config.backoff.max);
-    buf.extend_from_slice(&config.backoff.jitter.to_bits().to_le_bytes());
-    for limit in limits(&config.limits) {
-        buf.put_varint(limit as u64);
-    }
-}
-
-fn limits(l: &Limits) -> [usize; 14] {
-    [
-        l.max_pending_kv,
-        l.max_queued_kv,
-        l.max_unacked_events_per_actor,
-        l.max_retired_generations,
-        l.events_per_frame,
-        l.max_actors,
-        l.max_tunnel_payload,
-        l.max_request_body,
-        l.max_requests_per_actor,
-        l.max_request_headers,
-        l.max_inbox_messages,
-        l.max_inbox_bytes,
-        l.max_buffered_messages,
-        l.max_buffered_bytes,
-    ]
-}
-
-pub(crate) fn get_config(c: &mut Cursor<'_>, has_token: bool) -> Result<Config, Malformed> {
-    let mut config = Config::new(c.string()?, String::new(), String::new());
-    config.namespace = c.string()?;
-    config.runner_name = c.string()?;
-    config.runner_key = c.string()?;
-    config.version = c.u32()?;
-    config.total_slots = c.u32()?;
-    let mut names = BTreeMap::new();
-    for _ in 0..c.count()? {
-        names.insert(c.string()?, c.string()?);
-    }
-    config.prepopulate_actor_names = names;
-    config.metadata = c.opt_string()?;
-    config.protocol_version =
-        ProtocolVersion::new(c.u16()?).map_err(|_| "unknown protocol version")?;
-    config.rng_seed = c.varint()?;
-    config.token = has_token.then(|| Token::new(TOKEN_PLACEHOLDER));
-    config.timeouts = get_timeouts(c)?;
-    config.backoff = Backoff {
-        initial: c.duration()?,
-        max: c.duration()?,
-        jitter: f64::from_bits(u64::from_le_bytes(c.fixed()?)),
-    };
-    config.limits = get_limits(c)?;
-    Ok(config)
-}
-
-fn get_timeouts(c: &mut Cursor<'_>) -> Result<Timeouts, Malformed> {
-    Ok(Timeouts {
-        connect: c.duration()?,
-        init: c.duration()?,
-        liveness: c.duration()?,
-        actor_start: c.duration()?,
-        actor_stop: c.duration()?,
-        kv_request: c.duration()?,
-        shutdown_drain: c.duration()?,
-        close: c.duration()?,
-        retention: c.duration()?,
-    })
-}
-
-fn get_limits(c: &mut Cursor<'_>) -> Result<Limits, Malformed> {
-    Ok(Limits {
-        max_pending_kv: c.usize()?,
-        max_queued_kv: c.usize()?,
-        max_unacked_events_per_actor: c.usize()?,
-        max_retired_generations: c.usize()?,
-        events_per_frame: c.usize()?,
-        max_actors: c.usize()?,
-        max_tunnel_payload: c.usize()?,
-        max_request_body: c.usize()?,
-        max_requests_per_actor: c.usize()?,
-        max_request_headers: c.usize()?,
-        max_inbox_messages: c.usize()?,
-        max_inbox_bytes: c.usize()?,
-        max_buffered_messages: c.usize()?,
-        max_buffered_bytes: c.usize()?,
-    })
-}
 
 // Input tags: stable, part of the format. Never reuse a number.
 const START: u8 = 0;
@@ -256,24 +139,6 @@ pub(crate) fn put_input(buf: &mut Vec<u8>, input: &Input<'_>) {
             }
         }
         tunnel => put_tunnel_input(buf, tunnel),
-    }
-}
-
-/// A KV request as the engine would receive it: a protocol v7
-/// `ToServerKvRequest` (v7 has every request kind), actor id empty.
-fn encode_kv(data: &KvRequestData) -> Vec<u8> {
-    let request = ToServer::KvRequest(ToServerKvRequest {
-        actor_id: "".into(),
-        request_id: 0,
-        data: data.clone(),
-    });
-    encode_to_server(ProtocolVersion::V7, &request).unwrap_or_default()
-}
-
-fn decode_kv(bytes: &[u8]) -> Result<KvRequestData, Malformed> {
-    match decode_to_server(ProtocolVersion::V7, bytes) {
-        Ok(ToServer::KvRequest(request)) => Ok(request.data),
-        _ => Err("KV request does not decode"),
     }
 }
 

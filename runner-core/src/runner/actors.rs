@@ -569,6 +569,31 @@ impl Runner {
 
 /// Engine-requested and runner-wide stops wait for a start in progress;
 /// start failures and timeouts are about the start itself and act at once.
+// The snapshot's part (see `super::snapshot`): the actor, then 0 for a
+// start deadline, 1 for a stop deadline.
+impl Watchdog {
+    pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
+        crate::encoding::values::put_actor(&mut s.buf, &self.actor);
+        s.buf.put_u8(match self.kind {
+            WatchdogKind::Start => 0,
+            WatchdogKind::Stop => 1,
+        });
+    }
+
+    pub(super) fn load(
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
+        let actor = crate::encoding::values::get_actor(c)?;
+        let kind = match c.u8()? {
+            0 => WatchdogKind::Start,
+            1 => WatchdogKind::Stop,
+            _ => return Err("unknown watchdog kind"),
+        };
+        Ok(Watchdog { actor, kind })
+    }
+}
+
 fn defers_to_start(reason: &StopReason) -> bool {
     !matches!(
         reason,

@@ -99,6 +99,47 @@ impl EventLog {
     }
 }
 
+// The snapshot's part (see `super::snapshot`): the next index, then the
+// unacknowledged events, oldest first.
+impl EventLog {
+    pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
+        s.buf.put_zigzag(self.next_index);
+        s.buf.put_varint(self.len() as u64);
+        let (one, many) = match &self.unacked {
+            Unacked::Empty => (None, None),
+            Unacked::One(event) => (Some(event), None),
+            Unacked::Many(all) => (None, Some(all.iter())),
+        };
+        for event in one.into_iter().chain(many.into_iter().flatten()) {
+            s.bare(event);
+        }
+    }
+
+    pub(super) fn load(
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
+        let next_index = c.zigzag()?;
+        let mut events = VecDeque::new();
+        for _ in 0..c.count()? {
+            events.push_back(crate::encoding::state::bare::<protocol::Event>(c)?);
+        }
+        // Indices stay within 0..=next_index, far from overflowing.
+        if !(0..1 << 62).contains(&next_index) || (events.len() as i64) > next_index {
+            return Err("event log indices out of range");
+        }
+        let unacked = match events.len() {
+            0 => Unacked::Empty,
+            1 => Unacked::One(events.pop_front().ok_or("event log indices out of range")?),
+            _ => Unacked::Many(Box::new(events)),
+        };
+        Ok(EventLog {
+            next_index,
+            unacked,
+        })
+    }
+}
+
 /// An event in wire form, with its checkpoint.
 fn wire(actor_id: &Id, generation: u32, index: i64, event: &protocol::Event) -> EventWrapper {
     EventWrapper {

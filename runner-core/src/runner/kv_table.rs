@@ -13,7 +13,7 @@ use bytes::Bytes;
 use crate::Timestamp;
 use crate::deadline::{DeadlineQueue, DeadlineToken};
 use crate::ids::KvRequestId;
-use crate::kv::{KvError, KvResponse};
+use crate::kv::{KvError, KvResponse, MALFORMED_GET, MALFORMED_KIND, MALFORMED_LIST};
 use crate::protocol::{
     Id, KvGetResponse, KvListResponse, KvRequestData, KvResponseData, ToServerKvRequest,
 };
@@ -158,6 +158,13 @@ impl KvTable {
         })
     }
 
+    /// The wire id and actor of every call in flight (for a timeline that
+    /// starts from a snapshot).
+    pub(super) fn wire_owners(&self) -> impl Iterator<Item = (u32, &Id)> {
+        let live = self.in_flight.values();
+        live.filter_map(|e| Some((e.wire_id, &e.call.as_ref()?.actor_id)))
+    }
+
     /// Every call in flight, oldest first (cancelled ones left out).
     pub(super) fn in_flight_ids(&self) -> Vec<KvRequestId> {
         let live = self.in_flight.iter().filter(|(_, e)| e.call.is_some());
@@ -254,6 +261,103 @@ impl KvTable {
     }
 }
 
+// The snapshot's part (see `super::snapshot`): the counters, the calls in
+// flight and queued by id, then the deadlines. The wire-id index and the
+// cancelled count are rebuilt from the calls in flight.
+impl KvTable {
+    pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
+        s.buf.put_varint(self.next_id);
+        s.buf.put_varint(u64::from(self.next_wire_id));
+        s.buf.put_varint(self.in_flight.len() as u64);
+        for (id, entry) in &self.in_flight {
+            s.buf.put_varint(id.0);
+            s.buf.put_varint(u64::from(entry.wire_id));
+            s.buf.put_bool(entry.call.is_some());
+            if let Some(call) = &entry.call {
+                call.save(s);
+            }
+            s.token(entry.expiry);
+        }
+        s.buf.put_varint(self.queued.len() as u64);
+        for (id, queued) in &self.queued {
+            s.buf.put_varint(id.0);
+            queued.call.save(s);
+            s.token(queued.expiry);
+        }
+        s.queue(&self.expiry, |s, id| s.buf.put_varint(id.0));
+    }
+
+    pub(super) fn load(
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
+        use crate::encoding::state::{counter, token};
+        let mut table = KvTable {
+            next_id: counter(c)?,
+            next_wire_id: c.u32()?,
+            ..KvTable::default()
+        };
+        for _ in 0..c.count()? {
+            let id = KvRequestId(counter(c)?);
+            let wire_id = c.u32()?;
+            let call = if c.bool()? {
+                Some(Call::load(c)?)
+            } else {
+                None
+            };
+            let expiry = token(c)?;
+            table.cancelled += usize::from(call.is_none());
+            let clash = table.by_wire_id.insert(wire_id, id).is_some();
+            let entry = InFlight {
+                wire_id,
+                call,
+                expiry,
+            };
+            if clash || table.in_flight.insert(id, entry).is_some() {
+                return Err("a KV call or wire id is listed twice");
+            }
+        }
+        for _ in 0..c.count()? {
+            let id = KvRequestId(counter(c)?);
+            let queued = Queued {
+                call: Call::load(c)?,
+                expiry: token(c)?,
+            };
+            if table.in_flight.contains_key(&id) || table.queued.insert(id, queued).is_some() {
+                return Err("a KV call is listed twice");
+            }
+        }
+        table.expiry = crate::encoding::state::queue(c, |c| Ok(KvRequestId(counter(c)?)))?;
+        Ok(table)
+    }
+}
+
+impl Call {
+    fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
+        s.buf.put_str(&self.actor_id);
+        let encode = crate::encoding::values::encode_kv;
+        if s.redact {
+            let mut data = self.data.clone();
+            crate::encoding::redact::kv_request(&mut data);
+            s.buf.put_bytes(&encode(&data));
+        } else {
+            s.buf.put_bytes(&encode(&self.data));
+        }
+        crate::encoding::values::put_time(&mut s.buf, self.made);
+    }
+
+    fn load(
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
+        Ok(Call {
+            actor_id: c.string()?.into(),
+            data: crate::encoding::values::decode_kv(c.bytes()?)?,
+            made: crate::encoding::values::get_time(c)?,
+        })
+    }
+}
+
 fn interpret(request: &KvRequestData, response: KvResponseData) -> Result<KvResponse, KvError> {
     match (request, response) {
         (_, KvResponseData::Error(e)) => Err(KvError::Engine(if e.message.is_empty() {
@@ -270,9 +374,7 @@ fn interpret(request: &KvRequestData, response: KvResponseData) -> Result<KvResp
         (KvRequestData::Put(_), KvResponseData::Put)
         | (KvRequestData::Delete(_) | KvRequestData::DeleteRange(_), KvResponseData::Delete)
         | (KvRequestData::Drop, KvResponseData::Drop) => Ok(KvResponse::Done),
-        _ => Err(KvError::Malformed(
-            "response kind does not match the request",
-        )),
+        _ => Err(KvError::Malformed(MALFORMED_KIND)),
     }
 }
 
@@ -284,9 +386,7 @@ fn values_in_request_order(
     found: KvGetResponse,
 ) -> Result<Vec<Option<Bytes>>, KvError> {
     if found.keys.len() != found.values.len() {
-        return Err(KvError::Malformed(
-            "get response has unequal key and value counts",
-        ));
+        return Err(KvError::Malformed(MALFORMED_GET));
     }
     let pairs = || found.keys.iter().zip(&found.values);
     if found.keys.len() <= 8 {
@@ -302,9 +402,7 @@ fn values_in_request_order(
 
 fn entries(list: KvListResponse) -> Result<Vec<(Bytes, Bytes)>, KvError> {
     if list.keys.len() != list.values.len() {
-        return Err(KvError::Malformed(
-            "list response has unequal key and value counts",
-        ));
+        return Err(KvError::Malformed(MALFORMED_LIST));
     }
     Ok(list.keys.into_iter().zip(list.values).collect())
 }

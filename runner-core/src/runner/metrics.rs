@@ -190,6 +190,15 @@ macro_rules! labelled_counts {
                 self.iter().map(|(_, n)| n).sum()
             }
         }
+
+        impl $name {
+            /// The counts in field order, read by `next` (a snapshot's).
+            pub(super) fn load_counts<E>(
+                mut next: impl FnMut() -> Result<u64, E>,
+            ) -> Result<Self, E> {
+                Ok($name { $($field: next()?,)* })
+            }
+        }
     };
 }
 
@@ -342,6 +351,68 @@ impl Default for Counters {
             websockets_opened: 0,
             payload_refusals: PayloadRefusals::default(),
         }
+    }
+}
+
+// The snapshot's part (see `super::snapshot`): every counter in field
+// order, the labelled ones in their label order, the histogram's buckets
+// and its sum's bits.
+impl Counters {
+    pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
+        let b = &mut s.buf;
+        b.put_varint(self.connect_attempts);
+        b.put_varint(self.connections);
+        self.disconnects.iter().for_each(|(_, n)| b.put_varint(n));
+        b.put_varint(self.engine_pings);
+        crate::encoding::values::put_opt_time(b, self.last_engine_contact);
+        b.put_varint(self.actor_starts);
+        self.actor_stops.iter().for_each(|(_, n)| b.put_varint(n));
+        b.put_varint(self.starts_refused);
+        self.kv_calls.iter().for_each(|(_, n)| b.put_varint(n));
+        self.kv_outcomes.iter().for_each(|(_, n)| b.put_varint(n));
+        b.put_varint(self.kv_cancelled);
+        b.put_varint(self.kv_latency.counts.len() as u64);
+        self.kv_latency.counts.iter().for_each(|n| b.put_varint(*n));
+        b.extend_from_slice(&self.kv_latency.sum.to_bits().to_le_bytes());
+        b.put_varint(self.http_requests);
+        self.http_outcomes.iter().for_each(|(_, n)| b.put_varint(n));
+        b.put_varint(self.websockets_opened);
+        self.payload_refusals
+            .iter()
+            .for_each(|(_, n)| b.put_varint(n));
+    }
+
+    pub(super) fn load(
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
+        let mut counters = Counters {
+            connect_attempts: c.varint()?,
+            connections: c.varint()?,
+            disconnects: Disconnects::load_counts(|| c.varint())?,
+            engine_pings: c.varint()?,
+            last_engine_contact: crate::encoding::values::get_opt_time(c)?,
+            actor_starts: c.varint()?,
+            actor_stops: Stops::load_counts(|| c.varint())?,
+            starts_refused: c.varint()?,
+            kv_calls: KvKinds::load_counts(|| c.varint())?,
+            kv_outcomes: KvOutcomes::load_counts(|| c.varint())?,
+            kv_cancelled: c.varint()?,
+            ..Counters::default()
+        };
+        let buckets = &mut counters.kv_latency.counts;
+        if c.usize()? != buckets.len() {
+            return Err("KV latency histogram has other buckets");
+        }
+        for bucket in buckets.iter_mut() {
+            *bucket = c.varint()?;
+        }
+        counters.kv_latency.sum = f64::from_bits(u64::from_le_bytes(c.fixed()?));
+        counters.http_requests = c.varint()?;
+        counters.http_outcomes = HttpOutcomes::load_counts(|| c.varint())?;
+        counters.websockets_opened = c.varint()?;
+        counters.payload_refusals = PayloadRefusals::load_counts(|| c.varint())?;
+        Ok(counters)
     }
 }
 

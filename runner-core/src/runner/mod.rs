@@ -22,6 +22,7 @@ mod recording;
 mod retired;
 mod shutdown;
 mod shutdown_phase;
+mod snapshot;
 mod timers;
 mod tunnel;
 
@@ -52,6 +53,7 @@ pub use metrics::{
 pub(crate) use recording::StepRecorder;
 pub use recording::{RecordError, RecordingState};
 pub use shutdown::ShutdownMode;
+pub use snapshot::{SNAPSHOT_MAGIC, SNAPSHOT_VERSION, Snapshot, SnapshotError};
 
 /// Deterministic hasher state: seeded from the configuration, never from the OS.
 type Hasher = foldhash::fast::FixedState;

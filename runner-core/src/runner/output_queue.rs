@@ -67,6 +67,11 @@ impl<T> OutputQueue<T> {
         self.fresh -= fresh_removed;
     }
 
+    /// The queued items, oldest first (for a snapshot).
+    pub(super) fn iter(&self) -> std::collections::vec_deque::Iter<'_, T> {
+        self.queue.iter()
+    }
+
     /// From now on, only items pushed after this call are fresh.
     pub(super) fn mark(&mut self) {
         self.fresh = 0;

@@ -25,6 +25,10 @@ pub(crate) trait StepRecorder: fmt::Debug + Send + Sync {
     );
     /// Moves complete records to `out`.
     fn take(&mut self, out: &mut Vec<u8>);
+    /// Whether it redacts (a segment's snapshot is redacted too).
+    fn redacts(&self) -> bool;
+    /// Drops what was not taken and starts a new segment at `snapshot`.
+    fn restart(&mut self, config: &Config, now: Timestamp, snapshot: &super::Snapshot);
     /// Stops recording.
     fn stop(&mut self);
     /// Whether it records.
@@ -83,6 +87,9 @@ pub enum RecordError {
     /// Recording was already started once.
     #[error("this runner is already recording (or has recorded)")]
     AlreadyRecording,
+    /// Rotation asked of a runner that is not recording (any more).
+    #[error("this runner is not recording")]
+    NotRecording,
 }
 
 impl Runner {
@@ -127,6 +134,60 @@ impl Runner {
         if let Some(recorder) = self.recorder.as_mut() {
             recorder.take(out);
         }
+    }
+
+    /// Starts a new segment of the recording: what was not taken yet is
+    /// dropped, and the next [`take_recording`](Self::take_recording)
+    /// begins a new file — the format's header, then a [`Snapshot`] of the
+    /// runner as it is now (redacted if the recording is), then the steps
+    /// that follow. Such a segment replays on its own, from its snapshot,
+    /// so a caller that keeps the newest segments (the host keeps two, see
+    /// `Builder::record_max_bytes`) bounds the recording's size and keeps
+    /// its newest inputs. `O(state)`: for rotation, not per input.
+    ///
+    /// [`Snapshot`]: super::Snapshot
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::NotRecording`] when the runner does not record (or
+    /// stopped recording).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::recording::{RecordError, RecordOptions, replay};
+    /// use runner_core::{Config, Runner, Timestamp, Transmit};
+    ///
+    /// let mut runner = Runner::new(Config::new("http://h:1", "r", "k"), Timestamp::ZERO)?;
+    /// runner.start_recording(RecordOptions::new())?;
+    /// runner.start(Timestamp::ZERO);
+    /// let Some(Transmit::Connect { conn, .. }) = runner.poll_transmit() else { panic!() };
+    /// let mut first = Vec::new();
+    /// runner.take_recording(&mut first);
+    ///
+    /// runner.rotate_recording()?;
+    /// runner.handle_connected(Timestamp::from_millis(4), conn);
+    /// let mut second = Vec::new();
+    /// runner.take_recording(&mut second);
+    /// // Each segment replays on its own: the second from its snapshot.
+    /// assert_eq!(replay(&first, |_| {})?.steps, 1);
+    /// let summary = replay(&second, |_| {})?;
+    /// assert_eq!((summary.steps, summary.from_snapshot), (1, true));
+    /// // Once recording stopped, there is nothing to rotate.
+    /// runner.stop_recording();
+    /// assert_eq!(runner.rotate_recording(), Err(RecordError::NotRecording));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rotate_recording(&mut self) -> Result<(), RecordError> {
+        let redact = match &self.recorder {
+            Some(recorder) if recorder.state() == RecordingState::On => recorder.redacts(),
+            _ => return Err(RecordError::NotRecording),
+        };
+        let snapshot = self.snapshot_with(redact);
+        if let Some(recorder) = self.recorder.as_mut() {
+            recorder.restart(&self.config, self.now, &snapshot);
+        }
+        Ok(())
     }
 
     /// Stops recording (what is buffered can still be taken): for a caller

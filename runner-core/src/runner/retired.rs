@@ -166,6 +166,56 @@ impl Retired {
     }
 }
 
+// The snapshot's part (see `super::snapshot`): the generations by key,
+// then the confirmations. `by_actor` is rebuilt from the keys.
+impl Retired {
+    pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
+        let mut keys: Vec<&GenKey> = self.map.keys().collect();
+        keys.sort_unstable();
+        s.buf.put_varint(keys.len() as u64);
+        for key in keys {
+            let Some(retired) = self.map.get(key) else {
+                continue;
+            };
+            s.buf.put_str(&key.0);
+            s.buf.put_varint(u64::from(key.1));
+            s.buf.put_zigzag(retired.last_command_index);
+            retired.events.save(s);
+            s.opt_token(retired.confirm);
+        }
+        s.queue(&self.confirms, |s, ((id, generation), conn)| {
+            s.buf.put_str(id);
+            s.buf.put_varint(u64::from(*generation));
+            s.buf.put_varint(conn.0);
+        });
+    }
+
+    /// Fills this (empty) table.
+    pub(super) fn load(
+        &mut self,
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<(), crate::encoding::codec::Malformed> {
+        for _ in 0..c.count()? {
+            let key: GenKey = (c.string()?.into(), c.u32()?);
+            let last_command_index = c.zigzag()?;
+            let events = EventLog::load(c)?;
+            let confirm = crate::encoding::state::opt_token(c)?;
+            if self.map.contains_key(&key) {
+                return Err("a retired generation is listed twice");
+            }
+            self.insert(key.clone(), last_command_index, events);
+            if let Some(retired) = self.map.get_mut(&key) {
+                retired.confirm = confirm;
+            }
+        }
+        self.confirms = crate::encoding::state::queue(c, |c| {
+            let key: GenKey = (c.string()?.into(), c.u32()?);
+            Ok((key, ConnId(crate::encoding::state::counter(c)?)))
+        })?;
+        Ok(())
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

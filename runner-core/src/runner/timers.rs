@@ -72,3 +72,22 @@ impl TimerTable {
         Some(timer)
     }
 }
+
+// The snapshot's part (see `super::snapshot`): every slot, in `Timer::ALL` order.
+impl TimerTable {
+    pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        for at in self.deadlines {
+            crate::encoding::values::put_opt_time(&mut s.buf, at);
+        }
+    }
+
+    pub(super) fn load(
+        c: &mut crate::encoding::codec::Cursor<'_>,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
+        let mut table = TimerTable::default();
+        for slot in &mut table.deadlines {
+            *slot = crate::encoding::values::get_opt_time(c)?;
+        }
+        Ok(table)
+    }
+}

@@ -110,3 +110,43 @@ pub(super) fn payload_len(kind: &ToClientTunnelMessageKind) -> usize {
         _ => 0,
     }
 }
+
+// The snapshot's part (see `crate::runner::snapshot`): the request keys
+// in key order, then the inbox in arrival order.
+impl ActorTunnel {
+    pub(in crate::runner) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
+        let keys = self.request_keys();
+        s.buf.put_varint(keys.len() as u64);
+        for key in keys {
+            crate::encoding::values::put_key(&mut s.buf, key);
+        }
+        let inbox = self.live.as_ref().map(|l| &l.inbox);
+        s.buf.put_varint(inbox.map_or(0, |i| i.len()) as u64);
+        for msg in inbox.into_iter().flatten() {
+            if s.redact {
+                let mut msg = msg.clone();
+                crate::encoding::redact::tunnel_to_client(&mut msg.message_kind);
+                s.bare(&msg);
+            } else {
+                s.bare(msg);
+            }
+        }
+    }
+
+    pub(in crate::runner) fn load(
+        c: &mut crate::encoding::codec::Cursor<'_>,
+        hasher: &Hasher,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
+        let mut tunnel = ActorTunnel::default();
+        for _ in 0..c.count()? {
+            tunnel.add_request(crate::encoding::values::get_key(c)?, hasher);
+        }
+        for _ in 0..c.count()? {
+            let msg: ToClientTunnelMessage = crate::encoding::state::bare(c)?;
+            let len = payload_len(&msg.message_kind);
+            tunnel.hold(msg, len, hasher);
+        }
+        Ok(tunnel)
+    }
+}

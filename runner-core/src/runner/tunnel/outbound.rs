@@ -68,3 +68,38 @@ fn outbound_len(kind: &ToServerTunnelMessageKind) -> usize {
         _ => 0,
     }
 }
+
+// The snapshot's part (see `crate::runner::snapshot`): the held messages,
+// oldest first, then the dropped count. The byte count is rebuilt.
+impl OutboundBuffer {
+    pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
+        use crate::encoding::codec::Put;
+        s.buf.put_varint(self.messages.len() as u64);
+        for msg in &self.messages {
+            if s.redact {
+                let mut msg = msg.clone();
+                crate::encoding::redact::tunnel_to_server(&mut msg.message_kind);
+                s.bare(&msg);
+            } else {
+                s.bare(msg);
+            }
+        }
+        s.buf.put_varint(self.dropped);
+    }
+
+    pub(super) fn load(
+        c: &mut crate::encoding::codec::Cursor<'_>,
+        limits: &Limits,
+    ) -> Result<Self, crate::encoding::codec::Malformed> {
+        let mut buffer = OutboundBuffer::default();
+        for _ in 0..c.count()? {
+            let msg: ToServerTunnelMessage = crate::encoding::state::bare(c)?;
+            if !buffer.has_room(&msg.message_kind, limits) {
+                return Err("outbound buffer past its limits");
+            }
+            buffer.push(msg);
+        }
+        buffer.dropped = crate::encoding::state::counter(c)?;
+        Ok(buffer)
+    }
+}

@@ -143,6 +143,11 @@ impl<'a> Cursor<'a> {
         self.data.is_empty()
     }
 
+    /// Bytes not read yet.
+    pub(crate) fn remaining(&self) -> usize {
+        self.data.len()
+    }
+
     pub(crate) fn u8(&mut self) -> Result<u8, Malformed> {
         let (&first, rest) = self.data.split_first().ok_or("unexpected end of record")?;
         self.data = rest;

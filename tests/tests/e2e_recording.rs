@@ -2,7 +2,10 @@
 //! requests and KV calls, a hibernatable WebSocket that survives its actor's
 //! sleep, an engine crash and restart, then a graceful shutdown — replayed
 //! on a fresh core with every step's outputs matching the recorded ones.
-//! The test has an engine of its own.
+//! The test has an engine of its own. A second one caps the recording
+//! (`RIVET_FLIGHT_RECORD_MAX_BYTES`) so that it rotates under real traffic:
+//! both kept segments replay, each from its snapshot, and the newest holds
+//! the last request.
 
 mod e2e_support;
 
@@ -10,15 +13,16 @@ use std::time::Duration;
 
 use anyhow::{Result, ensure};
 use e2e_support::{
-    Driver, TestRunner, disconnects, expect, ping, post, request, start_engine, wait_actor,
+    Driver, TestRunner, disconnects, engine, expect, ping, post, request, start_engine, wait_actor,
     wait_starts, wait_stops, wait_until, ws_echo,
 };
-use runner_core::recording::{Input, RecordingReader, Timeline, replay};
+use runner_core::recording::{Input, RecordingReader, Timeline, previous_segment_path, replay};
 use tests::api::{GatewayRequest, Method};
 use tests::runner_process::RunnerEvent;
 use tokio_tungstenite::tungstenite::Message;
 
 e2e_support::driver_tests!(heavy: a_recorded_run_with_a_restart_replays_exactly);
+e2e_support::driver_tests!(a_capped_recording_rotates_and_each_segment_replays);
 
 /// Bound on the runner's reconnect after the engine is back.
 const RECONNECT_BOUND: Duration = Duration::from_secs(45);
@@ -131,6 +135,80 @@ fn check_replay(data: &[u8], actor: &str) -> Result<()> {
     ensure!(
         text.contains(&format!("== actor {actor} ==")),
         "no section for the actor:\n{text}"
+    );
+    Ok(())
+}
+
+/// The cap of the rotating recording: segments of 16 KiB.
+const SMALL_CAP: u64 = 32 * 1024;
+
+async fn a_capped_recording_rotates_and_each_segment_replays(
+    driver: &'static Driver,
+) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("capped.rec");
+    let engine = engine().await?;
+    let api = engine.api();
+    let name = format!("e2e-recording-capped-{}", driver.package);
+    let record = path.display().to_string();
+    let mut runner = TestRunner::start(driver, engine, &name, |b| {
+        b.env("RIVET_FLIGHT_RECORD", record)
+            .env("RIVET_FLIGHT_RECORD_MAX_BYTES", SMALL_CAP.to_string())
+    })
+    .await?;
+    let actor = runner.actor(&api, "capped").await?;
+
+    // ~1 KiB recorded per request (its body and the answer's frame): the
+    // recording fills several 16 KiB segments.
+    let body = "r".repeat(900);
+    for i in 0..80 {
+        let echo = request(Method::POST, &actor, "/echo").body(format!("{i}:{body}"));
+        ensure!(
+            expect(&api, echo, 200)
+                .await?
+                .text()
+                .starts_with(&format!("{i}:"))
+        );
+    }
+    let last = request(Method::POST, &actor, "/echo").body("the last request");
+    ensure!(expect(&api, last, 200).await?.text() == "the last request");
+
+    ensure!(
+        runner.process.sigterm()?,
+        "the runner exited before SIGTERM"
+    );
+    runner
+        .process
+        .wait_shutdown(Duration::from_secs(60))
+        .await?;
+    let status = runner.process.wait_exit(Duration::from_secs(10)).await?;
+    ensure!(status.success(), "exit status {status}");
+
+    let current = std::fs::read(&path)?;
+    let previous = std::fs::read(previous_segment_path(&path))?;
+    ensure!(
+        (current.len() + previous.len()) as u64 <= SMALL_CAP,
+        "the segments hold {} + {} bytes, over the {SMALL_CAP} cap",
+        previous.len(),
+        current.len()
+    );
+    for (label, segment) in [("previous", &previous), ("current", &current)] {
+        let reader = RecordingReader::new(segment)?;
+        ensure!(
+            reader.snapshot().is_some(),
+            "the {label} segment starts without a snapshot: it did not rotate twice"
+        );
+        let summary = replay(segment, |_| {})?;
+        ensure!(
+            summary.from_snapshot && !summary.cut,
+            "{label}: {summary:?}"
+        );
+    }
+    // The newest inputs are kept: the last request's body is in the
+    // current segment (the recording is not redacted).
+    ensure!(
+        current.windows(16).any(|w| w == b"the last request"),
+        "the last request is not in the current segment"
     );
     Ok(())
 }

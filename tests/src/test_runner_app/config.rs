@@ -32,6 +32,10 @@ pub struct Config {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// `RIVET_FLIGHT_RECORD`: where to record (see the `recording` module).
     pub flight_record: Option<std::path::PathBuf>,
+    /// `RIVET_FLIGHT_RECORD_MAX_BYTES` (this crate's addition to the
+    /// contract): the recording's size cap, rotation included; the
+    /// builder's default (1 GiB) when unset.
+    pub flight_record_max_bytes: Option<u32>,
     /// `RIVET_SERVERLESS_LISTEN`: serverless mode on this address.
     pub serverless_listen: Option<std::net::SocketAddr>,
 }
@@ -98,6 +102,7 @@ impl Config {
                     problem: problem.into(),
                 },
             )?,
+            flight_record_max_bytes: number("RIVET_FLIGHT_RECORD_MAX_BYTES")?,
             serverless_listen: text("RIVET_SERVERLESS_LISTEN")?
                 .map(|addr| socket_addr("RIVET_SERVERLESS_LISTEN", &addr))
                 .transpose()?,
@@ -116,7 +121,11 @@ impl Config {
             .version(self.version)
             .total_slots(self.total_slots)
             .protocol_version(self.protocol_version);
-        let builder = super::recording::apply(self.flight_record.as_deref(), builder);
+        let builder = super::recording::apply(
+            self.flight_record.as_deref(),
+            self.flight_record_max_bytes,
+            builder,
+        );
         let builder = match &self.tls_ca_pem {
             Some(pem) => builder.tls_root_certificates_pem(pem),
             None => builder,
@@ -251,6 +260,7 @@ mod unit {
             ("RIVET_SERVERLESS_LISTEN", "127.0.0.1:http-alt"),
             ("RIVET_METRICS_LISTEN", "not an address"),
             ("RIVET_FLIGHT_RECORD", ""),
+            ("RIVET_FLIGHT_RECORD_MAX_BYTES", "1 GiB"),
         ];
         for (variable, value) in cases {
             let err = parse(&[(variable, value)]).unwrap_err();

@@ -1,6 +1,9 @@
 //! `RIVET_FLIGHT_RECORD=<path>`: the runner records every input of its core
 //! to `<path>` (see `runner_core::recording`), for
 //! `cargo run -p runner-core --bin runner-replay -- <path>`.
+//! `RIVET_FLIGHT_RECORD_MAX_BYTES=<n>` (an addition to the contract) caps
+//! it: past half the cap the recording rotates (`<path>.1` holds the
+//! previous segment), so that an end-to-end test can make it rotate.
 
 use std::path::{Path, PathBuf};
 
@@ -16,10 +19,19 @@ pub(super) fn flight_record(value: Option<String>) -> Result<Option<PathBuf>, &'
     }
 }
 
-/// Turns recording on when a path is configured.
-pub(super) fn apply<R: Runtime>(path: Option<&Path>, builder: Builder<R>) -> Builder<R> {
-    match path {
-        Some(path) => builder.record_to(path),
+/// Turns recording on when a path is configured, capped at `max_bytes`
+/// when given.
+pub(super) fn apply<R: Runtime>(
+    path: Option<&Path>,
+    max_bytes: Option<u32>,
+    builder: Builder<R>,
+) -> Builder<R> {
+    let Some(path) = path else {
+        return builder;
+    };
+    let builder = builder.record_to(path);
+    match max_bytes {
+        Some(cap) => builder.record_max_bytes(u64::from(cap)),
         None => builder,
     }
 }

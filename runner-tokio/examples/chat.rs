@@ -4,7 +4,8 @@
 //! hibernatable: when the room sleeps (`POST /sleep`, or the engine's idle
 //! timeout) the gateway keeps its clients connected, and the next message
 //! wakes the room, which restores the sockets from what it persisted and
-//! carries on. Next to the sockets, the room's HTTP is an axum `Router`
+//! carries on; a restored member hears the room's lines once its client
+//! has spoken since the wake (until then the gateway may drop them). Next to the sockets, the room's HTTP is an axum `Router`
 //! served with [`serve`]: `GET /messages` is the history, `POST /sleep`
 //! puts the room to sleep. One actor, an axum app and the runner's
 //! WebSocket API side by side (the engine's tunnel is not an HTTP upgrade,
@@ -112,7 +113,7 @@ impl Handler for Chat {
         // sent by another member once this socket is open reaches it.
         let inbox = member.join();
         if restored || member.save().await.is_ok() {
-            member.talk(inbox).await;
+            member.talk(inbox, restored).await;
         }
         member.leave();
     }
@@ -168,23 +169,38 @@ impl Member<'_> {
 
     /// Relays the client's messages to the room and the room's to the
     /// client, until the socket closes or hibernates.
-    async fn talk(&mut self, mut inbox: mpsc::UnboundedReceiver<String>) {
+    ///
+    /// A restored socket's lines wait in its inbox until its client has
+    /// spoken since the wake. The engine's gateway resumes each hibernated
+    /// connection on its own, some time after the room reports running,
+    /// and drops what the room sends on it before then (engine 2.3.19:
+    /// "message handler channel closed"); a message from the client comes
+    /// through a resumed connection, so from then on lines arrive.
+    async fn talk(&mut self, mut inbox: mpsc::UnboundedReceiver<String>, restored: bool) {
+        let mut resumed = !restored;
         loop {
+            let next_line = match resumed {
+                true => inbox.next().left_future(),
+                false => futures::future::pending().right_future(),
+            };
             futures::select! {
-                incoming = self.ws.recv_indexed().fuse() => match incoming {
-                    Some((Message::Close(_), _)) => {
-                        let _ = self.actor.kv_delete([self.record.kv_key()]).await;
-                        break;
-                    }
-                    Some((message, index)) => {
-                        let _handling = self.room.handling.read().await;
-                        if self.said(message, index).await.is_err() {
-                            break; // the room is stopping: the gateway sends it again
+                incoming = self.ws.recv_indexed().fuse() => {
+                    resumed = true;
+                    match incoming {
+                        Some((Message::Close(_), _)) => {
+                            let _ = self.actor.kv_delete([self.record.kv_key()]).await;
+                            break;
                         }
+                        Some((message, index)) => {
+                            let _handling = self.room.handling.read().await;
+                            if self.said(message, index).await.is_err() {
+                                break; // the room is stopping: the gateway sends it again
+                            }
+                        }
+                        None => break, // hibernated (the record stays) or gone
                     }
-                    None => break, // hibernated (the record stays) or gone
                 },
-                outgoing = inbox.next() => {
+                outgoing = next_line.fuse() => {
                     let Some(line) = outgoing else { break };
                     // Sent and its index persisted before the room sleeps:
                     // a stale index would make the gateway drop the next

@@ -20,8 +20,11 @@ e2e_support::driver_tests!(axum_app_serves_notes_across_sleep, alarm_job_across_
 // The chat room across a sleep (#15). It was flaky: after the wake the
 // room sent a restored member a line before the engine's gateway had
 // resumed that member's connection, and the gateway dropped it (its log:
-// "message handler channel closed"). The room now holds a restored
-// member's lines until the member's client has spoken since the wake.
+// "message handler channel closed"); and a message that came as the room
+// began to stop was answered to nobody before the room slept. The room now
+// holds a restored member's lines until the member's client has spoken
+// since the wake, answers the speaker before acknowledging, and sends each
+// member the lines of the history it has not heard.
 #[test]
 fn chat_room_across_sleep_tokio() {
     e2e_support::run(&e2e_support::TOKIO, chat_room_across_sleep);
@@ -159,7 +162,9 @@ async fn chat_room_across_sleep(driver: &'static Driver) -> Result<()> {
     // Ann hears every line, in order, once she has spoken since the wake:
     // the gateway resumes her connection on its own after the wake and
     // drops what the room sends before then, so the room holds her lines
-    // until a message of hers shows her connection resumed.
+    // until a message of hers shows her connection resumed. (Bob's message
+    // may also have come as the room was still stopping: then it was
+    // answered and the room slept again, and Ann's message wakes it.)
     ws_send(&mut ann, Message::Text("and me".into())).await?;
     next_line(&mut ann, "3: still here")
         .await
@@ -167,12 +172,21 @@ async fn chat_room_across_sleep(driver: &'static Driver) -> Result<()> {
     next_line(&mut ann, "4: and me")
         .await
         .context("ann waits for 4: and me")?;
+    // Bob speaks again: whichever wake resumed his connection, he hears
+    // Ann's line, then his own.
+    ws_send(&mut bob, Message::Text("bye".into())).await?;
     next_line(&mut bob, "4: and me")
         .await
         .context("bob waits for 4: and me")?;
+    next_line(&mut bob, "5: bye")
+        .await
+        .context("bob waits for 5: bye")?;
+    next_line(&mut ann, "5: bye")
+        .await
+        .context("ann waits for 5: bye")?;
 
     let history = expect(&api, request(Method::GET, &room, "/messages"), 200).await?;
-    let expected = r#"["1: hello","2: hi ann","3: still here","4: and me"]"#;
+    let expected = r#"["1: hello","2: hi ann","3: still here","4: and me","5: bye"]"#;
     ensure!(history.text() == expected, "history {}", history.text());
     Ok(())
 }

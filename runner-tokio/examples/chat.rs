@@ -4,7 +4,8 @@
 //! hibernatable: when the room sleeps (`POST /sleep`, or the engine's idle
 //! timeout) the gateway keeps its clients connected, and the next message
 //! wakes the room, which restores the sockets from what it persisted and
-//! carries on. Next to the sockets, the room's HTTP is an axum `Router`
+//! carries on; a restored member hears the room's lines once its client
+//! has spoken since the wake (until then the gateway may drop them). Next to the sockets, the room's HTTP is an axum `Router`
 //! served with [`serve`]: `GET /messages` is the history, `POST /sleep`
 //! puts the room to sleep. One actor, an axum app and the runner's
 //! WebSocket API side by side (the engine's tunnel is not an HTTP upgrade,
@@ -97,8 +98,11 @@ impl Handler for Chat {
         let Some(room) = actor.state::<Room>() else {
             return;
         };
-        let record = Record::new(&socket);
+        let mut record = Record::new(&socket);
         let restored = socket.is_restored();
+        if restored {
+            record.heard = heard_before(&actor, &record).await;
+        }
         let Ok(ws) = socket.accept(true).await else {
             return;
         };
@@ -108,11 +112,18 @@ impl Handler for Chat {
             ws,
             record,
         };
-        // In the room from the accept on (before any `.await`): a message
-        // sent by another member once this socket is open reaches it.
-        let inbox = member.join();
+        // In the room from the accept on: a line stored once this socket
+        // is open reaches it (lines are stored under `last`), and a new
+        // member hears from the next line on.
+        let inbox = {
+            let last = room.last.lock().await;
+            if !restored {
+                member.record.heard = *last;
+            }
+            member.join()
+        };
         if restored || member.save().await.is_ok() {
-            member.talk(inbox).await;
+            member.talk(inbox, restored).await;
         }
         member.leave();
     }
@@ -168,29 +179,47 @@ impl Member<'_> {
 
     /// Relays the client's messages to the room and the room's to the
     /// client, until the socket closes or hibernates.
-    async fn talk(&mut self, mut inbox: mpsc::UnboundedReceiver<String>) {
+    ///
+    /// A restored socket's lines wait in its inbox until its client has
+    /// spoken since the wake. The engine's gateway resumes each hibernated
+    /// connection on its own, some time after the room reports running,
+    /// and drops what the room sends on it before then (engine 2.3.19:
+    /// "message handler channel closed"); a message from the client comes
+    /// through a resumed connection, so from then on lines arrive.
+    async fn talk(&mut self, mut inbox: mpsc::UnboundedReceiver<String>, restored: bool) {
+        let mut resumed = !restored;
         loop {
+            let next_line = match resumed {
+                true => inbox.next().left_future(),
+                false => futures::future::pending().right_future(),
+            };
             futures::select! {
-                incoming = self.ws.recv_indexed().fuse() => match incoming {
-                    Some((Message::Close(_), _)) => {
-                        let _ = self.actor.kv_delete([self.record.kv_key()]).await;
-                        break;
+                incoming = self.ws.recv_indexed().fuse() => {
+                    if !resumed && self.catch_up().await.is_err() {
+                        break; // the room is stopping
                     }
-                    Some((message, index)) => {
-                        let _handling = self.room.handling.read().await;
-                        if self.said(message, index).await.is_err() {
-                            break; // the room is stopping: the gateway sends it again
+                    resumed = true;
+                    match incoming {
+                        Some((Message::Close(_), _)) => {
+                            let _ = self.actor.kv_delete([self.record.kv_key()]).await;
+                            break;
                         }
+                        Some((message, index)) => {
+                            let _handling = self.room.handling.read().await;
+                            if self.said(message, index).await.is_err() {
+                                break; // the room is stopping: the gateway sends it again
+                            }
+                        }
+                        None => break, // hibernated (the record stays) or gone
                     }
-                    None => break, // hibernated (the record stays) or gone
                 },
-                outgoing = inbox.next() => {
+                outgoing = next_line.fuse() => {
                     let Some(line) = outgoing else { break };
                     // Sent and its index persisted before the room sleeps:
                     // a stale index would make the gateway drop the next
                     // message after the wake as one it has seen.
                     let _handling = self.room.handling.read().await;
-                    if self.ws.send(line).await.is_err() || self.save().await.is_err() {
+                    if self.hear_up_to(line_number(&line)).await.is_err() {
                         break;
                     }
                 }
@@ -198,8 +227,11 @@ impl Member<'_> {
         }
     }
 
-    /// The client said `message`: store it, send it to everyone, then
-    /// acknowledge it (it is not sent again after a wake).
+    /// The client said `message`: store it, send it to its speaker (before
+    /// the acknowledgement: a room stopping right after still answers) and
+    /// to the others' inboxes, then acknowledge it (it is not sent again
+    /// after a wake). A line still in an inbox when the room stops is in
+    /// the history: [`catch_up`](Self::catch_up) sends it after the wake.
     async fn said(&mut self, message: Message, index: MessageIndex) -> Result<(), BoxError> {
         if let Message::Text(text) = message {
             let mut last = self.room.last.lock().await;
@@ -208,14 +240,53 @@ impl Member<'_> {
                 .kv_put([(format!("msg/{:010}", *last + 1), line.clone())])
                 .await?;
             *last += 1;
-            for member in self.room.members.lock().unwrap().values() {
-                let _ = member.unbounded_send(line.clone());
+            for (key, member) in self.room.members.lock().unwrap().iter() {
+                if *key != self.ws.key() {
+                    let _ = member.unbounded_send(line.clone());
+                }
             }
+            let number = *last;
+            drop(last);
+            self.hear_up_to(number).await?;
         }
         self.record.last_received = index;
         self.save().await?;
         self.ws.ack(index).await?;
         Ok(())
+    }
+
+    /// Sends the client the lines of the history it has not heard, up to
+    /// line `number`, in order, and persists that it has. Lines come from
+    /// the history rather than the inbox (which only says there is one):
+    /// a line is never sent twice, skipped or out of order, whichever way
+    /// it reached this member.
+    async fn hear_up_to(&mut self, number: u64) -> Result<(), BoxError> {
+        if number <= self.record.heard {
+            return Ok(());
+        }
+        let from = format!("msg/{:010}", self.record.heard + 1);
+        let lines = self
+            .actor
+            .kv_list(KvList::range(from, format!("msg/{number:010}")))
+            .await?;
+        for (_, line) in lines {
+            let line = String::from_utf8_lossy(&line).into_owned();
+            let heard = line_number(&line);
+            self.ws.send(line).await?;
+            self.record.heard = heard;
+        }
+        self.save().await
+    }
+
+    /// A restored member's client has spoken since the wake, so its
+    /// connection is resumed: it is sent the lines it has not heard
+    /// (dropped by the gateway before it resumed, or still in its inbox
+    /// when the room last stopped).
+    async fn catch_up(&mut self) -> Result<(), BoxError> {
+        let room = self.room;
+        let _handling = room.handling.read().await;
+        let last = *room.last.lock().await;
+        self.hear_up_to(last).await
     }
 
     /// Persists what restoring the socket needs (its indices change with
@@ -235,6 +306,9 @@ struct Record {
     key: String,
     last_received: MessageIndex,
     next_sent: MessageIndex,
+    /// The number of the last line the client was sent.
+    #[serde(default)]
+    heard: u64,
     path: String,
     headers: BareMap<String>,
 }
@@ -246,6 +320,7 @@ impl Record {
             key: socket.key().to_string(),
             last_received: 0,
             next_sent: 0,
+            heard: 0,
             path: socket.path().to_owned(),
             headers: headers
                 .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?.to_owned())))
@@ -266,6 +341,21 @@ impl Record {
             headers: self.headers,
         })
     }
+}
+
+/// The number of a line `"<n>: <text>"` (0 if it has none).
+fn line_number(line: &str) -> u64 {
+    line.split_once(':')
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The last line number a restored socket's client was sent, as persisted.
+async fn heard_before(actor: &ActorContext, record: &Record) -> u64 {
+    let saved = actor.kv_get_one(record.kv_key()).await.ok().flatten();
+    saved
+        .and_then(|v| serde_json::from_slice::<Record>(&v).ok())
+        .map_or(0, |r| r.heard)
 }
 
 /// Restores the room's sockets the gateway kept, each in the room before

@@ -196,12 +196,36 @@ fn replayed_messages_the_user_persisted_are_not_delivered_twice() {
         [4],
         "1–3 replayed but dropped: {events:?}"
     );
-    // The restore acknowledged what was persisted at once.
-    assert_eq!(acks(&sim, key), [3]);
+    // The restore acknowledged what was persisted at once, but before the
+    // gateway resumed the socket (dropped there); each replay is
+    // acknowledged again.
+    assert_eq!(acks(&sim, key), [3, 1, 2, 3]);
     assert_eq!(sim.engine().pending_messages(key), [4]);
     sim.ws_ack(key, 4).unwrap();
     sim.run_for(ms(100));
     assert!(sim.engine().pending_messages(key).is_empty());
+}
+
+/// The gateway resumes a socket some time after its actor runs and drops
+/// the restore's early acknowledgement; the replays it then sends are
+/// acknowledged again, else they would close the socket 30 s after their
+/// first send (#15).
+#[test]
+fn replays_after_a_wake_are_acknowledged_so_the_socket_stays_open() {
+    let (mut sim, actor, client, key) = hibernatable(SimConfig::new(13));
+    for m in ["1", "2"] {
+        sim.ws_client_send(client, text(m));
+    }
+    sim.run_for(secs(1));
+    assert_eq!(sim.engine().pending_messages(key), [1, 2]);
+    sleep(&mut sim, &actor);
+    // Woken by a request: the socket resumes with nothing new to deliver.
+    sim.http(&actor.actor_id, tests::sim::ClientRequest::get("/"));
+    sim.run_for(secs(2));
+    assert_eq!(sim.engine().gateway_log().resumed, 1);
+    assert!(sim.engine().pending_messages(key).is_empty());
+    sim.run_for(secs(60));
+    assert!(sim.socket_client(client).is_open());
 }
 
 #[test]

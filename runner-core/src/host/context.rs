@@ -571,6 +571,14 @@ impl ActorContext {
     /// after the start returns, unlike new sockets): give the actor its
     /// state ([`set_state`](Self::set_state)) before calling this.
     ///
+    /// The engine's gateway resumes each restored socket on its own, some
+    /// time after the actor reports running, and drops what is sent on the
+    /// socket before then (engine 2.3.19). A message from the client comes
+    /// through a resumed socket: an actor that must not lose what it sends
+    /// holds a restored socket's messages until the client has spoken (the
+    /// `chat` example does). Replays the gateway sends as it resumes a
+    /// socket are acknowledged again for you.
+    ///
     /// # Examples
     ///
     /// ```no_run

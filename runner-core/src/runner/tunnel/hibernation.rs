@@ -9,6 +9,11 @@
 //! it), and replayed messages at or before that index are dropped when the
 //! inbox is released. Listed sockets nobody persisted are closed; persisted
 //! ones the gateway no longer has are reported stale for the user to delete.
+//!
+//! The engine (2.3.19) resumes each socket some time after the actor reports
+//! running and drops what the runner sends on it before then, the restore's
+//! acknowledgement included; so the replays it sends as it resumes are
+//! acknowledged again when they are dropped as duplicates.
 
 use std::borrow::Cow;
 use std::collections::HashSet;

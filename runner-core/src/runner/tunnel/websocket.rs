@@ -120,8 +120,16 @@ impl Runner {
         };
         if *hibernatable {
             if !tunnel_index_after(index, *last_in) {
-                // Replayed by the gateway after a restart: already seen.
-                return debug!(%key, index, last = *last_in, "duplicate message dropped");
+                // Replayed by the gateway as it resumed the socket after a
+                // wake: already seen, so persisted. Acknowledged again: the
+                // restore's acknowledgement went out before the gateway
+                // resumed the socket, and the engine drops what comes that
+                // early; left unacknowledged, the replay would close the
+                // socket 30 s after its first send.
+                debug!(%key, index, last = *last_in, "duplicate message dropped");
+                let ack = ToServerWebSocketMessageAck { index };
+                let kind = ToServerTunnelMessageKind::WebSocketMessageAck(ack);
+                return self.send_on_entry_system(key, kind);
             }
             if index != last_in.wrapping_add(1) {
                 warn!(%key, index, last = *last_in, "message index skipped: closing the socket");

@@ -13,7 +13,8 @@
 //!   message until acknowledged, hibernates while its actor is away (listed in
 //!   the next `CommandStartActor.hibernatingRequests`), replays the pending
 //!   messages with their original indices when the actor runs again, and is
-//!   closed when a message stays unacknowledged for 30 s;
+//!   closed when a message stays unacknowledged for 30 s; what the runner
+//!   sends on it before it is resumed (an ack, a message) is dropped;
 //! * gateway → runner messages for a runner without a connection are lost
 //!   (only the hibernation buffer redelivers, on the next wake); live sockets
 //!   of a runner unreachable for 30 s are closed (the tunnel ping);
@@ -73,6 +74,12 @@ pub struct GatewayConfig {
     pub actor_ready_timeout: Duration,
     /// Largest runner payload accepted (20 MiB); more closes the connection.
     pub max_payload: usize,
+    /// How long after its actor runs a hibernating socket resumes. The
+    /// engine's handler of each socket hears the actor's `Ready`, then
+    /// resolves its route again before it takes the runner's messages for
+    /// the socket again (~150 ms seen in engine 2.3.19 logs); what the
+    /// runner sends on the socket before then is dropped.
+    pub resume_delay: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -89,6 +96,7 @@ impl Default for GatewayConfig {
             hibernation_listing: Duration::from_secs(90),
             actor_ready_timeout: Duration::from_secs(60),
             max_payload: 20 * 1024 * 1024,
+            resume_delay: Duration::from_millis(150),
         }
     }
 }
@@ -158,6 +166,8 @@ pub(super) struct Gateway {
     registry: BTreeMap<(Id, RequestKey), Option<Timestamp>>,
     /// Runners without a ready connection, since when.
     runner_down: BTreeMap<Id, Timestamp>,
+    /// Actors running again whose hibernating sockets resume at the time.
+    resume_at: BTreeMap<Id, Timestamp>,
     next_gc: Option<Timestamp>,
     log: GatewayLog,
 }
@@ -174,6 +184,7 @@ impl Gateway {
             flights: BTreeMap::new(),
             registry: BTreeMap::new(),
             runner_down: BTreeMap::new(),
+            resume_at: BTreeMap::new(),
             next_gc: None,
             log: GatewayLog::default(),
         }
@@ -394,7 +405,8 @@ impl SimEngine {
         let waiting = g.waiting.iter().filter_map(|c| self.wait_deadline(*c));
         let flights = g.flights.values().filter_map(|f| self.flight_deadline(f));
         let gc = g.next_gc.filter(|_| self.any_pending());
-        waiting.chain(flights).chain(gc).min()
+        let resumes = g.resume_at.values().copied();
+        waiting.chain(flights).chain(gc).chain(resumes).min()
     }
 
     fn wait_deadline(&self, client: ClientId) -> Option<Timestamp> {
@@ -422,6 +434,7 @@ impl SimEngine {
 
     /// Runs every gateway timer due now.
     pub(super) fn run_gateway_timers(&mut self) {
+        self.resume_due();
         self.expire_http();
         self.expire_sockets();
         if self.gateway.next_gc.is_some_and(|at| at <= self.now) {
@@ -443,16 +456,35 @@ impl SimEngine {
             .or_insert(now);
     }
 
-    /// The actor reported `Running`: resume its hibernating sockets and send
-    /// what waits for it.
+    /// The actor reported `Running`: its hibernating sockets resume after
+    /// [`GatewayConfig::resume_delay`]; what waits for it is sent.
     pub(super) fn gateway_actor_ready(&mut self, actor: &Id) {
-        self.resume_sockets(actor);
+        let at = self.now + self.config.gateway.resume_delay;
+        self.gateway.resume_at.insert(actor.clone(), at);
+        self.resume_due();
         self.pump_gateway();
+    }
+
+    /// Resumes the sockets of the actors whose resume time has come.
+    fn resume_due(&mut self) {
+        let now = self.now;
+        let due: Vec<Id> = self
+            .gateway
+            .resume_at
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(actor, _)| actor.clone())
+            .collect();
+        for actor in due {
+            self.gateway.resume_at.remove(&actor);
+            self.resume_sockets(&actor);
+        }
     }
 
     /// The actor stopped (or was lost): fail its requests (they retry),
     /// hibernate or close its sockets.
     pub(super) fn gateway_actor_gone(&mut self, actor: &Id) {
+        self.gateway.resume_at.remove(actor);
         let keys: Vec<RequestKey> = self
             .gateway
             .flights
@@ -494,6 +526,7 @@ impl SimEngine {
         self.gateway.waiting.clear();
         self.gateway.flights.clear();
         self.gateway.registry.clear();
+        self.gateway.resume_at.clear();
         self.gateway.next_gc = None;
     }
 }

@@ -341,6 +341,12 @@ impl SimEngine {
                 }
             }
             ToServerTunnelMessageKind::WebSocketMessageAck(ack) => {
+                // Like the engine (2.3.19), an ack for a socket that is not
+                // resumed yet is dropped ("message handler channel closed"):
+                // a restore's ack, sent during the start, never lands.
+                if self.ws_phase(key) != Some(WsPhase::Open) {
+                    return self.gateway.log.ignored += 1;
+                }
                 // Pending messages are in index order: the acknowledged
                 // ones (index ≤ ack, wrapping) are a prefix.
                 if let Some(ws) = self.ws(key) {

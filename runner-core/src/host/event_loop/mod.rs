@@ -6,7 +6,7 @@
 //! One concept per file: [`actors`] starts and stops actors, [`requests`]
 //! serves HTTP requests, [`websockets`] serves the actors' WebSockets,
 //! [`calls`] applies what handlers and handles ask for, [`connection`]
-//! holds the socket to the engine and its writer task, [`shutdown`] ends
+//! holds the socket to the engine (the loop reads and writes it itself), [`shutdown`] ends
 //! the run (`on_shutdown` after every stop callback), [`yield_now`] lets
 //! spawned tasks run during bursts and [`panics`] guards hooks and reads caught panics. This
 //! file holds the loop itself: what wakes it and what it does with the
@@ -52,7 +52,7 @@ use crate::{
 };
 
 use actors::ByActor;
-use connection::{OpenSocket, WriterState};
+use connection::{FLUSH_EVERY, OpenSocket, WriterState};
 use panics::guard_hook;
 use requests::RequestTask;
 use yield_now::{INPUTS_PER_YIELD, YieldNow};
@@ -185,7 +185,7 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
 
     /// Connects and serves until the runner shuts down (a signal, a
     /// [`RunnerHandle::shutdown`], or an engine eviction), then returns why
-    /// — once the socket writer has written the close frame and what came
+    /// — once the loop has written the close frame and what came
     /// before it, or `timeouts.close` has passed.
     ///
     /// The event loop runs as a task of its own on the runtime, not inside
@@ -310,9 +310,9 @@ enum Input {
     Call(Call),
     Signal,
     Timer,
-    /// The writer took the frame it had no room for: pull transmits again.
+    /// The sink took the frame it was not ready for: pull transmits again.
     Writable,
-    /// The writer had no room for a whole liveness window: the connection
+    /// The sink was not ready for a whole liveness window: the connection
     /// is dead.
     WriteStalled(ConnId),
 }
@@ -381,12 +381,26 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     /// Ctrl-C): they are polled first on every [`CLOCK_EVERY`]-th input,
     /// and whenever nothing else is ready — not on every input, as polling
     /// a runtime's timer registers its waker again each time, a cost the
-    /// hot path does not need. While the writer has no room (see
+    /// hot path does not need. While the socket's sink is not ready (see
     /// [`connection`]) neither the socket nor calls are read: they make more
-    /// output, and back-pressure is how the loop waits for the writer
-    /// without ever blocking on it.
+    /// output, and back-pressure is how the loop waits for the sink
+    /// without ever blocking on it. Frames fed are flushed when nothing
+    /// else is ready, and on every [`FLUSH_EVERY`]-th input under a flood.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
         self.polls = self.polls.wrapping_add(1);
+        if self.polls % FLUSH_EVERY == 0 {
+            self.flush(cx);
+        }
+        let input = self.poll_next_input(cx);
+        if input.is_pending() {
+            // Nothing else to do: what this burst fed leaves in one write.
+            self.flush(cx);
+        }
+        input
+    }
+
+    /// [`poll_input`](Self::poll_input) without the flushes.
+    fn poll_next_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
         if self.polls % CLOCK_EVERY == 0 {
             if let Poll::Ready(input) = self.poll_clock(cx) {
                 return Poll::Ready(input);
@@ -509,8 +523,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     }
 
     /// Carries out everything the core asked for, until it asks for nothing
-    /// or the writer has no room: then the core keeps its transmits until
-    /// the writer takes the frame it holds (see [`connection`]).
+    /// or the sink is not ready: then the core keeps its transmits until
+    /// the sink takes the frame held (see [`connection`]).
     fn drain(&mut self) {
         loop {
             let mut progressed = false;

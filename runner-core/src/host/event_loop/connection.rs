@@ -13,14 +13,23 @@
 //! the loop reports it to the core as closed, and the core reconnects.
 //! Dropping the socket drops its sink: a write stuck on a frozen
 //! connection never outlives it.
+//!
+//! The loop wakes for calls and timers too, and reads the socket only when
+//! the socket woke it (see [`ReadGate`]): on a runtime whose sockets try
+//! the read syscall on every poll (async-io, under async-std), each wake
+//! would otherwise cost a failed read and a re-registration with the
+//! reactor.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::{FutureExt, Sink, SinkExt};
+use futures::task::{ArcWake, AtomicWaker};
+use futures::{FutureExt, Sink, SinkExt, StreamExt};
 
 use super::Host;
 use crate::host::BoxError;
@@ -38,7 +47,9 @@ type FrameSink = Pin<Box<dyn Sink<Outbound, Error = BoxError> + Send>>;
 /// out, and the frame the sink was not ready for.
 pub(super) struct OpenSocket {
     pub(super) conn: ConnId,
-    pub(super) incoming: BoxStream<'static, Inbound>,
+    incoming: BoxStream<'static, Inbound>,
+    /// Whether `incoming` woke the loop since it was last pending.
+    read_gate: Arc<ReadGate>,
     sink: FrameSink,
     /// The frame the sink was not ready for, and since when.
     held: Option<(Outbound, Instant)>,
@@ -50,6 +61,20 @@ pub(super) struct OpenSocket {
     /// Fires when a held frame may have waited a liveness window: the
     /// deadline it was armed for, and its timer.
     stall_check: Option<(Instant, BoxFuture<'static, ()>)>,
+}
+
+/// Stands between the socket's reads and the loop's waker, to note whether
+/// the socket was the one that woke the loop.
+struct ReadGate {
+    woken: AtomicBool,
+    loop_waker: AtomicWaker,
+}
+
+impl ArcWake for ReadGate {
+    fn wake_by_ref(gate: &Arc<Self>) {
+        gate.woken.store(true, Ordering::Release);
+        gate.loop_waker.wake();
+    }
 }
 
 /// What the writing side of the socket has to say to the loop.
@@ -66,12 +91,36 @@ impl OpenSocket {
         OpenSocket {
             conn,
             incoming: socket.incoming,
+            read_gate: Arc::new(ReadGate {
+                woken: AtomicBool::new(true),
+                loop_waker: AtomicWaker::new(),
+            }),
             sink: socket.outgoing,
             held: None,
             unflushed: false,
             failed: false,
             stall_check: None,
         }
+    }
+
+    /// The next frame in, polled only when the socket woke the loop since
+    /// it was last pending (or something came last time).
+    pub(super) fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Option<Inbound>> {
+        let gate = &self.read_gate;
+        gate.loop_waker.register(cx.waker());
+        if !gate.woken.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        // The socket wakes the gate, which notes it and wakes the loop.
+        let waker = futures::task::waker_ref(gate);
+        let next = self
+            .incoming
+            .poll_next_unpin(&mut Context::from_waker(&waker));
+        if next.is_ready() {
+            // More may be buffered: look again next time.
+            gate.woken.store(true, Ordering::Release);
+        }
+        next
     }
 
     /// Whether a frame waits for the sink: back-pressure.

@@ -459,8 +459,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             return Poll::Pending;
         };
         socket
-            .incoming
-            .poll_next_unpin(cx)
+            .poll_incoming(cx)
             .map(|item| Input::Socket(socket.conn, item))
     }
 

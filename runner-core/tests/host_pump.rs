@@ -206,13 +206,16 @@ fn a_shutdown_on_a_connection_that_takes_nothing_returns_at_the_close_timeout() 
     drop(frozen);
 }
 
-/// A socket whose engine sends its init and then `PINGS` pings at once,
-/// and which counts the frames the runner feeds it and its flushes.
+/// A socket whose engine sends its init and then `pings` pings at once,
+/// and which counts the frames the runner feeds it, its flushes, and the
+/// reads that found nothing.
 #[derive(Clone, Default)]
 struct Pinger {
     inner: MemoryRuntime,
+    pings: usize,
     fed: Arc<AtomicUsize>,
     flushes: Arc<AtomicUsize>,
+    empty_reads: Arc<AtomicUsize>,
 }
 
 const PINGS: usize = 1_000;
@@ -277,9 +280,15 @@ impl Runtime for Pinger {
             runner_id: "runner-1".into(),
             metadata,
         }));
-        let pings = (0..PINGS).map(|ts| frame(&ToClient::Ping(ToClientPing { ts: ts as i64 })));
-        let incoming = futures::stream::iter(std::iter::once(init).chain(pings))
-            .chain(futures::stream::pending());
+        let pings =
+            (0..self.pings).map(|ts| frame(&ToClient::Ping(ToClientPing { ts: ts as i64 })));
+        let empty_reads = self.empty_reads.clone();
+        let nothing_more = futures::stream::poll_fn(move |_| {
+            empty_reads.fetch_add(1, Ordering::SeqCst);
+            std::task::Poll::Pending
+        });
+        let incoming =
+            futures::stream::iter(std::iter::once(init).chain(pings)).chain(nothing_more);
         let sink = CountingSink {
             fed: self.fed.clone(),
             flushes: self.flushes.clone(),
@@ -298,7 +307,10 @@ impl Runtime for Pinger {
 
 #[test]
 fn the_frames_of_a_burst_are_flushed_together() {
-    let rt = Pinger::default();
+    let rt = Pinger {
+        pings: PINGS,
+        ..Pinger::default()
+    };
     let runner = Builder::new(rt.clone())
         .endpoint("http://engine")
         .runner_name("r")
@@ -554,6 +566,29 @@ fn a_socket_handler_that_does_not_read_holds_a_bounded_number_of_bytes() {
     assert_eq!(close.code, Some(1011));
     assert_eq!(close.reason.as_deref(), Some("runner.socket_backlog_full"));
 
+    block_on(handle.shutdown(ShutdownMode::Immediate));
+    assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+}
+
+#[test]
+fn a_loop_woken_by_calls_does_not_read_the_socket() {
+    let rt = Pinger::default();
+    let runner = Builder::new(rt.clone())
+        .endpoint("http://engine")
+        .runner_name("r")
+        .build(Idle)
+        .unwrap();
+    let handle = runner.handle();
+    let running = std::thread::spawn(move || block_on(runner.run()));
+    eventually("connected", || handle.is_connected().then_some(()));
+    let before = rt.empty_reads.load(Ordering::SeqCst);
+
+    // Each call wakes the loop; the socket did not, and is not read.
+    for _ in 0..200 {
+        assert!(block_on(handle.metrics()).is_some());
+    }
+    let empty_reads = rt.empty_reads.load(Ordering::SeqCst) - before;
+    assert!(empty_reads < 50, "{empty_reads} reads for 200 calls");
     block_on(handle.shutdown(ShutdownMode::Immediate));
     assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
 }

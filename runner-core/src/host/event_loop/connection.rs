@@ -15,23 +15,21 @@
 //! connection never outlives it.
 //!
 //! The loop wakes for calls and timers too, and reads the socket only when
-//! the socket woke it (see [`ReadGate`]): on a runtime whose sockets try
+//! the socket woke it (see [`WakeGate`]): on a runtime whose sockets try
 //! the read syscall on every poll (async-io, under async-std), each wake
 //! would otherwise cost a failed read and a re-registration with the
 //! reactor.
 
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::task::{ArcWake, AtomicWaker};
-use futures::{FutureExt, Sink, SinkExt, StreamExt};
+use futures::{FutureExt, Sink, SinkExt};
 
 use super::Host;
+use super::gate::WakeGate;
 use crate::host::BoxError;
 use crate::host::handler::Handler;
 use crate::host::runtime::{Inbound, Outbound, Runtime, Socket};
@@ -49,7 +47,7 @@ pub(super) struct OpenSocket {
     pub(super) conn: ConnId,
     incoming: BoxStream<'static, Inbound>,
     /// Whether `incoming` woke the loop since it was last pending.
-    read_gate: Arc<ReadGate>,
+    read_gate: WakeGate,
     sink: FrameSink,
     /// The frame the sink was not ready for, and since when.
     held: Option<(Outbound, Instant)>,
@@ -61,20 +59,6 @@ pub(super) struct OpenSocket {
     /// Fires when a held frame may have waited a liveness window: the
     /// deadline it was armed for, and its timer.
     stall_check: Option<(Instant, BoxFuture<'static, ()>)>,
-}
-
-/// Stands between the socket's reads and the loop's waker, to note whether
-/// the socket was the one that woke the loop.
-struct ReadGate {
-    woken: AtomicBool,
-    loop_waker: AtomicWaker,
-}
-
-impl ArcWake for ReadGate {
-    fn wake_by_ref(gate: &Arc<Self>) {
-        gate.woken.store(true, Ordering::Release);
-        gate.loop_waker.wake();
-    }
 }
 
 /// What the writing side of the socket has to say to the loop.
@@ -91,10 +75,7 @@ impl OpenSocket {
         OpenSocket {
             conn,
             incoming: socket.incoming,
-            read_gate: Arc::new(ReadGate {
-                woken: AtomicBool::new(true),
-                loop_waker: AtomicWaker::new(),
-            }),
+            read_gate: WakeGate::default(),
             sink: socket.outgoing,
             held: None,
             unflushed: false,
@@ -106,21 +87,7 @@ impl OpenSocket {
     /// The next frame in, polled only when the socket woke the loop since
     /// it was last pending (or something came last time).
     pub(super) fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Option<Inbound>> {
-        let gate = &self.read_gate;
-        gate.loop_waker.register(cx.waker());
-        if !gate.woken.swap(false, Ordering::AcqRel) {
-            return Poll::Pending;
-        }
-        // The socket wakes the gate, which notes it and wakes the loop.
-        let waker = futures::task::waker_ref(gate);
-        let next = self
-            .incoming
-            .poll_next_unpin(&mut Context::from_waker(&waker));
-        if next.is_ready() {
-            // More may be buffered: look again next time.
-            gate.woken.store(true, Ordering::Release);
-        }
-        next
+        self.read_gate.poll_next(&mut self.incoming, cx)
     }
 
     /// Whether a frame waits for the sink: back-pressure.

@@ -16,6 +16,7 @@ mod actors;
 mod attempts;
 mod calls;
 mod connection;
+mod gate;
 mod panics;
 mod recording;
 mod requests;
@@ -263,7 +264,7 @@ struct Host<R, H> {
     connecting: Option<(ConnId, BoxFuture<'static, Result<Socket, TransportClose>>)>,
     socket: Option<OpenSocket>,
     sleep: Option<(Timestamp, BoxFuture<'static, ()>)>,
-    signals: Option<BoxStream<'static, ()>>,
+    signals: Option<(gate::WakeGate, BoxStream<'static, ()>)>,
     /// Alternates which of socket and commands is polled first, for fairness.
     turn: bool,
     /// Inputs polled for, to poll signals and timers first every
@@ -320,7 +321,7 @@ enum Input {
 impl<R: Runtime, H: Handler> Host<R, H> {
     async fn run(mut self) -> ShutdownReason {
         if self.settings.handle_signals {
-            self.signals = Some(self.rt.shutdown_signals());
+            self.signals = Some((gate::WakeGate::default(), self.rt.shutdown_signals()));
         }
         self.open_recording();
         let now = self.now();
@@ -368,7 +369,12 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         let finish_by = self.finishing.as_ref().map(|(_, at)| *at);
         match self.core.poll_timeout().into_iter().chain(finish_by).min() {
             None => self.sleep = None,
-            Some(at) if self.sleep.as_ref().is_some_and(|(t, _)| *t == at) => {}
+            // A sleep due no later than the next deadline is kept, and the
+            // loop re-arms when it fires early: re-arming on every input
+            // that moves the deadline later (the liveness deadline moves
+            // with every frame) costs a timer registration each time, on
+            // async-io a wake of its reactor thread (five syscalls).
+            Some(at) if self.sleep.as_ref().is_some_and(|(t, _)| *t <= at) => {}
             Some(at) => {
                 let deadline = self.origin + at.as_duration();
                 self.sleep = Some((at, self.rt.sleep_until(deadline)));
@@ -440,8 +446,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
 
     /// Signals and the core's timer.
     fn poll_clock(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
-        if let Some(signals) = &mut self.signals {
-            if let Poll::Ready(Some(())) = signals.poll_next_unpin(cx) {
+        if let Some((gate, signals)) = &mut self.signals {
+            if let Poll::Ready(Some(())) = gate.poll_next(signals, cx) {
                 return Poll::Ready(Input::Signal);
             }
         }
@@ -505,7 +511,11 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 self.core.shutdown(now, ShutdownMode::Graceful);
             }
             Input::Timer => {
-                self.core.handle_timeout(now);
+                // A sleep kept for an earlier deadline (see `arm_sleep`)
+                // may fire before anything is due.
+                if self.core.poll_timeout().is_some_and(|at| at <= now) {
+                    self.core.handle_timeout(now);
+                }
                 self.finish_if_due(now);
             }
             Input::Writable => {}

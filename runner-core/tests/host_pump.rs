@@ -216,6 +216,7 @@ struct Pinger {
     fed: Arc<AtomicUsize>,
     flushes: Arc<AtomicUsize>,
     empty_reads: Arc<AtomicUsize>,
+    sleeps: Arc<AtomicUsize>,
 }
 
 const PINGS: usize = 1_000;
@@ -263,6 +264,7 @@ impl Runtime for Pinger {
     }
 
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
+        self.sleeps.fetch_add(1, Ordering::SeqCst);
         self.inner.sleep_until(deadline)
     }
 
@@ -589,6 +591,31 @@ fn a_loop_woken_by_calls_does_not_read_the_socket() {
     }
     let empty_reads = rt.empty_reads.load(Ordering::SeqCst) - before;
     assert!(empty_reads < 50, "{empty_reads} reads for 200 calls");
+    block_on(handle.shutdown(ShutdownMode::Immediate));
+    assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+}
+
+#[test]
+fn frames_that_move_a_deadline_later_arm_no_new_timer() {
+    let rt = Pinger {
+        pings: PINGS,
+        ..Pinger::default()
+    };
+    let runner = Builder::new(rt.clone())
+        .endpoint("http://engine")
+        .runner_name("r")
+        .build(Idle)
+        .unwrap();
+    let handle = runner.handle();
+    let running = std::thread::spawn(move || block_on(runner.run()));
+    eventually("every ping answered", || {
+        (rt.fed.load(Ordering::SeqCst) > PINGS).then_some(())
+    });
+
+    // Every ping moves the liveness deadline later; the sleep armed for
+    // the earlier one is kept.
+    let sleeps = rt.sleeps.load(Ordering::SeqCst);
+    assert!(sleeps < PINGS / 10, "{sleeps} timers for {PINGS} pings");
     block_on(handle.shutdown(ShutdownMode::Immediate));
     assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
 }

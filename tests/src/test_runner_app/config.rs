@@ -32,6 +32,9 @@ pub struct Config {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// `RIVET_FLIGHT_RECORD`: where to record (see the `recording` module).
     pub flight_record: Option<std::path::PathBuf>,
+    /// `RIVET_MAX_ACTORS`: the core's actor limit (default: the core's,
+    /// 200 000); the load engine's million-actor run raises it.
+    pub max_actors: Option<usize>,
     /// `RIVET_SERVERLESS_LISTEN`: serverless mode on this address.
     pub serverless_listen: Option<std::net::SocketAddr>,
 }
@@ -92,6 +95,7 @@ impl Config {
             metrics_listen: text("RIVET_METRICS_LISTEN")?
                 .map(|addr| socket_addr("RIVET_METRICS_LISTEN", &addr))
                 .transpose()?,
+            max_actors: number("RIVET_MAX_ACTORS")?.map(|n| n as usize),
             flight_record: super::recording::flight_record(text("RIVET_FLIGHT_RECORD")?).map_err(
                 |problem| ConfigError {
                     variable: "RIVET_FLIGHT_RECORD",
@@ -117,6 +121,14 @@ impl Config {
             .total_slots(self.total_slots)
             .protocol_version(self.protocol_version);
         let builder = super::recording::apply(self.flight_record.as_deref(), builder);
+        let builder = match self.max_actors {
+            Some(max_actors) => {
+                let mut limits = runner_core::Limits::default();
+                limits.max_actors = max_actors;
+                builder.limits(limits)
+            }
+            None => builder,
+        };
         let builder = match &self.tls_ca_pem {
             Some(pem) => builder.tls_root_certificates_pem(pem),
             None => builder,

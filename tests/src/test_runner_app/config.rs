@@ -33,7 +33,8 @@ pub struct Config {
     /// `RIVET_FLIGHT_RECORD`: where to record (see the `recording` module).
     pub flight_record: Option<std::path::PathBuf>,
     /// `RIVET_MAX_ACTORS`: the core's actor limit (default: the core's,
-    /// 200 000); the load engine's million-actor run raises it.
+    /// 200 000), and room for twice as many retired generations; the load
+    /// engine's million-actor run raises it.
     pub max_actors: Option<usize>,
     /// `RIVET_SERVERLESS_LISTEN`: serverless mode on this address.
     pub serverless_listen: Option<std::net::SocketAddr>,
@@ -125,6 +126,9 @@ impl Config {
             Some(max_actors) => {
                 let mut limits = runner_core::Limits::default();
                 limits.max_actors = max_actors;
+                // Every live actor will retire: room for each of them.
+                limits.max_retired_generations =
+                    limits.max_retired_generations.max(2 * max_actors);
                 builder.limits(limits)
             }
             None => builder,

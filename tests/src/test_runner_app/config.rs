@@ -127,8 +127,7 @@ impl Config {
                 let mut limits = runner_core::Limits::default();
                 limits.max_actors = max_actors;
                 // Every live actor will retire: room for each of them.
-                limits.max_retired_generations =
-                    limits.max_retired_generations.max(2 * max_actors);
+                limits.max_retired_generations = limits.max_retired_generations.max(2 * max_actors);
                 builder.limits(limits)
             }
             None => builder,

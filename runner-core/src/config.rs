@@ -216,7 +216,7 @@ impl Default for Backoff {
 /// | bound | value | when reached | test |
 /// |---|---|---|---|
 /// | calls from handles and handlers to the event loop | 1024 | callers wait (back-pressure); the few commands sent from `Drop` (reject an unanswered socket, close a dropped one) are dropped with a debug log: the gateway closes an unanswered socket after its 15 s open timeout, a dropped open one stays until its client or its actor ends it | — |
-/// | frames waiting for the socket writer | 1024 | the event loop holds the next frame and stops reading the socket and calls (back-pressure; timers and signals keep running); a frame held for `timeouts.liveness` closes the connection as dead (`write stalled`) and the runner reconnects | `host_pump::a_writer_that_takes_nothing_…`, `e2e_faults_freeze::a_frozen_connection_with_a_full_writer_…` |
+/// | frames fed to the socket and not yet written | the WebSocket library's write buffer (tungstenite: writes out past 128 KiB, at most 2 × the largest message) | its sink is not ready: the event loop holds the next frame and stops reading the socket and calls (back-pressure; timers and signals keep running); a frame held for `timeouts.liveness` closes the connection as dead (`write stalled`) and the runner reconnects | `host_pump::a_writer_that_takes_nothing_…`, `e2e_faults_freeze::a_frozen_connection_with_a_full_writer_…` |
 /// | messages waiting for one WebSocket handler | 1024, and 64 MiB of payload | that socket is closed 1011 `runner.socket_backlog_full` (holding back instead would stall the one connection every actor shares) | `e2e_faults_handlers::a_socket_handler_that_never_reads_…`, `host_pump::a_socket_handler_that_does_not_read_…` |
 /// | headers of one request or socket, as an `http::HeaderMap` | ~24 000 names (what a `HeaderMap` holds) | only reachable with `max_request_headers` set above it: the request is answered 431, a socket's handler gets no headers (warning in the log); never a panic | `host_never_panic::past_what_a_header_map_holds_…` |
 /// | largest message from the engine | 64 MiB | the WebSocket library refuses it; the connection is closed and re-established | — |
@@ -239,7 +239,7 @@ impl Default for Backoff {
 /// * retention confirmations of stopped generations: they expire after
 ///   `timeouts.retention`;
 /// * the core's transmit and event queues: drained after every input (its
-///   transmits wait in it while the socket writer is full, and only
+///   transmits wait in it while the socket's sink is not ready, and only
 ///   timers and signals, which add a bounded number, are served meanwhile).
 ///
 /// # Examples

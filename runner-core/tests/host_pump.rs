@@ -1,8 +1,11 @@
 //! The host's event loop as a pump (issue 13, "Never block"): it never
-//! waits for the socket writer, serves timers and signals whatever else is
+//! waits for the socket, serves timers and signals whatever else is
 //! ready, reports a connection that takes no frame for a liveness window as
-//! dead, writes an immediate shutdown's close frame before `run` returns,
-//! and bounds each WebSocket handler's unread messages in bytes.
+//! dead (and drops it, its stuck write with it), writes an immediate
+//! shutdown's close frame before `run` returns (waiting for a socket that
+//! takes nothing no longer than `timeouts.close`), flushes a burst's
+//! frames together, and bounds each WebSocket handler's unread messages in
+//! bytes.
 //!
 //! Played on [`MemoryRuntime`] (or on runtimes built from it), the test
 //! being the engine. Waits are bounded by [`PATIENCE`], never timed.
@@ -24,7 +27,7 @@ use runner_core::host::{
     Runtime, Socket, WebSocketRequest,
 };
 use runner_core::protocol::{
-    ProtocolMetadata, ProtocolVersion, ToClient, ToClientAckEvents, ToClientInit,
+    ProtocolMetadata, ProtocolVersion, ToClient, ToClientAckEvents, ToClientInit, ToClientPing,
     ToClientTunnelMessageKind, ToClientWebSocketOpen, ToServer, ToServerTunnelMessageKind,
     WebSocketMessage, encode_to_client,
 };
@@ -98,7 +101,7 @@ fn a_writer_that_takes_nothing_stops_no_timer_and_its_connection_is_replaced() {
     block_on(frozen.accept_init("runner-1")).unwrap();
     block_on(frozen.send_message(&testing::start_command("A", vec![]))).unwrap();
     // From here on the engine reads nothing: its end of the connection and
-    // then the runner's writer queue fill up with KV requests.
+    // then the runner's socket fill up with KV requests.
 
     // Timers still run: KV calls time out.
     let outcome = results.recv_timeout(PATIENCE).expect("no KV call ended");
@@ -107,10 +110,227 @@ fn a_writer_that_takes_nothing_stops_no_timer_and_its_connection_is_replaced() {
     let mut fresh = next_connection(&rt, "a new connection");
     block_on(fresh.accept_init("runner-1")).unwrap();
     assert_eq!(rt.connects().len(), 2);
+    // The runner let go of the frozen connection, its stuck write with it:
+    // once the engine reads what was written, the connection ends.
+    eventually("the frozen connection dropped", || {
+        while let Some(frame) = frozen.recv().now_or_never() {
+            if frame.is_none() {
+                return Some(());
+            }
+        }
+        None
+    });
 
     block_on(handle.shutdown(ShutdownMode::Immediate));
     assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+}
+
+/// A [`MemoryRuntime`] whose shutdown signals fire when the test says so.
+#[derive(Clone)]
+struct Signalled {
+    inner: MemoryRuntime,
+    signal: Arc<Mutex<Option<mpsc::UnboundedReceiver<()>>>>,
+}
+
+impl Runtime for Signalled {
+    fn now(&self) -> Instant {
+        self.inner.now()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
+        self.inner.sleep_until(deadline)
+    }
+
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        self.inner.spawn(task)
+    }
+
+    fn connect(
+        &self,
+        request: ConnectRequest,
+    ) -> BoxFuture<'static, Result<Socket, TransportClose>> {
+        self.inner.connect(request)
+    }
+
+    fn shutdown_signals(&self) -> BoxStream<'static, ()> {
+        let signals = self.signal.lock().unwrap().take();
+        signals.map_or_else(|| futures::stream::pending().boxed(), StreamExt::boxed)
+    }
+}
+
+#[test]
+fn a_shutdown_on_a_connection_that_takes_nothing_returns_at_the_close_timeout() {
+    let memory = MemoryRuntime::new();
+    let (signal, signals) = mpsc::unbounded();
+    let rt = Signalled {
+        inner: memory.clone(),
+        signal: Arc::new(Mutex::new(Some(signals))),
+    };
+    let mut timeouts = Timeouts::default();
+    // Longer than the test: the frozen connection is never replaced.
+    timeouts.liveness = Duration::from_secs(600);
+    timeouts.close = Duration::from_millis(200);
+    // Stop callbacks report back through calls, which are not read.
+    timeouts.actor_stop = Duration::from_millis(200);
+    timeouts.kv_request = Duration::from_millis(300);
+    let (outcomes, results) = std::sync::mpsc::channel();
+    let runner = Builder::new(rt)
+        .endpoint("http://engine")
+        .runner_name("r")
+        .timeouts(timeouts)
+        .handle_signals(true)
+        .build(KvFlood { outcomes })
+        .unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(block_on(runner.run()));
+    });
+    let mut frozen = next_connection(&memory, "the connection");
+    block_on(frozen.accept_init("runner-1")).unwrap();
+    block_on(frozen.send_message(&testing::start_command("A", vec![]))).unwrap();
+    // The engine reads nothing more: KV requests fill the connection up
+    // until the loop holds a frame (and reads no call: signals it does
+    // read), and time out.
+    let outcome = results.recv_timeout(PATIENCE).expect("no KV call ended");
+    assert_eq!(outcome, Err(Error::Kv(KvError::TimedOut)));
+
+    // Ctrl-C twice (an immediate shutdown: the call an immediate
+    // `RunnerHandle::shutdown` sends is not read while a frame is held):
+    // its close frame can never be written, and `run` gives up on it.
+    signal.unbounded_send(()).unwrap();
+    signal.unbounded_send(()).unwrap();
+    let reason = finished
+        .recv_timeout(PATIENCE)
+        .expect("run waited for a connection that takes nothing");
+    assert_eq!(reason, ShutdownReason::Requested);
     drop(frozen);
+}
+
+/// A socket whose engine sends its init and then `pings` pings at once,
+/// and which counts the frames the runner feeds it, its flushes, and the
+/// reads that found nothing.
+#[derive(Clone, Default)]
+struct Pinger {
+    inner: MemoryRuntime,
+    pings: usize,
+    fed: Arc<AtomicUsize>,
+    flushes: Arc<AtomicUsize>,
+    empty_reads: Arc<AtomicUsize>,
+    sleeps: Arc<AtomicUsize>,
+}
+
+const PINGS: usize = 1_000;
+
+/// Counts what goes through it; always ready.
+struct CountingSink {
+    fed: Arc<AtomicUsize>,
+    flushes: Arc<AtomicUsize>,
+}
+
+impl futures::Sink<Outbound> for CountingSink {
+    type Error = BoxError;
+
+    fn poll_ready(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: std::pin::Pin<&mut Self>, _: Outbound) -> Result<(), BoxError> {
+        self.fed.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl Runtime for Pinger {
+    fn now(&self) -> Instant {
+        self.inner.now()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<'static, ()> {
+        self.sleeps.fetch_add(1, Ordering::SeqCst);
+        self.inner.sleep_until(deadline)
+    }
+
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        self.inner.spawn(task)
+    }
+
+    fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
+        let metadata = ProtocolMetadata {
+            runner_lost_threshold: 15_000,
+            actor_stop_threshold: None,
+            serverless_drain_grace_period: None,
+        };
+        let init = frame(&ToClient::Init(ToClientInit {
+            runner_id: "runner-1".into(),
+            metadata,
+        }));
+        let pings =
+            (0..self.pings).map(|ts| frame(&ToClient::Ping(ToClientPing { ts: ts as i64 })));
+        let empty_reads = self.empty_reads.clone();
+        let nothing_more = futures::stream::poll_fn(move |_| {
+            empty_reads.fetch_add(1, Ordering::SeqCst);
+            std::task::Poll::Pending
+        });
+        let incoming =
+            futures::stream::iter(std::iter::once(init).chain(pings)).chain(nothing_more);
+        let sink = CountingSink {
+            fed: self.fed.clone(),
+            flushes: self.flushes.clone(),
+        };
+        let socket = Socket {
+            incoming: incoming.boxed(),
+            outgoing: Box::pin(sink),
+        };
+        futures::future::ready(Ok(socket)).boxed()
+    }
+
+    fn shutdown_signals(&self) -> BoxStream<'static, ()> {
+        self.inner.shutdown_signals()
+    }
+}
+
+#[test]
+fn the_frames_of_a_burst_are_flushed_together() {
+    let rt = Pinger {
+        pings: PINGS,
+        ..Pinger::default()
+    };
+    let runner = Builder::new(rt.clone())
+        .endpoint("http://engine")
+        .runner_name("r")
+        .build(Idle)
+        .unwrap();
+    let handle = runner.handle();
+    let running = std::thread::spawn(move || block_on(runner.run()));
+    // The init message, then a pong per ping.
+    eventually("every ping answered", || {
+        (rt.fed.load(Ordering::SeqCst) > PINGS).then_some(())
+    });
+
+    // Not a write per frame: one per burst, or per few inputs under a
+    // flood like this one.
+    let flushes = rt.flushes.load(Ordering::SeqCst);
+    assert!(flushes <= PINGS / 4, "{flushes} flushes for {PINGS} pongs");
+    block_on(handle.shutdown(ShutdownMode::Immediate));
+    assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
 }
 
 /// A [`MemoryRuntime`] whose connections flood the runner: after the init
@@ -348,6 +568,54 @@ fn a_socket_handler_that_does_not_read_holds_a_bounded_number_of_bytes() {
     assert_eq!(close.code, Some(1011));
     assert_eq!(close.reason.as_deref(), Some("runner.socket_backlog_full"));
 
+    block_on(handle.shutdown(ShutdownMode::Immediate));
+    assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+}
+
+#[test]
+fn a_loop_woken_by_calls_does_not_read_the_socket() {
+    let rt = Pinger::default();
+    let runner = Builder::new(rt.clone())
+        .endpoint("http://engine")
+        .runner_name("r")
+        .build(Idle)
+        .unwrap();
+    let handle = runner.handle();
+    let running = std::thread::spawn(move || block_on(runner.run()));
+    eventually("connected", || handle.is_connected().then_some(()));
+    let before = rt.empty_reads.load(Ordering::SeqCst);
+
+    // Each call wakes the loop; the socket did not, and is not read.
+    for _ in 0..200 {
+        assert!(block_on(handle.metrics()).is_some());
+    }
+    let empty_reads = rt.empty_reads.load(Ordering::SeqCst) - before;
+    assert!(empty_reads < 50, "{empty_reads} reads for 200 calls");
+    block_on(handle.shutdown(ShutdownMode::Immediate));
+    assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+}
+
+#[test]
+fn frames_that_move_a_deadline_later_arm_no_new_timer() {
+    let rt = Pinger {
+        pings: PINGS,
+        ..Pinger::default()
+    };
+    let runner = Builder::new(rt.clone())
+        .endpoint("http://engine")
+        .runner_name("r")
+        .build(Idle)
+        .unwrap();
+    let handle = runner.handle();
+    let running = std::thread::spawn(move || block_on(runner.run()));
+    eventually("every ping answered", || {
+        (rt.fed.load(Ordering::SeqCst) > PINGS).then_some(())
+    });
+
+    // Every ping moves the liveness deadline later; the sleep armed for
+    // the earlier one is kept.
+    let sleeps = rt.sleeps.load(Ordering::SeqCst);
+    assert!(sleeps < PINGS / 10, "{sleeps} timers for {PINGS} pings");
     block_on(handle.shutdown(ShutdownMode::Immediate));
     assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
 }

@@ -10,10 +10,11 @@
 //! 2. (its own test, on both drivers) The same freeze while an actor is
 //!    writing: 4 000 KV
 //!    puts of 16 KiB made just after the freeze, far more frames than the
-//!    runner's writer queue and the socket buffers hold. The event loop
-//!    never waits for the writer, so its timers still run: the puts time
-//!    out, the dead connection is noticed within the liveness window (by
-//!    the silence, or by the writer taking nothing for that long) and
+//!    socket's buffers hold. The event loop never waits for the socket
+//!    (a frame it does not take is held, and the core keeps the rest), so
+//!    its timers still run: the puts time out, the dead connection is
+//!    noticed within the liveness window (by the silence, or by the socket
+//!    taking nothing for that long) and
 //!    replaced, and the actor answers on the new one without having been
 //!    stopped.
 //! 3. A full partition (new connections hang too) longer than the engine's

@@ -37,8 +37,8 @@
 //! | `rivet_runner_websockets_open` | gauge | | WebSockets open |
 //! | `rivet_runner_websockets_hibernatable` | gauge | | hibernatable ones, open or waiting for restore |
 //! | `rivet_runner_payload_refusals_total` | counter | `kind` = request_headers, request_body, response_body, websocket_message, kv_request | payloads refused for their size |
-//! | `rivet_runner_outbound_frames` | gauge | | frames the core queued that the socket writer has not taken (grows under back-pressure) |
-//! | `rivet_runner_write_blocked` | gauge | | 1 while the socket writer has no room (a slow connection) |
+//! | `rivet_runner_outbound_frames` | gauge | | frames the core queued that the socket has not taken (grows under back-pressure) |
+//! | `rivet_runner_write_blocked` | gauge | | 1 while the socket's sink is not ready for the next frame (a slow connection) |
 //! | `rivet_runner_tunnel_buffered_messages` | gauge | | tunnel messages buffered while disconnected |
 //! | `rivet_runner_tunnel_dropped_messages_total` | counter | | tunnel messages dropped, that buffer being full |
 //! | `rivet_runner_input_seconds` | histogram | | event-loop time per input (a frame, a call, a timer), measured by the host ([`INPUT_TIME_BUCKETS`]) |
@@ -86,7 +86,7 @@ pub struct RunnerMetrics {
     /// Time the event loop spent on each input, the output it caused
     /// included (event-loop lag: a slow handler hook or a burst shows here).
     pub input_time: Histogram,
-    /// The socket writer had no room for the last frame: the loop holds
+    /// The socket was not ready for the last frame: the loop holds
     /// it, and the core keeps what follows (`core.outbound_frames`), until
     /// the connection takes it (back-pressure from a slow connection).
     pub write_blocked: bool,

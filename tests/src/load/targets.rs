@@ -61,7 +61,8 @@ pub fn ours(label: &str, package: &str, profile: Profile) -> Result<RunnerSpec> 
 }
 
 /// Our runner at `program`: protocol v5, as the TypeScript runner speaks,
-/// and warnings only in its log (the TypeScript runner logs nothing).
+/// warnings only in its log (the TypeScript runner logs nothing), and an
+/// actor limit above the largest scale session.
 fn ours_at(label: &str, program: PathBuf) -> RunnerSpec {
     RunnerSpec {
         label: label.to_owned(),
@@ -70,6 +71,8 @@ fn ours_at(label: &str, program: PathBuf) -> RunnerSpec {
         env: vec![
             ("RIVET_PROTOCOL_VERSION".into(), "5".into()),
             ("RUST_LOG".into(), "warn".into()),
+            // Past the core's default limit (200 000): `--scale 1000000`.
+            ("RIVET_MAX_ACTORS".into(), "2000000".into()),
         ],
     }
 }

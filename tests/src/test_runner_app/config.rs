@@ -36,6 +36,10 @@ pub struct Config {
     /// contract): the recording's size cap, rotation included; the
     /// builder's default (1 GiB) when unset.
     pub flight_record_max_bytes: Option<u32>,
+    /// `RIVET_MAX_ACTORS`: the core's actor limit (default: the core's,
+    /// 200 000), and room for twice as many retired generations; the load
+    /// engine's million-actor run raises it.
+    pub max_actors: Option<usize>,
     /// `RIVET_SERVERLESS_LISTEN`: serverless mode on this address.
     pub serverless_listen: Option<std::net::SocketAddr>,
 }
@@ -96,6 +100,7 @@ impl Config {
             metrics_listen: text("RIVET_METRICS_LISTEN")?
                 .map(|addr| socket_addr("RIVET_METRICS_LISTEN", &addr))
                 .transpose()?,
+            max_actors: number("RIVET_MAX_ACTORS")?.map(|n| n as usize),
             flight_record: super::recording::flight_record(text("RIVET_FLIGHT_RECORD")?).map_err(
                 |problem| ConfigError {
                     variable: "RIVET_FLIGHT_RECORD",
@@ -126,6 +131,16 @@ impl Config {
             self.flight_record_max_bytes,
             builder,
         );
+        let builder = match self.max_actors {
+            Some(max_actors) => {
+                let mut limits = runner_core::Limits::default();
+                limits.max_actors = max_actors;
+                // Every live actor will retire: room for each of them.
+                limits.max_retired_generations = limits.max_retired_generations.max(2 * max_actors);
+                builder.limits(limits)
+            }
+            None => builder,
+        };
         let builder = match &self.tls_ca_pem {
             Some(pem) => builder.tls_root_certificates_pem(pem),
             None => builder,

@@ -6,7 +6,7 @@
 //! One concept per file: [`actors`] starts and stops actors, [`requests`]
 //! serves HTTP requests, [`websockets`] serves the actors' WebSockets,
 //! [`calls`] applies what handlers and handles ask for, [`connection`]
-//! holds the socket to the engine and its writer task, [`shutdown`] ends
+//! holds the socket to the engine (the loop reads and writes it itself), [`shutdown`] ends
 //! the run (`on_shutdown` after every stop callback), [`yield_now`] lets
 //! spawned tasks run during bursts and [`panics`] guards hooks and reads caught panics. This
 //! file holds the loop itself: what wakes it and what it does with the
@@ -16,6 +16,7 @@ mod actors;
 mod attempts;
 mod calls;
 mod connection;
+mod gate;
 mod panics;
 mod recording;
 mod requests;
@@ -52,7 +53,7 @@ use crate::{
 };
 
 use actors::ByActor;
-use connection::{OpenSocket, WriterState};
+use connection::{FLUSH_EVERY, OpenSocket, WriterState};
 use panics::guard_hook;
 use requests::RequestTask;
 use yield_now::{INPUTS_PER_YIELD, YieldNow};
@@ -185,7 +186,7 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
 
     /// Connects and serves until the runner shuts down (a signal, a
     /// [`RunnerHandle::shutdown`], or an engine eviction), then returns why
-    /// — once the socket writer has written the close frame and what came
+    /// — once the loop has written the close frame and what came
     /// before it, or `timeouts.close` has passed.
     ///
     /// The event loop runs as a task of its own on the runtime, not inside
@@ -263,7 +264,7 @@ struct Host<R, H> {
     connecting: Option<(ConnId, BoxFuture<'static, Result<Socket, TransportClose>>)>,
     socket: Option<OpenSocket>,
     sleep: Option<(Timestamp, BoxFuture<'static, ()>)>,
-    signals: Option<BoxStream<'static, ()>>,
+    signals: Option<(gate::WakeGate, BoxStream<'static, ()>)>,
     /// Alternates which of socket and commands is polled first, for fairness.
     turn: bool,
     /// Inputs polled for, to poll signals and timers first every
@@ -310,9 +311,9 @@ enum Input {
     Call(Call),
     Signal,
     Timer,
-    /// The writer took the frame it had no room for: pull transmits again.
+    /// The sink took the frame it was not ready for: pull transmits again.
     Writable,
-    /// The writer had no room for a whole liveness window: the connection
+    /// The sink was not ready for a whole liveness window: the connection
     /// is dead.
     WriteStalled(ConnId),
 }
@@ -320,7 +321,7 @@ enum Input {
 impl<R: Runtime, H: Handler> Host<R, H> {
     async fn run(mut self) -> ShutdownReason {
         if self.settings.handle_signals {
-            self.signals = Some(self.rt.shutdown_signals());
+            self.signals = Some((gate::WakeGate::default(), self.rt.shutdown_signals()));
         }
         self.open_recording();
         let now = self.now();
@@ -368,7 +369,12 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         let finish_by = self.finishing.as_ref().map(|(_, at)| *at);
         match self.core.poll_timeout().into_iter().chain(finish_by).min() {
             None => self.sleep = None,
-            Some(at) if self.sleep.as_ref().is_some_and(|(t, _)| *t == at) => {}
+            // A sleep due no later than the next deadline is kept, and the
+            // loop re-arms when it fires early: re-arming on every input
+            // that moves the deadline later (the liveness deadline moves
+            // with every frame) costs a timer registration each time, on
+            // async-io a wake of its reactor thread (five syscalls).
+            Some(at) if self.sleep.as_ref().is_some_and(|(t, _)| *t <= at) => {}
             Some(at) => {
                 let deadline = self.origin + at.as_duration();
                 self.sleep = Some((at, self.rt.sleep_until(deadline)));
@@ -381,12 +387,26 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     /// Ctrl-C): they are polled first on every [`CLOCK_EVERY`]-th input,
     /// and whenever nothing else is ready — not on every input, as polling
     /// a runtime's timer registers its waker again each time, a cost the
-    /// hot path does not need. While the writer has no room (see
+    /// hot path does not need. While the socket's sink is not ready (see
     /// [`connection`]) neither the socket nor calls are read: they make more
-    /// output, and back-pressure is how the loop waits for the writer
-    /// without ever blocking on it.
+    /// output, and back-pressure is how the loop waits for the sink
+    /// without ever blocking on it. Frames fed are flushed when nothing
+    /// else is ready, and on every [`FLUSH_EVERY`]-th input under a flood.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
         self.polls = self.polls.wrapping_add(1);
+        if self.polls % FLUSH_EVERY == 0 {
+            self.flush(cx);
+        }
+        let input = self.poll_next_input(cx);
+        if input.is_pending() {
+            // Nothing else to do: what this burst fed leaves in one write.
+            self.flush(cx);
+        }
+        input
+    }
+
+    /// [`poll_input`](Self::poll_input) without the flushes.
+    fn poll_next_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
         if self.polls % CLOCK_EVERY == 0 {
             if let Poll::Ready(input) = self.poll_clock(cx) {
                 return Poll::Ready(input);
@@ -426,8 +446,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
 
     /// Signals and the core's timer.
     fn poll_clock(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
-        if let Some(signals) = &mut self.signals {
-            if let Poll::Ready(Some(())) = signals.poll_next_unpin(cx) {
+        if let Some((gate, signals)) = &mut self.signals {
+            if let Poll::Ready(Some(())) = gate.poll_next(signals, cx) {
                 return Poll::Ready(Input::Signal);
             }
         }
@@ -445,8 +465,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             return Poll::Pending;
         };
         socket
-            .incoming
-            .poll_next_unpin(cx)
+            .poll_incoming(cx)
             .map(|item| Input::Socket(socket.conn, item))
     }
 
@@ -492,7 +511,11 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 self.core.shutdown(now, ShutdownMode::Graceful);
             }
             Input::Timer => {
-                self.core.handle_timeout(now);
+                // A sleep kept for an earlier deadline (see `arm_sleep`)
+                // may fire before anything is due.
+                if self.core.poll_timeout().is_some_and(|at| at <= now) {
+                    self.core.handle_timeout(now);
+                }
                 self.finish_if_due(now);
             }
             Input::Writable => {}
@@ -509,8 +532,8 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     }
 
     /// Carries out everything the core asked for, until it asks for nothing
-    /// or the writer has no room: then the core keeps its transmits until
-    /// the writer takes the frame it holds (see [`connection`]).
+    /// or the sink is not ready: then the core keeps its transmits until
+    /// the sink takes the frame held (see [`connection`]).
     fn drain(&mut self) {
         loop {
             let mut progressed = false;

@@ -189,19 +189,69 @@ fn a_shutdown_on_a_connection_that_takes_nothing_returns_at_the_close_timeout() 
     block_on(frozen.accept_init("runner-1")).unwrap();
     block_on(frozen.send_message(&testing::start_command("A", vec![]))).unwrap();
     // The engine reads nothing more: KV requests fill the connection up
-    // until the loop holds a frame (and reads no call: signals it does
-    // read), and time out.
+    // until the loop holds a frame (and reads no handler's call: signals
+    // it does read), and time out.
     let outcome = results.recv_timeout(PATIENCE).expect("no KV call ended");
     assert_eq!(outcome, Err(Error::Kv(KvError::TimedOut)));
 
-    // Ctrl-C twice (an immediate shutdown: the call an immediate
-    // `RunnerHandle::shutdown` sends is not read while a frame is held):
+    // Ctrl-C twice (an immediate shutdown; the handle's is the next test):
     // its close frame can never be written, and `run` gives up on it.
     signal.unbounded_send(()).unwrap();
     signal.unbounded_send(()).unwrap();
     let reason = finished
         .recv_timeout(PATIENCE)
         .expect("run waited for a connection that takes nothing");
+    assert_eq!(reason, ShutdownReason::Requested);
+    drop(frozen);
+}
+
+#[test]
+fn the_handle_reaches_a_runner_whose_connection_takes_nothing() {
+    let memory = MemoryRuntime::new();
+    let mut timeouts = Timeouts::default();
+    // Longer than the test: the frozen connection is never replaced.
+    timeouts.liveness = Duration::from_secs(600);
+    timeouts.close = Duration::from_millis(200);
+    timeouts.actor_stop = Duration::from_millis(200);
+    timeouts.kv_request = Duration::from_millis(300);
+    let (outcomes, results) = std::sync::mpsc::channel();
+    let runner = Builder::new(memory.clone())
+        .endpoint("http://engine")
+        .runner_name("r")
+        .timeouts(timeouts)
+        .handle_signals(false)
+        .build(KvFlood { outcomes })
+        .unwrap();
+    let handle = runner.handle();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(block_on(runner.run()));
+    });
+    let mut frozen = next_connection(&memory, "the connection");
+    block_on(frozen.accept_init("runner-1")).unwrap();
+    block_on(frozen.send_message(&testing::start_command("A", vec![]))).unwrap();
+    // The engine reads nothing more: the loop holds a frame, and reads
+    // none of the handlers' calls (their KV calls time out).
+    let outcome = results.recv_timeout(PATIENCE).expect("no KV call ended");
+    assert_eq!(outcome, Err(Error::Kv(KvError::TimedOut)));
+
+    // The handle's calls are still read: a metrics snapshot says the
+    // writer is blocked, and an immediate shutdown ends the run (its close
+    // frame never written: `run` gives up on it at the close timeout).
+    let (reply, metrics) = std::sync::mpsc::channel();
+    let asking = handle.clone();
+    std::thread::spawn(move || {
+        let _ = reply.send(block_on(asking.metrics()));
+    });
+    let metrics = metrics
+        .recv_timeout(PATIENCE)
+        .expect("the handle's metrics call was not read")
+        .expect("the loop ended");
+    assert!(metrics.write_blocked, "{metrics:?}");
+    std::thread::spawn(move || block_on(handle.shutdown(ShutdownMode::Immediate)));
+    let reason = finished
+        .recv_timeout(PATIENCE)
+        .expect("the handle's shutdown was not read");
     assert_eq!(reason, ShutdownReason::Requested);
     drop(frozen);
 }

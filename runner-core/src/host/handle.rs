@@ -84,6 +84,11 @@ impl RunnerHandle {
     /// after the runner exited (50–400 ms measured on loopback) before it
     /// shows it asleep.
     ///
+    /// Handles' calls (this one, [`metrics`](Self::metrics)) have a channel
+    /// of their own that the event loop reads even while its connection
+    /// takes no frame (back-pressure, where handlers' calls wait): a runner
+    /// on a frozen connection still shuts down when asked.
+    ///
     /// # Examples
     ///
     /// ```

@@ -61,8 +61,15 @@ use yield_now::{INPUTS_PER_YIELD, YieldNow};
 /// Commands waiting for the loop, per runner.
 const CALL_BACKLOG: usize = 1024;
 
-/// Signals and timers are polled before anything else on every this many
-/// inputs, so that a busy socket or call channel cannot starve them.
+/// Calls waiting from [`RunnerHandle`]s (shutdown, metrics): a channel of
+/// their own, read like signals — even while the socket holds a frame —
+/// so that a runner whose connection takes nothing can still be shut
+/// down and observed through its handle.
+const CONTROL_BACKLOG: usize = 16;
+
+/// Signals, the handles' calls and timers are polled before anything else
+/// on every this many inputs, so that a busy socket or call channel cannot
+/// starve them.
 const CLOCK_EVERY: u32 = 16;
 
 /// A runner, built by [`Builder`](super::Builder): [`run`](Self::run) it.
@@ -137,6 +144,8 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
     pub(crate) fn new(runtime: R, core: crate::Runner, handler: H, settings: HostSettings) -> Self {
         let (tx, commands) = mpsc::channel(CALL_BACKLOG);
         let tx = CallTx::new(tx);
+        let (control_tx, control) = mpsc::channel(CONTROL_BACKLOG);
+        let control_tx = CallTx::new(control_tx);
         let (kv_cancels, cancelled_kv) = KvCancels::new();
         let published = Arc::new(Mutex::new(Published::default()));
         let origin = runtime.now();
@@ -152,6 +161,8 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             settings,
             tx: tx.clone(),
             commands,
+            _control_tx: control_tx.clone(),
+            control,
             published: published.clone(),
             connecting: None,
             socket: None,
@@ -179,7 +190,7 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             flight: None,
         };
         AsyncRunner {
-            handle: RunnerHandle::new(tx, published),
+            handle: RunnerHandle::new(control_tx, published),
             host,
         }
     }
@@ -260,6 +271,10 @@ struct Host<R, H> {
     settings: HostSettings,
     tx: CallTx,
     commands: mpsc::Receiver<Call>,
+    /// Held so that the control stream never ends.
+    _control_tx: CallTx,
+    /// The handles' calls (see [`CONTROL_BACKLOG`]).
+    control: mpsc::Receiver<Call>,
     published: Arc<Mutex<Published>>,
     connecting: Option<(ConnId, BoxFuture<'static, Result<Socket, TransportClose>>)>,
     socket: Option<OpenSocket>,
@@ -388,9 +403,10 @@ impl<R: Runtime, H: Handler> Host<R, H> {
     /// and whenever nothing else is ready — not on every input, as polling
     /// a runtime's timer registers its waker again each time, a cost the
     /// hot path does not need. While the socket's sink is not ready (see
-    /// [`connection`]) neither the socket nor calls are read: they make more
-    /// output, and back-pressure is how the loop waits for the sink
-    /// without ever blocking on it. Frames fed are flushed when nothing
+    /// [`connection`]) neither the socket nor handlers' calls are read: they
+    /// make more output (the handles' calls are, see [`CONTROL_BACKLOG`]),
+    /// and back-pressure is how the loop waits for the sink without ever
+    /// blocking on it. Frames fed are flushed when nothing
     /// else is ready, and on every [`FLUSH_EVERY`]-th input under a flood.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
         self.polls = self.polls.wrapping_add(1);
@@ -444,12 +460,15 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         self.poll_clock(cx)
     }
 
-    /// Signals and the core's timer.
+    /// Signals, the handles' calls and the core's timer.
     fn poll_clock(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
         if let Some((gate, signals)) = &mut self.signals {
             if let Poll::Ready(Some(())) = gate.poll_next(signals, cx) {
                 return Poll::Ready(Input::Signal);
             }
+        }
+        if let Poll::Ready(Some(call)) = self.control.poll_next_unpin(cx) {
+            return Poll::Ready(Input::Call(call));
         }
         if let Some((_, sleep)) = &mut self.sleep {
             if sleep.poll_unpin(cx).is_ready() {

@@ -48,17 +48,15 @@ mod rotation {
 }
 
 /// The long variant of [`rotation`]: 2 minutes of load at a 30 s
-/// `request_lifespan`. Manual (about 2.5 min per driver):
-/// `cargo test -p tests --test e2e_serverless long_rotation -- --ignored --nocapture`.
+/// `request_lifespan` (about 2.5 min per driver, one driver at a time):
+/// `cargo test -p tests --test e2e_serverless long_rotation -- --nocapture`.
 mod long_rotation {
     #[test]
-    #[ignore = "manual: 2 minutes of load per driver"]
     fn runner_tokio() {
         super::e2e_support::run_heavy(&super::e2e_support::TOKIO, super::rotation_two_minutes);
     }
 
     #[test]
-    #[ignore = "manual: 2 minutes of load per driver"]
     fn runner_async_std() {
         super::e2e_support::run_heavy(&super::e2e_support::ASYNC_STD, super::rotation_two_minutes);
     }

@@ -17,6 +17,7 @@ mod attempts;
 mod calls;
 mod connection;
 mod gate;
+mod local;
 mod panics;
 mod recording;
 mod requests;
@@ -54,6 +55,7 @@ use crate::{
 
 use actors::ByActor;
 use connection::{FLUSH_EVERY, OpenSocket, WriterState};
+use local::LocalTasks;
 use panics::guard_hook;
 use requests::RequestTask;
 use yield_now::{INPUTS_PER_YIELD, YieldNow};
@@ -107,6 +109,9 @@ pub(crate) struct HostSettings {
     pub(crate) tls: Option<ClientTls>,
     /// The flight recorder's file, when recording.
     pub(crate) recording: Option<super::recording::RecordSettings>,
+    /// Request and WebSocket handlers on tasks of their own (see
+    /// [`local`]).
+    pub(crate) spawn_handlers: bool,
 }
 
 impl<R, H> AsyncRunner<R, H> {
@@ -175,6 +180,7 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
             cancelled_kv,
             actors: HashSet::new(),
             requests: HashMap::new(),
+            local: LocalTasks::default(),
             link: Arc::new(ActorLink {
                 tx: tx.clone(),
                 kv_cancels,
@@ -294,6 +300,8 @@ struct Host<R, H> {
     /// The live actors' contexts, found by actor (see [`ByActor`]).
     actors: HashSet<ByActor>,
     requests: HashMap<RequestKey, RequestTask>,
+    /// Request and WebSocket handlers the loop polls (see [`local`]).
+    local: LocalTasks,
     /// Handed to every actor context.
     link: Arc<ActorLink>,
     names: Names,
@@ -331,6 +339,8 @@ enum Input {
     /// The sink was not ready for a whole liveness window: the connection
     /// is dead.
     WriteStalled(ConnId),
+    /// A handler task the loop polls ended (what it did came as calls).
+    HandlerEnded,
 }
 
 impl<R: Runtime, H: Handler> Host<R, H> {
@@ -372,6 +382,16 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             let began = self.rt.now();
             input_began = Some(began);
             self.handle(input, began);
+        }
+    }
+
+    /// Runs a request's or a WebSocket's handler: on the loop (see
+    /// [`local`]), or as a task of its own when the builder asked for it.
+    fn run_handler(&mut self, task: BoxFuture<'static, ()>) {
+        if self.settings.spawn_handlers {
+            self.rt.spawn(task);
+        } else {
+            self.local.push(task);
         }
     }
 
@@ -445,6 +465,9 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 Poll::Pending => self.poll_clock(cx),
                 ready => ready,
             };
+        }
+        if let Poll::Ready(()) = self.local.poll_ended(cx) {
+            return Poll::Ready(Input::HandlerEnded);
         }
         self.turn = !self.turn;
         for first in [self.turn, !self.turn] {
@@ -537,7 +560,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 }
                 self.finish_if_due(now);
             }
-            Input::Writable => {}
+            Input::Writable | Input::HandlerEnded => {}
             Input::WriteStalled(conn) => {
                 warn!(
                     ?conn,

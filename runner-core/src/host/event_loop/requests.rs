@@ -4,9 +4,12 @@
 use std::panic::AssertUnwindSafe;
 
 use bytes::Bytes;
+use std::task::{Context, Poll};
+
 use futures::FutureExt;
 use futures::channel::mpsc;
 use futures::future::{AbortHandle, Abortable, Either};
+use futures::task::noop_waker_ref;
 use tracing::{Instrument, debug, warn};
 
 use super::Host;
@@ -17,7 +20,7 @@ use crate::host::handler::Handler;
 use crate::host::http::{error_response, from_http_response, to_http_request};
 use crate::host::runtime::Runtime;
 use crate::host::spans;
-use crate::{HttpRequest, RequestKey};
+use crate::{HttpRequest, HttpResponse, RequestKey};
 
 /// A request being served: the sender of its streamed body (until the
 /// body finishes), and the handle that aborts its task.
@@ -55,38 +58,51 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             }
         };
         let handler = self.handler.clone();
-        let tx = self.tx.clone();
         let limit = self.core.config().limits.max_tunnel_payload;
+        // The body is part of the answer: reading it runs under the same
+        // timeout (a stalled body is a 504) and the same panic guard (a
+        // panicking body is a 500) as the handler itself.
+        let serve = async move {
+            let response = handler.on_request(ctx, request).await;
+            from_http_response(response, limit).await
+        };
+        let mut serve = AssertUnwindSafe(serve)
+            .catch_unwind()
+            .instrument(span.clone())
+            .boxed();
+        // Handlers on the loop (see `local`) are polled once at once: one
+        // that answers without waiting (most do) is answered in this turn,
+        // with no timer and no trip through the call channel. One that
+        // waits is polled again by the loop, under the request's timeout.
+        if !self.settings.spawn_handlers {
+            let mut cx = Context::from_waker(noop_waker_ref());
+            if let Poll::Ready(outcome) = serve.poll_unpin(&mut cx) {
+                let response = settle(key, outcome);
+                span.record("status", response.status);
+                let now = self.now();
+                if let Err(e) = self.core.respond(now, key, response) {
+                    debug!(%key, error = %e, "response not sent");
+                }
+                return;
+            }
+        }
+        let tx = self.tx.clone();
         let timeout = self
             .rt
             .sleep_until(self.rt.now() + self.settings.request_timeout);
         let work = async move {
-            // The body is part of the answer: reading it runs under the same
-            // timeout (a stalled body is a 504) and the same panic guard (a
-            // panicking body is a 500) as the handler itself.
-            let serve = async move {
-                let response = handler.on_request(ctx, request).await;
-                from_http_response(response, limit).await
-            };
-            let serve = AssertUnwindSafe(serve).catch_unwind();
-            let response = match futures::future::select(Box::pin(serve), timeout).await {
-                Either::Left((Ok(response), _)) => response,
-                Either::Left((Err(panic), _)) => {
-                    warn!(%key, panic = panic_message(panic), "request handler or its response body panicked: 500");
-                    error_response(500, "internal server error")
-                }
+            let response = match futures::future::select(serve, timeout).await {
+                Either::Left((outcome, _)) => settle(key, outcome),
                 Either::Right(_) => {
                     warn!(%key, "request handler or its response body timed out: 504");
                     error_response(504, "handler timed out")
                 }
             };
-            tracing::Span::current().record("status", response.status);
+            span.record("status", response.status);
             let _ = tx.send(Call::Respond { key, response }).await;
-        }
-        .instrument(span);
+        };
         let (abort, registration) = AbortHandle::new_pair();
-        self.rt
-            .spawn(Abortable::new(work, registration).map(drop).boxed());
+        self.run_handler(Abortable::new(work, registration).map(drop).boxed());
         self.requests.insert(
             key,
             RequestTask {
@@ -112,4 +128,13 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             task.body = None;
         }
     }
+}
+
+/// The response for a handler's outcome: a panic (in the handler or in its
+/// response body) is a 500.
+fn settle(key: RequestKey, outcome: std::thread::Result<HttpResponse>) -> HttpResponse {
+    outcome.unwrap_or_else(|panic| {
+        warn!(%key, panic = panic_message(panic), "request handler or its response body panicked: 500");
+        error_response(500, "internal server error")
+    })
 }

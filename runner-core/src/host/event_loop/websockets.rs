@@ -89,7 +89,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 });
             }
         };
-        self.rt.spawn(Box::pin(task.instrument(span)));
+        self.run_handler(Box::pin(task.instrument(span)));
     }
 
     pub(super) fn on_socket_message(

@@ -15,7 +15,8 @@ use runner_core::TransportClose;
 use runner_core::host::testing::MemoryRuntime;
 use runner_core::host::testkit::TestKit;
 use runner_core::host::{
-    ActorContext, ConnectRequest, Handler, Request, Response, Runtime, Socket,
+    ActorContext, ConnectRequest, Handler, Message, Request, Response, Runtime, Socket,
+    WebSocketRequest,
 };
 
 /// How long a handler waits for its partner (it comes much sooner when the
@@ -113,6 +114,53 @@ fn by_default_handlers_run_on_the_loop_without_a_task_per_request() {
 #[test]
 fn spawned_handlers_get_a_task_per_request() {
     assert!(spawned_for_requests(true, 20) >= 20);
+}
+
+/// Echoes a WebSocket's text messages.
+struct Echo;
+
+impl Handler for Echo {
+    async fn on_websocket(&self, _actor: ActorContext, socket: WebSocketRequest) {
+        let Ok(mut ws) = socket.accept(false).await else {
+            return;
+        };
+        while let Some(Message::Text(text)) = ws.recv().await {
+            let _ = ws.send(text).await;
+        }
+    }
+}
+
+/// The tasks the runner spawned for opening a WebSocket and echoing
+/// `count` messages on it, one after the other.
+fn spawned_for_socket(spawn_handlers: bool, count: u32) -> usize {
+    let rt = Counting::new();
+    block_on(async {
+        let configure = |b: runner_core::host::Builder<_>| b.spawn_handlers(spawn_handlers);
+        let kit = TestKit::start_with(rt.clone(), Echo, configure)
+            .await
+            .expect("valid settings");
+        let actor = kit.start_actor("echo").await.expect("started");
+        let before = rt.spawned();
+        let mut ws = kit.websocket(&actor, "/ws").await.expect("accepted");
+        for n in 0..count {
+            ws.send(Message::Text(n.to_string()));
+            assert_eq!(ws.recv().await, Message::Text(n.to_string()));
+        }
+        let spawned = rt.spawned() - before;
+        drop(ws);
+        kit.shutdown().await;
+        spawned
+    })
+}
+
+#[test]
+fn by_default_socket_handlers_run_on_the_loop() {
+    assert_eq!(spawned_for_socket(false, 20), 0);
+}
+
+#[test]
+fn spawned_socket_handlers_get_a_task_each() {
+    assert_eq!(spawned_for_socket(true, 20), 1);
 }
 
 /// Two requests whose handlers each wait, blocking their thread, for the

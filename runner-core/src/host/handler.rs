@@ -83,9 +83,25 @@ pub struct ActorInfo {
 
 /// Actor code. Every method has a default, so implement only what you need.
 ///
-/// Methods run as separate tasks: many requests of one actor run
-/// concurrently, and a panic in one becomes an error for that call only
-/// (a 500, a closed socket, a failed start) — the runner carries on.
+/// Many requests of one actor run concurrently, and a panic in one becomes
+/// an error for that call only (a 500, a closed socket, a failed start) —
+/// the runner carries on.
+///
+/// # Where handlers run
+///
+/// `on_request` and `on_websocket` run, by default, on the runner's event
+/// loop: its task polls them itself, as the TypeScript runner runs
+/// everything on Node's one thread. That is what makes a request or a
+/// message cheap (no task to spawn, no other thread to wake), and it means
+/// handlers of all actors take turns on one thread: code between two
+/// `.await`s holds up every actor and the connection's own work, so it must
+/// not block (no blocking I/O, no `std::thread::sleep`, no lock held
+/// elsewhere for long) nor compute for long — hand that to
+/// `spawn_blocking` or a task of your own
+/// ([`ActorContext::spawn`]). A runner whose handlers compute can run each
+/// on a task of its own instead, in parallel on a multi-threaded runtime:
+/// [`Builder::spawn_handlers`](super::Builder::spawn_handlers).
+/// `on_actor_start` and `on_actor_stop` always run as tasks of their own.
 ///
 /// # What runs concurrently, and what does not
 ///

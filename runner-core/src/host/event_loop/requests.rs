@@ -1,16 +1,17 @@
-//! HTTP requests: the task that serves each one with the handler and its
-//! streamed body. (A stopping actor's wait for its requests is the core's.)
+//! HTTP requests: serving each one with the handler and its streamed body
+//! — answered at once when the handler does not wait, otherwise as a
+//! handler task under the request's timeout. (A stopping actor's wait for
+//! its requests is the core's.)
 
 use std::panic::AssertUnwindSafe;
-
-use bytes::Bytes;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use futures::FutureExt;
 use futures::channel::mpsc;
-use futures::future::{AbortHandle, Abortable, Either};
+use futures::future::{AbortHandle, Abortable, BoxFuture, Either};
 use futures::task::noop_waker_ref;
-use tracing::{Instrument, debug, warn};
+use tracing::{Instrument, Span, debug, warn};
 
 use super::Host;
 use super::panics::panic_message;
@@ -29,8 +30,36 @@ pub(super) struct RequestTask {
     pub(super) abort: AbortHandle,
 }
 
+/// The handler's answer to one request, its body read: a panic (in the
+/// handler or in its response body) is caught.
+type Serve = BoxFuture<'static, std::thread::Result<HttpResponse>>;
+
 impl<R: Runtime, H: Handler> Host<R, H> {
     pub(super) fn spawn_request(&mut self, request: HttpRequest) {
+        let key = request.key;
+        let Some((serve, span, body)) = self.serve(request) else {
+            return;
+        };
+        // Handlers on the loop (see `local`) are polled once at once: one
+        // that answers without waiting (most do) is answered in this turn,
+        // with no timer and no trip through the call channel.
+        let serve = if self.settings.spawn_handlers {
+            serve
+        } else {
+            match self.answer_at_once(key, serve, &span) {
+                Some(serve) => serve,
+                None => return,
+            }
+        };
+        self.run_request(key, serve, span, body);
+    }
+
+    /// The handler's answer to `request`, its span, and the sender of its
+    /// streamed body; `None` when the host refused the request (answered).
+    fn serve(
+        &mut self,
+        request: HttpRequest,
+    ) -> Option<(Serve, Span, Option<mpsc::UnboundedSender<Bytes>>)> {
         let key = request.key;
         let ctx = self.context(&request.actor);
         let span = spans::request(
@@ -54,7 +83,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 debug!(%key, status = refusal.status, "request refused by the host");
                 let now = self.now();
                 let _ = self.core.respond(now, key, refusal);
-                return;
+                return None;
             }
         };
         let handler = self.handler.clone();
@@ -66,26 +95,38 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             let response = handler.on_request(ctx, request).await;
             from_http_response(response, limit).await
         };
-        let mut serve = AssertUnwindSafe(serve)
+        let serve = AssertUnwindSafe(serve)
             .catch_unwind()
-            .instrument(span.clone())
-            .boxed();
-        // Handlers on the loop (see `local`) are polled once at once: one
-        // that answers without waiting (most do) is answered in this turn,
-        // with no timer and no trip through the call channel. One that
-        // waits is polled again by the loop, under the request's timeout.
-        if !self.settings.spawn_handlers {
-            let mut cx = Context::from_waker(noop_waker_ref());
-            if let Poll::Ready(outcome) = serve.poll_unpin(&mut cx) {
-                let response = settle(key, outcome);
-                span.record("status", response.status);
-                let now = self.now();
-                if let Err(e) = self.core.respond(now, key, response) {
-                    debug!(%key, error = %e, "response not sent");
-                }
-                return;
-            }
+            .instrument(span.clone());
+        Some((serve.boxed(), span, body_tx))
+    }
+
+    /// Polls `serve` once (with a waker that does nothing: if it waits, the
+    /// loop polls it again as a task) and answers if it is done; gives it
+    /// back if it waits.
+    fn answer_at_once(&mut self, key: RequestKey, mut serve: Serve, span: &Span) -> Option<Serve> {
+        let polled = span.in_scope(|| serve.poll_unpin(&mut Context::from_waker(noop_waker_ref())));
+        let Poll::Ready(outcome) = polled else {
+            return Some(serve);
+        };
+        let response = settle(key, outcome);
+        span.record("status", response.status);
+        let now = self.now();
+        if let Err(e) = self.core.respond(now, key, response) {
+            debug!(%key, error = %e, "response not sent");
         }
+        None
+    }
+
+    /// Serves a request whose handler waits: a handler task under the
+    /// request's timeout, whose answer comes back as a call.
+    fn run_request(
+        &mut self,
+        key: RequestKey,
+        serve: Serve,
+        span: Span,
+        body: Option<mpsc::UnboundedSender<Bytes>>,
+    ) {
         let tx = self.tx.clone();
         let timeout = self
             .rt
@@ -98,18 +139,13 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                     error_response(504, "handler timed out")
                 }
             };
-            span.record("status", response.status);
+            tracing::Span::current().record("status", response.status);
             let _ = tx.send(Call::Respond { key, response }).await;
-        };
+        }
+        .instrument(span);
         let (abort, registration) = AbortHandle::new_pair();
         self.run_handler(Abortable::new(work, registration).map(drop).boxed());
-        self.requests.insert(
-            key,
-            RequestTask {
-                body: body_tx,
-                abort,
-            },
-        );
+        self.requests.insert(key, RequestTask { body, abort });
     }
 
     /// Forgets a finished request.

@@ -147,7 +147,6 @@ fn spawned_for_socket(spawn_handlers: bool, count: u32) -> usize {
             assert_eq!(ws.recv().await, Message::Text(n.to_string()));
         }
         let spawned = rt.spawned() - before;
-        drop(ws);
         kit.shutdown().await;
         spawned
     })

@@ -24,7 +24,7 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use runner_core::host::testing::{EngineSocket, MemoryRuntime};
 use runner_core::host::{
     ActorContext, ActorInfo, BoxError, Builder, ConnectRequest, Error, Handler, Inbound, Outbound,
-    Runtime, Socket, WebSocketRequest,
+    RunnerHandle, Runtime, Socket, WebSocketRequest,
 };
 use runner_core::protocol::{
     ProtocolMetadata, ProtocolVersion, ToClient, ToClientAckEvents, ToClientInit, ToClientPing,
@@ -158,14 +158,22 @@ impl Runtime for Signalled {
     }
 }
 
-#[test]
-fn a_shutdown_on_a_connection_that_takes_nothing_returns_at_the_close_timeout() {
-    let memory = MemoryRuntime::new();
-    let (signal, signals) = mpsc::unbounded();
-    let rt = Signalled {
-        inner: memory.clone(),
-        signal: Arc::new(Mutex::new(Some(signals))),
-    };
+/// A runner on a connection that takes nothing, and what the test holds of
+/// it.
+struct Frozen {
+    handle: RunnerHandle,
+    /// What `run` returned, once it has.
+    finished: std::sync::mpsc::Receiver<ShutdownReason>,
+    /// The engine's end, kept open (and never read) until the test ends.
+    engine: EngineSocket,
+}
+
+/// Runs a [`KvFlood`] runner on `rt` (whose connections `memory` accepts)
+/// and freezes its connection: the engine inits it, starts actor `A`, and
+/// reads nothing more. Returns once the loop holds a frame it cannot write
+/// (and so reads none of the handlers' calls): the actor's KV calls fill
+/// the connection up and time out.
+fn frozen_runner<R: Runtime>(rt: R, memory: &MemoryRuntime, handle_signals: bool) -> Frozen {
     let mut timeouts = Timeouts::default();
     // Longer than the test: the frozen connection is never replaced.
     timeouts.liveness = Duration::from_secs(600);
@@ -178,48 +186,7 @@ fn a_shutdown_on_a_connection_that_takes_nothing_returns_at_the_close_timeout() 
         .endpoint("http://engine")
         .runner_name("r")
         .timeouts(timeouts)
-        .handle_signals(true)
-        .build(KvFlood { outcomes })
-        .unwrap();
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(block_on(runner.run()));
-    });
-    let mut frozen = next_connection(&memory, "the connection");
-    block_on(frozen.accept_init("runner-1")).unwrap();
-    block_on(frozen.send_message(&testing::start_command("A", vec![]))).unwrap();
-    // The engine reads nothing more: KV requests fill the connection up
-    // until the loop holds a frame (and reads no handler's call: signals
-    // it does read), and time out.
-    let outcome = results.recv_timeout(PATIENCE).expect("no KV call ended");
-    assert_eq!(outcome, Err(Error::Kv(KvError::TimedOut)));
-
-    // Ctrl-C twice (an immediate shutdown; the handle's is the next test):
-    // its close frame can never be written, and `run` gives up on it.
-    signal.unbounded_send(()).unwrap();
-    signal.unbounded_send(()).unwrap();
-    let reason = finished
-        .recv_timeout(PATIENCE)
-        .expect("run waited for a connection that takes nothing");
-    assert_eq!(reason, ShutdownReason::Requested);
-    drop(frozen);
-}
-
-#[test]
-fn the_handle_reaches_a_runner_whose_connection_takes_nothing() {
-    let memory = MemoryRuntime::new();
-    let mut timeouts = Timeouts::default();
-    // Longer than the test: the frozen connection is never replaced.
-    timeouts.liveness = Duration::from_secs(600);
-    timeouts.close = Duration::from_millis(200);
-    timeouts.actor_stop = Duration::from_millis(200);
-    timeouts.kv_request = Duration::from_millis(300);
-    let (outcomes, results) = std::sync::mpsc::channel();
-    let runner = Builder::new(memory.clone())
-        .endpoint("http://engine")
-        .runner_name("r")
-        .timeouts(timeouts)
-        .handle_signals(false)
+        .handle_signals(handle_signals)
         .build(KvFlood { outcomes })
         .unwrap();
     let handle = runner.handle();
@@ -227,19 +194,50 @@ fn the_handle_reaches_a_runner_whose_connection_takes_nothing() {
     std::thread::spawn(move || {
         let _ = done.send(block_on(runner.run()));
     });
-    let mut frozen = next_connection(&memory, "the connection");
-    block_on(frozen.accept_init("runner-1")).unwrap();
-    block_on(frozen.send_message(&testing::start_command("A", vec![]))).unwrap();
-    // The engine reads nothing more: the loop holds a frame, and reads
-    // none of the handlers' calls (their KV calls time out).
+    let mut engine = next_connection(memory, "the connection");
+    block_on(engine.accept_init("runner-1")).unwrap();
+    block_on(engine.send_message(&testing::start_command("A", vec![]))).unwrap();
     let outcome = results.recv_timeout(PATIENCE).expect("no KV call ended");
     assert_eq!(outcome, Err(Error::Kv(KvError::TimedOut)));
+    Frozen {
+        handle,
+        finished,
+        engine,
+    }
+}
+
+#[test]
+fn a_shutdown_on_a_connection_that_takes_nothing_returns_at_the_close_timeout() {
+    let memory = MemoryRuntime::new();
+    let (signal, signals) = mpsc::unbounded();
+    let rt = Signalled {
+        inner: memory.clone(),
+        signal: Arc::new(Mutex::new(Some(signals))),
+    };
+    let frozen = frozen_runner(rt, &memory, true);
+
+    // Ctrl-C twice (an immediate shutdown; the handle's is the next test):
+    // its close frame can never be written, and `run` gives up on it.
+    signal.unbounded_send(()).unwrap();
+    signal.unbounded_send(()).unwrap();
+    let reason = frozen
+        .finished
+        .recv_timeout(PATIENCE)
+        .expect("run waited for a connection that takes nothing");
+    assert_eq!(reason, ShutdownReason::Requested);
+    drop(frozen.engine);
+}
+
+#[test]
+fn the_handle_reaches_a_runner_whose_connection_takes_nothing() {
+    let memory = MemoryRuntime::new();
+    let frozen = frozen_runner(memory.clone(), &memory, false);
 
     // The handle's calls are still read: a metrics snapshot says the
     // writer is blocked, and an immediate shutdown ends the run (its close
     // frame never written: `run` gives up on it at the close timeout).
     let (reply, metrics) = std::sync::mpsc::channel();
-    let asking = handle.clone();
+    let asking = frozen.handle.clone();
     std::thread::spawn(move || {
         let _ = reply.send(block_on(asking.metrics()));
     });
@@ -248,12 +246,14 @@ fn the_handle_reaches_a_runner_whose_connection_takes_nothing() {
         .expect("the handle's metrics call was not read")
         .expect("the loop ended");
     assert!(metrics.write_blocked, "{metrics:?}");
+    let handle = frozen.handle;
     std::thread::spawn(move || block_on(handle.shutdown(ShutdownMode::Immediate)));
-    let reason = finished
+    let reason = frozen
+        .finished
         .recv_timeout(PATIENCE)
         .expect("the handle's shutdown was not read");
     assert_eq!(reason, ShutdownReason::Requested);
-    drop(frozen);
+    drop(frozen.engine);
 }
 
 /// A socket whose engine sends its init and then `pings` pings at once,

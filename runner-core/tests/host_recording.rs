@@ -126,6 +126,27 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Asserts that no secret of the run (the bodies, the header values) is in
+/// `data`, a redacted recording (`what` in the message), and that it replays
+/// to its end.
+#[track_caller]
+fn assert_redacted_and_replays(data: &[u8], what: &str) {
+    for secret in [
+        SECRET,
+        b"a secret request body",
+        b"hidden-value",
+        b"Bearer hidden",
+    ] {
+        assert!(
+            !contains(data, secret),
+            "{:?} is in {what}",
+            String::from_utf8_lossy(secret)
+        );
+    }
+    let summary = replay(data, |_| {}).unwrap_or_else(|e| panic!("{e}"));
+    assert!(summary.redacted && !summary.cut);
+}
+
 #[test]
 fn a_recorded_host_run_replays_exactly() {
     let path = scratch("plain");
@@ -155,20 +176,7 @@ fn a_redacted_recording_keeps_bodies_and_header_values_out_and_still_replays() {
     assert_eq!(reason, ShutdownReason::Requested);
     let data = std::fs::read(&path).expect("the recording was written");
     let _ = std::fs::remove_file(&path);
-    for secret in [
-        SECRET,
-        b"a secret request body",
-        b"hidden-value",
-        b"Bearer hidden",
-    ] {
-        assert!(
-            !contains(&data, secret),
-            "{:?} is in the file",
-            String::from_utf8_lossy(secret)
-        );
-    }
-    let summary = replay(&data, |_| {}).unwrap_or_else(|e| panic!("{e}"));
-    assert!(summary.redacted && !summary.cut);
+    assert_redacted_and_replays(&data, "the file");
 }
 
 /// A small cap: the recording rotates several times, the two segments on
@@ -223,20 +231,7 @@ fn a_redacted_rotated_recording_keeps_secrets_out_of_every_segment() {
     let _ = (std::fs::remove_file(&path), std::fs::remove_file(&previous));
     for segment in segments {
         let data = segment.expect("both segments were written");
-        for secret in [
-            SECRET,
-            b"a secret request body",
-            b"hidden-value",
-            b"Bearer hidden",
-        ] {
-            assert!(
-                !contains(&data, secret),
-                "{:?} is in a segment",
-                String::from_utf8_lossy(secret)
-            );
-        }
-        let summary = replay(&data, |_| {}).unwrap_or_else(|e| panic!("{e}"));
-        assert!(summary.redacted && !summary.cut);
+        assert_redacted_and_replays(&data, "a segment");
     }
 }
 

@@ -6,13 +6,16 @@
 //! Waits are for conditions, bounded generously (10 s).
 
 use std::path::PathBuf;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use futures::FutureExt;
 use futures::channel::oneshot;
 use futures::executor::block_on;
 use runner_core::host::testing::{EngineSocket, MemoryRuntime};
-use runner_core::host::{ActorContext, ActorInfo, BoxError, Builder, Handler, Request, Response};
+use runner_core::host::{
+    ActorContext, ActorInfo, BoxError, Builder, Handler, Request, Response, RunnerHandle,
+};
 use runner_core::protocol::{
     ActorState, BareMap, Event as WireEvent, ToClientRequestStart, ToClientTunnelMessageKind,
     ToServer, ToServerTunnelMessageKind,
@@ -54,18 +57,7 @@ fn run_requests(
     requests: u32,
     configure: impl FnOnce(Builder<MemoryRuntime>) -> Builder<MemoryRuntime>,
 ) -> ShutdownReason {
-    let rt = MemoryRuntime::new();
-    let builder = Builder::new(rt.clone())
-        .endpoint("http://engine")
-        .runner_name("r")
-        .handle_signals(false);
-    let runner = configure(builder)
-        .build(Answers)
-        .expect("valid configuration");
-    let handle = runner.handle();
-    let running = std::thread::spawn(move || block_on(runner.run()));
-    let mut engine = block_on(rt.accept());
-    block_on(engine.accept_init("R")).expect("init answered");
+    let (handle, running, mut engine) = connected(configure);
     block_on(engine.send_message(&testing::start_command("A", vec![]))).unwrap();
     recv_until(&mut engine, |m| {
         let ToServer::Events(events) = m else {
@@ -95,6 +87,26 @@ fn run_requests(
     }
     block_on(handle.shutdown(ShutdownMode::Immediate));
     running.join().expect("the runner ends")
+}
+
+/// Runs an [`Answers`] runner configured by `configure` on a thread of its
+/// own, and accepts its connection as the engine (init answered).
+fn connected(
+    configure: impl FnOnce(Builder<MemoryRuntime>) -> Builder<MemoryRuntime>,
+) -> (RunnerHandle, JoinHandle<ShutdownReason>, EngineSocket) {
+    let rt = MemoryRuntime::new();
+    let builder = Builder::new(rt.clone())
+        .endpoint("http://engine")
+        .runner_name("r")
+        .handle_signals(false);
+    let runner = configure(builder)
+        .build(Answers)
+        .expect("valid configuration");
+    let handle = runner.handle();
+    let running = std::thread::spawn(move || block_on(runner.run()));
+    let mut engine = block_on(rt.accept());
+    block_on(engine.accept_init("R")).expect("init answered");
+    (handle, running, engine)
 }
 
 fn recv_until(engine: &mut EngineSocket, done: impl Fn(&ToServer) -> bool) -> Vec<ToServer> {
@@ -256,18 +268,7 @@ fn a_full_disk_stops_the_recording_not_the_runner() {
 #[test]
 fn an_idle_runners_recording_is_on_disk_while_it_runs() {
     let path = scratch("idle");
-    let rt = MemoryRuntime::new();
-    let runner = Builder::new(rt.clone())
-        .endpoint("http://engine")
-        .runner_name("r")
-        .handle_signals(false)
-        .record_to(&path)
-        .build(Answers)
-        .expect("valid configuration");
-    let handle = runner.handle();
-    let running = std::thread::spawn(move || block_on(runner.run()));
-    let mut engine = block_on(rt.accept());
-    block_on(engine.accept_init("R")).expect("init answered");
+    let (handle, running, _engine) = connected(|b| b.record_to(&path));
     let steps_on_disk = || {
         let data = std::fs::read(&path).unwrap_or_default();
         replay(&data, |_| {}).map_or(0, |summary| summary.steps)

@@ -12,6 +12,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -24,7 +25,7 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use runner_core::host::testing::{EngineSocket, MemoryRuntime};
 use runner_core::host::{
     ActorContext, ActorInfo, BoxError, Builder, ConnectRequest, Error, Handler, Inbound, Outbound,
-    Runtime, Socket, WebSocketRequest,
+    RunnerHandle, Runtime, Socket, WebSocketRequest,
 };
 use runner_core::protocol::{
     ProtocolMetadata, ProtocolVersion, ToClient, ToClientAckEvents, ToClientInit, ToClientPing,
@@ -58,6 +59,26 @@ fn next_connection(rt: &MemoryRuntime, what: &str) -> EngineSocket {
 fn next_message(engine: &mut EngineSocket) -> Option<ToServer> {
     let mut next = Box::pin(engine.recv_message());
     eventually("a message from the runner", || (&mut next).now_or_never())
+}
+
+/// Runs a runner on `rt` with `handler` on a thread of its own; returns
+/// its handle and the thread, which ends with what `run` returned.
+fn start<R: Runtime, H: Handler>(rt: R, handler: H) -> (RunnerHandle, JoinHandle<ShutdownReason>) {
+    let runner = Builder::new(rt)
+        .endpoint("http://engine")
+        .runner_name("r")
+        .build(handler)
+        .unwrap();
+    let handle = runner.handle();
+    (handle, std::thread::spawn(move || block_on(runner.run())))
+}
+
+/// Shuts the runner of [`start`] down immediately and checks that `run`
+/// returned for that.
+#[track_caller]
+fn stop(handle: RunnerHandle, running: JoinHandle<ShutdownReason>) {
+    block_on(handle.shutdown(ShutdownMode::Immediate));
+    assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
 }
 
 /// An actor that, once started, makes `KV_CALLS` KV puts at once and
@@ -121,8 +142,7 @@ fn a_writer_that_takes_nothing_stops_no_timer_and_its_connection_is_replaced() {
         None
     });
 
-    block_on(handle.shutdown(ShutdownMode::Immediate));
-    assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+    stop(handle, running);
 }
 
 /// A [`MemoryRuntime`] whose shutdown signals fire when the test says so.
@@ -158,14 +178,22 @@ impl Runtime for Signalled {
     }
 }
 
-#[test]
-fn a_shutdown_on_a_connection_that_takes_nothing_returns_at_the_close_timeout() {
-    let memory = MemoryRuntime::new();
-    let (signal, signals) = mpsc::unbounded();
-    let rt = Signalled {
-        inner: memory.clone(),
-        signal: Arc::new(Mutex::new(Some(signals))),
-    };
+/// A runner on a connection that takes nothing, and what the test holds of
+/// it.
+struct Frozen {
+    handle: RunnerHandle,
+    /// What `run` returned, once it has.
+    finished: std::sync::mpsc::Receiver<ShutdownReason>,
+    /// The engine's end, kept open (and never read) until the test ends.
+    engine: EngineSocket,
+}
+
+/// Runs a [`KvFlood`] runner on `rt` (whose connections `memory` accepts)
+/// and freezes its connection: the engine inits it, starts actor `A`, and
+/// reads nothing more. Returns once the loop holds a frame it cannot write
+/// (and so reads none of the handlers' calls): the actor's KV calls fill
+/// the connection up and time out.
+fn frozen_runner<R: Runtime>(rt: R, memory: &MemoryRuntime, handle_signals: bool) -> Frozen {
     let mut timeouts = Timeouts::default();
     // Longer than the test: the frozen connection is never replaced.
     timeouts.liveness = Duration::from_secs(600);
@@ -178,48 +206,7 @@ fn a_shutdown_on_a_connection_that_takes_nothing_returns_at_the_close_timeout() 
         .endpoint("http://engine")
         .runner_name("r")
         .timeouts(timeouts)
-        .handle_signals(true)
-        .build(KvFlood { outcomes })
-        .unwrap();
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(block_on(runner.run()));
-    });
-    let mut frozen = next_connection(&memory, "the connection");
-    block_on(frozen.accept_init("runner-1")).unwrap();
-    block_on(frozen.send_message(&testing::start_command("A", vec![]))).unwrap();
-    // The engine reads nothing more: KV requests fill the connection up
-    // until the loop holds a frame (and reads no handler's call: signals
-    // it does read), and time out.
-    let outcome = results.recv_timeout(PATIENCE).expect("no KV call ended");
-    assert_eq!(outcome, Err(Error::Kv(KvError::TimedOut)));
-
-    // Ctrl-C twice (an immediate shutdown; the handle's is the next test):
-    // its close frame can never be written, and `run` gives up on it.
-    signal.unbounded_send(()).unwrap();
-    signal.unbounded_send(()).unwrap();
-    let reason = finished
-        .recv_timeout(PATIENCE)
-        .expect("run waited for a connection that takes nothing");
-    assert_eq!(reason, ShutdownReason::Requested);
-    drop(frozen);
-}
-
-#[test]
-fn the_handle_reaches_a_runner_whose_connection_takes_nothing() {
-    let memory = MemoryRuntime::new();
-    let mut timeouts = Timeouts::default();
-    // Longer than the test: the frozen connection is never replaced.
-    timeouts.liveness = Duration::from_secs(600);
-    timeouts.close = Duration::from_millis(200);
-    timeouts.actor_stop = Duration::from_millis(200);
-    timeouts.kv_request = Duration::from_millis(300);
-    let (outcomes, results) = std::sync::mpsc::channel();
-    let runner = Builder::new(memory.clone())
-        .endpoint("http://engine")
-        .runner_name("r")
-        .timeouts(timeouts)
-        .handle_signals(false)
+        .handle_signals(handle_signals)
         .build(KvFlood { outcomes })
         .unwrap();
     let handle = runner.handle();
@@ -227,19 +214,50 @@ fn the_handle_reaches_a_runner_whose_connection_takes_nothing() {
     std::thread::spawn(move || {
         let _ = done.send(block_on(runner.run()));
     });
-    let mut frozen = next_connection(&memory, "the connection");
-    block_on(frozen.accept_init("runner-1")).unwrap();
-    block_on(frozen.send_message(&testing::start_command("A", vec![]))).unwrap();
-    // The engine reads nothing more: the loop holds a frame, and reads
-    // none of the handlers' calls (their KV calls time out).
+    let mut engine = next_connection(memory, "the connection");
+    block_on(engine.accept_init("runner-1")).unwrap();
+    block_on(engine.send_message(&testing::start_command("A", vec![]))).unwrap();
     let outcome = results.recv_timeout(PATIENCE).expect("no KV call ended");
     assert_eq!(outcome, Err(Error::Kv(KvError::TimedOut)));
+    Frozen {
+        handle,
+        finished,
+        engine,
+    }
+}
+
+#[test]
+fn a_shutdown_on_a_connection_that_takes_nothing_returns_at_the_close_timeout() {
+    let memory = MemoryRuntime::new();
+    let (signal, signals) = mpsc::unbounded();
+    let rt = Signalled {
+        inner: memory.clone(),
+        signal: Arc::new(Mutex::new(Some(signals))),
+    };
+    let frozen = frozen_runner(rt, &memory, true);
+
+    // Ctrl-C twice (an immediate shutdown; the handle's is the next test):
+    // its close frame can never be written, and `run` gives up on it.
+    signal.unbounded_send(()).unwrap();
+    signal.unbounded_send(()).unwrap();
+    let reason = frozen
+        .finished
+        .recv_timeout(PATIENCE)
+        .expect("run waited for a connection that takes nothing");
+    assert_eq!(reason, ShutdownReason::Requested);
+    drop(frozen.engine);
+}
+
+#[test]
+fn the_handle_reaches_a_runner_whose_connection_takes_nothing() {
+    let memory = MemoryRuntime::new();
+    let frozen = frozen_runner(memory.clone(), &memory, false);
 
     // The handle's calls are still read: a metrics snapshot says the
     // writer is blocked, and an immediate shutdown ends the run (its close
     // frame never written: `run` gives up on it at the close timeout).
     let (reply, metrics) = std::sync::mpsc::channel();
-    let asking = handle.clone();
+    let asking = frozen.handle.clone();
     std::thread::spawn(move || {
         let _ = reply.send(block_on(asking.metrics()));
     });
@@ -248,12 +266,14 @@ fn the_handle_reaches_a_runner_whose_connection_takes_nothing() {
         .expect("the handle's metrics call was not read")
         .expect("the loop ended");
     assert!(metrics.write_blocked, "{metrics:?}");
+    let handle = frozen.handle;
     std::thread::spawn(move || block_on(handle.shutdown(ShutdownMode::Immediate)));
-    let reason = finished
+    let reason = frozen
+        .finished
         .recv_timeout(PATIENCE)
         .expect("the handle's shutdown was not read");
     assert_eq!(reason, ShutdownReason::Requested);
-    drop(frozen);
+    drop(frozen.engine);
 }
 
 /// A socket whose engine sends its init and then `pings` pings at once,
@@ -323,15 +343,7 @@ impl Runtime for Pinger {
     }
 
     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-        let metadata = ProtocolMetadata {
-            runner_lost_threshold: 15_000,
-            actor_stop_threshold: None,
-            serverless_drain_grace_period: None,
-        };
-        let init = frame(&ToClient::Init(ToClientInit {
-            runner_id: "runner-1".into(),
-            metadata,
-        }));
+        let init = init_frame();
         let pings =
             (0..self.pings).map(|ts| frame(&ToClient::Ping(ToClientPing { ts: ts as i64 })));
         let empty_reads = self.empty_reads.clone();
@@ -357,30 +369,29 @@ impl Runtime for Pinger {
     }
 }
 
-#[test]
-fn the_frames_of_a_burst_are_flushed_together() {
+/// A runner on a [`Pinger`] of [`PINGS`] pings, once it has answered
+/// them all (fed the init message, then a pong per ping).
+fn pinged() -> (Pinger, RunnerHandle, JoinHandle<ShutdownReason>) {
     let rt = Pinger {
         pings: PINGS,
         ..Pinger::default()
     };
-    let runner = Builder::new(rt.clone())
-        .endpoint("http://engine")
-        .runner_name("r")
-        .build(Idle)
-        .unwrap();
-    let handle = runner.handle();
-    let running = std::thread::spawn(move || block_on(runner.run()));
-    // The init message, then a pong per ping.
+    let (handle, running) = start(rt.clone(), Idle);
     eventually("every ping answered", || {
         (rt.fed.load(Ordering::SeqCst) > PINGS).then_some(())
     });
+    (rt, handle, running)
+}
+
+#[test]
+fn the_frames_of_a_burst_are_flushed_together() {
+    let (rt, handle, running) = pinged();
 
     // Not a write per frame: one per burst, or per few inputs under a
     // flood like this one.
     let flushes = rt.flushes.load(Ordering::SeqCst);
     assert!(flushes <= PINGS / 4, "{flushes} flushes for {PINGS} pongs");
-    block_on(handle.shutdown(ShutdownMode::Immediate));
-    assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+    stop(handle, running);
 }
 
 /// A [`MemoryRuntime`] whose connections flood the runner: after the init
@@ -403,6 +414,19 @@ fn frame(message: &ToClient) -> Inbound {
     )
 }
 
+/// The engine's init message, as the test runtimes' connections send it.
+fn init_frame() -> Inbound {
+    let metadata = ProtocolMetadata {
+        runner_lost_threshold: 15_000,
+        actor_stop_threshold: None,
+        serverless_drain_grace_period: None,
+    };
+    frame(&ToClient::Init(ToClientInit {
+        runner_id: "runner-1".into(),
+        metadata,
+    }))
+}
+
 impl Runtime for Flood {
     fn now(&self) -> Instant {
         self.inner.now()
@@ -417,15 +441,7 @@ impl Runtime for Flood {
     }
 
     fn connect(&self, _: ConnectRequest) -> BoxFuture<'static, Result<Socket, TransportClose>> {
-        let metadata = ProtocolMetadata {
-            runner_lost_threshold: 15_000,
-            actor_stop_threshold: None,
-            serverless_drain_grace_period: None,
-        };
-        let init = frame(&ToClient::Init(ToClientInit {
-            runner_id: "runner-1".into(),
-            metadata,
-        }));
+        let init = init_frame();
         let ack = frame(&ToClient::AckEvents(ToClientAckEvents {
             last_event_checkpoints: vec![],
         }));
@@ -537,19 +553,12 @@ impl Runtime for OneThread {
 #[test]
 fn an_immediate_shutdown_returns_once_its_close_frame_is_written() {
     let memory = MemoryRuntime::new();
-    let runner = Builder::new(OneThread::new(memory.clone()))
-        .endpoint("http://engine")
-        .runner_name("r")
-        .build(Idle)
-        .unwrap();
-    let handle = runner.handle();
-    let running = std::thread::spawn(move || block_on(runner.run()));
+    let (handle, running) = start(OneThread::new(memory.clone()), Idle);
     let mut engine = next_connection(&memory, "the connection");
     block_on(engine.accept_init("runner-1")).unwrap();
     eventually("connected", || handle.is_connected().then_some(()));
 
-    block_on(handle.shutdown(ShutdownMode::Immediate));
-    assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+    stop(handle, running);
     // Everything the runner wrote is here now, its close frame last.
     let written: Vec<Outbound> =
         std::iter::from_fn(|| engine.recv().now_or_never().flatten()).collect();
@@ -574,13 +583,7 @@ impl Handler for Deaf {
 #[test]
 fn a_socket_handler_that_does_not_read_holds_a_bounded_number_of_bytes() {
     let rt = MemoryRuntime::new();
-    let runner = Builder::new(rt.clone())
-        .endpoint("http://engine")
-        .runner_name("r")
-        .build(Deaf)
-        .unwrap();
-    let handle = runner.handle();
-    let running = std::thread::spawn(move || block_on(runner.run()));
+    let (handle, running) = start(rt.clone(), Deaf);
     let mut engine = next_connection(&rt, "the connection");
     block_on(engine.accept_init("runner-1")).unwrap();
     block_on(engine.send_message(&testing::start_command("A", vec![]))).unwrap();
@@ -618,20 +621,13 @@ fn a_socket_handler_that_does_not_read_holds_a_bounded_number_of_bytes() {
     assert_eq!(close.code, Some(1011));
     assert_eq!(close.reason.as_deref(), Some("runner.socket_backlog_full"));
 
-    block_on(handle.shutdown(ShutdownMode::Immediate));
-    assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+    stop(handle, running);
 }
 
 #[test]
 fn a_loop_woken_by_calls_does_not_read_the_socket() {
     let rt = Pinger::default();
-    let runner = Builder::new(rt.clone())
-        .endpoint("http://engine")
-        .runner_name("r")
-        .build(Idle)
-        .unwrap();
-    let handle = runner.handle();
-    let running = std::thread::spawn(move || block_on(runner.run()));
+    let (handle, running) = start(rt.clone(), Idle);
     eventually("connected", || handle.is_connected().then_some(()));
     let before = rt.empty_reads.load(Ordering::SeqCst);
 
@@ -641,31 +637,16 @@ fn a_loop_woken_by_calls_does_not_read_the_socket() {
     }
     let empty_reads = rt.empty_reads.load(Ordering::SeqCst) - before;
     assert!(empty_reads < 50, "{empty_reads} reads for 200 calls");
-    block_on(handle.shutdown(ShutdownMode::Immediate));
-    assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+    stop(handle, running);
 }
 
 #[test]
 fn frames_that_move_a_deadline_later_arm_no_new_timer() {
-    let rt = Pinger {
-        pings: PINGS,
-        ..Pinger::default()
-    };
-    let runner = Builder::new(rt.clone())
-        .endpoint("http://engine")
-        .runner_name("r")
-        .build(Idle)
-        .unwrap();
-    let handle = runner.handle();
-    let running = std::thread::spawn(move || block_on(runner.run()));
-    eventually("every ping answered", || {
-        (rt.fed.load(Ordering::SeqCst) > PINGS).then_some(())
-    });
+    let (rt, handle, running) = pinged();
 
     // Every ping moves the liveness deadline later; the sleep armed for
     // the earlier one is kept.
     let sleeps = rt.sleeps.load(Ordering::SeqCst);
     assert!(sleeps < PINGS / 10, "{sleeps} timers for {PINGS} pings");
-    block_on(handle.shutdown(ShutdownMode::Immediate));
-    assert_eq!(running.join().unwrap(), ShutdownReason::Requested);
+    stop(handle, running);
 }

@@ -6,13 +6,16 @@
 //! Waits are for conditions, bounded generously (10 s).
 
 use std::path::PathBuf;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use futures::FutureExt;
 use futures::channel::oneshot;
 use futures::executor::block_on;
 use runner_core::host::testing::{EngineSocket, MemoryRuntime};
-use runner_core::host::{ActorContext, ActorInfo, BoxError, Builder, Handler, Request, Response};
+use runner_core::host::{
+    ActorContext, ActorInfo, BoxError, Builder, Handler, Request, Response, RunnerHandle,
+};
 use runner_core::protocol::{
     ActorState, BareMap, Event as WireEvent, ToClientRequestStart, ToClientTunnelMessageKind,
     ToServer, ToServerTunnelMessageKind,
@@ -54,18 +57,7 @@ fn run_requests(
     requests: u32,
     configure: impl FnOnce(Builder<MemoryRuntime>) -> Builder<MemoryRuntime>,
 ) -> ShutdownReason {
-    let rt = MemoryRuntime::new();
-    let builder = Builder::new(rt.clone())
-        .endpoint("http://engine")
-        .runner_name("r")
-        .handle_signals(false);
-    let runner = configure(builder)
-        .build(Answers)
-        .expect("valid configuration");
-    let handle = runner.handle();
-    let running = std::thread::spawn(move || block_on(runner.run()));
-    let mut engine = block_on(rt.accept());
-    block_on(engine.accept_init("R")).expect("init answered");
+    let (handle, running, mut engine) = connected(configure);
     block_on(engine.send_message(&testing::start_command("A", vec![]))).unwrap();
     recv_until(&mut engine, |m| {
         let ToServer::Events(events) = m else {
@@ -97,6 +89,26 @@ fn run_requests(
     running.join().expect("the runner ends")
 }
 
+/// Runs an [`Answers`] runner configured by `configure` on a thread of its
+/// own, and accepts its connection as the engine (init answered).
+fn connected(
+    configure: impl FnOnce(Builder<MemoryRuntime>) -> Builder<MemoryRuntime>,
+) -> (RunnerHandle, JoinHandle<ShutdownReason>, EngineSocket) {
+    let rt = MemoryRuntime::new();
+    let builder = Builder::new(rt.clone())
+        .endpoint("http://engine")
+        .runner_name("r")
+        .handle_signals(false);
+    let runner = configure(builder)
+        .build(Answers)
+        .expect("valid configuration");
+    let handle = runner.handle();
+    let running = std::thread::spawn(move || block_on(runner.run()));
+    let mut engine = block_on(rt.accept());
+    block_on(engine.accept_init("R")).expect("init answered");
+    (handle, running, engine)
+}
+
 fn recv_until(engine: &mut EngineSocket, done: impl Fn(&ToServer) -> bool) -> Vec<ToServer> {
     let mut seen = Vec::new();
     loop {
@@ -124,6 +136,27 @@ async fn with_bound<T>(future: impl std::future::Future<Output = Option<T>>) -> 
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Asserts that no secret of the run (the bodies, the header values) is in
+/// `data`, a redacted recording (`what` in the message), and that it replays
+/// to its end.
+#[track_caller]
+fn assert_redacted_and_replays(data: &[u8], what: &str) {
+    for secret in [
+        SECRET,
+        b"a secret request body",
+        b"hidden-value",
+        b"Bearer hidden",
+    ] {
+        assert!(
+            !contains(data, secret),
+            "{:?} is in {what}",
+            String::from_utf8_lossy(secret)
+        );
+    }
+    let summary = replay(data, |_| {}).unwrap_or_else(|e| panic!("{e}"));
+    assert!(summary.redacted && !summary.cut);
 }
 
 #[test]
@@ -155,20 +188,7 @@ fn a_redacted_recording_keeps_bodies_and_header_values_out_and_still_replays() {
     assert_eq!(reason, ShutdownReason::Requested);
     let data = std::fs::read(&path).expect("the recording was written");
     let _ = std::fs::remove_file(&path);
-    for secret in [
-        SECRET,
-        b"a secret request body",
-        b"hidden-value",
-        b"Bearer hidden",
-    ] {
-        assert!(
-            !contains(&data, secret),
-            "{:?} is in the file",
-            String::from_utf8_lossy(secret)
-        );
-    }
-    let summary = replay(&data, |_| {}).unwrap_or_else(|e| panic!("{e}"));
-    assert!(summary.redacted && !summary.cut);
+    assert_redacted_and_replays(&data, "the file");
 }
 
 /// A small cap: the recording rotates several times, the two segments on
@@ -223,20 +243,7 @@ fn a_redacted_rotated_recording_keeps_secrets_out_of_every_segment() {
     let _ = (std::fs::remove_file(&path), std::fs::remove_file(&previous));
     for segment in segments {
         let data = segment.expect("both segments were written");
-        for secret in [
-            SECRET,
-            b"a secret request body",
-            b"hidden-value",
-            b"Bearer hidden",
-        ] {
-            assert!(
-                !contains(&data, secret),
-                "{:?} is in a segment",
-                String::from_utf8_lossy(secret)
-            );
-        }
-        let summary = replay(&data, |_| {}).unwrap_or_else(|e| panic!("{e}"));
-        assert!(summary.redacted && !summary.cut);
+        assert_redacted_and_replays(&data, "a segment");
     }
 }
 
@@ -261,18 +268,7 @@ fn a_full_disk_stops_the_recording_not_the_runner() {
 #[test]
 fn an_idle_runners_recording_is_on_disk_while_it_runs() {
     let path = scratch("idle");
-    let rt = MemoryRuntime::new();
-    let runner = Builder::new(rt.clone())
-        .endpoint("http://engine")
-        .runner_name("r")
-        .handle_signals(false)
-        .record_to(&path)
-        .build(Answers)
-        .expect("valid configuration");
-    let handle = runner.handle();
-    let running = std::thread::spawn(move || block_on(runner.run()));
-    let mut engine = block_on(rt.accept());
-    block_on(engine.accept_init("R")).expect("init answered");
+    let (handle, running, _engine) = connected(|b| b.record_to(&path));
     let steps_on_disk = || {
         let data = std::fs::read(&path).unwrap_or_default();
         replay(&data, |_| {}).map_or(0, |summary| summary.steps)

@@ -9,7 +9,9 @@ use runner_core::protocol::{
     KvDeleteRangeRequest, KvDeleteRequest, KvGetRequest, KvListPrefixQuery, KvListQuery,
     KvListRangeQuery, KvListRequest, KvPutRequest, KvRequestData, ProtocolVersion, ToServer,
 };
-use runner_core::{ActorRef, CallError, Event, KvError, KvRequestId, KvResponse, ShutdownMode};
+use runner_core::{
+    ActorRef, CallError, Event, KvError, KvRequestId, KvResponse, ShutdownMode, Timestamp,
+};
 use tests::sim::{Sim, SimConfig};
 
 fn b(s: &str) -> Bytes {
@@ -211,6 +213,24 @@ fn unanswered_requests_are_resent_after_a_reconnect_in_their_original_order() {
     assert_eq!(store.get(b"k"), Some(&b("3")), "the last write wins");
 }
 
+/// Runs `sim` until its next KV result, and checks that it is `id`'s, timed
+/// out at `at`.
+#[track_caller]
+fn next_result_times_out(sim: &mut Sim, id: KvRequestId, at: Timestamp) {
+    let since = sim.mark();
+    let (when, event) = sim
+        .run_until_event(since, |e| matches!(e, Event::KvResult { .. }))
+        .unwrap();
+    assert_eq!(when, at);
+    assert_eq!(
+        event,
+        Event::KvResult {
+            id,
+            result: Err(KvError::TimedOut)
+        }
+    );
+}
+
 #[test]
 fn a_request_without_an_answer_times_out_after_30_s() {
     let mut config = SimConfig::new(203);
@@ -219,18 +239,7 @@ fn a_request_without_an_answer_times_out_after_30_s() {
     let a = sim.start_actor("kv");
     let issued = sim.now();
     let id = sim.kv(&a, get(&["k"])).unwrap();
-    let since = sim.mark();
-    let (at, event) = sim
-        .run_until_event(since, |e| matches!(e, Event::KvResult { .. }))
-        .unwrap();
-    assert_eq!(at, issued + Duration::from_secs(30));
-    assert_eq!(
-        event,
-        Event::KvResult {
-            id,
-            result: Err(KvError::TimedOut)
-        }
-    );
+    next_result_times_out(&mut sim, id, issued + Duration::from_secs(30));
 }
 
 #[test]
@@ -359,35 +368,13 @@ fn a_queued_call_times_out_30_s_after_the_call_not_after_it_was_sent() {
     let queued_at = sim.now();
     let queued = sim.kv(&a, get(&["k"])).unwrap();
     assert_eq!(kv_frames(&sim).len(), 1, "the second waits for a slot");
-    let since = sim.mark();
-    let (at, event) = sim
-        .run_until_event(since, |e| matches!(e, Event::KvResult { .. }))
-        .unwrap();
-    assert_eq!(at, first_at + Duration::from_secs(30));
-    assert_eq!(
-        event,
-        Event::KvResult {
-            id: first,
-            result: Err(KvError::TimedOut)
-        }
-    );
+    next_result_times_out(&mut sim, first, first_at + Duration::from_secs(30));
     // The first's slot went to the second, 20 s after its call...
     let frames = kv_frames(&sim);
     assert_eq!(frames.len(), 2);
     assert_eq!(frames[1].0, first_at + Duration::from_secs(30));
     // ...whose 30 s still count from its call.
-    let since = sim.mark();
-    let (at, event) = sim
-        .run_until_event(since, |e| matches!(e, Event::KvResult { .. }))
-        .unwrap();
-    assert_eq!(at, queued_at + Duration::from_secs(30));
-    assert_eq!(
-        event,
-        Event::KvResult {
-            id: queued,
-            result: Err(KvError::TimedOut)
-        }
-    );
+    next_result_times_out(&mut sim, queued, queued_at + Duration::from_secs(30));
 }
 
 #[test]

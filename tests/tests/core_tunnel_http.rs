@@ -33,6 +33,17 @@ fn response_start(m: &ToServerTunnelMessageKind) -> &ToServerResponseStart {
     }
 }
 
+/// The paths of the requests the user was handed since `since`, in order.
+fn request_paths_since(sim: &Sim, since: usize) -> Vec<String> {
+    sim.events_since(since)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::HttpRequest(r) => Some(r.path),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The one terminal reply the runner sent for `key`.
 fn only_reply(sim: &Sim, key: RequestKey) -> ToServerTunnelMessageKind {
     let sent = sim.tunnel_kinds_for(key);
@@ -370,14 +381,7 @@ fn requests_held_while_starting_are_delivered_in_order_once_started() {
             .all(|e| event_key(e).is_none())
     );
     sim.run_for(secs(4));
-    let paths: Vec<String> = sim
-        .events_since(since)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::HttpRequest(r) => Some(r.path),
-            _ => None,
-        })
-        .collect();
+    let paths = request_paths_since(&sim, since);
     assert_eq!(paths, ["/1", "/2", "/3"]);
 }
 
@@ -562,14 +566,7 @@ fn the_inbox_of_a_starting_actor_is_bounded_by_count_and_bytes() {
     }
     let since = sim.mark();
     sim.run_for(secs(5));
-    let paths: Vec<String> = sim
-        .events_since(since)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::HttpRequest(r) => Some(r.path),
-            _ => None,
-        })
-        .collect();
+    let paths = request_paths_since(&sim, since);
     assert_eq!(paths, ["/1", "/3"]);
     assert!(
         [fits, fits_too]

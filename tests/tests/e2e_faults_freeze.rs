@@ -90,6 +90,36 @@ fn disconnects(notes: &[Note]) -> Vec<(Option<u16>, String)> {
         .collect()
 }
 
+/// The first disconnect `runner` reports, waited for one liveness window
+/// and some.
+async fn first_disconnect(runner: &InProcess) -> Result<(Option<u16>, String)> {
+    let notes = runner
+        .wait("a disconnect", LIVENESS + Duration::from_secs(5), |n| {
+            !disconnects(n).is_empty()
+        })
+        .await?;
+    Ok(disconnects(&notes)[0].clone())
+}
+
+/// After a short freeze: the runner is back (as `again`) with the same
+/// runner id, and its actor answers without having been stopped.
+async fn kept_through_a_short_freeze(
+    api: &Api,
+    runner: &InProcess,
+    actor: &str,
+    runner_id: &str,
+    again: &str,
+) -> Result<()> {
+    ensure!(again == runner_id, "a new runner id after a short freeze");
+    ensure!(ok_generation(api, actor, Duration::from_secs(30)).await? == 0);
+    ensure!(
+        !runner.notes().iter().any(|n| matches!(n, Note::Stop(..))),
+        "the actor was stopped by a short freeze: {:?}",
+        runner.notes()
+    );
+    Ok(())
+}
+
 #[test]
 fn a_frozen_connection_is_noticed_and_replaced() {
     run(Duration::from_secs(300), async {
@@ -107,13 +137,8 @@ fn a_frozen_connection_is_noticed_and_replaced() {
         // 1. The open connection freezes; new ones work.
         let frozen = Instant::now();
         proxy.freeze_existing();
-        let notes = runner
-            .wait("a disconnect", LIVENESS + Duration::from_secs(5), |n| {
-                !disconnects(n).is_empty()
-            })
-            .await?;
+        let (code, reason) = first_disconnect(&runner).await?;
         let noticed = frozen.elapsed();
-        let (code, reason) = disconnects(&notes)[0].clone();
         ensure!(
             code == Some(1011) && reason.starts_with("runner.liveness_timeout"),
             "disconnected with {code:?} {reason:?}"
@@ -124,13 +149,7 @@ fn a_frozen_connection_is_noticed_and_replaced() {
         );
         let again = runner.connected(2, Duration::from_secs(15)).await?;
         let back = frozen.elapsed();
-        ensure!(again == runner_id, "a new runner id after a short freeze");
-        ensure!(ok_generation(&api, &actor, Duration::from_secs(30)).await? == 0);
-        ensure!(
-            !runner.notes().iter().any(|n| matches!(n, Note::Stop(..))),
-            "the actor was stopped by a short freeze: {:?}",
-            runner.notes()
-        );
+        kept_through_a_short_freeze(&api, &runner, &actor, &runner_id, &again).await?;
         eprintln!("freeze 1: noticed after {noticed:?}, reconnected after {back:?}");
 
         // 3. A full partition, longer than the runner-lost threshold.
@@ -218,13 +237,8 @@ fn full_writer(spawn: Spawn) {
         proxy.freeze_existing();
         runner.flood.notify_one();
         // The writer fills up at once; the liveness window still ends.
-        let notes = runner
-            .wait("a disconnect", LIVENESS + Duration::from_secs(5), |n| {
-                !disconnects(n).is_empty()
-            })
-            .await?;
+        let (code, reason) = first_disconnect(&runner).await?;
         let noticed = frozen.elapsed();
-        let (code, reason) = disconnects(&notes)[0].clone();
         ensure!(
             reason.starts_with("runner.liveness_timeout") || reason == "write stalled",
             "disconnected with {code:?} {reason:?}"
@@ -233,13 +247,7 @@ fn full_writer(spawn: Spawn) {
             .connected(2, LIVENESS + Duration::from_secs(15))
             .await?;
         let back = frozen.elapsed();
-        ensure!(again == runner_id, "a new runner id after a short freeze");
-        ensure!(ok_generation(&api, &actor, Duration::from_secs(30)).await? == 0);
-        ensure!(
-            !runner.notes().iter().any(|n| matches!(n, Note::Stop(..))),
-            "the actor was stopped by a short freeze: {:?}",
-            runner.notes()
-        );
+        kept_through_a_short_freeze(&api, &runner, &actor, &runner_id, &again).await?;
         eprintln!(
             "freeze with a full writer: noticed after {noticed:?} ({reason}), \
              reconnected after {back:?}"

@@ -194,26 +194,42 @@ proptest! {
     }
 }
 
+/// The committed corpus of `target`, checked to be exactly `seeds` (made
+/// by `source`): a corpus generated from code, not from the vectors. With
+/// `FUZZ_WRITE_SEEDS` set, the seeds are written first.
+#[track_caller]
+fn corpus_of_seeds(
+    target: &str,
+    seeds: Vec<(String, Vec<u8>)>,
+    source: &str,
+) -> BTreeMap<String, Vec<u8>> {
+    if std::env::var_os("FUZZ_WRITE_SEEDS").is_some() {
+        let dir = corpus_dir(target);
+        std::fs::create_dir_all(&dir).expect("corpus directory");
+        for (name, bytes) in &seeds {
+            std::fs::write(dir.join(name), bytes).expect("seed written");
+        }
+    }
+    let on_disk: BTreeMap<String, Vec<u8>> = committed(target).into_iter().collect();
+    let expected: BTreeMap<String, Vec<u8>> = seeds.into_iter().collect();
+    assert!(
+        on_disk == expected,
+        "fuzz/corpus/{target} differs from {source}; \
+         regenerate it with FUZZ_WRITE_SEEDS=1 (a format change needs new seeds)"
+    );
+    on_disk
+}
+
 /// The flight-recording reader's target: its corpus is small real
 /// recordings (`fuzzing::recording_seeds`, written with
 /// `FUZZ_WRITE_SEEDS=1`), each also cut at every byte and with bytes
 /// flipped.
 #[test]
 fn recording_reader_body_passes_its_corpus_and_its_damaged_seeds() {
-    let seeds = fuzzing::recording_seeds();
-    let dir = corpus_dir("read_recording");
-    if std::env::var_os("FUZZ_WRITE_SEEDS").is_some() {
-        std::fs::create_dir_all(&dir).expect("corpus directory");
-        for (name, bytes) in &seeds {
-            std::fs::write(dir.join(name), bytes).expect("seed written");
-        }
-    }
-    let on_disk: BTreeMap<String, Vec<u8>> = committed("read_recording").into_iter().collect();
-    let expected: BTreeMap<String, Vec<u8>> = seeds.into_iter().collect();
-    assert!(
-        on_disk == expected,
-        "fuzz/corpus/read_recording differs from fuzzing::recording_seeds(); \
-         regenerate it with FUZZ_WRITE_SEEDS=1 (a format change needs new seeds)"
+    let on_disk = corpus_of_seeds(
+        "read_recording",
+        fuzzing::recording_seeds(),
+        "fuzzing::recording_seeds()",
     );
     for (name, bytes) in &on_disk {
         fuzzing::read_recording(bytes);
@@ -235,20 +251,10 @@ fn recording_reader_body_passes_its_corpus_and_its_damaged_seeds() {
 /// with a correct checksum, so every one reaches the decoder).
 #[test]
 fn snapshot_body_passes_its_corpus_and_its_damaged_seeds() {
-    let seeds = fuzzing::snapshot_seeds();
-    let dir = corpus_dir("restore_snapshot");
-    if std::env::var_os("FUZZ_WRITE_SEEDS").is_some() {
-        std::fs::create_dir_all(&dir).expect("corpus directory");
-        for (name, bytes) in &seeds {
-            std::fs::write(dir.join(name), bytes).expect("seed written");
-        }
-    }
-    let on_disk: BTreeMap<String, Vec<u8>> = committed("restore_snapshot").into_iter().collect();
-    let expected: BTreeMap<String, Vec<u8>> = seeds.into_iter().collect();
-    assert!(
-        on_disk == expected,
-        "fuzz/corpus/restore_snapshot differs from fuzzing::snapshot_seeds(); \
-         regenerate it with FUZZ_WRITE_SEEDS=1 (a format change needs new seeds)"
+    let on_disk = corpus_of_seeds(
+        "restore_snapshot",
+        fuzzing::snapshot_seeds(),
+        "fuzzing::snapshot_seeds()",
     );
     for (name, bytes) in &on_disk {
         fuzzing::restore_snapshot(bytes);

@@ -7,6 +7,6 @@ mod driver_docs {}
 
 /// Every example of runner-core's host items and of runner-async-std's own
 /// items written for runner-async-std, extracted by
-/// `scripts/doc_examples.py` (see `build.rs`).
+/// `scripts/doc_examples.py` (see `../extract_examples.rs`).
 #[doc = include_str!(concat!(env!("OUT_DIR"), "/driver_examples.md"))]
 mod rustdoc_examples {}

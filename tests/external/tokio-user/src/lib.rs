@@ -10,6 +10,6 @@ mod driver_docs {}
 
 /// Every example of runner-core's host items that runner-tokio's rustdoc
 /// shows, and of runner-tokio's own items, extracted by
-/// `scripts/doc_examples.py` (see `build.rs`).
+/// `scripts/doc_examples.py` (see `../extract_examples.rs`).
 #[doc = include_str!(concat!(env!("OUT_DIR"), "/driver_examples.md"))]
 mod rustdoc_examples {}

@@ -136,6 +136,14 @@ pub fn real_table(reports: &[RealReport]) -> String {
     out
 }
 
+/// Round two's targets (issue 17): the TypeScript runner's CPU per
+/// operation ÷ ours, per mode.
+const CPU_TARGETS: [(Mode, &str, f64); 3] = [
+    (Mode::HttpPing, "request", 10.0),
+    (Mode::Ws, "WebSocket message", 15.0),
+    (Mode::Kv, "KV round trip", 8.0),
+];
+
 /// The issue's targets, checked against these results: one line each.
 pub fn targets(
     throughput: &[SessionReport],
@@ -165,22 +173,17 @@ pub fn targets(
     for label in &labels {
         let ours = throughput.iter().find(|s| &s.label == label);
         if let (Some(ours), Some(base)) = (ours, base) {
-            if let (Some(m), Some(b)) = (ours.mode(Mode::HttpPing), base.mode(Mode::HttpPing)) {
-                let equal_cpu = m.per_cpu_s() / b.per_cpu_s();
-                let _ = writeln!(
-                    out,
-                    "- {label}: tunnelled requests/s at equal CPU = {equal_cpu:.1}× TS (target ≥ 5×: {}); raw requests/s {:.1}×",
-                    verdict(equal_cpu >= 5.0),
-                    m.per_s() / b.per_s()
-                );
-                let cpu = b.cpu_us_per_unit() / m.cpu_us_per_unit();
-                let _ = writeln!(
-                    out,
-                    "- {label}: CPU per request = 1/{cpu:.1} of TS ({:.1} µs vs {:.1} µs; target ≤ 1/5: {})",
-                    m.cpu_us_per_unit(),
-                    b.cpu_us_per_unit(),
-                    verdict(cpu >= 5.0)
-                );
+            for (mode, what, target) in CPU_TARGETS {
+                if let (Some(m), Some(b)) = (ours.mode(mode), base.mode(mode)) {
+                    let ratio = b.cpu_us_per_unit() / m.cpu_us_per_unit();
+                    let _ = writeln!(
+                        out,
+                        "- {label}: CPU per {what} = 1/{ratio:.1} of TS ({:.1} µs vs {:.1} µs; target ≤ 1/{target}: {})",
+                        m.cpu_us_per_unit(),
+                        b.cpu_us_per_unit(),
+                        verdict(ratio >= target)
+                    );
+                }
             }
         }
         let all: Vec<SessionReport> = throughput.iter().chain(scale).cloned().collect();
@@ -196,6 +199,19 @@ pub fn targets(
                 b.start.rss_per_actor(),
                 verdict(ratio >= 10.0)
             );
+        }
+        for churn in all
+            .iter()
+            .filter(|s| &s.label == label && s.start.actors == idle_actors)
+        {
+            if churn.mode(Mode::Events).is_some() && churn.start.rss_idle > 0 {
+                let ratio = churn.peak_rss as f64 / churn.start.rss_idle as f64;
+                let _ = writeln!(
+                    out,
+                    "- {label}: peak RSS under stop/start churn at {idle_actors} actors = {ratio:.2}× the idle RSS (target ≤ 2×: {})",
+                    verdict(ratio <= 2.0)
+                );
+            }
         }
         let events: Vec<(usize, f64)> = all
             .iter()

@@ -40,6 +40,11 @@ pub struct Config {
     /// 200 000), and room for twice as many retired generations; the load
     /// engine's million-actor run raises it.
     pub max_actors: Option<usize>,
+    /// `RIVET_SPAWN_HANDLERS` (this crate's addition to the contract):
+    /// `1` runs each request's and WebSocket's handler as a task of its
+    /// own ([`Builder::spawn_handlers`]); `0` or unset, the event loop
+    /// polls them. The load engine compares the two.
+    pub spawn_handlers: bool,
     /// `RIVET_SERVERLESS_LISTEN`: serverless mode on this address.
     pub serverless_listen: Option<std::net::SocketAddr>,
 }
@@ -108,6 +113,16 @@ impl Config {
                 },
             )?,
             flight_record_max_bytes: number("RIVET_FLIGHT_RECORD_MAX_BYTES")?,
+            spawn_handlers: match text("RIVET_SPAWN_HANDLERS")?.as_deref() {
+                None | Some("0") => false,
+                Some("1") => true,
+                Some(other) => {
+                    return Err(ConfigError {
+                        variable: "RIVET_SPAWN_HANDLERS",
+                        problem: format!("{other:?} is not 0 or 1"),
+                    });
+                }
+            },
             serverless_listen: text("RIVET_SERVERLESS_LISTEN")?
                 .map(|addr| socket_addr("RIVET_SERVERLESS_LISTEN", &addr))
                 .transpose()?,
@@ -125,7 +140,8 @@ impl Config {
             .runner_name(&self.runner_name)
             .version(self.version)
             .total_slots(self.total_slots)
-            .protocol_version(self.protocol_version);
+            .protocol_version(self.protocol_version)
+            .spawn_handlers(self.spawn_handlers);
         let builder = super::recording::apply(
             self.flight_record.as_deref(),
             self.flight_record_max_bytes,
@@ -235,6 +251,7 @@ mod unit {
         assert_eq!(config.runner_key, None);
         assert_eq!((config.version, config.total_slots), (1, 1000));
         assert_eq!(config.protocol_version, ProtocolVersion::LATEST.number());
+        assert!(!config.spawn_handlers);
     }
 
     #[test]
@@ -249,8 +266,10 @@ mod unit {
             ("RIVET_TOTAL_SLOTS", "20"),
             ("RIVET_PROTOCOL_VERSION", "5"),
             ("RIVET_METRICS_LISTEN", "127.0.0.1:9090"),
+            ("RIVET_SPAWN_HANDLERS", "1"),
         ])
         .unwrap();
+        assert!(config.spawn_handlers);
         assert_eq!(config.metrics_listen, Some(([127, 0, 0, 1], 9090).into()));
         assert_eq!(config.endpoint, "https://engine.example:443");
         assert_eq!(config.runner_key.as_deref(), Some("k"));
@@ -276,6 +295,7 @@ mod unit {
             ("RIVET_METRICS_LISTEN", "not an address"),
             ("RIVET_FLIGHT_RECORD", ""),
             ("RIVET_FLIGHT_RECORD_MAX_BYTES", "1 GiB"),
+            ("RIVET_SPAWN_HANDLERS", "yes"),
         ];
         for (variable, value) in cases {
             let err = parse(&[(variable, value)]).unwrap_err();

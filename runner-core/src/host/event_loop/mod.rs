@@ -1,5 +1,5 @@
 //! The event loop around the core: the only place where time is read, the
-//! socket is driven and user handlers are spawned. It makes no protocol
+//! socket is driven and user handlers are run. It makes no protocol
 //! decision; it moves bytes, time and calls between [`crate::Runner`], the
 //! [`Runtime`] and the [`Handler`].
 //!
@@ -7,8 +7,10 @@
 //! serves HTTP requests, [`websockets`] serves the actors' WebSockets,
 //! [`calls`] applies what handlers and handles ask for, [`connection`]
 //! holds the socket to the engine (the loop reads and writes it itself), [`shutdown`] ends
-//! the run (`on_shutdown` after every stop callback), [`yield_now`] lets
-//! spawned tasks run during bursts and [`panics`] guards hooks and reads caught panics. This
+//! the run (`on_shutdown` after every stop callback), [`local`] polls the
+//! handlers that run on the loop, [`own_wakes`] keeps the loop's wakes of
+//! itself inside its task and lets spawned tasks run during bursts, and
+//! [`panics`] guards hooks and reads caught panics. This
 //! file holds the loop itself: what wakes it and what it does with the
 //! core's transmits and events.
 
@@ -18,12 +20,12 @@ mod calls;
 mod connection;
 mod gate;
 mod local;
+mod own_wakes;
 mod panics;
 mod recording;
 mod requests;
 mod shutdown;
 mod websockets;
-mod yield_now;
 
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
@@ -56,9 +58,9 @@ use crate::{
 use actors::ByActor;
 use connection::{FLUSH_EVERY, OpenSocket, WriterState};
 use local::LocalTasks;
+use own_wakes::{INPUTS_PER_YIELD, YieldNow};
 use panics::guard_hook;
 use requests::RequestTask;
-use yield_now::{INPUTS_PER_YIELD, YieldNow};
 
 /// Commands waiting for the loop, per runner.
 const CALL_BACKLOG: usize = 1024;
@@ -344,7 +346,14 @@ enum Input {
 }
 
 impl<R: Runtime, H: Handler> Host<R, H> {
-    async fn run(mut self) -> ShutdownReason {
+    /// The loop, behind a waker that keeps its own wake-ups inside its
+    /// task (see [`own_wakes`]).
+    async fn run(self) -> ShutdownReason {
+        let shared = Arc::new(own_wakes::Shared::default());
+        own_wakes::KeepOwnWakes::new(self.run_loop(shared.clone()), shared).await
+    }
+
+    async fn run_loop(mut self, own_wakes: Arc<own_wakes::Shared>) -> ShutdownReason {
         if self.settings.handle_signals {
             self.signals = Some((gate::WakeGate::default(), self.rt.shutdown_signals()));
         }
@@ -369,7 +378,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
             handled += 1;
             if handled == INPUTS_PER_YIELD {
                 handled = 0;
-                YieldNow::default().await;
+                YieldNow::new(own_wakes.clone()).await;
             }
             let input = futures::future::poll_fn(|cx| {
                 let input = self.poll_input(cx);

@@ -201,13 +201,15 @@ mod tests {
 
     #[test]
     fn a_future_that_always_wakes_itself_still_yields() {
-        let mut polls = 0u32;
+        let polls = Arc::new(AtomicUsize::new(0));
+        let counted = polls.clone();
         let inner = futures::future::poll_fn(move |cx| {
-            polls += 1;
+            counted.fetch_add(1, SeqCst);
             cx.waker().wake_by_ref();
-            Poll::<u32>::Pending
+            Poll::<()>::Pending
         });
         let mut task = KeepOwnWakes::new(inner, Arc::default());
         assert_eq!(poll_once(&mut task), (Poll::Pending, 1));
+        assert_eq!(polls.load(SeqCst), REPOLLS_PER_POLL as usize);
     }
 }

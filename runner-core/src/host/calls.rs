@@ -134,7 +134,9 @@ impl CallTx {
     /// The shared sender. Nothing panics while it is held, so a poisoned
     /// lock still holds a sound sender.
     fn shared(&self) -> MutexGuard<'_, SharedTx> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Sends a command, waiting for room: as a `futures` sender's `send`
@@ -146,7 +148,9 @@ impl CallTx {
             Shared::Gone => return Err(Error::RunnerGone),
             Shared::Wait => {
                 let waiting = Waiting(self);
-                poll_fn(|cx| waiting.0.shared().tx.poll_ready(cx)).await.ok();
+                poll_fn(|cx| waiting.0.shared().tx.poll_ready(cx))
+                    .await
+                    .ok();
                 return Ok(());
             }
             Shared::Busy(command) => command,
@@ -278,7 +282,7 @@ mod tests {
         let mut second = Box::pin(tx.send(stopped(2)));
         assert!(poll(&mut first, &w1).is_pending());
         assert!(poll(&mut second, &w2).is_pending());
-        let mut read = |rx: &mut mpsc::Receiver<Call>| match rx.next().now_or_never() {
+        let read = |rx: &mut mpsc::Receiver<Call>| match rx.next().now_or_never() {
             Some(Some(Call::ActorStopped { actor })) => actor.actor_id.to_string(),
             _ => "nothing".to_owned(),
         };
@@ -295,7 +299,10 @@ mod tests {
         drop(given_up);
         let mut later = Box::pin(tx.send(stopped(5)));
         assert!(poll(&mut later, &w2).is_pending());
-        assert_eq!([read(&mut rx), read(&mut rx), read(&mut rx)], ["a3", "a4", "a5"]);
+        assert_eq!(
+            [read(&mut rx), read(&mut rx), read(&mut rx)],
+            ["a3", "a4", "a5"]
+        );
         assert!(matches!(poll(&mut later, &w2), Poll::Ready(Ok(()))));
         drop(rx);
         assert!(matches!(

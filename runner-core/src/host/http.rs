@@ -186,7 +186,10 @@ mod tests {
         };
         let request = to_http_request(request, Body::empty()).unwrap();
         assert_eq!(request.method(), http::Method::GET);
-        assert_eq!(request.uri().path_and_query().unwrap().as_str(), "/ping?x=1");
+        assert_eq!(
+            request.uri().path_and_query().unwrap().as_str(),
+            "/ping?x=1"
+        );
         assert_eq!(request.headers()["x-id"], "7");
         let mut bad = HttpRequest {
             key,
@@ -197,7 +200,12 @@ mod tests {
             body: bytes::Bytes::new(),
             streamed: false,
         };
-        assert_eq!(to_http_request(bad.clone(), Body::empty()).unwrap_err().status, 400);
+        assert_eq!(
+            to_http_request(bad.clone(), Body::empty())
+                .unwrap_err()
+                .status,
+            400
+        );
         bad.path = "/".into();
         assert!(to_http_request(bad, Body::empty()).is_ok());
     }

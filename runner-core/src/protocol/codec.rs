@@ -419,10 +419,21 @@ mod tests {
     #[test]
     fn frames_either_side_of_the_small_frame_size_decode_alike() {
         let v = ProtocolVersion::V7;
-        for value_len in [0, 100, SMALL_FRAME - 40, SMALL_FRAME, SMALL_FRAME + 1, 70_000] {
+        for value_len in [
+            0,
+            100,
+            SMALL_FRAME - 40,
+            SMALL_FRAME,
+            SMALL_FRAME + 1,
+            70_000,
+        ] {
             let msg = put(value_len);
             let frame = encode_to_server(v, &msg).unwrap();
-            assert_eq!(decode_to_server(v, &frame).as_ref(), Ok(&msg), "{value_len}");
+            assert_eq!(
+                decode_to_server(v, &frame).as_ref(),
+                Ok(&msg),
+                "{value_len}"
+            );
             let mut longer = frame.clone();
             longer.push(0);
             assert_eq!(

@@ -156,7 +156,10 @@ impl KvTable {
         let call = entry.call.as_mut()?;
         // An empty `Get` allocates nothing; it stands in only until the
         // data comes back, within the same input.
-        let data = std::mem::replace(&mut call.data, KvRequestData::Get(KvGetRequest { keys: Vec::new() }));
+        let data = std::mem::replace(
+            &mut call.data,
+            KvRequestData::Get(KvGetRequest { keys: Vec::new() }),
+        );
         Some(ToServerKvRequest {
             actor_id: call.actor_id.clone(),
             request_id: entry.wire_id,

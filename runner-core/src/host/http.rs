@@ -1,5 +1,6 @@
 //! Conversions between the core's tunnel types and `http` types.
 
+use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue, MaxSizeReached};
 
@@ -17,21 +18,23 @@ use crate::{HttpRequest, HttpResponse};
 /// (431) before they get here; this is the host's own guard, for a limit
 /// set above what `HeaderMap` holds, so that no limit can make it panic.
 pub(crate) fn to_http_request(req: HttpRequest, body: Body) -> Result<Request, HttpResponse> {
-    let headers = header_map(&req.headers).map_err(|_| {
-        tracing::debug!(
-            headers = req.headers.len(),
-            "more headers than a HeaderMap holds: 431"
-        );
+    let count = req.headers.len();
+    let headers = owned_header_map(req.headers).map_err(|_| {
+        tracing::debug!(headers = count, "more headers than a HeaderMap holds: 431");
         error_response(431, "too many request headers")
     })?;
+    let bad_request = |e: http::Error| {
+        tracing::debug!(error = %e, "request is not valid HTTP: 400");
+        error_response(400, "bad request")
+    };
+    // The path's bytes become the URI's as they are: no copy.
+    let uri = http::Uri::from_maybe_shared(Bytes::from(req.path.into_bytes()))
+        .map_err(|e| bad_request(e.into()))?;
     let mut request = http::Request::builder()
         .method(req.method.as_str())
-        .uri(req.path.as_str())
+        .uri(uri)
         .body(body)
-        .map_err(|e| {
-            tracing::debug!(error = %e, "request is not valid HTTP: 400");
-            error_response(400, "bad request")
-        })?;
+        .map_err(bad_request)?;
     *request.headers_mut() = headers;
     Ok(request)
 }
@@ -40,14 +43,34 @@ pub(crate) fn to_http_request(req: HttpRequest, body: Body) -> Result<Request, H
 /// past what a `HeaderMap` holds (about 24 000 names) it is an error.
 /// Entries that are not valid HTTP are skipped.
 pub(crate) fn header_map(headers: &BareMap<String>) -> Result<HeaderMap, MaxSizeReached> {
+    let values = headers
+        .iter()
+        .map(|(name, value)| (name, HeaderValue::from_str(value).ok()));
+    fill_header_map(headers.len(), values)
+}
+
+/// [`header_map`] of headers the caller gives away: each value's bytes
+/// move into the map (an allocation and a copy per header saved), checked
+/// by the same rule as `HeaderValue::from_str`'s.
+fn owned_header_map(headers: BareMap<String>) -> Result<HeaderMap, MaxSizeReached> {
+    let count = headers.len();
+    let values = headers.0.into_iter().map(|(name, value)| {
+        let value = HeaderValue::from_maybe_shared(Bytes::from(value.into_bytes())).ok();
+        (name, value)
+    });
+    fill_header_map(count, values)
+}
+
+fn fill_header_map<N: AsRef<str>>(
+    count: usize,
+    headers: impl Iterator<Item = (N, Option<HeaderValue>)>,
+) -> Result<HeaderMap, MaxSizeReached> {
     // Reserve only what surely fits; the map grows (fallibly) past it.
-    let mut map = HeaderMap::try_with_capacity(headers.len().min(1024))?;
-    for (name, value) in headers.iter() {
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            (Ok(name), Ok(value)) => {
+    let mut map = HeaderMap::try_with_capacity(count.min(1024))?;
+    for (name, value) in headers {
+        let name = name.as_ref();
+        match (HeaderName::from_bytes(name.as_bytes()), value) {
+            (Ok(name), Some(value)) => {
                 map.try_append(name, value)?;
             }
             _ => tracing::debug!(name, "invalid request header skipped"),
@@ -70,7 +93,9 @@ pub(crate) async fn from_http_response(response: Response, limit: usize) -> Http
             return error_response(500, "response body failed");
         }
     };
-    let mut headers = BareMap(Vec::with_capacity(parts.headers.keys_len()));
+    // One more than the names: room for the `content-length` the core adds
+    // (no reallocation then).
+    let mut headers = BareMap(Vec::with_capacity(parts.headers.keys_len() + 1));
     for name in parts.headers.keys() {
         let mut values = parts
             .headers
@@ -116,5 +141,72 @@ mod tests {
         assert!(header_map(&headers).is_err());
         headers.0.truncate(100);
         assert_eq!(header_map(&headers).map(|m| m.len()).ok(), Some(100));
+    }
+
+    #[test]
+    fn owned_headers_accept_what_borrowed_ones_accept() {
+        // Visible bytes (past ASCII too) and tabs pass, control bytes and
+        // invalid names do not: the same entries either way.
+        let headers = BareMap(
+            [
+                ("accept", "*/*"),
+                ("x-tab", "a\tb"),
+                ("x-utf8", "caf\u{e9}"),
+                ("x-newline", "a\nb"),
+                ("bad name", "v"),
+                ("accept", "text/plain"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        );
+        let borrowed = header_map(&headers).unwrap();
+        let owned = owned_header_map(headers).unwrap();
+        assert_eq!(owned, borrowed);
+        assert_eq!(owned.len(), 4);
+        assert!(owned.get("x-newline").is_none());
+    }
+
+    #[test]
+    fn the_request_keeps_method_path_and_headers() {
+        let mut req = crate::testing::get("A", "/ping?x=1");
+        req.headers.insert("x-id", "7".to_owned());
+        let key = crate::RequestKey::new(
+            crate::protocol::GatewayId([1, 2, 3, 4]),
+            crate::protocol::RequestId([5, 6, 7, 8]),
+        );
+        let request = HttpRequest {
+            key,
+            actor: crate::ActorRef::new("A", 1),
+            method: req.method,
+            path: req.path,
+            headers: req.headers,
+            body: bytes::Bytes::new(),
+            streamed: false,
+        };
+        let request = to_http_request(request, Body::empty()).unwrap();
+        assert_eq!(request.method(), http::Method::GET);
+        assert_eq!(
+            request.uri().path_and_query().unwrap().as_str(),
+            "/ping?x=1"
+        );
+        assert_eq!(request.headers()["x-id"], "7");
+        let mut bad = HttpRequest {
+            key,
+            actor: crate::ActorRef::new("A", 1),
+            method: "GET".into(),
+            path: "no spaces allowed".into(),
+            headers: BareMap::new(),
+            body: bytes::Bytes::new(),
+            streamed: false,
+        };
+        assert_eq!(
+            to_http_request(bad.clone(), Body::empty())
+                .unwrap_err()
+                .status,
+            400
+        );
+        bad.path = "/".into();
+        assert!(to_http_request(bad, Body::empty()).is_ok());
     }
 }

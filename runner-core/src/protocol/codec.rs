@@ -334,15 +334,34 @@ fn decode<'de, S: DeserializeSeed<'de>>(
     bytes: &[u8],
     seed: impl Fn() -> S,
 ) -> Result<S::Value, DecodeError> {
-    let mut de = serde_bare::de::Deserializer::new(serde_bare::de::SliceRead::new(bytes));
-    if let Ok(value) = seed().deserialize(&mut de) {
-        // Reading one more byte fails exactly when the input is used up.
-        if <u8 as serde::Deserialize>::deserialize(&mut de).is_err() {
-            return Ok(value);
+    if bytes.len() <= SMALL_FRAME {
+        // Read through `&[u8]`, which shows what is left without an error
+        // (probing past the end boxes one: an allocation per frame).
+        let mut rest = bytes;
+        let mut de = serde_bare::de::Deserializer::from_reader(&mut rest);
+        if let Ok(value) = seed().deserialize(&mut de) {
+            if rest.is_empty() {
+                return Ok(value);
+            }
+        }
+    } else {
+        // `SliceRead` hands each field's bytes over in one allocation, where
+        // a reader grows them from 4 KiB; a large frame pays one boxed error
+        // for the probe instead.
+        let mut de = serde_bare::de::Deserializer::new(serde_bare::de::SliceRead::new(bytes));
+        if let Ok(value) = seed().deserialize(&mut de) {
+            // Reading one more byte fails exactly when the input is used up.
+            if <u8 as serde::Deserialize>::deserialize(&mut de).is_err() {
+                return Ok(value);
+            }
         }
     }
     decode_counted(message, bytes, seed())
 }
+
+/// Frames up to this size decode through a reader: no field of theirs is
+/// longer than the 4 KiB `serde_bare` reserves for a field read that way.
+const SMALL_FRAME: usize = 4096;
 
 /// Decodes through a counting reader, for errors with byte offsets.
 fn decode_counted<'de, S: DeserializeSeed<'de>>(
@@ -374,5 +393,66 @@ fn decode_counted<'de, S: DeserializeSeed<'de>>(
             offset,
             reason: e.to_string(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::protocol::{KvPutRequest, ToServerKvRequest};
+
+    fn put(value_len: usize) -> ToServer {
+        ToServer::KvRequest(ToServerKvRequest {
+            actor_id: "actor".into(),
+            request_id: 1,
+            data: KvRequestData::Put(KvPutRequest {
+                keys: vec![Bytes::from_static(b"k")],
+                values: vec![Bytes::from(vec![7; value_len])],
+            }),
+        })
+    }
+
+    /// Small frames decode through a reader and large ones from the slice:
+    /// on both sides of the line, the same answers.
+    #[test]
+    fn frames_either_side_of_the_small_frame_size_decode_alike() {
+        let v = ProtocolVersion::V7;
+        for value_len in [
+            0,
+            100,
+            SMALL_FRAME - 40,
+            SMALL_FRAME,
+            SMALL_FRAME + 1,
+            70_000,
+        ] {
+            let msg = put(value_len);
+            let frame = encode_to_server(v, &msg).unwrap();
+            assert_eq!(
+                decode_to_server(v, &frame).as_ref(),
+                Ok(&msg),
+                "{value_len}"
+            );
+            let mut longer = frame.clone();
+            longer.push(0);
+            assert_eq!(
+                decode_to_server(v, &longer),
+                Err(DecodeError::TrailingBytes {
+                    message: "ToServer",
+                    offset: frame.len(),
+                    trailing: 1,
+                }),
+                "{value_len}"
+            );
+            let short = &frame[..frame.len() - 1];
+            assert!(
+                matches!(
+                    decode_to_server(v, short),
+                    Err(DecodeError::UnexpectedEof { len, .. }) if len == short.len()
+                ),
+                "{value_len}"
+            );
+        }
     }
 }

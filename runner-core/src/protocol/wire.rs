@@ -9,7 +9,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Unexpected, Visitor};
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, SerializeMap, SerializeTuple, Serializer};
 
 /// `bool` that must be encoded as exactly `0` or `1`.
 pub(crate) mod strict_bool {
@@ -236,11 +236,23 @@ impl<K: Into<String>, V> FromIterator<(K, V)> for BareMap<V> {
 
 impl<V: Serialize> Serialize for BareMap<V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            map.serialize_entry(k, v)?;
+        if s.is_human_readable() {
+            let mut map = s.serialize_map(Some(self.0.len()))?;
+            for (k, v) in &self.0 {
+                map.serialize_entry(k, v)?;
+            }
+            return map.end();
         }
-        map.end()
+        // BARE: the count, then the entries — the bytes `serialize_map`
+        // writes, without the error `serde_bare` builds (boxed, an
+        // allocation) for a missing length on every map it writes.
+        let mut tuple = s.serialize_tuple(self.0.len().saturating_mul(2).saturating_add(1))?;
+        tuple.serialize_element(&serde_bare::Uint(self.0.len() as u64))?;
+        for (k, v) in &self.0 {
+            tuple.serialize_element(k)?;
+            tuple.serialize_element(v)?;
+        }
+        tuple.end()
     }
 }
 

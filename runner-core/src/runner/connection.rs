@@ -290,11 +290,23 @@ impl Runner {
         if !self.conn.is_open() {
             return;
         }
-        // A fresh buffer per frame: its ownership moves into the `Bytes`
-        // handed to the transport, so nothing is copied after encoding.
-        let mut buf = Vec::with_capacity(64);
-        match encode_to_server_into(self.config.protocol_version, msg, &mut buf) {
-            Ok(()) => self.transmits.push_back(Transmit::Frame(Bytes::from(buf))),
+        // Encoded into the kept buffer, a small frame is copied out into one
+        // exact allocation (a fresh buffer grows by reallocations, and its
+        // spare capacity costs `Bytes` one more allocation); a large one
+        // moves out as it is, its payload copied once only.
+        self.encode_buf.clear();
+        match encode_to_server_into(self.config.protocol_version, msg, &mut self.encode_buf) {
+            Ok(()) if self.encode_buf.len() <= SMALL_FRAME => {
+                let frame = Bytes::copy_from_slice(&self.encode_buf);
+                // Emptied at once: `Debug` never shows a frame (the init
+                // frame holds the token).
+                self.encode_buf.clear();
+                self.transmits.push_back(Transmit::Frame(frame));
+            }
+            Ok(()) => {
+                let frame = Bytes::from(std::mem::take(&mut self.encode_buf));
+                self.transmits.push_back(Transmit::Frame(frame));
+            }
             Err(e) => warn!(error = %e, "message not sent"),
         }
     }
@@ -310,6 +322,10 @@ impl Runner {
         }
     }
 }
+
+/// Frames up to this size are copied out of the kept encoding buffer, which
+/// therefore never holds more than twice this (what growing to it reserves).
+const SMALL_FRAME: usize = 16 * 1024;
 
 /// Close reasons and handshake refusals that retrying cannot fix.
 fn fatal_reason(close: &TransportClose) -> Option<String> {

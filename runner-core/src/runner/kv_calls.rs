@@ -201,8 +201,12 @@ impl Runner {
     }
 
     fn send_kv(&mut self, id: KvRequestId) {
-        if let Some(msg) = self.kv.message(id) {
-            self.send(&ToServer::KvRequest(msg));
+        if let Some(msg) = self.kv.lend_message(id) {
+            let msg = ToServer::KvRequest(msg);
+            self.send(&msg);
+            if let ToServer::KvRequest(msg) = msg {
+                self.kv.give_back(id, msg.data);
+            }
         }
     }
 

@@ -15,7 +15,8 @@ use crate::deadline::{DeadlineQueue, DeadlineToken};
 use crate::ids::KvRequestId;
 use crate::kv::{KvError, KvResponse, MALFORMED_GET, MALFORMED_KIND, MALFORMED_LIST};
 use crate::protocol::{
-    Id, KvGetResponse, KvListResponse, KvRequestData, KvResponseData, ToServerKvRequest,
+    Id, KvGetRequest, KvGetResponse, KvListResponse, KvRequestData, KvResponseData,
+    ToServerKvRequest,
 };
 
 /// What the user asked for.
@@ -147,15 +148,30 @@ impl KvTable {
         Some(id)
     }
 
-    /// The wire message of a call in flight.
-    pub(super) fn message(&self, id: KvRequestId) -> Option<ToServerKvRequest> {
-        let entry = self.in_flight.get(&id)?;
-        let call = entry.call.as_ref()?;
+    /// The wire message of a call in flight, its data lent out of the table
+    /// (a clone would allocate for every call): give it back with
+    /// [`KvTable::give_back`] once the message is encoded.
+    pub(super) fn lend_message(&mut self, id: KvRequestId) -> Option<ToServerKvRequest> {
+        let entry = self.in_flight.get_mut(&id)?;
+        let call = entry.call.as_mut()?;
+        // An empty `Get` allocates nothing; it stands in only until the
+        // data comes back, within the same input.
+        let data = std::mem::replace(
+            &mut call.data,
+            KvRequestData::Get(KvGetRequest { keys: Vec::new() }),
+        );
         Some(ToServerKvRequest {
             actor_id: call.actor_id.clone(),
             request_id: entry.wire_id,
-            data: call.data.clone(),
+            data,
         })
+    }
+
+    /// Puts back the data [`KvTable::lend_message`] lent out.
+    pub(super) fn give_back(&mut self, id: KvRequestId, data: KvRequestData) {
+        if let Some(call) = self.in_flight.get_mut(&id).and_then(|e| e.call.as_mut()) {
+            call.data = data;
+        }
     }
 
     /// The wire id and actor of every call in flight (for a timeline that
@@ -498,7 +514,7 @@ mod tests {
         let wire_id = t.in_flight[&a].wire_id;
         assert!(t.cancel(a, true));
         assert_eq!((t.open(), t.slots_taken()), (0, 1));
-        assert_eq!(t.message(a), None, "never resent");
+        assert_eq!(t.lend_message(a), None, "never resent");
         assert!(t.in_flight_ids().is_empty());
         assert!(matches!(
             t.complete(wire_id, KvResponseData::Drop),

@@ -106,6 +106,9 @@ pub struct Runner {
     tunnel: tunnel::Tunnel,
 
     transmits: OutputQueue<Transmit>,
+    /// Where frames are encoded before being copied out (see
+    /// `Runner::send`): kept, so that a small frame costs one allocation.
+    encode_buf: Vec<u8>,
     events: OutputQueue<Event>,
     /// Events recorded during the current input, sent together when it ends.
     outgoing_events: Vec<EventWrapper>,
@@ -162,6 +165,7 @@ impl Runner {
             watchdogs: DeadlineQueue::default(),
             kv: KvTable::default(),
             transmits: OutputQueue::default(),
+            encode_buf: Vec::new(),
             events: OutputQueue::default(),
             outgoing_events: Vec::new(),
             outgoing_acks: Vec::new(),

@@ -242,6 +242,22 @@ impl Api {
         Ok(names.iter().any(|ns| ns["name"] == name))
     }
 
+    /// Whether the engine's consensus layer (epoxy) is configured: runner
+    /// configs can be written. A fresh engine answers `/health` and lists
+    /// the `default` namespace a few hundred milliseconds before its epoxy
+    /// coordinator has configured the replica; until then every runner
+    /// config write fails with a 500 (engine log: "replica 1 has not been
+    /// configured yet"). Checked by deleting a runner config that does not
+    /// exist, which goes through the same consensus and changes nothing.
+    pub async fn runner_configs_writable(&self, timeout: Duration) -> Result<bool> {
+        let url = format!("{}/runner-configs/readiness-probe", self.endpoint());
+        let request = self
+            .http(Method::DELETE, &url)
+            .query(&[("namespace", self.namespace())]);
+        let (status, _) = self.send(request, timeout).await?;
+        Ok(status.is_success())
+    }
+
     /// Creates an actor with `crash_policy: sleep` on the runners named
     /// `runner_name` and returns its id.
     ///

@@ -370,12 +370,17 @@ impl Engine {
     }
 
     /// One readiness check; `/health` answers 50–150 ms before the
-    /// `default` namespace exists, so both are needed.
+    /// `default` namespace exists, and that before runner configs can be
+    /// written (see [`Api::runner_configs_writable`]), so all three are
+    /// needed.
     async fn probe(&self) -> Result<()> {
         let timeout = Duration::from_secs(2);
         self.api.health(timeout).await?;
         if !self.api.namespace_exists("default", timeout).await? {
             bail!("namespace `default` does not exist yet");
+        }
+        if !self.api.runner_configs_writable(timeout).await? {
+            bail!("runner configs cannot be written yet (epoxy not configured)");
         }
         Ok(())
     }

@@ -145,18 +145,15 @@ const CPU_TARGETS: [(Mode, &str, f64); 3] = [
 ];
 
 /// The targets, checked against these results: one line each.
+/// The memory targets (idle RSS per actor, peak RSS under churn) are
+/// checked at `idle_actors` actors, and not at all when it is `None`: the
+/// idle RSS of a handful of actors is mostly the process's own.
 pub fn targets(
     throughput: &[SessionReport],
     scale: &[SessionReport],
-    idle_actors: usize,
+    idle_actors: Option<usize>,
 ) -> String {
     let mut out = String::new();
-    let find = |sessions: &[SessionReport], label: &str, actors: usize| {
-        sessions
-            .iter()
-            .find(|s| s.label == label && s.start.actors == actors)
-            .cloned()
-    };
     let labels: Vec<String> = throughput
         .iter()
         .chain(scale)
@@ -187,32 +184,7 @@ pub fn targets(
             }
         }
         let all: Vec<SessionReport> = throughput.iter().chain(scale).cloned().collect();
-        if let (Some(o), Some(b)) = (
-            find(&all, label, idle_actors),
-            find(&all, BASELINE, idle_actors),
-        ) {
-            let ratio = b.start.rss_per_actor() / o.start.rss_per_actor().max(1.0);
-            let _ = writeln!(
-                out,
-                "- {label}: idle memory per actor at {idle_actors} actors = {:.0} B vs TS {:.0} B = 1/{ratio:.1} (target ≤ 1/10: {})",
-                o.start.rss_per_actor(),
-                b.start.rss_per_actor(),
-                verdict(ratio >= 10.0)
-            );
-        }
-        for churn in all
-            .iter()
-            .filter(|s| &s.label == label && s.start.actors == idle_actors)
-        {
-            if churn.mode(Mode::Events).is_some() && churn.start.rss_idle > 0 {
-                let ratio = churn.peak_rss as f64 / churn.start.rss_idle as f64;
-                let _ = writeln!(
-                    out,
-                    "- {label}: peak RSS under stop/start churn at {idle_actors} actors = {ratio:.2}× the idle RSS (target ≤ 2×: {})",
-                    verdict(ratio <= 2.0)
-                );
-            }
-        }
+        memory_targets(&mut out, &all, label, idle_actors);
         let events: Vec<(usize, f64)> = all
             .iter()
             .filter(|s| &s.label == label)
@@ -235,4 +207,90 @@ pub fn targets(
         }
     }
     out
+}
+
+/// The memory targets at `idle_actors` actors (none when `None`): idle RSS
+/// per actor against TS, and peak RSS under stop/start churn against idle.
+fn memory_targets(
+    out: &mut String,
+    all: &[SessionReport],
+    label: &str,
+    idle_actors: Option<usize>,
+) {
+    let Some(idle_actors) = idle_actors else {
+        return;
+    };
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let find = |label: &str| {
+        all.iter()
+            .find(|s| s.label == label && s.start.actors == idle_actors)
+    };
+    if let (Some(o), Some(b)) = (find(label), find(BASELINE)) {
+        let ratio = b.start.rss_per_actor() / o.start.rss_per_actor().max(1.0);
+        let _ = writeln!(
+            out,
+            "- {label}: idle memory per actor at {idle_actors} actors = {:.0} B vs TS {:.0} B = 1/{ratio:.1} (target ≤ 1/10: {})",
+            o.start.rss_per_actor(),
+            b.start.rss_per_actor(),
+            verdict(ratio >= 10.0)
+        );
+    }
+    for churn in all
+        .iter()
+        .filter(|s| s.label == label && s.start.actors == idle_actors)
+    {
+        if churn.mode(Mode::Events).is_some() && churn.start.rss_idle > 0 {
+            let ratio = churn.peak_rss as f64 / churn.start.rss_idle as f64;
+            let _ = writeln!(
+                out,
+                "- {label}: peak RSS under stop/start churn at {idle_actors} actors = {ratio:.2}× the idle RSS (target ≤ 2×: {})",
+                verdict(ratio <= 2.0)
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::load::session::StartReport;
+
+    /// A session of `label` that started `actors` actors, growing its RSS
+    /// by `per_actor` bytes each, and measured no mode.
+    fn session(label: &str, actors: usize, per_actor: u64) -> SessionReport {
+        SessionReport {
+            label: label.to_owned(),
+            start: StartReport {
+                actors,
+                elapsed: Duration::from_secs(1),
+                cpu: Duration::from_secs(1),
+                rss_before: 1 << 20,
+                rss_idle: (1 << 20) + per_actor * actors as u64,
+            },
+            modes: Vec::new(),
+            peak_rss: 0,
+            clean_exit: true,
+            load_avg: 0.0,
+        }
+    }
+
+    #[test]
+    fn memory_targets_are_checked_at_the_scale_asked_for() {
+        let scale = [session("tokio", 10_000, 400), session("ts", 10_000, 5_000)];
+        let lines = targets(&[], &scale, Some(10_000));
+        assert!(
+            lines.contains("idle memory per actor at 10000 actors = 400 B vs TS 5000 B = 1/12.5 (target ≤ 1/10: met)"),
+            "{lines}"
+        );
+    }
+
+    #[test]
+    fn without_a_scale_session_no_memory_target_is_checked() {
+        // Ten actors' idle RSS is the process's own, not the actors'.
+        let throughput = [session("tokio", 10, 7_000), session("ts", 10, 20_000)];
+        let lines = targets(&throughput, &[], None);
+        assert!(!lines.contains("idle memory"), "{lines}");
+    }
 }

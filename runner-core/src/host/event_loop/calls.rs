@@ -11,11 +11,12 @@ use crate::host::error::Error;
 use crate::host::handler::Handler;
 use crate::host::runtime::Runtime;
 use crate::protocol::KvRequestData;
-use crate::{ActorRef, KvError, KvRequestId, KvResponse};
+use crate::{ActorRef, KvError, KvRequestId, KvResponse, Timestamp};
 
 impl<R: Runtime, H: Handler> Host<R, H> {
-    pub(super) fn apply(&mut self, command: Call) {
-        let now = self.now();
+    /// Applies `command`, which arrived at `now` (the time its input was
+    /// read: no clock read of its own).
+    pub(super) fn apply(&mut self, now: Timestamp, command: Call) {
         match command {
             Call::ActorStarted { actor, result } => {
                 if let Err(e) = self.core.actor_started(now, &actor, result) {
@@ -44,7 +45,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 actor,
                 data,
                 reply,
-            } => self.start_kv(ticket, &actor, data, reply),
+            } => self.start_kv(now, ticket, &actor, data, reply),
             Call::Restore {
                 actor,
                 sockets,
@@ -79,6 +80,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
 
     fn start_kv(
         &mut self,
+        now: Timestamp,
         ticket: KvTicket,
         actor: &ActorRef,
         data: KvRequestData,
@@ -88,7 +90,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
         if reply.is_canceled() {
             return;
         }
-        match self.core.kv(self.now(), actor, data) {
+        match self.core.kv(now, actor, data) {
             Ok(id) => {
                 self.kv_tickets.insert(ticket, id);
                 self.kv_waiters.insert(id, (ticket, reply));

@@ -556,7 +556,7 @@ impl<R: Runtime, H: Handler> Host<R, H> {
                 self.core
                     .handle_closed(now, conn, TransportClose::error("connection ended"));
             }
-            Input::Call(command) => self.apply(command),
+            Input::Call(command) => self.apply(now, command),
             Input::Signal => {
                 warn!("shutdown signal received");
                 self.core.shutdown(now, ShutdownMode::Graceful);

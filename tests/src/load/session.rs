@@ -60,6 +60,9 @@ pub struct StartReport {
     pub cpu: Duration,
     /// Runner RSS before the first start command.
     pub rss_before: u64,
+    /// Runner RSS the moment the last actor reported running: what the
+    /// start burst left, before anything settles.
+    pub rss_running: u64,
     /// Runner RSS with every actor running and idle (2 s after the start).
     pub rss_idle: u64,
 }
@@ -68,6 +71,12 @@ impl StartReport {
     /// RSS growth per running actor, in bytes.
     pub fn rss_per_actor(&self) -> f64 {
         self.rss_idle.saturating_sub(self.rss_before) as f64 / self.actors.max(1) as f64
+    }
+
+    /// RSS growth per actor the moment the last one reported running, in
+    /// bytes.
+    pub fn rss_per_actor_running(&self) -> f64 {
+        self.rss_running.saturating_sub(self.rss_before) as f64 / self.actors.max(1) as f64
     }
 
     /// Runner CPU per actor start (start command in, `Running` out), in µs.
@@ -247,6 +256,7 @@ async fn drive(
         elapsed,
         cpu: started.cpu.saturating_sub(before.cpu),
         rss_before: before.rss,
+        rss_running: started.rss,
         rss_idle: idle.rss,
     };
     eprintln!(

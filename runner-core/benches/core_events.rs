@@ -20,6 +20,7 @@ use runner_core::{ActorRef, Event};
 
 #[path = "support/mod.rs"]
 mod support;
+use stats_alloc::Region;
 use support::{SIZES, Setup, allocs_per_op, drain, report_allocs, start_command};
 
 const V: ProtocolVersion = ProtocolVersion::V7;
@@ -60,6 +61,12 @@ impl Events {
     }
 
     fn stop_and_start(&mut self, i: usize) {
+        self.stop(i);
+        self.start_next(i);
+    }
+
+    /// The engine stops actor `i`; the user reports it stopped.
+    fn stop(&mut self, i: usize) {
         let s = &mut self.s;
         s.tick();
         let actor = s.actors[i].clone();
@@ -80,6 +87,13 @@ impl Events {
         drain(&mut s.runner);
         s.runner.actor_stopped(s.now, &actor).expect("stopping");
         drain(&mut s.runner);
+    }
+
+    /// The engine starts actor `i`'s next generation; the user reports it
+    /// started.
+    fn start_next(&mut self, i: usize) {
+        let s = &mut self.s;
+        let actor = &s.actors[i];
         let next = ActorRef::new(actor.actor_id.clone(), actor.generation + 1);
         s.frame(&ToClient::Commands(vec![start_command(&next)]));
         drain(&mut s.runner);
@@ -89,6 +103,56 @@ impl Events {
         drain(&mut s.runner);
         s.actors[i] = next;
     }
+
+    /// The engine acknowledges every event of every actor's current and
+    /// previous generation.
+    fn ack_all(&mut self) {
+        let s = &mut self.s;
+        let checkpoints: Vec<ActorCheckpoint> = s
+            .actors
+            .iter()
+            .flat_map(|actor| {
+                let generations = actor.generation.saturating_sub(1)..=actor.generation;
+                generations.map(|generation| ActorCheckpoint {
+                    actor_id: actor.actor_id.clone(),
+                    generation,
+                    index: i64::from(u16::MAX),
+                })
+            })
+            .collect();
+        for chunk in checkpoints.chunks(1000) {
+            s.frame(&ToClient::AckEvents(ToClientAckEvents {
+                last_event_checkpoints: chunk.to_vec(),
+            }));
+            drain(&mut s.runner);
+        }
+    }
+}
+
+/// What stopped generations cost the runner, every event acknowledged:
+/// heap growth per actor (1) stopped and not started again, so that its
+/// generation is retired (kept until the engine surely saw it stop), and
+/// (2) then started again, which makes the runner forget the older stopped
+/// generation; with the retired generations kept after each.
+fn heap_bytes_per_retired(n: usize) -> [(f64, usize); 2] {
+    let mut e = Events::new(n);
+    e.ack_all();
+    let region = Region::new(support::GLOBAL_REF);
+    let grown = || {
+        let stats = region.change();
+        (stats.bytes_allocated as f64 - stats.bytes_deallocated as f64) / n as f64
+    };
+    for i in 0..n {
+        e.stop(i);
+    }
+    e.ack_all();
+    let stopped = (grown(), e.s.runner.retired_generation_count());
+    for i in 0..n {
+        e.start_next(i);
+    }
+    e.ack_all();
+    let restarted = (grown(), e.s.runner.retired_generation_count());
+    [stopped, restarted]
 }
 
 fn bench(c: &mut Criterion) {
@@ -101,6 +165,11 @@ fn bench(c: &mut Criterion) {
         println!(
             "heap/actor core_events/{n}: {:.0} B",
             support::heap_bytes_per_actor(V, n)
+        );
+        let [stopped, restarted] = heap_bytes_per_retired(n);
+        println!(
+            "heap/stopped actor core_events/{n}: {:.0} B ({} retired generations kept for {n} actors); started again: {:.0} B ({} kept)",
+            stopped.0, stopped.1, restarted.0, restarted.1
         );
         let mut e = Events::new(n);
         let mut i = 0;

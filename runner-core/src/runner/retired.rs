@@ -2,7 +2,7 @@
 //! unacknowledged events and command watermark, kept until the engine has
 //! surely seen them (see the outbox, which retires and resends).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use super::Hasher;
 use super::event_log::EventLog;
@@ -32,7 +32,7 @@ pub(super) struct Retired {
     map: HashMap<GenKey, RetiredGen, Hasher>,
     /// The generations in `map`, per actor: the newest one tells a replayed
     /// start of an older, superseded generation from a new one.
-    by_actor: HashMap<Id, BTreeSet<u32>, Hasher>,
+    by_actor: HashMap<Id, Generations, Hasher>,
     confirms: DeadlineQueue<(GenKey, ConnId)>,
 }
 
@@ -65,14 +65,14 @@ impl Retired {
 
     /// The newest generation of `actor` remembered here.
     pub(super) fn newest_generation(&self, actor: &Id) -> Option<u32> {
-        self.by_actor.get(actor)?.last().copied()
+        self.by_actor.get(actor)?.newest()
     }
 
     pub(super) fn insert(&mut self, key: GenKey, last_command_index: i64, events: EventLog) {
         self.by_actor
             .entry(key.0.clone())
-            .or_default()
-            .insert(key.1);
+            .and_modify(|gens| gens.insert(key.1))
+            .or_insert(Generations::One(key.1));
         let old = self.map.insert(
             key,
             RetiredGen {
@@ -117,16 +117,43 @@ impl Retired {
         if let Some(retired) = self.map.remove(key) {
             self.cancel_confirm(retired.confirm);
             self.forget_generation(key);
+            self.shrink_if_sparse();
         }
     }
 
+    /// Gives the tables' room back once they are mostly empty (after a
+    /// mass stop whose generations were then forgotten, a hash table would
+    /// keep its peak capacity: ~200 B per actor that once stopped).
+    /// Amortised: a table shrinks to twice its length only once it is down
+    /// to a quarter of its capacity.
+    fn shrink_if_sparse(&mut self) {
+        fn shrink<K: Eq + std::hash::Hash, V>(table: &mut HashMap<K, V, Hasher>) {
+            if table.capacity() > 64 && table.len() * 4 < table.capacity() {
+                table.shrink_to(table.len() * 2);
+            }
+        }
+        shrink(&mut self.map);
+        shrink(&mut self.by_actor);
+    }
+
     fn forget_generation(&mut self, (actor, generation): &GenKey) {
-        if let Some(gens) = self.by_actor.get_mut(actor) {
-            gens.remove(generation);
-            if gens.is_empty() {
+        self.drop_generations(actor, |g| g == *generation);
+    }
+
+    /// Takes the generations of `actor` that `dropped` picks out of
+    /// `by_actor` (and the actor, once none is left); returns them.
+    fn drop_generations(&mut self, actor: &Id, dropped: impl Fn(u32) -> bool) -> Vec<u32> {
+        let Some(gens) = self.by_actor.get_mut(actor) else {
+            return Vec::new();
+        };
+        let (kept, gone) = gens.split(dropped);
+        match kept {
+            Some(kept) => *gens = kept,
+            None => {
                 self.by_actor.remove(actor);
             }
         }
+        gone
     }
 
     /// Forgets every remembered generation of `actor` older than
@@ -138,19 +165,12 @@ impl Retired {
     /// actor under stop/start churn instead of one per cycle for a whole
     /// `timeouts.retention`.
     pub(super) fn forget_older(&mut self, actor: &Id, generation: u32) {
-        let Some(gens) = self.by_actor.get_mut(actor) else {
-            return;
-        };
-        let newer = gens.split_off(&generation);
-        let older = std::mem::replace(gens, newer);
-        if gens.is_empty() {
-            self.by_actor.remove(actor);
-        }
-        for old in older {
+        for old in self.drop_generations(actor, |g| g < generation) {
             if let Some(retired) = self.map.remove(&(actor.clone(), old)) {
                 self.cancel_confirm(retired.confirm);
             }
         }
+        self.shrink_if_sparse();
     }
 
     pub(super) fn sorted_keys(&self) -> Vec<GenKey> {
@@ -163,6 +183,59 @@ impl Retired {
         self.map.clear();
         self.by_actor.clear();
         self.confirms.clear();
+    }
+}
+
+/// The generations of one actor remembered here, ascending. Nearly always
+/// one (a newer generation makes the older ones forgotten): that one is
+/// kept inline, where a `BTreeSet` allocated a node for it.
+#[derive(Debug)]
+enum Generations {
+    One(u32),
+    /// Two or more, ascending, no repeats.
+    Many(Vec<u32>),
+}
+
+impl Generations {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Generations::One(generation) => std::slice::from_ref(generation),
+            Generations::Many(list) => list,
+        }
+    }
+
+    fn newest(&self) -> Option<u32> {
+        self.as_slice().last().copied()
+    }
+
+    fn insert(&mut self, generation: u32) {
+        match self {
+            Generations::One(one) if *one == generation => {}
+            Generations::One(one) => {
+                let (low, high) = (generation.min(*one), generation.max(*one));
+                *self = Generations::Many(vec![low, high]);
+            }
+            Generations::Many(list) => {
+                if let Err(at) = list.binary_search(&generation) {
+                    list.insert(at, generation);
+                }
+            }
+        }
+    }
+
+    /// Splits off the generations `dropped` picks: the rest (`None` when
+    /// none is left) and those, ascending.
+    fn split(&self, dropped: impl Fn(u32) -> bool) -> (Option<Generations>, Vec<u32>) {
+        let (gone, kept): (Vec<u32>, Vec<u32>) = self
+            .as_slice()
+            .iter()
+            .partition(|&&generation| dropped(generation));
+        let kept = match kept.as_slice() {
+            [] => None,
+            [one] => Some(Generations::One(*one)),
+            _ => Some(Generations::Many(kept)),
+        };
+        (kept, gone)
     }
 }
 
@@ -240,5 +313,36 @@ mod tests {
         retired.confirm(key.clone(), Timestamp::from_millis(2_000), ConnId(4));
         retired.remove(&key);
         assert_eq!(retired.confirms.len(), 0);
+    }
+
+    /// An actor's generations stay ascending and unique however they come
+    /// and go; the newest is the largest; the actor is forgotten with its
+    /// last generation.
+    #[test]
+    fn generations_per_actor_stay_ordered() {
+        let mut retired = Retired::new(Hasher::default());
+        let actor: Id = "A".into();
+        for generation in [5, 2, 9, 2, 7] {
+            retired.insert((actor.clone(), generation), 0, EventLog::default());
+        }
+        let listed = |r: &Retired| r.by_actor.get(&actor).map(|g| g.as_slice().to_vec());
+        assert_eq!(listed(&retired), Some(vec![2, 5, 7, 9]));
+        assert_eq!(retired.newest_generation(&actor), Some(9));
+        assert_eq!(retired.len(), 4);
+        retired.remove(&(actor.clone(), 7));
+        assert_eq!(listed(&retired), Some(vec![2, 5, 9]));
+        retired.forget_older(&actor, 9);
+        assert_eq!(listed(&retired), Some(vec![9]));
+        assert!(matches!(
+            retired.by_actor.get(&actor),
+            Some(Generations::One(9))
+        ));
+        assert_eq!(retired.len(), 1);
+        retired.insert((actor.clone(), 3), 0, EventLog::default());
+        assert_eq!(listed(&retired), Some(vec![3, 9]));
+        retired.forget_older(&actor, 10);
+        assert_eq!(listed(&retired), None);
+        assert_eq!(retired.len(), 0);
+        assert_eq!(retired.newest_generation(&actor), None);
     }
 }

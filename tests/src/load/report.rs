@@ -166,8 +166,8 @@ pub fn targets(
             }
             v
         });
-    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let base = throughput.iter().find(|s| s.label == BASELINE);
+    let all: Vec<SessionReport> = throughput.iter().chain(scale).cloned().collect();
     for label in &labels {
         let ours = throughput.iter().find(|s| &s.label == label);
         if let (Some(ours), Some(base)) = (ours, base) {
@@ -184,7 +184,6 @@ pub fn targets(
                 }
             }
         }
-        let all: Vec<SessionReport> = throughput.iter().chain(scale).cloned().collect();
         memory_targets(&mut out, &all, label, idle_actors);
         let events: Vec<(usize, f64)> = all
             .iter()
@@ -210,6 +209,11 @@ pub fn targets(
     out
 }
 
+/// A target's verdict.
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}
+
 /// The memory targets at `idle_actors` actors (none when `None`): idle RSS
 /// per actor against TS, and peak RSS under stop/start churn against idle.
 fn memory_targets(
@@ -221,7 +225,6 @@ fn memory_targets(
     let Some(idle_actors) = idle_actors else {
         return;
     };
-    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let find = |label: &str| {
         all.iter()
             .find(|s| s.label == label && s.start.actors == idle_actors)

@@ -70,13 +70,18 @@ pub struct StartReport {
 impl StartReport {
     /// RSS growth per running actor, in bytes.
     pub fn rss_per_actor(&self) -> f64 {
-        self.rss_idle.saturating_sub(self.rss_before) as f64 / self.actors.max(1) as f64
+        self.growth_per_actor(self.rss_idle)
     }
 
     /// RSS growth per actor the moment the last one reported running, in
     /// bytes.
     pub fn rss_per_actor_running(&self) -> f64 {
-        self.rss_running.saturating_sub(self.rss_before) as f64 / self.actors.max(1) as f64
+        self.growth_per_actor(self.rss_running)
+    }
+
+    /// RSS growth from before the first start to `rss`, per actor.
+    fn growth_per_actor(&self, rss: u64) -> f64 {
+        rss.saturating_sub(self.rss_before) as f64 / self.actors.max(1) as f64
     }
 
     /// Runner CPU per actor start (start command in, `Running` out), in µs.

@@ -138,10 +138,7 @@ fn heap_bytes_per_retired(n: usize) -> [(f64, usize); 2] {
     let mut e = Events::new(n);
     e.ack_all();
     let region = Region::new(support::GLOBAL_REF);
-    let grown = || {
-        let stats = region.change();
-        (stats.bytes_allocated as f64 - stats.bytes_deallocated as f64) / n as f64
-    };
+    let grown = || support::net(region.change()) / n as f64;
     for i in 0..n {
         e.stop(i);
     }

@@ -54,7 +54,7 @@ pub fn heap_bytes_per_actor(version: ProtocolVersion, n: usize) -> f64 {
 /// Bytes still allocated. (`bytes_reallocated` is not added: stats_alloc
 /// already counts a realloc's growth in `bytes_allocated` and its shrink in
 /// `bytes_deallocated`; adding it counted every growth twice.)
-fn net(stats: stats_alloc::Stats) -> f64 {
+pub fn net(stats: stats_alloc::Stats) -> f64 {
     stats.bytes_allocated as f64 - stats.bytes_deallocated as f64
 }
 

@@ -69,7 +69,7 @@ impl Runner {
     }
 
     fn start_disposition(&mut self, cp: &ActorCheckpoint) -> StartDisposition {
-        if let Some(retired) = self.retired.get_mut(&(cp.actor_id.clone(), cp.generation)) {
+        if let Some(retired) = self.retired.get_mut(&cp.actor_id, cp.generation) {
             retired.last_command_index = retired.last_command_index.max(cp.index);
             return StartDisposition::Seen;
         }
@@ -170,7 +170,7 @@ impl Runner {
     }
 
     fn on_stop_command(&mut self, cp: &ActorCheckpoint) {
-        if let Some(retired) = self.retired.get_mut(&(cp.actor_id.clone(), cp.generation)) {
+        if let Some(retired) = self.retired.get_mut(&cp.actor_id, cp.generation) {
             retired.last_command_index = retired.last_command_index.max(cp.index);
             return;
         }

@@ -71,7 +71,19 @@ impl EventLog {
         }
     }
 
-    #[cfg(test)]
+    /// The index the next event would get.
+    pub(super) fn next_index(&self) -> i64 {
+        self.next_index
+    }
+
+    /// An empty log whose events up to `next_index - 1` were acknowledged.
+    pub(super) fn acked_to(next_index: i64) -> Self {
+        EventLog {
+            next_index,
+            unacked: Unacked::Empty,
+        }
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.len() == 0
     }

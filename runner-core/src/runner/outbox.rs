@@ -80,8 +80,8 @@ impl Runner {
                     continue;
                 }
             }
-            if let Some(retired) = self.retired.get_mut(&(cp.actor_id, cp.generation)) {
-                retired.events.ack(cp.index);
+            if let Some(retired) = self.retired.get_mut(&cp.actor_id, cp.generation) {
+                retired.ack(cp.index);
             }
         }
     }
@@ -105,9 +105,8 @@ impl Runner {
         keys.sort_unstable();
         let confirm_at = self.now + self.config.timeouts.retention;
         for key in keys {
-            if let Some(retired) = self.retired.get_mut(&key) {
-                self.outgoing_events
-                    .extend(retired.events.unacked(&key.0, key.1));
+            if let Some(retired) = self.retired.get_mut(&key.0, key.1) {
+                self.outgoing_events.extend(retired.unacked(&key.0));
                 self.retired.confirm(key, confirm_at, conn);
             } else if let Some(slot) = self.actors.get(&key.0) {
                 let actor = &slot.current.actor;

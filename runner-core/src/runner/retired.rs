@@ -1,6 +1,12 @@
 //! The memory of stopped generations ("retired"): a removed generation's
 //! unacknowledged events and command watermark, kept until the engine has
 //! surely seen them (see the outbox, which retires and resends).
+//!
+//! Kept small because every actor that stops leaves one behind for
+//! `timeouts.retention`: one table entry per actor (not one per generation
+//! plus a per-actor index), the actor's generations inline (nearly always
+//! one), and the event log reduced to its next index once every event is
+//! acknowledged (the log itself is boxed only while events are pending).
 
 use std::collections::HashMap;
 
@@ -9,7 +15,7 @@ use super::event_log::EventLog;
 use crate::Timestamp;
 use crate::deadline::{DeadlineQueue, DeadlineToken};
 use crate::ids::ConnId;
-use crate::protocol::Id;
+use crate::protocol::{EventWrapper, Id};
 
 /// (actor id, generation).
 pub(super) type GenKey = (Id, u32);
@@ -17,30 +23,87 @@ pub(super) type GenKey = (Id, u32);
 /// A stopped generation the engine may still ask about.
 #[derive(Debug)]
 pub(super) struct RetiredGen {
+    generation: u32,
     pub(super) last_command_index: i64,
-    pub(super) events: EventLog,
+    events: RetiredEvents,
     /// Its one pending retention confirmation: a newer one (after a
     /// reconnect) replaces it, so that a flapping connection cannot pile
     /// confirmations up (at most one per remembered generation).
     confirm: Option<DeadlineToken>,
 }
 
+/// A retired generation's events: what a snapshot needs of an empty log
+/// (its next index) inline, a log with events behind a box (a full
+/// `EventLog` inline would cost every retired generation 40 bytes).
+#[derive(Debug)]
+enum RetiredEvents {
+    Acked { next_index: i64 },
+    Pending(Box<EventLog>),
+}
+
+impl RetiredEvents {
+    fn new(events: EventLog) -> Self {
+        if events.is_empty() {
+            RetiredEvents::Acked {
+                next_index: events.next_index(),
+            }
+        } else {
+            RetiredEvents::Pending(Box::new(events))
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            RetiredEvents::Acked { .. } => 0,
+            RetiredEvents::Pending(log) => log.len(),
+        }
+    }
+}
+
+impl RetiredGen {
+    /// Drops every event with an index up to `index`; the log's box goes
+    /// with its last event.
+    pub(super) fn ack(&mut self, index: i64) {
+        if let RetiredEvents::Pending(log) = &mut self.events {
+            log.ack(index);
+            if log.is_empty() {
+                self.events = RetiredEvents::Acked {
+                    next_index: log.next_index(),
+                };
+            }
+        }
+    }
+
+    /// The unacknowledged events in wire form, oldest first.
+    pub(super) fn unacked<'a>(
+        &'a self,
+        actor_id: &'a Id,
+    ) -> impl Iterator<Item = EventWrapper> + 'a {
+        let log = match &self.events {
+            RetiredEvents::Acked { .. } => None,
+            RetiredEvents::Pending(log) => Some(log.unacked(actor_id, self.generation)),
+        };
+        log.into_iter().flatten()
+    }
+}
+
 /// Stopped generations. Bounded in number by the runner, which admits a
 /// start only while a place is left for it (`Runner::has_retirement_place`).
 #[derive(Debug)]
 pub(super) struct Retired {
-    map: HashMap<GenKey, RetiredGen, Hasher>,
-    /// The generations in `map`, per actor: the newest one tells a replayed
-    /// start of an older, superseded generation from a new one.
+    /// Per actor, its remembered generations: the newest one tells a
+    /// replayed start of an older, superseded generation from a new one.
     by_actor: HashMap<Id, Generations, Hasher>,
+    /// Generations remembered, over every actor.
+    len: usize,
     confirms: DeadlineQueue<(GenKey, ConnId)>,
 }
 
 impl Retired {
     pub(super) fn new(hasher: Hasher) -> Self {
         Retired {
-            map: HashMap::with_hasher(hasher.clone()),
             by_actor: HashMap::with_hasher(hasher),
+            len: 0,
             confirms: DeadlineQueue::default(),
         }
     }
@@ -49,18 +112,22 @@ impl Retired {
         self.confirms.next_deadline()
     }
 
-    pub(super) fn get_mut(&mut self, key: &GenKey) -> Option<&mut RetiredGen> {
-        self.map.get_mut(key)
+    pub(super) fn get_mut(&mut self, actor: &Id, generation: u32) -> Option<&mut RetiredGen> {
+        self.by_actor.get_mut(actor)?.get_mut(generation)
     }
 
     pub(super) fn len(&self) -> usize {
-        self.map.len()
+        self.len
     }
 
     /// Events of stopped generations the engine has not acknowledged
     /// (a pass over the table: for metrics snapshots, not per message).
     pub(super) fn unacked_events(&self) -> usize {
-        self.map.values().map(|r| r.events.len()).sum()
+        self.by_actor
+            .values()
+            .flat_map(Generations::as_slice)
+            .map(|retired| retired.events.len())
+            .sum()
     }
 
     /// The newest generation of `actor` remembered here.
@@ -68,28 +135,39 @@ impl Retired {
         self.by_actor.get(actor)?.newest()
     }
 
-    pub(super) fn insert(&mut self, key: GenKey, last_command_index: i64, events: EventLog) {
-        self.by_actor
-            .entry(key.0.clone())
-            .and_modify(|gens| gens.insert(key.1))
-            .or_insert(Generations::One(key.1));
-        let old = self.map.insert(
-            key,
-            RetiredGen {
-                last_command_index,
-                events,
-                confirm: None,
-            },
-        );
-        if let Some(old) = old {
-            self.cancel_confirm(old.confirm);
+    pub(super) fn insert(
+        &mut self,
+        (actor, generation): GenKey,
+        last_command_index: i64,
+        events: EventLog,
+    ) {
+        let retired = RetiredGen {
+            generation,
+            last_command_index,
+            events: RetiredEvents::new(events),
+            confirm: None,
+        };
+        let replaced = match self.by_actor.get_mut(&actor) {
+            Some(gens) => gens.insert(retired),
+            None => {
+                self.by_actor.insert(actor, Generations::One(retired));
+                None
+            }
+        };
+        match replaced {
+            Some(old) => self.cancel_confirm(old.confirm),
+            None => self.len += 1,
         }
     }
 
     /// Schedules the retention confirmation of `key` (a remembered
     /// generation) at `at` for `conn`, replacing the one pending.
     pub(super) fn confirm(&mut self, key: GenKey, at: Timestamp, conn: ConnId) {
-        let Some(retired) = self.map.get_mut(&key) else {
+        let Some(retired) = self
+            .by_actor
+            .get_mut(&key.0)
+            .and_then(|gens| gens.get_mut(key.1))
+        else {
             return;
         };
         if let Some(old) = retired.confirm.take() {
@@ -101,7 +179,7 @@ impl Retired {
     /// The next confirmation due at `now`, no longer pending.
     pub(super) fn pop_due_confirm(&mut self, now: Timestamp) -> Option<(GenKey, ConnId)> {
         let (key, conn) = self.confirms.pop_due(now)?;
-        if let Some(retired) = self.map.get_mut(&key) {
+        if let Some(retired) = self.get_mut(&key.0, key.1) {
             retired.confirm = None;
         }
         Some((key, conn))
@@ -113,47 +191,8 @@ impl Retired {
         }
     }
 
-    pub(super) fn remove(&mut self, key: &GenKey) {
-        if let Some(retired) = self.map.remove(key) {
-            self.cancel_confirm(retired.confirm);
-            self.forget_generation(key);
-            self.shrink_if_sparse();
-        }
-    }
-
-    /// Gives the tables' room back once they are mostly empty (after a
-    /// mass stop whose generations were then forgotten, a hash table would
-    /// keep its peak capacity: ~200 B per actor that once stopped).
-    /// Amortised: a table shrinks to twice its length only once it is down
-    /// to a quarter of its capacity.
-    fn shrink_if_sparse(&mut self) {
-        fn shrink<K: Eq + std::hash::Hash, V>(table: &mut HashMap<K, V, Hasher>) {
-            if table.capacity() > 64 && table.len() * 4 < table.capacity() {
-                table.shrink_to(table.len() * 2);
-            }
-        }
-        shrink(&mut self.map);
-        shrink(&mut self.by_actor);
-    }
-
-    fn forget_generation(&mut self, (actor, generation): &GenKey) {
+    pub(super) fn remove(&mut self, (actor, generation): &GenKey) {
         self.drop_generations(actor, |g| g == *generation);
-    }
-
-    /// Takes the generations of `actor` that `dropped` picks out of
-    /// `by_actor` (and the actor, once none is left); returns them.
-    fn drop_generations(&mut self, actor: &Id, dropped: impl Fn(u32) -> bool) -> Vec<u32> {
-        let Some(gens) = self.by_actor.get_mut(actor) else {
-            return Vec::new();
-        };
-        let (kept, gone) = gens.split(dropped);
-        match kept {
-            Some(kept) => *gens = kept,
-            None => {
-                self.by_actor.remove(actor);
-            }
-        }
-        gone
     }
 
     /// Forgets every remembered generation of `actor` older than
@@ -165,96 +204,164 @@ impl Retired {
     /// actor under stop/start churn instead of one per cycle for a whole
     /// `timeouts.retention`.
     pub(super) fn forget_older(&mut self, actor: &Id, generation: u32) {
-        for old in self.drop_generations(actor, |g| g < generation) {
-            if let Some(retired) = self.map.remove(&(actor.clone(), old)) {
-                self.cancel_confirm(retired.confirm);
+        self.drop_generations(actor, |g| g < generation);
+    }
+
+    /// Forgets the generations of `actor` that `dropped` picks (and the
+    /// actor, once none is left) with their pending confirmations.
+    fn drop_generations(&mut self, actor: &Id, dropped: impl Fn(u32) -> bool) {
+        let Some(gens) = self.by_actor.get_mut(actor) else {
+            return;
+        };
+        let (len, confirms) = (&mut self.len, &mut self.confirms);
+        let any_left = gens.take(dropped, |gone| {
+            *len -= 1;
+            if let Some(token) = gone.confirm {
+                confirms.cancel(token);
             }
+        });
+        if !any_left {
+            self.by_actor.remove(actor);
+            self.shrink_if_sparse();
         }
-        self.shrink_if_sparse();
+    }
+
+    /// Gives the table's room back once it is mostly empty (after a mass
+    /// stop whose generations were then forgotten, a hash table would keep
+    /// its peak capacity). Amortised: the table shrinks to twice its length
+    /// only once it is down to a quarter of its capacity.
+    fn shrink_if_sparse(&mut self) {
+        let table = &mut self.by_actor;
+        if table.capacity() > 64 && table.len() * 4 < table.capacity() {
+            table.shrink_to(table.len() * 2);
+        }
     }
 
     pub(super) fn sorted_keys(&self) -> Vec<GenKey> {
-        let mut keys: Vec<GenKey> = self.map.keys().cloned().collect();
+        let mut keys: Vec<GenKey> = self.keys().map(|(id, g)| (id.clone(), g)).collect();
         keys.sort_unstable();
         keys
     }
 
+    fn keys(&self) -> impl Iterator<Item = (&Id, u32)> {
+        self.by_actor
+            .iter()
+            .flat_map(|(id, gens)| gens.as_slice().iter().map(move |r| (id, r.generation)))
+    }
+
     pub(super) fn clear(&mut self) {
-        self.map.clear();
         self.by_actor.clear();
+        self.len = 0;
         self.confirms.clear();
     }
 }
 
 /// The generations of one actor remembered here, ascending. Nearly always
 /// one (a newer generation makes the older ones forgotten): that one is
-/// kept inline, where a `BTreeSet` allocated a node for it.
+/// kept inline.
 #[derive(Debug)]
 enum Generations {
-    One(u32),
-    /// Two or more, ascending, no repeats.
-    Many(Vec<u32>),
+    One(RetiredGen),
+    /// Two or more, ascending, no repeats (empty only for a moment, while
+    /// `take` sorts them out).
+    Many(Vec<RetiredGen>),
 }
 
 impl Generations {
-    fn as_slice(&self) -> &[u32] {
+    fn as_slice(&self) -> &[RetiredGen] {
         match self {
-            Generations::One(generation) => std::slice::from_ref(generation),
+            Generations::One(one) => std::slice::from_ref(one),
             Generations::Many(list) => list,
         }
     }
 
-    fn newest(&self) -> Option<u32> {
-        self.as_slice().last().copied()
+    fn get_mut(&mut self, generation: u32) -> Option<&mut RetiredGen> {
+        let list = match self {
+            Generations::One(one) => std::slice::from_mut(one),
+            Generations::Many(list) => list.as_mut_slice(),
+        };
+        let at = list
+            .binary_search_by_key(&generation, |r| r.generation)
+            .ok()?;
+        list.get_mut(at)
     }
 
-    fn insert(&mut self, generation: u32) {
-        match self {
-            Generations::One(one) if *one == generation => {}
-            Generations::One(one) => {
-                let (low, high) = (generation.min(*one), generation.max(*one));
-                *self = Generations::Many(vec![low, high]);
-            }
-            Generations::Many(list) => {
-                if let Err(at) = list.binary_search(&generation) {
-                    list.insert(at, generation);
+    fn newest(&self) -> Option<u32> {
+        self.as_slice().last().map(|r| r.generation)
+    }
+
+    /// Adds `retired`; returns the one of the same generation it replaces.
+    fn insert(&mut self, retired: RetiredGen) -> Option<RetiredGen> {
+        if let Some(same) = self.get_mut(retired.generation) {
+            return Some(std::mem::replace(same, retired));
+        }
+        let mut list = match std::mem::replace(self, Generations::Many(Vec::new())) {
+            Generations::One(one) => vec![one],
+            Generations::Many(list) => list,
+        };
+        let at = list.partition_point(|r| r.generation < retired.generation);
+        list.insert(at, retired);
+        *self = Generations::Many(list);
+        None
+    }
+
+    /// Takes out the generations `dropped` picks, handing each to `gone`;
+    /// whether any generation is left.
+    fn take(&mut self, dropped: impl Fn(u32) -> bool, mut gone: impl FnMut(RetiredGen)) -> bool {
+        let list = match self {
+            Generations::One(one) if !dropped(one.generation) => return true,
+            Generations::One(_) => {
+                if let Generations::One(one) =
+                    std::mem::replace(self, Generations::Many(Vec::new()))
+                {
+                    gone(one);
                 }
+                return false;
+            }
+            Generations::Many(list) if !list.iter().any(|r| dropped(r.generation)) => return true,
+            Generations::Many(list) => std::mem::take(list),
+        };
+        let mut kept = Vec::new();
+        for retired in list {
+            if dropped(retired.generation) {
+                gone(retired);
+            } else {
+                kept.push(retired);
             }
         }
-    }
-
-    /// Splits off the generations `dropped` picks: the rest (`None` when
-    /// none is left) and those, ascending.
-    fn split(&self, dropped: impl Fn(u32) -> bool) -> (Option<Generations>, Vec<u32>) {
-        let (gone, kept): (Vec<u32>, Vec<u32>) = self
-            .as_slice()
-            .iter()
-            .partition(|&&generation| dropped(generation));
-        let kept = match kept.as_slice() {
-            [] => None,
-            [one] => Some(Generations::One(*one)),
-            _ => Some(Generations::Many(kept)),
+        *self = match (kept.pop(), kept.is_empty()) {
+            (None, _) => return false,
+            (Some(one), true) => Generations::One(one),
+            (Some(last), false) => {
+                kept.push(last);
+                Generations::Many(kept)
+            }
         };
-        (kept, gone)
+        true
     }
 }
 
 // The snapshot's part (see `super::snapshot`): the generations by key,
-// then the confirmations. `by_actor` is rebuilt from the keys.
+// then the confirmations. An acknowledged log is saved as the empty log it
+// stands for, so the format is the one of a full `EventLog`.
 impl Retired {
     pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
         use crate::encoding::codec::Put;
-        let mut keys: Vec<&GenKey> = self.map.keys().collect();
-        keys.sort_unstable();
-        s.buf.put_varint(keys.len() as u64);
-        for key in keys {
-            let Some(retired) = self.map.get(key) else {
-                continue;
-            };
-            s.buf.put_str(&key.0);
-            s.buf.put_varint(u64::from(key.1));
+        let mut all: Vec<(&Id, &RetiredGen)> = self
+            .by_actor
+            .iter()
+            .flat_map(|(id, gens)| gens.as_slice().iter().map(move |r| (id, r)))
+            .collect();
+        all.sort_unstable_by(|a, b| (a.0, a.1.generation).cmp(&(b.0, b.1.generation)));
+        s.buf.put_varint(all.len() as u64);
+        for (id, retired) in all {
+            s.buf.put_str(id);
+            s.buf.put_varint(u64::from(retired.generation));
             s.buf.put_zigzag(retired.last_command_index);
-            retired.events.save(s);
+            match &retired.events {
+                RetiredEvents::Acked { next_index } => EventLog::acked_to(*next_index).save(s),
+                RetiredEvents::Pending(log) => log.save(s),
+            }
             s.opt_token(retired.confirm);
         }
         s.queue(&self.confirms, |s, ((id, generation), conn)| {
@@ -270,15 +377,15 @@ impl Retired {
         c: &mut crate::encoding::codec::Cursor<'_>,
     ) -> Result<(), crate::encoding::codec::Malformed> {
         for _ in 0..c.count()? {
-            let key: GenKey = (c.string()?.into(), c.u32()?);
+            let (actor, generation): GenKey = (c.string()?.into(), c.u32()?);
             let last_command_index = c.zigzag()?;
             let events = EventLog::load(c)?;
             let confirm = crate::encoding::state::opt_token(c)?;
-            if self.map.contains_key(&key) {
+            if self.get_mut(&actor, generation).is_some() {
                 return Err("a retired generation is listed twice");
             }
-            self.insert(key.clone(), last_command_index, events);
-            if let Some(retired) = self.map.get_mut(&key) {
+            self.insert((actor.clone(), generation), last_command_index, events);
+            if let Some(retired) = self.get_mut(&actor, generation) {
                 retired.confirm = confirm;
             }
         }
@@ -325,17 +432,25 @@ mod tests {
         for generation in [5, 2, 9, 2, 7] {
             retired.insert((actor.clone(), generation), 0, EventLog::default());
         }
-        let listed = |r: &Retired| r.by_actor.get(&actor).map(|g| g.as_slice().to_vec());
+        let listed = |r: &Retired| {
+            r.by_actor.get(&actor).map(|g| {
+                g.as_slice()
+                    .iter()
+                    .map(|r| r.generation)
+                    .collect::<Vec<_>>()
+            })
+        };
         assert_eq!(listed(&retired), Some(vec![2, 5, 7, 9]));
         assert_eq!(retired.newest_generation(&actor), Some(9));
         assert_eq!(retired.len(), 4);
         retired.remove(&(actor.clone(), 7));
         assert_eq!(listed(&retired), Some(vec![2, 5, 9]));
+        assert_eq!(retired.len(), 3);
         retired.forget_older(&actor, 9);
         assert_eq!(listed(&retired), Some(vec![9]));
         assert!(matches!(
             retired.by_actor.get(&actor),
-            Some(Generations::One(9))
+            Some(Generations::One(RetiredGen { generation: 9, .. }))
         ));
         assert_eq!(retired.len(), 1);
         retired.insert((actor.clone(), 3), 0, EventLog::default());
@@ -344,5 +459,48 @@ mod tests {
         assert_eq!(listed(&retired), None);
         assert_eq!(retired.len(), 0);
         assert_eq!(retired.newest_generation(&actor), None);
+    }
+
+    /// A retired generation's log is boxed only while it holds events: the
+    /// last acknowledgement leaves its next index inline, and the resend
+    /// yields the pending events with their indices until then.
+    #[test]
+    fn an_acknowledged_log_leaves_only_its_next_index() {
+        use crate::protocol::{Event, EventActorSetAlarm};
+        let actor = crate::ActorRef {
+            actor_id: "A".into(),
+            generation: 4,
+        };
+        let mut log = EventLog::default();
+        for ts in [10, 20, 30] {
+            log.push(
+                &actor,
+                Event::SetAlarm(EventActorSetAlarm { alarm_ts: Some(ts) }),
+            );
+        }
+        let mut retired = Retired::new(Hasher::default());
+        retired.insert((actor.actor_id.clone(), 4), 7, log);
+        assert_eq!(retired.unacked_events(), 3);
+        let stopped = retired.get_mut(&actor.actor_id, 4).expect("remembered");
+        stopped.ack(0);
+        let resent: Vec<i64> = stopped
+            .unacked(&actor.actor_id)
+            .map(|w| w.checkpoint.index)
+            .collect();
+        assert_eq!(resent, vec![1, 2]);
+        stopped.ack(2);
+        assert!(matches!(
+            stopped.events,
+            RetiredEvents::Acked { next_index: 3 }
+        ));
+        assert_eq!(stopped.unacked(&actor.actor_id).count(), 0);
+        // A late, older acknowledgement changes nothing.
+        stopped.ack(1);
+        assert!(matches!(
+            stopped.events,
+            RetiredEvents::Acked { next_index: 3 }
+        ));
+        assert_eq!(retired.unacked_events(), 0);
+        assert_eq!(retired.len(), 1);
     }
 }

@@ -6,10 +6,22 @@
 //!
 //! Logs go to stderr (`RUST_LOG` filters them, default `info`); stdout
 //! carries only the contract's JSON lines.
+//!
+//! async-std's executor gets `RIVET_WORKER_THREADS` threads: by default
+//! one, as every handler runs on the runner's event loop — one task, which
+//! more executor threads would only wake and pass between them (see the
+//! README's "Which runtime flavour"). Set before async-std starts its
+//! executor, which then keeps this configuration.
 
 use std::process::ExitCode;
 
-#[async_std::main]
-async fn main() -> ExitCode {
-    tests::test_runner_app::main(runner_async_std::AsyncStd).await
+use async_global_executor::GlobalExecutorConfig;
+
+fn main() -> ExitCode {
+    let threads = tests::test_runner_app::worker_threads();
+    let config = GlobalExecutorConfig::default()
+        .with_min_threads(threads)
+        .with_max_threads(threads);
+    async_global_executor::init_with_config(config);
+    async_std::task::block_on(tests::test_runner_app::main(runner_async_std::AsyncStd))
 }

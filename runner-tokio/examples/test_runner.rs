@@ -6,8 +6,28 @@
 //!
 //! Logs go to stderr (`RUST_LOG` filters them, default `info`); stdout
 //! carries only the contract's JSON lines.
+//!
+//! The runtime has `RIVET_WORKER_THREADS` executor threads: by default a
+//! current-thread runtime, as every handler runs on the runner's event
+//! loop — one task, which a second worker thread would only wake and
+//! steal back and forth (see the README's "Which runtime flavour").
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    tests::test_runner_app::main(runner_tokio::Tokio).await
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let threads = tests::test_runner_app::worker_threads();
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(threads);
+        builder
+    };
+    match builder.enable_all().build() {
+        Ok(runtime) => runtime.block_on(tests::test_runner_app::main(runner_tokio::Tokio)),
+        Err(err) => {
+            eprintln!("cannot start the tokio runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -45,6 +45,13 @@ pub struct Config {
     /// own ([`Builder::spawn_handlers`]); `0` or unset, the event loop
     /// polls them. The load engine compares the two.
     pub spawn_handlers: bool,
+    /// `RIVET_WORKER_THREADS` (this crate's addition to the contract): the
+    /// async runtime's executor threads, read by the examples' `main`
+    /// before the runtime starts (see [`worker_threads`](super::worker_threads)).
+    /// Default: 1 while handlers run on the event loop — the whole runner is
+    /// then one task, and a second executor thread only adds cross-thread
+    /// wake-ups —, the machine's cores with `RIVET_SPAWN_HANDLERS=1`.
+    pub worker_threads: usize,
     /// `RIVET_SERVERLESS_LISTEN`: serverless mode on this address.
     pub serverless_listen: Option<std::net::SocketAddr>,
 }
@@ -126,6 +133,11 @@ impl Config {
             serverless_listen: text("RIVET_SERVERLESS_LISTEN")?
                 .map(|addr| socket_addr("RIVET_SERVERLESS_LISTEN", &addr))
                 .transpose()?,
+            worker_threads: 1,
+        };
+        let config = Config {
+            worker_threads: worker_threads(number("RIVET_WORKER_THREADS")?, config.spawn_handlers)?,
+            ..config
         };
         check_endpoint(&config.endpoint)?;
         Ok(config)
@@ -187,6 +199,22 @@ fn read_file(variable: &'static str, path: &str) -> Result<Vec<u8>, ConfigError>
         variable,
         problem: format!("cannot read {path:?}: {e}"),
     })
+}
+
+/// `RIVET_WORKER_THREADS`, or its default (see [`Config::worker_threads`]).
+pub(super) fn worker_threads(
+    value: Option<u32>,
+    spawn_handlers: bool,
+) -> Result<usize, ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError {
+            variable: "RIVET_WORKER_THREADS",
+            problem: "0 threads cannot run anything".into(),
+        }),
+        Some(threads) => Ok(threads as usize),
+        None if spawn_handlers => Ok(std::thread::available_parallelism().map_or(1, usize::from)),
+        None => Ok(1),
+    }
 }
 
 fn parse_number(variable: &'static str, value: &str) -> Result<u32, ConfigError> {
@@ -252,6 +280,20 @@ mod unit {
         assert_eq!((config.version, config.total_slots), (1, 1000));
         assert_eq!(config.protocol_version, ProtocolVersion::LATEST.number());
         assert!(!config.spawn_handlers);
+        assert_eq!(config.worker_threads, 1);
+    }
+
+    /// One executor thread while handlers run on the loop; handlers of
+    /// their own get the machine's cores unless told otherwise.
+    #[test]
+    fn worker_threads_follow_where_handlers_run() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let threads = |vars: &[(&str, &str)]| parse(vars).unwrap().worker_threads;
+        assert_eq!(threads(&[("RIVET_SPAWN_HANDLERS", "0")]), 1);
+        assert_eq!(threads(&[("RIVET_SPAWN_HANDLERS", "1")]), cores);
+        assert_eq!(threads(&[("RIVET_WORKER_THREADS", "3")]), 3);
+        let both = [("RIVET_SPAWN_HANDLERS", "1"), ("RIVET_WORKER_THREADS", "1")];
+        assert_eq!(threads(&both), 1);
     }
 
     #[test]
@@ -296,6 +338,8 @@ mod unit {
             ("RIVET_FLIGHT_RECORD", ""),
             ("RIVET_FLIGHT_RECORD_MAX_BYTES", "1 GiB"),
             ("RIVET_SPAWN_HANDLERS", "yes"),
+            ("RIVET_WORKER_THREADS", "0"),
+            ("RIVET_WORKER_THREADS", "two"),
         ];
         for (variable, value) in cases {
             let err = parse(&[(variable, value)]).unwrap_err();

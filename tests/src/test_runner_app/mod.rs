@@ -51,6 +51,17 @@ pub use config::{Config, ConfigError};
 /// Exit status for a configuration that cannot work.
 const EXIT_BAD_CONFIG: u8 = 2;
 
+/// The executor threads the example's runtime should have
+/// ([`Config::worker_threads`]), read from the two variables that decide
+/// it before the runtime is built. A bad value gives 1 here; [`main`] then
+/// reports it and exits.
+pub fn worker_threads() -> usize {
+    let var = |name| std::env::var(name).ok();
+    let spawn_handlers = var("RIVET_SPAWN_HANDLERS").as_deref() == Some("1");
+    let threads = var("RIVET_WORKER_THREADS").and_then(|v| v.parse().ok());
+    config::worker_threads(threads, spawn_handlers).unwrap_or(1)
+}
+
 /// Runs the test runner on `runtime`: sends logs to stderr, reads the
 /// configuration from the environment, connects, serves until
 /// SIGINT/SIGTERM, prints `shutdown`.

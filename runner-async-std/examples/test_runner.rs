@@ -7,18 +7,24 @@
 //! Logs go to stderr (`RUST_LOG` filters them, default `info`); stdout
 //! carries only the contract's JSON lines.
 //!
-//! async-std's executor gets `RIVET_WORKER_THREADS` threads: by default
-//! one, as every handler runs on the runner's event loop — one task, which
-//! more executor threads would only wake and pass between them (see the
-//! README's "Which runtime flavour"). Set before async-std starts its
-//! executor, which then keeps this configuration.
+//! async-std's executor gets `RIVET_WORKER_THREADS` threads; unset, one
+//! while handlers run on the runner's event loop (the whole runner is then
+//! one task, which more executor threads only pass between them: it costs
+//! less so under load and against a slow peer alike, see the README's
+//! "Which runtime flavour"), the machine's cores with
+//! `RIVET_SPAWN_HANDLERS=1`. Set before async-std starts its executor,
+//! which then keeps this configuration.
 
 use std::process::ExitCode;
 
 use async_global_executor::GlobalExecutorConfig;
+use tests::test_runner_app::{handlers_on_loop, worker_threads};
 
 fn main() -> ExitCode {
-    let threads = tests::test_runner_app::worker_threads();
+    let threads = worker_threads().unwrap_or_else(|| match handlers_on_loop() {
+        true => 1,
+        false => std::thread::available_parallelism().map_or(1, usize::from),
+    });
     let config = GlobalExecutorConfig::default()
         .with_min_threads(threads)
         .with_max_threads(threads);

@@ -7,21 +7,23 @@
 //! Logs go to stderr (`RUST_LOG` filters them, default `info`); stdout
 //! carries only the contract's JSON lines.
 //!
-//! The runtime has `RIVET_WORKER_THREADS` executor threads: by default a
-//! current-thread runtime, as every handler runs on the runner's event
-//! loop — one task, which a second worker thread would only wake and
-//! steal back and forth (see the README's "Which runtime flavour").
+//! The runtime: tokio's multi-thread one, as `#[tokio::main]` builds it;
+//! `RIVET_WORKER_THREADS=1` makes it a current-thread runtime, `N` gives it
+//! N workers. The README's "Which runtime flavour" says when each costs
+//! less (one thread under load, the multi-thread runtime against a peer
+//! that sends one message at a time).
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let threads = tests::test_runner_app::worker_threads();
-    let mut builder = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.worker_threads(threads);
-        builder
+    let mut builder = match tests::test_runner_app::worker_threads() {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(threads) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(threads);
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
     };
     match builder.enable_all().build() {
         Ok(runtime) => runtime.block_on(tests::test_runner_app::main(runner_tokio::Tokio)),

@@ -582,7 +582,12 @@ impl<R: Runtime> Builder<R> {
     /// actors then take turns on one thread: they run concurrently, not in
     /// parallel, and code between two `.await`s holds up every actor, so it
     /// must not block or compute for long (move that work to
-    /// `spawn_blocking` or a task of your own).
+    /// `spawn_blocking` or a task of your own). The whole runner is then
+    /// one task, which more executor threads can only pass between them:
+    /// under load it costs least on one (a current-thread tokio runtime,
+    /// `ASYNC_STD_THREAD_COUNT=1`); the README's "Which runtime flavour"
+    /// has the figures, and the one case where tokio's multi-thread
+    /// runtime costs less (a peer that sends one message at a time).
     ///
     /// On, handlers run in parallel on a multi-threaded runtime, at the cost
     /// of a task and two cross-thread wake-ups per request or message; a

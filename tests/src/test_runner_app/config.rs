@@ -47,11 +47,10 @@ pub struct Config {
     pub spawn_handlers: bool,
     /// `RIVET_WORKER_THREADS` (this crate's addition to the contract): the
     /// async runtime's executor threads, read by the examples' `main`
-    /// before the runtime starts (see [`worker_threads`](super::worker_threads)).
-    /// Default: 1 while handlers run on the event loop — the whole runner is
-    /// then one task, and a second executor thread only adds cross-thread
-    /// wake-ups —, the machine's cores with `RIVET_SPAWN_HANDLERS=1`.
-    pub worker_threads: usize,
+    /// before the runtime starts (see [`worker_threads`](super::worker_threads));
+    /// `None`, unset: each example's default (tokio: its multi-thread
+    /// runtime; async-std: one thread while handlers run on the loop).
+    pub worker_threads: Option<usize>,
     /// `RIVET_SERVERLESS_LISTEN`: serverless mode on this address.
     pub serverless_listen: Option<std::net::SocketAddr>,
 }
@@ -133,11 +132,7 @@ impl Config {
             serverless_listen: text("RIVET_SERVERLESS_LISTEN")?
                 .map(|addr| socket_addr("RIVET_SERVERLESS_LISTEN", &addr))
                 .transpose()?,
-            worker_threads: 1,
-        };
-        let config = Config {
-            worker_threads: worker_threads(number("RIVET_WORKER_THREADS")?, config.spawn_handlers)?,
-            ..config
+            worker_threads: worker_threads(number("RIVET_WORKER_THREADS")?)?,
         };
         check_endpoint(&config.endpoint)?;
         Ok(config)
@@ -201,19 +196,14 @@ fn read_file(variable: &'static str, path: &str) -> Result<Vec<u8>, ConfigError>
     })
 }
 
-/// `RIVET_WORKER_THREADS`, or its default (see [`Config::worker_threads`]).
-pub(super) fn worker_threads(
-    value: Option<u32>,
-    spawn_handlers: bool,
-) -> Result<usize, ConfigError> {
+/// `RIVET_WORKER_THREADS`: at least one thread, if set.
+pub(super) fn worker_threads(value: Option<u32>) -> Result<Option<usize>, ConfigError> {
     match value {
         Some(0) => Err(ConfigError {
             variable: "RIVET_WORKER_THREADS",
             problem: "0 threads cannot run anything".into(),
         }),
-        Some(threads) => Ok(threads as usize),
-        None if spawn_handlers => Ok(std::thread::available_parallelism().map_or(1, usize::from)),
-        None => Ok(1),
+        threads => Ok(threads.map(|n| n as usize)),
     }
 }
 
@@ -280,20 +270,17 @@ mod unit {
         assert_eq!((config.version, config.total_slots), (1, 1000));
         assert_eq!(config.protocol_version, ProtocolVersion::LATEST.number());
         assert!(!config.spawn_handlers);
-        assert_eq!(config.worker_threads, 1);
+        assert_eq!(config.worker_threads, None);
     }
 
-    /// One executor thread while handlers run on the loop; handlers of
-    /// their own get the machine's cores unless told otherwise.
+    /// The thread count is the example's to default: only a set value
+    /// (one or more) comes through.
     #[test]
-    fn worker_threads_follow_where_handlers_run() {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    fn worker_threads_are_passed_on_when_set() {
         let threads = |vars: &[(&str, &str)]| parse(vars).unwrap().worker_threads;
-        assert_eq!(threads(&[("RIVET_SPAWN_HANDLERS", "0")]), 1);
-        assert_eq!(threads(&[("RIVET_SPAWN_HANDLERS", "1")]), cores);
-        assert_eq!(threads(&[("RIVET_WORKER_THREADS", "3")]), 3);
-        let both = [("RIVET_SPAWN_HANDLERS", "1"), ("RIVET_WORKER_THREADS", "1")];
-        assert_eq!(threads(&both), 1);
+        assert_eq!(threads(&[("RIVET_SPAWN_HANDLERS", "1")]), None);
+        assert_eq!(threads(&[("RIVET_WORKER_THREADS", "1")]), Some(1));
+        assert_eq!(threads(&[("RIVET_WORKER_THREADS", "3")]), Some(3));
     }
 
     #[test]

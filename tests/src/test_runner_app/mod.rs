@@ -51,15 +51,18 @@ pub use config::{Config, ConfigError};
 /// Exit status for a configuration that cannot work.
 const EXIT_BAD_CONFIG: u8 = 2;
 
-/// The executor threads the example's runtime should have
-/// ([`Config::worker_threads`]), read from the two variables that decide
-/// it before the runtime is built. A bad value gives 1 here; [`main`] then
-/// reports it and exits.
-pub fn worker_threads() -> usize {
-    let var = |name| std::env::var(name).ok();
-    let spawn_handlers = var("RIVET_SPAWN_HANDLERS").as_deref() == Some("1");
-    let threads = var("RIVET_WORKER_THREADS").and_then(|v| v.parse().ok());
-    config::worker_threads(threads, spawn_handlers).unwrap_or(1)
+/// `RIVET_WORKER_THREADS` ([`Config::worker_threads`]), read before the
+/// runtime is built: `None` when unset (or bad: [`main`] then reports it
+/// and exits).
+pub fn worker_threads() -> Option<usize> {
+    let threads = std::env::var("RIVET_WORKER_THREADS").ok()?.parse().ok();
+    config::worker_threads(threads).ok().flatten()
+}
+
+/// Whether handlers run on the event loop (`RIVET_SPAWN_HANDLERS` unset or
+/// `0`), read before the runtime is built.
+pub fn handlers_on_loop() -> bool {
+    std::env::var("RIVET_SPAWN_HANDLERS").ok().as_deref() != Some("1")
 }
 
 /// Runs the test runner on `runtime`: sends logs to stderr, reads the

@@ -216,12 +216,14 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
     /// Dropping this future still stops the loop, and a panic in it comes
     /// out here.
     ///
+    /// A runtime that drops the loop's task unfinished — shut down while
+    /// this future is still polled elsewhere — ends the runner with
+    /// [`ShutdownReason::Fatal`] naming that.
+    ///
     /// # Panics
     ///
     /// When the event loop panicked (the panic resumes here; handler panics
-    /// are caught and never reach it), or when the runtime dropped the loop's
-    /// task unfinished — a runtime shut down while this future is still
-    /// polled elsewhere — as awaiting a tokio `JoinHandle` would.
+    /// are caught and never reach it).
     ///
     /// # Examples
     ///
@@ -255,10 +257,15 @@ impl<R: Runtime, H: Handler> AsyncRunner<R, H> {
         match result.await {
             Ok(Ok(reason)) => reason,
             Ok(Err(panic)) => std::panic::resume_unwind(panic),
-            Err(_) => panic!("the runtime dropped the runner's event loop task"),
+            Err(_) => ShutdownReason::Fatal(LOOP_TASK_DROPPED.into()),
         }
     }
 }
+
+/// Why [`AsyncRunner::run`] ended when the runtime dropped the loop's task
+/// (a runtime shut down under a runner still awaited elsewhere).
+const LOOP_TASK_DROPPED: &str =
+    "the runtime dropped the runner's event loop task (it was shut down)";
 
 /// Aborts the event loop task when [`AsyncRunner::run`]'s future is dropped.
 struct AbortOnDrop(AbortHandle);

@@ -503,4 +503,179 @@ mod tests {
         assert_eq!(retired.unacked_events(), 0);
         assert_eq!(retired.len(), 1);
     }
+
+    /// The table against a plain model (a sorted map of every remembered
+    /// generation) under any sequence of inserts, removals, forgetting,
+    /// acknowledgements, confirmations and due confirmations: the same
+    /// generations, newest per actor, unacknowledged events, pending
+    /// confirmations, and due confirmations in the same order.
+    mod model {
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::protocol::{Event, EventActorSetAlarm};
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Insert {
+                actor: u8,
+                generation: u32,
+                events: u8,
+            },
+            Remove {
+                actor: u8,
+                generation: u32,
+            },
+            ForgetOlder {
+                actor: u8,
+                generation: u32,
+            },
+            Ack {
+                actor: u8,
+                generation: u32,
+                index: i64,
+            },
+            Confirm {
+                actor: u8,
+                generation: u32,
+                at: u64,
+                conn: u64,
+            },
+            PopDue {
+                now: u64,
+            },
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let (a, g) = (0u8..4, 0u32..6);
+            prop_oneof![
+                (a.clone(), g.clone(), 0u8..4).prop_map(|(actor, generation, events)| Op::Insert {
+                    actor,
+                    generation,
+                    events
+                }),
+                (a.clone(), g.clone())
+                    .prop_map(|(actor, generation)| Op::Remove { actor, generation }),
+                (a.clone(), g.clone())
+                    .prop_map(|(actor, generation)| Op::ForgetOlder { actor, generation }),
+                (a.clone(), g.clone(), -1i64..4).prop_map(|(actor, generation, index)| Op::Ack {
+                    actor,
+                    generation,
+                    index
+                }),
+                (a, g, 0u64..50, 0u64..3).prop_map(|(actor, generation, at, conn)| Op::Confirm {
+                    actor,
+                    generation,
+                    at,
+                    conn
+                }),
+                (0u64..60).prop_map(|now| Op::PopDue { now }),
+            ]
+        }
+
+        /// A generation in the model: its next event index, its pending
+        /// events, and its pending confirmation (at, order, conn).
+        #[derive(Debug, Clone, Copy)]
+        struct Remembered {
+            next_index: i64,
+            pending: i64,
+            confirm: Option<(u64, u64, u64)>,
+        }
+
+        fn id(actor: u8) -> Id {
+            format!("actor-{actor}").into()
+        }
+
+        fn log(actor: &Id, generation: u32, events: u8) -> EventLog {
+            let actor = crate::ActorRef {
+                actor_id: actor.clone(),
+                generation,
+            };
+            let mut log = EventLog::default();
+            for ts in 0..i64::from(events) {
+                log.push(
+                    &actor,
+                    Event::SetAlarm(EventActorSetAlarm { alarm_ts: Some(ts) }),
+                );
+            }
+            log
+        }
+
+        proptest! {
+            #[test]
+            fn the_table_behaves_as_its_model(ops in proptest::collection::vec(op(), 1..60)) {
+                let mut retired = Retired::new(Hasher::default());
+                let mut model: BTreeMap<(Id, u32), Remembered> = BTreeMap::new();
+                let mut order = 0u64;
+                for op in ops {
+                    match op {
+                        Op::Insert { actor, generation, events } => {
+                            let actor = id(actor);
+                            retired.insert((actor.clone(), generation), 0, log(&actor, generation, events));
+                            let events = i64::from(events);
+                            model.insert((actor, generation), Remembered { next_index: events, pending: events, confirm: None });
+                        }
+                        Op::Remove { actor, generation } => {
+                            retired.remove(&(id(actor), generation));
+                            model.remove(&(id(actor), generation));
+                        }
+                        Op::ForgetOlder { actor, generation } => {
+                            retired.forget_older(&id(actor), generation);
+                            model.retain(|(a, g), _| *a != id(actor) || *g >= generation);
+                        }
+                        Op::Ack { actor, generation, index } => {
+                            if let Some(stopped) = retired.get_mut(&id(actor), generation) {
+                                stopped.ack(index);
+                            }
+                            if let Some(m) = model.get_mut(&(id(actor), generation)) {
+                                m.pending = m.pending.min((m.next_index - 1 - index).max(0));
+                            }
+                        }
+                        Op::Confirm { actor, generation, at, conn } => {
+                            retired.confirm((id(actor), generation), Timestamp::from_millis(at), ConnId(conn));
+                            if let Some(m) = model.get_mut(&(id(actor), generation)) {
+                                m.confirm = Some((at, order, conn));
+                                order += 1;
+                            }
+                        }
+                        Op::PopDue { now } => {
+                            let due = model
+                                .iter()
+                                .filter_map(|(key, m)| m.confirm.map(|c| (c, key.clone())))
+                                .filter(|((at, _, _), _)| *at <= now)
+                                .min();
+                            if let Some((_, key)) = &due {
+                                if let Some(m) = model.get_mut(key) {
+                                    m.confirm = None;
+                                }
+                            }
+                            let expected = due.map(|((_, _, conn), key)| (key, ConnId(conn)));
+                            prop_assert_eq!(retired.pop_due_confirm(Timestamp::from_millis(now)), expected);
+                        }
+                    }
+                    let keys: Vec<GenKey> = model.keys().cloned().collect();
+                    prop_assert_eq!(retired.sorted_keys(), keys);
+                    prop_assert_eq!(retired.len(), model.len());
+                    let pending: i64 = model.values().map(|m| m.pending).sum();
+                    prop_assert_eq!(retired.unacked_events() as i64, pending);
+                    let confirms = model.values().filter(|m| m.confirm.is_some()).count();
+                    prop_assert_eq!(retired.confirms.len(), confirms);
+                    for actor in 0..4 {
+                        let newest = model.keys().filter(|(a, _)| *a == id(actor)).map(|(_, g)| *g).max();
+                        prop_assert_eq!(retired.newest_generation(&id(actor)), newest);
+                    }
+                    for ((actor, generation), m) in &model {
+                        let resent: Vec<i64> = match retired.get_mut(actor, *generation) {
+                            Some(stopped) => stopped.unacked(actor).map(|w| w.checkpoint.index).collect(),
+                            None => return Err(TestCaseError::fail("a remembered generation is missing")),
+                        };
+                        let expected: Vec<i64> = (m.next_index - m.pending..m.next_index).collect();
+                        prop_assert_eq!(resent, expected);
+                    }
+                }
+            }
+        }
+    }
 }

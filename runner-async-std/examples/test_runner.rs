@@ -18,13 +18,16 @@
 use std::process::ExitCode;
 
 use async_global_executor::GlobalExecutorConfig;
-use tests::test_runner_app::{handlers_on_loop, worker_threads};
+use tests::test_runner_app::RuntimeSettings;
 
 fn main() -> ExitCode {
-    let threads = worker_threads().unwrap_or_else(|| match handlers_on_loop() {
-        true => 1,
-        false => std::thread::available_parallelism().map_or(1, usize::from),
-    });
+    let settings = RuntimeSettings::from_env();
+    let threads = settings
+        .worker_threads
+        .unwrap_or_else(|| match settings.spawn_handlers {
+            false => 1,
+            true => std::thread::available_parallelism().map_or(1, usize::from),
+        });
     let config = GlobalExecutorConfig::default()
         .with_min_threads(threads)
         .with_max_threads(threads);

@@ -15,8 +15,10 @@
 
 use std::process::ExitCode;
 
+use tests::test_runner_app::RuntimeSettings;
+
 fn main() -> ExitCode {
-    let mut builder = match tests::test_runner_app::worker_threads() {
+    let mut builder = match RuntimeSettings::from_env().worker_threads {
         Some(1) => tokio::runtime::Builder::new_current_thread(),
         Some(threads) => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();

@@ -82,17 +82,10 @@ impl Config {
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
     ) -> Result<Config, ConfigError> {
-        let text = |name: &'static str| -> Result<Option<String>, ConfigError> {
-            match lookup(name) {
-                None => Ok(None),
-                Some(value) => value.into_string().map(Some).map_err(|_| ConfigError {
-                    variable: name,
-                    problem: "not valid UTF-8".into(),
-                }),
-            }
-        };
+        let vars = Vars(lookup);
+        let text = |name| vars.text(name);
         let or = |name, default: &str| Ok::<_, ConfigError>(text(name)?.unwrap_or(default.into()));
-        let number = |name| text(name)?.map(|v| parse_number(name, &v)).transpose();
+        let number = |name| vars.number(name);
         let config = Config {
             endpoint: or("RIVET_ENDPOINT", "http://127.0.0.1:6420")?,
             token: Token::new(or("RIVET_TOKEN", "dev")?),
@@ -119,20 +112,11 @@ impl Config {
                 },
             )?,
             flight_record_max_bytes: number("RIVET_FLIGHT_RECORD_MAX_BYTES")?,
-            spawn_handlers: match text("RIVET_SPAWN_HANDLERS")?.as_deref() {
-                None | Some("0") => false,
-                Some("1") => true,
-                Some(other) => {
-                    return Err(ConfigError {
-                        variable: "RIVET_SPAWN_HANDLERS",
-                        problem: format!("{other:?} is not 0 or 1"),
-                    });
-                }
-            },
+            spawn_handlers: vars.spawn_handlers()?,
             serverless_listen: text("RIVET_SERVERLESS_LISTEN")?
                 .map(|addr| socket_addr("RIVET_SERVERLESS_LISTEN", &addr))
                 .transpose()?,
-            worker_threads: worker_threads(number("RIVET_WORKER_THREADS")?)?,
+            worker_threads: vars.worker_threads()?,
         };
         check_endpoint(&config.endpoint)?;
         Ok(config)
@@ -196,14 +180,73 @@ fn read_file(variable: &'static str, path: &str) -> Result<Vec<u8>, ConfigError>
     })
 }
 
-/// `RIVET_WORKER_THREADS`: at least one thread, if set.
-pub(super) fn worker_threads(value: Option<u32>) -> Result<Option<usize>, ConfigError> {
-    match value {
-        Some(0) => Err(ConfigError {
-            variable: "RIVET_WORKER_THREADS",
-            problem: "0 threads cannot run anything".into(),
-        }),
-        threads => Ok(threads.map(|n| n as usize)),
+/// What an example's `main` reads before it builds its runtime: how many
+/// executor threads, and whether handlers run on the loop (which decides
+/// the default). The same parsing as [`Config`]'s, from the same variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RuntimeSettings {
+    /// `RIVET_WORKER_THREADS` (see [`Config::worker_threads`]).
+    pub worker_threads: Option<usize>,
+    /// `RIVET_SPAWN_HANDLERS` (see [`Config::spawn_handlers`]).
+    pub spawn_handlers: bool,
+}
+
+impl RuntimeSettings {
+    /// Reads the process environment. A bad value gives the defaults
+    /// here: [`super::main`] reports it and exits before connecting.
+    pub fn from_env() -> Self {
+        RuntimeSettings::from_lookup(|name| std::env::var_os(name))
+    }
+
+    /// Reads the variables through `lookup`, as [`Config::from_lookup`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Self {
+        let vars = Vars(lookup);
+        RuntimeSettings {
+            worker_threads: vars.worker_threads().unwrap_or_default(),
+            spawn_handlers: vars.spawn_handlers().unwrap_or_default(),
+        }
+    }
+}
+
+/// The variables, read through a lookup (the environment, or a map in
+/// tests); every parse names its variable when it fails.
+struct Vars<L>(L);
+
+impl<L: Fn(&str) -> Option<std::ffi::OsString>> Vars<L> {
+    fn text(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        match (self.0)(name) {
+            None => Ok(None),
+            Some(value) => value.into_string().map(Some).map_err(|_| ConfigError {
+                variable: name,
+                problem: "not valid UTF-8".into(),
+            }),
+        }
+    }
+
+    fn number(&self, name: &'static str) -> Result<Option<u32>, ConfigError> {
+        self.text(name)?.map(|v| parse_number(name, &v)).transpose()
+    }
+
+    fn spawn_handlers(&self) -> Result<bool, ConfigError> {
+        match self.text("RIVET_SPAWN_HANDLERS")?.as_deref() {
+            None | Some("0") => Ok(false),
+            Some("1") => Ok(true),
+            Some(other) => Err(ConfigError {
+                variable: "RIVET_SPAWN_HANDLERS",
+                problem: format!("{other:?} is not 0 or 1"),
+            }),
+        }
+    }
+
+    /// At least one thread, if set.
+    fn worker_threads(&self) -> Result<Option<usize>, ConfigError> {
+        match self.number("RIVET_WORKER_THREADS")? {
+            Some(0) => Err(ConfigError {
+                variable: "RIVET_WORKER_THREADS",
+                problem: "0 threads cannot run anything".into(),
+            }),
+            threads => Ok(threads.map(|n| n as usize)),
+        }
     }
 }
 
@@ -281,6 +324,37 @@ mod unit {
         assert_eq!(threads(&[("RIVET_SPAWN_HANDLERS", "1")]), None);
         assert_eq!(threads(&[("RIVET_WORKER_THREADS", "1")]), Some(1));
         assert_eq!(threads(&[("RIVET_WORKER_THREADS", "3")]), Some(3));
+    }
+
+    /// What the examples read before building their runtime agrees with
+    /// the configuration, and falls back to the defaults on a bad value
+    /// (which `Config` then refuses).
+    #[test]
+    fn runtime_settings_agree_with_the_config() {
+        let cases: [&[(&str, &str)]; 4] = [
+            &[],
+            &[
+                ("RIVET_WORKER_THREADS", " 2 "),
+                ("RIVET_SPAWN_HANDLERS", "1"),
+            ],
+            &[("RIVET_WORKER_THREADS", "1")],
+            &[("RIVET_SPAWN_HANDLERS", "0")],
+        ];
+        for vars in cases {
+            let config = parse(vars).unwrap();
+            let map: HashMap<String, OsString> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), OsString::from(v)))
+                .collect();
+            let settings = RuntimeSettings::from_lookup(|name| map.get(name).cloned());
+            assert_eq!(settings.worker_threads, config.worker_threads, "{vars:?}");
+            assert_eq!(settings.spawn_handlers, config.spawn_handlers, "{vars:?}");
+        }
+        let bad = [("RIVET_WORKER_THREADS", "0")];
+        assert!(parse(&bad).is_err());
+        let settings =
+            RuntimeSettings::from_lookup(|name| (name == bad[0].0).then(|| bad[0].1.into()));
+        assert_eq!(settings, RuntimeSettings::default());
     }
 
     #[test]

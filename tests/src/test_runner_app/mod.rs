@@ -46,24 +46,10 @@ use runner_core::host::api::{
 };
 use runner_core::host::{Builder, Runtime};
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, RuntimeSettings};
 
 /// Exit status for a configuration that cannot work.
 const EXIT_BAD_CONFIG: u8 = 2;
-
-/// `RIVET_WORKER_THREADS` ([`Config::worker_threads`]), read before the
-/// runtime is built: `None` when unset (or bad: [`main`] then reports it
-/// and exits).
-pub fn worker_threads() -> Option<usize> {
-    let threads = std::env::var("RIVET_WORKER_THREADS").ok()?.parse().ok();
-    config::worker_threads(threads).ok().flatten()
-}
-
-/// Whether handlers run on the event loop (`RIVET_SPAWN_HANDLERS` unset or
-/// `0`), read before the runtime is built.
-pub fn handlers_on_loop() -> bool {
-    std::env::var("RIVET_SPAWN_HANDLERS").ok().as_deref() != Some("1")
-}
 
 /// Runs the test runner on `runtime`: sends logs to stderr, reads the
 /// configuration from the environment, connects, serves until

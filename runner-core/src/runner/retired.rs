@@ -238,15 +238,21 @@ impl Retired {
     }
 
     pub(super) fn sorted_keys(&self) -> Vec<GenKey> {
-        let mut keys: Vec<GenKey> = self.keys().map(|(id, g)| (id.clone(), g)).collect();
-        keys.sort_unstable();
-        keys
+        self.sorted()
+            .into_iter()
+            .map(|(id, retired)| (id.clone(), retired.generation))
+            .collect()
     }
 
-    fn keys(&self) -> impl Iterator<Item = (&Id, u32)> {
-        self.by_actor
+    /// Every remembered generation with its actor, by actor then generation.
+    fn sorted(&self) -> Vec<(&Id, &RetiredGen)> {
+        let mut all: Vec<(&Id, &RetiredGen)> = self
+            .by_actor
             .iter()
-            .flat_map(|(id, gens)| gens.as_slice().iter().map(move |r| (id, r.generation)))
+            .flat_map(|(id, gens)| gens.as_slice().iter().map(move |r| (id, r)))
+            .collect();
+        all.sort_unstable_by(|a, b| (a.0, a.1.generation).cmp(&(b.0, b.1.generation)));
+        all
     }
 
     pub(super) fn clear(&mut self) {
@@ -321,23 +327,24 @@ impl Generations {
             Generations::Many(list) if !list.iter().any(|r| dropped(r.generation)) => return true,
             Generations::Many(list) => std::mem::take(list),
         };
-        let mut kept = Vec::new();
-        for retired in list {
-            if dropped(retired.generation) {
-                gone(retired);
-            } else {
-                kept.push(retired);
+        let (gone_list, kept): (Vec<_>, Vec<_>) =
+            list.into_iter().partition(|r| dropped(r.generation));
+        gone_list.into_iter().for_each(&mut gone);
+        match Generations::from_list(kept) {
+            Some(left) => {
+                *self = left;
+                true
             }
+            None => false,
         }
-        *self = match (kept.pop(), kept.is_empty()) {
-            (None, _) => return false,
-            (Some(one), true) => Generations::One(one),
-            (Some(last), false) => {
-                kept.push(last);
-                Generations::Many(kept)
-            }
-        };
-        true
+    }
+
+    /// The generations of `list` (ascending), `None` when it is empty.
+    fn from_list(mut list: Vec<RetiredGen>) -> Option<Generations> {
+        match list.len() {
+            0 | 1 => list.pop().map(Generations::One),
+            _ => Some(Generations::Many(list)),
+        }
     }
 }
 
@@ -347,12 +354,7 @@ impl Generations {
 impl Retired {
     pub(super) fn save(&self, s: &mut crate::encoding::state::Saver) {
         use crate::encoding::codec::Put;
-        let mut all: Vec<(&Id, &RetiredGen)> = self
-            .by_actor
-            .iter()
-            .flat_map(|(id, gens)| gens.as_slice().iter().map(move |r| (id, r)))
-            .collect();
-        all.sort_unstable_by(|a, b| (a.0, a.1.generation).cmp(&(b.0, b.1.generation)));
+        let all = self.sorted();
         s.buf.put_varint(all.len() as u64);
         for (id, retired) in all {
             s.buf.put_str(id);

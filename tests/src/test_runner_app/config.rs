@@ -47,7 +47,7 @@ pub struct Config {
     pub spawn_handlers: bool,
     /// `RIVET_WORKER_THREADS` (this crate's addition to the contract): the
     /// async runtime's executor threads, read by the examples' `main`
-    /// before the runtime starts (see [`worker_threads`](super::worker_threads));
+    /// before the runtime starts (see [`RuntimeSettings`]);
     /// `None`, unset: each example's default (tokio: its multi-thread
     /// runtime; async-std: one thread while handlers run on the loop).
     pub worker_threads: Option<usize>,
